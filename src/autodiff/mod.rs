@@ -1,0 +1,262 @@
+//! Reverse-mode automatic differentiation. A [`Tape`] records every op of one forward
+//! pass in execution order, with its value; [`Tape::backward`] walks it in reverse,
+//! applying one rule per op, written only with [`Backend`] ops so it runs unchanged
+//! on any backend.
+
+#[cfg(test)]
+mod gradcheck;
+
+use crate::backend::{Backend, Element, LossKernel, Map, MatMul, Zip};
+
+/// A handle to a value recorded on a tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(usize);
+
+enum Op<Buf> {
+    Leaf,
+    MatMul { a: Var, b: Var, dims: MatMul },
+    AddRow { x: Var, row: Var },
+    Map { x: Var, f: Map },
+    Zip { a: Var, b: Var, f: Zip },
+    Softmax { x: Var },
+    Concat { parts: Vec<Var> },
+    SumAll { x: Var },
+    MeanAll { x: Var },
+    /// The gradient of the (scaled) loss with respect to `pred`, computed by the fused kernel.
+    Loss { pred: Var, grad: Buf },
+}
+
+struct Node<Buf> {
+    value: Buf,
+    shape: Vec<usize>,
+    op: Op<Buf>,
+    needs_grad: bool,
+}
+
+pub struct Tape<'b, T: Element, B: Backend<T>> {
+    backend: &'b B,
+    nodes: Vec<Node<B::Buf>>,
+    _t: std::marker::PhantomData<T>,
+}
+
+/// Rows and columns of a value viewed as a matrix: the first axis is the batch.
+pub fn rows_cols(shape: &[usize]) -> (usize, usize) {
+    match shape {
+        [] => (1, 1),
+        [r, rest @ ..] => (*r, rest.iter().product()),
+    }
+}
+
+impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
+    pub fn new(backend: &'b B) -> Self {
+        Tape { backend, nodes: Vec::new(), _t: std::marker::PhantomData }
+    }
+
+    pub fn backend(&self) -> &'b B {
+        self.backend
+    }
+
+    fn push(&mut self, value: B::Buf, shape: Vec<usize>, op: Op<B::Buf>, inputs: &[Var]) -> Var {
+        let needs_grad = inputs.iter().any(|v| self.nodes[v.0].needs_grad);
+        self.nodes.push(Node { value, shape, op, needs_grad });
+        Var(self.nodes.len() - 1)
+    }
+
+    /// A value from outside the tape: data, a parameter, a target.
+    pub fn leaf(&mut self, value: B::Buf, shape: Vec<usize>, needs_grad: bool) -> Var {
+        debug_assert_eq!(self.backend.len(&value), shape.iter().product::<usize>());
+        self.nodes.push(Node { value, shape, op: Op::Leaf, needs_grad });
+        Var(self.nodes.len() - 1)
+    }
+
+    pub fn value(&self, v: Var) -> &B::Buf {
+        &self.nodes[v.0].value
+    }
+
+    pub fn shape(&self, v: Var) -> &[usize] {
+        &self.nodes[v.0].shape
+    }
+
+    /// op(a)·op(b) for 2-D values; `trans_b` lets a dense layer keep PyTorch's [out, in] weight.
+    pub fn matmul(&mut self, a: Var, b: Var, trans_a: bool, trans_b: bool) -> Var {
+        let (ar, ac) = rows_cols(self.shape(a));
+        let (br, bc) = rows_cols(self.shape(b));
+        let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
+        let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
+        assert_eq!(k, k2, "matmul inner dimensions differ (checked by the graph)");
+        let dims = MatMul { m, k, n, trans_a, trans_b };
+        let value = self.backend.matmul(self.value(a), self.value(b), dims);
+        self.push(value, vec![m, n], Op::MatMul { a, b, dims }, &[a, b])
+    }
+
+    pub fn add_row(&mut self, x: Var, row: Var) -> Var {
+        let (_, cols) = rows_cols(self.shape(x));
+        let value = self.backend.add_row(self.value(x), self.value(row), cols);
+        let shape = self.shape(x).to_vec();
+        self.push(value, shape, Op::AddRow { x, row }, &[x, row])
+    }
+
+    pub fn map(&mut self, f: Map, x: Var) -> Var {
+        let value = self.backend.map(f, self.value(x));
+        let shape = self.shape(x).to_vec();
+        self.push(value, shape, Op::Map { x, f }, &[x])
+    }
+
+    pub fn zip(&mut self, f: Zip, a: Var, b: Var) -> Var {
+        let value = self.backend.zip(f, self.value(a), self.value(b));
+        let shape = self.shape(a).to_vec();
+        self.push(value, shape, Op::Zip { a, b, f }, &[a, b])
+    }
+
+    pub fn softmax(&mut self, x: Var) -> Var {
+        let (_, cols) = rows_cols(self.shape(x));
+        let value = self.backend.softmax_rows(self.value(x), cols);
+        let shape = self.shape(x).to_vec();
+        self.push(value, shape, Op::Softmax { x }, &[x])
+    }
+
+    /// Joins values along their feature axis.
+    pub fn concat(&mut self, parts: &[Var]) -> Var {
+        let rows = rows_cols(self.shape(parts[0])).0;
+        let blocks: Vec<(&B::Buf, usize)> =
+            parts.iter().map(|p| (self.value(*p), rows_cols(self.shape(*p)).1)).collect();
+        let width = blocks.iter().map(|b| b.1).sum();
+        let value = self.backend.concat_cols(&blocks, rows);
+        self.push(value, vec![rows, width], Op::Concat { parts: parts.to_vec() }, parts)
+    }
+
+    pub fn sum_all(&mut self, x: Var) -> Var {
+        let value = self.backend.sum_all(self.value(x));
+        self.push(value, vec![], Op::SumAll { x }, &[x])
+    }
+
+    pub fn mean_all(&mut self, x: Var) -> Var {
+        let n = self.backend.len(self.value(x)) as f64;
+        let sum = self.backend.sum_all(self.value(x));
+        let value = self.backend.map(Map::MulScalar(1.0 / n), &sum);
+        self.push(value, vec![], Op::MeanAll { x }, &[x])
+    }
+
+    /// A fused loss of `pred` against `target`, multiplied by `scale` (1/n for a mean).
+    /// Returns the scalar loss node and its value.
+    pub fn loss(&mut self, kind: LossKernel, pred: Var, target: &B::Buf, scale: f64) -> (Var, f64) {
+        let (_, cols) = rows_cols(self.shape(pred));
+        let (sum, grad) = self.backend.loss(kind, self.value(pred), target, cols);
+        let grad = self.backend.map(Map::MulScalar(scale), &grad);
+        let value = self.backend.filled(1, sum * scale);
+        let var = self.push(value, vec![], Op::Loss { pred, grad }, &[pred]);
+        (var, sum * scale)
+    }
+
+    /// Gradients of the scalar `root` with respect to every value that needs one.
+    pub fn backward(&self, root: Var) -> Grads<B::Buf> {
+        let be = self.backend;
+        let mut grads: Vec<Option<B::Buf>> = (0..self.nodes.len()).map(|_| None).collect();
+        let root_len = be.len(&self.nodes[root.0].value);
+        grads[root.0] = Some(be.filled(root_len, 1.0));
+        for i in (0..=root.0).rev() {
+            let node = &self.nodes[i];
+            if !node.needs_grad {
+                continue;
+            }
+            // Inputs always come earlier on the tape, so their slots lie below i; every
+            // gradient stays readable afterwards, which is what hooks on inner nodes need.
+            let (lower, upper) = grads.split_at_mut(i);
+            let Some(dy) = upper[0].as_ref() else { continue };
+            if matches!(node.op, Op::Leaf) {
+                continue;
+            }
+            let mut send = |v: Var, g: B::Buf| {
+                if !self.nodes[v.0].needs_grad {
+                    return;
+                }
+                match &mut lower[v.0] {
+                    Some(acc) => be.add_assign(acc, &g),
+                    slot => *slot = Some(g),
+                }
+            };
+            match &node.op {
+                Op::Leaf => {}
+                Op::MatMul { a, b, dims: d } => {
+                    let (va, vb) = (self.value(*a), self.value(*b));
+                    // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC.
+                    if self.nodes[a.0].needs_grad {
+                        let da = if d.trans_a {
+                            be.matmul(vb, dy, MatMul { m: d.k, k: d.n, n: d.m, trans_a: d.trans_b, trans_b: true })
+                        } else {
+                            be.matmul(dy, vb, MatMul { m: d.m, k: d.n, n: d.k, trans_a: false, trans_b: !d.trans_b })
+                        };
+                        send(*a, da);
+                    }
+                    if self.nodes[b.0].needs_grad {
+                        let db = if d.trans_b {
+                            be.matmul(dy, va, MatMul { m: d.n, k: d.m, n: d.k, trans_a: true, trans_b: d.trans_a })
+                        } else {
+                            be.matmul(va, dy, MatMul { m: d.k, k: d.m, n: d.n, trans_a: !d.trans_a, trans_b: false })
+                        };
+                        send(*b, db);
+                    }
+                }
+                Op::AddRow { x, row } => {
+                    let cols = be.len(self.value(*row));
+                    send(*row, be.sum_rows(dy, cols));
+                    send(*x, be.copy(dy));
+                }
+                Op::Map { x, f } => {
+                    let dx = be.map_grad(*f, self.value(*x), &node.value, dy);
+                    send(*x, dx);
+                }
+                Op::Zip { a, b, f } => match f {
+                    Zip::Add => {
+                        send(*b, be.copy(dy));
+                        send(*a, be.copy(dy));
+                    }
+                    Zip::Sub => {
+                        send(*b, be.map(Map::MulScalar(-1.0), dy));
+                        send(*a, be.copy(dy));
+                    }
+                    Zip::Mul => {
+                        send(*a, be.zip(Zip::Mul, dy, self.value(*b)));
+                        send(*b, be.zip(Zip::Mul, dy, self.value(*a)));
+                    }
+                },
+                Op::Softmax { x } => {
+                    let (_, cols) = rows_cols(&node.shape);
+                    send(*x, be.softmax_rows_grad(&node.value, dy, cols));
+                }
+                Op::Concat { parts } => {
+                    let (_, total) = rows_cols(&node.shape);
+                    let mut start = 0;
+                    for p in parts {
+                        let (_, w) = rows_cols(self.shape(*p));
+                        send(*p, be.slice_cols(dy, total, start, w));
+                        start += w;
+                    }
+                }
+                Op::SumAll { x } | Op::MeanAll { x } => {
+                    let n = be.len(self.value(*x));
+                    let upstream = be.download(dy)[0].as_f64();
+                    let per = if matches!(node.op, Op::MeanAll { .. }) { upstream / n as f64 } else { upstream };
+                    send(*x, be.filled(n, per));
+                }
+                Op::Loss { pred, grad } => {
+                    let upstream = be.download(dy)[0].as_f64();
+                    let g = if upstream == 1.0 { be.copy(grad) } else { be.map(Map::MulScalar(upstream), grad) };
+                    send(*pred, g);
+                }
+            }
+        }
+        Grads { grads }
+    }
+}
+
+/// The result of [`Tape::backward`]: a gradient for each value that needed one.
+pub struct Grads<Buf> {
+    grads: Vec<Option<Buf>>,
+}
+
+impl<Buf> Grads<Buf> {
+    pub fn get(&self, v: Var) -> Option<&Buf> {
+        self.grads.get(v.0).and_then(|g| g.as_ref())
+    }
+}

@@ -1,0 +1,134 @@
+//! Data sets: generators, inline matrices and CSV files, a seeded train/test split,
+//! and batching. Everything here is f64 on the host; training uploads batches.
+
+mod csv_file;
+mod generators;
+
+use crate::error::Result;
+use crate::rng;
+use crate::spec::{BiasColumn, DataKind, DataSpec};
+use std::path::Path;
+
+/// Row-major samples: `inputs` is n×features, `targets` n×target_cols.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub inputs: Vec<f64>,
+    pub features: usize,
+    pub feature_names: Vec<String>,
+    pub targets: Vec<f64>,
+    pub target_cols: usize,
+    pub target_names: Vec<String>,
+    /// Number of classes for a classification set; targets are then one column of ids.
+    pub classes: Option<usize>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        if self.features == 0 {
+            0
+        } else {
+            self.inputs.len() / self.features
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn input_row(&self, i: usize) -> &[f64] {
+        &self.inputs[i * self.features..(i + 1) * self.features]
+    }
+
+    pub fn target_row(&self, i: usize) -> &[f64] {
+        &self.targets[i * self.target_cols..(i + 1) * self.target_cols]
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Dataset {
+        let mut out = Dataset { inputs: Vec::new(), targets: Vec::new(), ..self.clone() };
+        for &i in idx {
+            out.inputs.extend_from_slice(self.input_row(i));
+            out.targets.extend_from_slice(self.target_row(i));
+        }
+        out
+    }
+
+    /// Targets as the model's output expects them: class ids become one-hot rows when
+    /// the output has one unit per class.
+    pub fn target_matrix(&self, out_width: usize) -> Vec<f64> {
+        match self.classes {
+            Some(k) if self.target_cols == 1 && out_width == k && k > 1 => {
+                let mut m = vec![0.0; self.len() * k];
+                for (i, t) in self.targets.iter().enumerate() {
+                    m[i * k + *t as usize] = 1.0;
+                }
+                m
+            }
+            _ => self.targets.clone(),
+        }
+    }
+
+    fn add_bias_column(&mut self, at: BiasColumn) {
+        let n = self.len();
+        let f = self.features;
+        let mut inputs = Vec::with_capacity(n * (f + 1));
+        for i in 0..n {
+            let row = &self.inputs[i * f..(i + 1) * f];
+            match at {
+                BiasColumn::First => {
+                    inputs.push(1.0);
+                    inputs.extend_from_slice(row);
+                }
+                BiasColumn::Last => {
+                    inputs.extend_from_slice(row);
+                    inputs.push(1.0);
+                }
+            }
+        }
+        self.inputs = inputs;
+        self.features += 1;
+        match at {
+            BiasColumn::First => self.feature_names.insert(0, "bias".into()),
+            BiasColumn::Last => self.feature_names.push("bias".into()),
+        }
+    }
+}
+
+/// The training split and, when `test_fraction` > 0, the test split.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+}
+
+/// Fills in every default a generator uses, so the resolved spec shows them.
+pub fn resolve_defaults(d: &DataSpec) -> DataSpec {
+    generators::with_defaults(d)
+}
+
+/// Builds the data set a spec describes and splits it. `base_dir` resolves relative paths.
+pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
+    let d = resolve_defaults(d);
+    let mut data = match d.kind.unwrap_or(DataKind::Inline) {
+        DataKind::Csv => csv_file::read(&d, base_dir)?,
+        DataKind::Inline => generators::inline(&d)?,
+        _ => generators::generate(&d, &mut rng::stream(seed, "data")),
+    };
+    if let Some(at) = d.bias_column {
+        data.add_bias_column(at);
+    }
+    if d.test_fraction <= 0.0 {
+        return Ok(Splits { train: data, test: None });
+    }
+    let n = data.len();
+    let n_test = ((n as f64) * d.test_fraction).round() as usize;
+    if n_test == 0 || n_test >= n {
+        return Err(crate::error::Error::Data(format!(
+            "test_fraction {} of {n} samples leaves an empty split",
+            d.test_fraction
+        )));
+    }
+    let order = rng::permutation(&mut rng::stream(seed, "split"), n);
+    let (test_idx, train_idx) = order.split_at(n_test);
+    Ok(Splits { train: data.select(train_idx), test: Some(data.select(test_idx)) })
+}

@@ -1,0 +1,273 @@
+//! Spec → layer DAG: named nodes in topological order (a layer may only name earlier
+//! layers), shapes inferred and checked before any compute, parameters counted and
+//! their initial values decided. Nothing here runs.
+
+mod summary;
+
+pub use summary::summary_table;
+
+use crate::backend::{Map, Zip};
+use crate::error::{Result, Source};
+use crate::spec::{InitSpec, LayerOp, LayerSpec, Spec};
+
+/// The name of the data node every model starts from.
+pub const INPUT: &str = "input";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeOp {
+    Input,
+    /// y = x·Wᵀ + b with W stored [units, in] (PyTorch's layout).
+    Dense { units: usize, bias: bool },
+    Map(Map),
+    Softmax,
+    Zip(Zip),
+    Concat,
+    Mean,
+    Sum,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamInit {
+    Given(Vec<f64>),
+    Random(InitSpec),
+    Zeros,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamDef {
+    /// `weight` or `bias`; the checkpoint name is `<layer>.<name>`.
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: ParamInit,
+    /// Fan-in and fan-out, for Xavier and He.
+    pub fans: (usize, usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: String,
+    pub op: NodeOp,
+    /// The spec's op name, for tables and messages.
+    pub op_name: String,
+    pub inputs: Vec<usize>,
+    /// Per-sample shape; empty for a reduction to one scalar over the whole batch.
+    pub shape: Vec<usize>,
+    pub batched: bool,
+    pub params: Vec<ParamDef>,
+}
+
+impl Node {
+    pub fn width(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn param_count(&self) -> usize {
+        self.params.iter().map(|p| p.shape.iter().product::<usize>()).sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Dag {
+    pub nodes: Vec<Node>,
+    pub output: usize,
+}
+
+impl Dag {
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.nodes.iter().map(Node::param_count).sum()
+    }
+
+    /// Looks up a node named in the spec, with a "did you mean" when it is missing.
+    pub fn resolve(&self, name: &str) -> std::result::Result<usize, String> {
+        self.find(name).ok_or_else(|| {
+            let hint = crate::spec::suggest(name, self.nodes.iter().map(|n| n.name.as_str()))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            format!("there is no node `{name}`{hint}")
+        })
+    }
+
+    pub fn from_spec(spec: &Spec, source: &Source, input_features: usize) -> Result<Dag> {
+        let mut nodes = vec![Node {
+            name: INPUT.into(),
+            op: NodeOp::Input,
+            op_name: "input".into(),
+            inputs: vec![],
+            shape: vec![input_features],
+            batched: true,
+            params: vec![],
+        }];
+        for layer in &spec.model.layers {
+            let node = build_node(layer.get_ref(), &nodes)
+                .map_err(|m| source.error(Some(layer.span()), m))?;
+            nodes.push(node);
+        }
+        if spec.model.layers.is_empty() {
+            return Err(source.error(None, "[model] has no layers").into());
+        }
+        let dag_so_far = Dag { nodes, output: 0 };
+        let output = match &spec.model.output {
+            Some(name) => dag_so_far.resolve(name).map_err(|m| source.error(None, format!("[model] output: {m}")))?,
+            None => dag_so_far.nodes.len() - 1,
+        };
+        Ok(Dag { output, ..dag_so_far })
+    }
+}
+
+fn shape_str(n: &Node) -> String {
+    if n.shape.is_empty() {
+        "scalar".into()
+    } else {
+        format!("{:?}", n.shape)
+    }
+}
+
+fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String> {
+    let op_name = crate::spec::op_name_of(l.op);
+    let what = format!("layer `{}` ({op_name})", l.name);
+    if nodes.iter().any(|n| n.name == l.name) {
+        return Err(format!("{what}: the name `{}` is already taken", l.name));
+    }
+    let input_names = l.inputs.clone().unwrap_or_else(|| vec![nodes[nodes.len() - 1].name.clone()]);
+    let mut inputs = Vec::with_capacity(input_names.len());
+    for name in &input_names {
+        match nodes.iter().position(|n| &n.name == name) {
+            Some(i) => inputs.push(i),
+            None => {
+                let hint = crate::spec::suggest(name, nodes.iter().map(|n| n.name.as_str()))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(format!("{what}: input `{name}` is not an earlier layer{hint}"));
+            }
+        }
+    }
+    let arity = match l.op {
+        LayerOp::Add | LayerOp::Sub | LayerOp::Mul => Some(2),
+        LayerOp::Concat => None,
+        _ => Some(1),
+    };
+    match arity {
+        Some(k) if inputs.len() != k => {
+            return Err(format!("{what} takes {k} input(s), found {}", inputs.len()));
+        }
+        None if inputs.len() < 2 => return Err(format!("{what} joins at least 2 inputs, found {}", inputs.len())),
+        _ => {}
+    }
+    let first = &nodes[inputs[0]];
+    if !first.batched && !matches!(l.op, LayerOp::AddScalar | LayerOp::MulScalar | LayerOp::Identity) {
+        return Err(format!("{what}: input `{}` is a scalar reduction; only scalar arithmetic may follow it", first.name));
+    }
+    let mut node = Node {
+        name: l.name.clone(),
+        op: NodeOp::Map(Map::Identity),
+        op_name,
+        inputs: inputs.clone(),
+        shape: first.shape.clone(),
+        batched: first.batched,
+        params: vec![],
+    };
+    match l.op {
+        LayerOp::Dense => {
+            let units = l.units.unwrap_or(1);
+            if first.shape.len() != 1 {
+                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
+            }
+            let fan_in = first.shape[0];
+            let bias = l.bias.unwrap_or(true);
+            node.op = NodeOp::Dense { units, bias };
+            node.shape = vec![units];
+            node.params.push(dense_weight(l, &what, fan_in, units)?);
+            if bias {
+                let init = match &l.biases {
+                    Some(b) if b.len() != units => {
+                        return Err(format!("{what}: `biases` has {} values for {units} units", b.len()));
+                    }
+                    Some(b) => ParamInit::Given(b.clone()),
+                    None => ParamInit::Zeros,
+                };
+                node.params.push(ParamDef { name: "bias".into(), shape: vec![units], init, fans: (fan_in, units) });
+            }
+        }
+        LayerOp::Sigmoid => node.op = NodeOp::Map(Map::Sigmoid),
+        LayerOp::Tanh => node.op = NodeOp::Map(Map::Tanh),
+        LayerOp::Relu => node.op = NodeOp::Map(Map::Relu),
+        LayerOp::LeakyRelu => node.op = NodeOp::Map(Map::LeakyRelu(l.alpha.unwrap_or(0.01))),
+        LayerOp::Identity => {}
+        LayerOp::AddScalar => node.op = NodeOp::Map(Map::AddScalar(l.value.unwrap_or(0.0))),
+        LayerOp::MulScalar => node.op = NodeOp::Map(Map::MulScalar(l.value.unwrap_or(1.0))),
+        LayerOp::Softmax => {
+            if first.shape.len() != 1 {
+                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
+            }
+            node.op = NodeOp::Softmax;
+        }
+        LayerOp::Add | LayerOp::Sub | LayerOp::Mul => {
+            let second = &nodes[inputs[1]];
+            if second.shape != first.shape || second.batched != first.batched {
+                return Err(format!(
+                    "{what}: inputs `{}` {} and `{}` {} have different shapes",
+                    first.name,
+                    shape_str(first),
+                    second.name,
+                    shape_str(second)
+                ));
+            }
+            node.op = NodeOp::Zip(match l.op {
+                LayerOp::Add => Zip::Add,
+                LayerOp::Sub => Zip::Sub,
+                _ => Zip::Mul,
+            });
+        }
+        LayerOp::Concat => {
+            let mut width = 0;
+            for &i in &inputs {
+                let n = &nodes[i];
+                if n.shape.len() != 1 || !n.batched {
+                    return Err(format!("{what}: input `{}` has shape {}; concat joins flat inputs", n.name, shape_str(n)));
+                }
+                width += n.shape[0];
+            }
+            node.op = NodeOp::Concat;
+            node.shape = vec![width];
+        }
+        LayerOp::Mean | LayerOp::Sum => {
+            node.op = if l.op == LayerOp::Mean { NodeOp::Mean } else { NodeOp::Sum };
+            node.shape = vec![];
+            node.batched = false;
+        }
+    }
+    Ok(node)
+}
+
+/// The weight of a dense layer: given in×out (as in the notes' x·W) and stored out×in.
+fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::result::Result<ParamDef, String> {
+    let init = match &l.weights {
+        Some(rows) => {
+            let cols = rows.first().map(Vec::len).unwrap_or(0);
+            if rows.len() != fan_in || rows.iter().any(|r| r.len() != units) {
+                return Err(format!(
+                    "{what}: `weights` is {}×{cols} but the layer maps {fan_in} inputs to {units} units (expects {fan_in}×{units}, rows are inputs)",
+                    rows.len()
+                ));
+            }
+            let mut stored = vec![0.0; fan_in * units];
+            for (i, row) in rows.iter().enumerate() {
+                for (o, v) in row.iter().enumerate() {
+                    stored[o * fan_in + i] = *v;
+                }
+            }
+            ParamInit::Given(stored)
+        }
+        None => ParamInit::Random(l.init.clone().unwrap_or(InitSpec {
+            kind: crate::spec::InitKind::Xavier,
+            low: None,
+            high: None,
+            std: None,
+            value: None,
+        })),
+    };
+    Ok(ParamDef { name: "weight".into(), shape: vec![units, fan_in], init, fans: (fan_in, units) })
+}

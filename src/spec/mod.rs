@@ -1,0 +1,11 @@
+//! TOML → typed [`Spec`]: parsing with exact error positions, `--set` overrides,
+//! "did you mean" for misspelt keys and values, and per-kind validation.
+
+mod load;
+mod overrides;
+mod types;
+mod validate;
+
+pub use load::{load, load_str, suggest, LoadedSpec};
+pub use validate::{kind_name, op_name_of};
+pub use types::*;

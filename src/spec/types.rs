@@ -1,0 +1,440 @@
+//! The typed form of an experiment file. Every table denies unknown keys so a typo is
+//! an error with a "did you mean", and fields that only some kinds use are checked
+//! per kind in `validate`. Tables are flat structs (not tagged enums) because toml
+//! keeps exact key spans for those.
+
+use crate::backend::DType;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    /// f32 by default; f64 on the CPU for exact comparison with numpy.
+    #[serde(default)]
+    pub dtype: DType,
+    pub data: Spanned<DataSpec>,
+    pub model: ModelSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<Spanned<TrainSpec>>,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+    #[serde(default)]
+    pub output: OutputSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Spanned<ProbeSpec>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataKind {
+    Linear,
+    Gates,
+    Xor,
+    Diamond,
+    Square,
+    Circle,
+    Spirals,
+    Moons,
+    Blobs,
+    Inline,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    And,
+    Or,
+    Nand,
+    Nor,
+    Xor,
+    Xnor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BiasColumn {
+    First,
+    Last,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub kind: Option<DataKind>,
+    /// Number of samples a generator draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<usize>,
+    /// Standard deviation of Gaussian noise (label noise for `xor`, point jitter elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    /// `linear`: y = intercept + Σ coefficients_i · x_i + noise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coefficients: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<f64>,
+    /// Inputs are drawn uniformly from [low, high] on every axis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radius: Option<f64>,
+    /// Number of classes; with it, targets are one column of class ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Vec<Vec<f64>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<Vec<f64>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature_columns: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_columns: Option<Vec<String>>,
+    /// Adds a constant-1 input column (the notes' design-matrix bias), first or last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias_column: Option<BiasColumn>,
+    /// Fraction of samples held out as the test split.
+    #[serde(default)]
+    pub test_fraction: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// The node whose value is the model's output; the last layer by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    pub layers: Vec<Spanned<LayerSpec>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerOp {
+    Dense,
+    Sigmoid,
+    Tanh,
+    Relu,
+    LeakyRelu,
+    Softmax,
+    Identity,
+    Add,
+    Sub,
+    Mul,
+    Concat,
+    AddScalar,
+    MulScalar,
+    Mean,
+    Sum,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerSpec {
+    pub name: String,
+    pub op: LayerOp,
+    /// Names of earlier layers (or `input`); the previous layer by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<usize>,
+    /// Whether a dense layer has a bias (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitSpec>,
+    /// Given weights as an in×out matrix, as in the notes' x·W.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<Vec<f64>>>,
+    /// Given bias values, one per unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub biases: Option<Vec<f64>>,
+    /// Negative slope of `leaky_relu`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// The scalar of `add_scalar` and `mul_scalar`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitKind {
+    Uniform,
+    Normal,
+    Xavier,
+    He,
+    Zeros,
+    Constant,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InitSpec {
+    pub kind: InitKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Mean (or sum) of squared errors.
+    Mse,
+    /// Sum of squared errors.
+    Sse,
+    /// Binary cross-entropy; fused with a final sigmoid into BCE on logits.
+    Bce,
+    /// Softmax cross-entropy on logits (a final softmax layer is fused in).
+    CrossEntropy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduction {
+    #[default]
+    Mean,
+    Sum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    #[default]
+    Sgd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Solver {
+    /// Closed-form least squares (the pseudo-inverse) for a single linear dense layer.
+    Lstsq,
+}
+
+/// `batch_size = "all"` (full-batch gradient descent) or a number (1 is stochastic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchSize {
+    #[default]
+    All,
+    Size(usize),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solver: Option<Solver>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossKind>,
+    #[serde(default)]
+    pub reduction: Reduction,
+    /// Multiplies the loss (and so its gradient); the notes' linear regression uses
+    /// the mean of (ŷ−y)·x, which is 0.5 × the MSE's gradient.
+    #[serde(default = "one")]
+    pub loss_scale: f64,
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub batch_size: BatchSize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Reshuffle the training split every epoch (mini-batch and stochastic).
+    #[serde(default = "yes")]
+    pub shuffle: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Loss,
+    Sse,
+    LogSse,
+    Accuracy,
+    Precision,
+    Recall,
+    F1,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Loss => "loss",
+            Metric::Sse => "sse",
+            Metric::LogSse => "log_sse",
+            Metric::Accuracy => "accuracy",
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::F1 => "f1",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    #[serde(default = "default_metrics")]
+    pub record: Vec<Metric>,
+    /// Record every N steps (and always after the last one).
+    #[serde(default = "one_usize")]
+    pub every: usize,
+    /// Which splits to evaluate; every split the data has by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub splits: Option<Vec<Split>>,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec { record: default_metrics(), every: 1, splits: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Write predictions.csv: inputs, targets and one column per output.
+    #[serde(default)]
+    pub predictions: bool,
+    /// Nodes whose values go in predictions.csv; the model output by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// Write params.csv: every parameter at every recorded step.
+    #[serde(default)]
+    pub params: bool,
+    /// Write gradients.csv: d(output)/d(node) for these nodes (`input` included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gradients: Vec<String>,
+    /// Write model.safetensors.
+    #[serde(default = "yes")]
+    pub checkpoint: bool,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec { predictions: false, nodes: vec![], params: false, gradients: vec![], checkpoint: true }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// Metric curves over steps, one panel per metric, one line per split.
+    Curves,
+    /// The path of every parameter over steps.
+    Params,
+    /// The 2-D data set coloured by class.
+    Dataset,
+    /// The classifier's decision regions with the data on top.
+    DecisionBoundary,
+    /// True/false positives/negatives of a binary classifier in the input plane.
+    TruthVsPrediction,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    pub kind: ProbeKind,
+    /// Which split the picture shows (train by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+    /// Grid cells per axis of a decision boundary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<usize>,
+    /// Metrics drawn by `curves` (all recorded ones by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<Metric>>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_usize() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_lr() -> f64 {
+    0.01
+}
+fn default_metrics() -> Vec<Metric> {
+    vec![Metric::Loss]
+}
+
+impl Serialize for BatchSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BatchSize::All => s.serialize_str("all"),
+            BatchSize::Size(n) => s.serialize_u64(*n as u64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = BatchSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"all\" or a positive integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<BatchSize, E> {
+                if v >= 1 {
+                    Ok(BatchSize::Size(v as usize))
+                } else {
+                    Err(E::custom(format!("batch_size must be at least 1, found {v}")))
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<BatchSize, E> {
+                self.visit_i64(v as i64)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<BatchSize, E> {
+                if v == "all" {
+                    Ok(BatchSize::All)
+                } else {
+                    Err(E::custom(format!("batch_size must be \"all\" or a positive integer, found \"{v}\"")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

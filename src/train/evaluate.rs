@@ -1,0 +1,78 @@
+//! Forward passes without training: scoring a split, and gradients with respect to
+//! the input or inner nodes (the notes' autograd example).
+
+use super::LossPlan;
+use crate::autodiff::Tape;
+use crate::backend::{Backend, Element};
+use crate::data::Dataset;
+use crate::layers::Model;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    /// The model output, rows×width, as f64.
+    pub outputs: Vec<f64>,
+}
+
+/// Rows per forward pass when scoring, to bound memory on large splits.
+const EVAL_CHUNK: usize = 4096;
+
+/// Every node's value for `inputs` (rows×features), as f64, in graph order.
+pub fn node_values<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, inputs: &[f64], features: usize) -> Vec<Vec<f64>> {
+    let rows = inputs.len() / features.max(1);
+    let mut tape = Tape::new(be);
+    let x: Vec<T> = inputs.iter().map(|v| T::from_f64(*v)).collect();
+    let xv = tape.leaf(be.upload(&x), vec![rows, features], false);
+    let fwd = model.forward(&mut tape, xv, false);
+    fwd.nodes.iter().map(|v| be.download(tape.value(*v)).iter().map(|x| x.as_f64()).collect()).collect()
+}
+
+pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Dataset, loss: &LossPlan) -> Evaluation {
+    let out_width = model.dag.nodes[model.dag.output].width();
+    let targets = d.target_matrix(out_width);
+    let n = d.len();
+    let mut outputs = Vec::with_capacity(n * out_width);
+    let mut total = 0.0;
+    let mut start = 0;
+    while start < n {
+        let end = (start + EVAL_CHUNK).min(n);
+        let rows = end - start;
+        let mut tape = Tape::new(be);
+        let x: Vec<T> = d.inputs[start * d.features..end * d.features].iter().map(|v| T::from_f64(*v)).collect();
+        let xv = tape.leaf(be.upload(&x), vec![rows, d.features], false);
+        let fwd = model.forward(&mut tape, xv, false);
+        if !targets.is_empty() {
+            let t: Vec<T> = targets[start * out_width..end * out_width].iter().map(|v| T::from_f64(*v)).collect();
+            // Sum here and divide once below, so chunking never changes a mean.
+            let summed = LossPlan { sum: true, ..*loss };
+            total += summed.record(&mut tape, &fwd, &be.upload(&t), rows).1;
+        }
+        outputs.extend(be.download(tape.value(fwd.nodes[model.dag.output])).iter().map(|v| v.as_f64()));
+        start = end;
+    }
+    let loss = if loss.sum { total } else { total / n.max(1) as f64 };
+    Evaluation { loss, outputs }
+}
+
+/// d(sum of the output)/d(node) for each named node (the output is usually a scalar,
+/// as with PyTorch's `backward()`), evaluated on `d`. Returns per node the gradient
+/// and its per-sample width.
+pub fn input_gradients<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    d: &Dataset,
+    nodes: &[usize],
+) -> Vec<Vec<f64>> {
+    let mut tape = Tape::new(be);
+    let x: Vec<T> = d.inputs.iter().map(|v| T::from_f64(*v)).collect();
+    let xv = tape.leaf(be.upload(&x), vec![d.len(), d.features], true);
+    let fwd = model.forward(&mut tape, xv, true);
+    let grads = tape.backward(fwd.nodes[model.dag.output]);
+    nodes
+        .iter()
+        .map(|&i| match grads.get(fwd.nodes[i]) {
+            Some(g) => be.download(g).iter().map(|v| v.as_f64()).collect(),
+            None => vec![0.0; be.len(tape.value(fwd.nodes[i]))],
+        })
+        .collect()
+}
