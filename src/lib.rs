@@ -12,3 +12,8 @@ pub mod optim;
 pub mod rng;
 pub mod spec;
 pub mod train;
+pub mod plot;
+pub mod results;
+pub mod probes;
+pub mod cli;
+pub mod experiment;

@@ -1,3 +1,6 @@
 fn main() {
-    println!("Hello, world!");
+    if let Err(e) = runner::cli::main_with(std::env::args().collect()) {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
 }

@@ -37,12 +37,17 @@ pub struct History {
     pub diverged: Option<(usize, f64)>,
 }
 
-pub struct Plan<'a> {
-    pub train: &'a TrainSpec,
+/// What to record, and how often.
+pub struct Recording<'a> {
     pub metrics: &'a [Metric],
     pub splits: &'a [Split],
     pub every: usize,
-    pub record_params: bool,
+    pub params: bool,
+}
+
+pub struct Plan<'a> {
+    pub train: &'a TrainSpec,
+    pub recording: Recording<'a>,
     pub seed: u64,
 }
 
@@ -68,7 +73,7 @@ fn record<T: Element, B: Backend<T>>(
     be: &B,
     model: &Model<T, B>,
     data: &Splits,
-    plan: &Plan,
+    plan: &Recording,
     loss: &LossPlan,
     history: &mut History,
     step: usize,
@@ -86,7 +91,7 @@ fn record<T: Element, B: Backend<T>>(
         let scored = Scored { outputs: &ev.outputs, targets: &targets, cols: out_width, loss: ev.loss };
         history.records.push(Record { step, epoch, split, values: score(plan.metrics, &scored) });
     }
-    if plan.record_params {
+    if plan.params {
         history.params.push((step, flat_params(be, model)));
     }
 }
@@ -109,7 +114,7 @@ pub fn train<T: Element, B: Backend<T>>(
     let steps_per_epoch = n.div_ceil(batch);
     let total = t.iterations.unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
     let full_batch = batch == n;
-    let mut history = History { metrics: plan.metrics.to_vec(), steps: total, ..Default::default() };
+    let mut history = History { metrics: plan.recording.metrics.to_vec(), steps: total, ..Default::default() };
     let mut sgd = Sgd::new(SgdStep { lr: t.lr, momentum: t.momentum, nesterov: t.nesterov, weight_decay: t.weight_decay });
     let mut shuffle = rng::stream(plan.seed, "shuffle");
     let mut order: Vec<usize> = (0..n).collect();
@@ -139,16 +144,16 @@ pub fn train<T: Element, B: Backend<T>>(
         if !value.is_finite() {
             history.diverged = Some((step, value));
             history.steps = step;
-            record(be, model, data, plan, &loss, &mut history, step, epoch, None);
+            record(be, model, data, &plan.recording, &loss, &mut history, step, epoch, None);
             return history;
         }
-        if step % plan.every == 0 {
+        if step % plan.recording.every == 0 {
             // A full, ordered batch is exactly the train split: reuse this forward pass.
             let reuse = full_batch.then(|| Evaluation {
                 loss: value,
                 outputs: be.download(tape.value(fwd.nodes[model.dag.output])).iter().map(|v| v.as_f64()).collect(),
             });
-            record(be, model, data, plan, &loss, &mut history, step, epoch, reuse);
+            record(be, model, data, &plan.recording, &loss, &mut history, step, epoch, reuse);
         }
         let grads = tape.backward(root);
         let param_grads: Vec<Vec<Option<&B::Buf>>> =
@@ -158,6 +163,20 @@ pub fn train<T: Element, B: Backend<T>>(
             progress(step + 1, total, value);
         }
     }
-    record(be, model, data, plan, &loss, &mut history, total, total / steps_per_epoch.max(1), None);
+    record(be, model, data, &plan.recording, &loss, &mut history, total, total / steps_per_epoch.max(1), None);
+    history
+}
+
+/// Scores a model that is not trained by steps (fixed weights, or a closed-form fit)
+/// once, as step 0.
+pub fn score_once<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    data: &Splits,
+    recording: &Recording,
+    loss: &LossPlan,
+) -> History {
+    let mut history = History { metrics: recording.metrics.to_vec(), ..Default::default() };
+    record(be, model, data, recording, loss, &mut history, 0, 0, None);
     history
 }

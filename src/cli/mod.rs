@@ -1,0 +1,107 @@
+//! The commands. Parsing and printing only: the work is in `experiment`.
+
+use crate::error::{Error, Result};
+use crate::experiment::{self, RunOptions};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "runner", version, about = "Declarative neural-network experiments: one TOML spec in, a reproducible results folder out.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an experiment (also `runner SPEC.toml`); prints the run folder on the last line.
+    Run(RunArgs),
+    /// Validate a spec and print its layer table, without running it.
+    Check(SpecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// The experiment file.
+    pub spec: PathBuf,
+    /// Override the spec's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any spec value: --set train.lr=0.1, --set model.layers.hidden.units=8.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Root folder of results.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// No progress bar and no summary; the run folder is still printed.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `runner x.toml` means `runner run x.toml`.
+pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
+    const COMMANDS: [&str; 6] = ["run", "check", "help", "--help", "-h", "--version"];
+    if let Some(first) = args.get(1) {
+        if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
+            args.insert(1, "run".into());
+        }
+    }
+    args
+}
+
+pub fn main_with(args: Vec<String>) -> Result<()> {
+    let cli = match Cli::try_parse_from(normalise_args(args)) {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            print!("{e}");
+            return Ok(());
+        }
+        Err(e) => return Err(Error::Usage(e.to_string().trim_end().to_string())),
+    };
+    match cli.command {
+        Command::Check(a) => {
+            print!("{}", experiment::check(&a.spec, &a.sets, a.seed)?);
+            Ok(())
+        }
+        Command::Run(a) => run(a),
+    }
+}
+
+fn run(a: RunArgs) -> Result<()> {
+    let bar = if a.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b
+    };
+    let opts = RunOptions { spec_path: a.spec.spec, results_root: a.results, seed: a.spec.seed, sets: a.spec.sets };
+    let mut progress = |step: usize, total: usize, loss: f64| {
+        bar.set_length(total as u64);
+        bar.set_position(step as u64);
+        bar.set_message(format!("{loss:.5}"));
+    };
+    let result = experiment::run(&opts, &mut progress);
+    bar.finish_and_clear();
+    let summary = result?;
+    if !a.quiet {
+        eprintln!("{} in {:.2} s, {} steps", summary.status, summary.wall_seconds, summary.steps);
+        for (name, value) in &summary.final_metrics {
+            eprintln!("  {name:<20} {value:.6}");
+        }
+    }
+    println!("{}", summary.dir.display());
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Runs a prepared experiment in one dtype on the CPU backend and writes its files.
+
+use super::{outputs, Prepared, RunSummary};
+use crate::backend::{Backend, CpuBackend, Element, LossKernel};
+use crate::error::{Error, Result};
+use crate::graph::NodeOp;
+use crate::layers::Model;
+use crate::results::{RunDir, UtcTime};
+use crate::spec::{Solver, Split};
+use crate::train::{self, History, LossPlan, Plan, Recording};
+use std::path::Path;
+
+pub struct Executed {
+    pub summary: RunSummary,
+    pub diverged: Option<(usize, f64)>,
+}
+
+pub fn execute<T: Element>(
+    p: &Prepared,
+    dir: &RunDir,
+    spec_path: &Path,
+    started: UtcTime,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<Executed> {
+    let be = CpuBackend::new();
+    let spec = &p.loaded.spec;
+    let mut model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, spec.seed);
+    let splits: Vec<Split> = spec.metrics.splits.clone().unwrap_or_else(|| {
+        if p.data.test.is_some() {
+            vec![Split::Train, Split::Test]
+        } else {
+            vec![Split::Train]
+        }
+    });
+    let recording = Recording {
+        metrics: &spec.metrics.record,
+        splits: &splits,
+        every: spec.metrics.every,
+        params: spec.output.params,
+    };
+    let has_targets = p.data.train.target_cols > 0;
+    let history: Option<History> = match &spec.train {
+        Some(t) if t.get_ref().solver == Some(Solver::Lstsq) => {
+            fit_least_squares(&be, &mut model, &p.data.train).map_err(Error::Data)?;
+            let loss = LossPlan::new(t.get_ref(), &model.dag);
+            Some(train::score_once(&be, &model, &p.data, &recording, &loss))
+        }
+        Some(t) => {
+            let plan = Plan { train: t.get_ref(), recording, seed: spec.seed };
+            Some(train::train(&be, &mut model, &p.data, &plan, |s, n, l| progress(s, n, l)))
+        }
+        // Fixed weights: score once (the loss column is then the mean squared error).
+        None if has_targets => {
+            let loss = LossPlan { kernel: LossKernel::SquaredError, reads: model.dag.output, sum: false, scale: 1.0 };
+            Some(train::score_once(&be, &model, &p.data, &recording, &loss))
+        }
+        None => None,
+    };
+    outputs::write_all(&be, &model, p, history.as_ref(), dir, spec_path, started)
+}
+
+/// θ = X⁺Y for a single dense layer, in f64 whatever the run's dtype.
+fn fit_least_squares<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &mut Model<T, B>,
+    d: &crate::data::Dataset,
+) -> std::result::Result<(), String> {
+    let NodeOp::Dense { units, bias } = model.dag.nodes[1].op else {
+        return Err("lstsq fits a single dense layer".into());
+    };
+    let n = d.len();
+    let f = d.features;
+    let p = f + usize::from(bias);
+    let mut x = Vec::with_capacity(n * p);
+    for i in 0..n {
+        x.extend_from_slice(d.input_row(i));
+        if bias {
+            x.push(1.0);
+        }
+    }
+    let theta = crate::optim::least_squares(&x, n, p, &d.target_matrix(units), units)?;
+    // θ is p×units; the layer stores its weight as units×f and its bias apart.
+    let mut weight = vec![T::zero(); units * f];
+    for i in 0..f {
+        for o in 0..units {
+            weight[o * f + i] = T::from_f64(theta[i * units + o]);
+        }
+    }
+    model.params[1][0] = be.upload(&weight);
+    if bias {
+        let b: Vec<T> = (0..units).map(|o| T::from_f64(theta[f * units + o])).collect();
+        model.params[1][1] = be.upload(&b);
+    }
+    Ok(())
+}

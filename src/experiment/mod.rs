@@ -1,0 +1,108 @@
+//! One experiment, end to end: spec → data → graph → train or evaluate → results
+//! folder. The CLI calls this; everything it needs is in [`RunOptions`].
+
+mod execute;
+mod outputs;
+
+use crate::backend::DType;
+use crate::data::{self, Splits};
+use crate::error::{Error, Result};
+use crate::graph::{summary_table, Dag};
+use crate::results::{now_utc, RunDir};
+use crate::spec::{self, LoadedSpec, Solver};
+use std::path::{Path, PathBuf};
+
+pub struct RunOptions {
+    pub spec_path: PathBuf,
+    pub results_root: PathBuf,
+    pub seed: Option<u64>,
+    pub sets: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct RunSummary {
+    pub dir: PathBuf,
+    pub status: String,
+    pub steps: usize,
+    pub wall_seconds: f64,
+    pub final_metrics: Vec<(String, f64)>,
+}
+
+/// Everything checked before any compute: the spec, its data and its graph.
+pub struct Prepared {
+    pub loaded: LoadedSpec,
+    pub data: Splits,
+    pub dag: Dag,
+}
+
+pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
+    let mut loaded = spec::load(path, sets, seed)?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let data = data::load(loaded.spec.data.get_ref(), loaded.spec.seed, base_dir)?;
+    // Record every default the data generator used in the resolved spec.
+    let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
+    let span = loaded.spec.data.span();
+    loaded.spec.data = toml::Spanned::new(span, resolved);
+    let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.features)?;
+    check_targets(&loaded, &data, &dag)?;
+    let output = &loaded.spec.output;
+    for name in output.nodes.iter().chain(&output.gradients) {
+        dag.resolve(name).map_err(|m| loaded.source.error(None, format!("[output]: {m}")))?;
+    }
+    for p in &loaded.spec.probes {
+        crate::probes::precheck(p.get_ref(), &loaded.spec, &data)
+            .map_err(|m| loaded.source.error(Some(p.span()), format!("probe `{:?}`: {m}", p.get_ref().kind)))?;
+    }
+    Ok(Prepared { loaded, data, dag })
+}
+
+/// The loss compares the output with the targets: their widths must agree.
+fn check_targets(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
+    let Some(train) = &loaded.spec.train else { return Ok(()) };
+    let out = &dag.nodes[dag.output];
+    let fail = |m: String| -> Result<()> { Err(loaded.source.error(Some(train.span()), m).into()) };
+    if data.train.target_cols == 0 {
+        return fail("[train] needs targets, and the data set has none".into());
+    }
+    if !out.batched || out.shape.len() != 1 {
+        return fail(format!("[train] the output `{}` must be one row per sample to compare with targets", out.name));
+    }
+    let width = out.width();
+    let got = data.train.target_matrix(width).len() / data.train.len().max(1);
+    if got != width {
+        return fail(format!(
+            "[train] the output `{}` has {width} value(s) per sample but the targets have {got}{}",
+            out.name,
+            data.train.classes.map(|k| format!(" ({k} classes)")).unwrap_or_default()
+        ));
+    }
+    if train.get_ref().solver == Some(Solver::Lstsq) && !(dag.nodes.len() == 2 && matches!(dag.nodes[1].op, crate::graph::NodeOp::Dense { .. })) {
+        return fail("[train] solver = \"lstsq\" fits a model that is a single dense layer".into());
+    }
+    Ok(())
+}
+
+pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> {
+    let p = prepare(path, sets, seed)?;
+    let mut out = summary_table(&p.dag);
+    let test = p.data.test.as_ref().map(|t| format!(", {} test", t.len())).unwrap_or_default();
+    out += &format!("data: {} train{test}, {} input features\n", p.data.train.len(), p.data.train.features);
+    Ok(out)
+}
+
+pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
+    let prepared = prepare(&opts.spec_path, &opts.sets, opts.seed)?;
+    let started = now_utc();
+    let spec = &prepared.loaded.spec;
+    let dir = RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?;
+    let summary = match spec.dtype {
+        DType::F32 => execute::execute::<f32>(&prepared, &dir, &opts.spec_path, started, progress)?,
+        DType::F64 => execute::execute::<f64>(&prepared, &dir, &opts.spec_path, started, progress)?,
+    };
+    let diverged = summary.diverged;
+    let path = dir.finish()?;
+    if let Some((step, value)) = diverged {
+        return Err(Error::Diverged { step, value, dir: path });
+    }
+    Ok(RunSummary { dir: path, ..summary.summary })
+}

@@ -1,0 +1,206 @@
+//! Decides what a finished run writes and hands the bytes to the results folder.
+
+use super::execute::Executed;
+use super::{Prepared, RunSummary};
+use crate::backend::{Backend, Element};
+use crate::error::{Error, Result};
+use crate::layers::Model;
+use crate::probes::{self, ProbeContext};
+use crate::results::{self, element_names, now_utc, Columns, Manifest, RunDir, UtcTime};
+use crate::spec::{ProbeKind, ProbeSpec, Split};
+use crate::train::{self, History};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub fn write_all<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    p: &Prepared,
+    history: Option<&History>,
+    dir: &RunDir,
+    spec_path: &Path,
+    started: UtcTime,
+) -> Result<Executed> {
+    let spec = &p.loaded.spec;
+    let mut files: Vec<String> = Vec::new();
+    let mut write = |name: &str, bytes: &[u8]| -> Result<()> {
+        dir.write(name, bytes)?;
+        files.push(name.to_string());
+        Ok(())
+    };
+    let resolved = toml::to_string(spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
+    write("spec.toml", resolved.as_bytes())?;
+
+    let param_names: Vec<String> =
+        model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
+    if let Some(h) = history {
+        write("metrics.csv", results::metrics_csv(h).as_bytes())?;
+        if spec.output.params {
+            write("params.csv", results::params_csv(&param_names, &h.params).as_bytes())?;
+        }
+    }
+    if spec.output.predictions {
+        write("predictions.csv", predictions_csv(be, model, p).as_bytes())?;
+    }
+    if !spec.output.gradients.is_empty() {
+        write("gradients.csv", gradients_csv(be, model, p).as_bytes())?;
+    }
+    if spec.output.checkpoint && model.dag.param_count() > 0 {
+        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> =
+            model.named_params().into_iter().map(|(n, s, b)| (n, s, T::le_bytes(&be.download(b)))).collect();
+        write("model.safetensors", &results::safetensors_bytes(&tensors, T::DTYPE).map_err(Error::Data)?)?;
+    }
+    for (name, png) in pictures(be, model, p, history, &param_names)? {
+        write(&name, &png)?;
+    }
+
+    let finished = now_utc();
+    let diverged = history.and_then(|h| h.diverged);
+    let status = if diverged.is_some() { "diverged" } else { "complete" }.to_string();
+    let final_metrics = final_metrics(history);
+    let wall_seconds = finished.unix_seconds - started.unix_seconds;
+    let steps = history.map(|h| h.steps).unwrap_or(0);
+    files.push("manifest.json".into());
+    let manifest = Manifest {
+        program: "runner".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: git_commit(spec_path),
+        name: spec.name.clone(),
+        spec_file: spec_path.display().to_string(),
+        spec_hash: results::spec_hash(&resolved),
+        seed: spec.seed,
+        streams: crate::rng::STREAMS.iter().map(|s| s.to_string()).collect(),
+        backend: be.name().into(),
+        dtype: T::DTYPE.name().into(),
+        threads: be.threads(),
+        started: started.iso(),
+        finished: finished.iso(),
+        wall_seconds,
+        status: status.clone(),
+        steps,
+        parameters: model.dag.param_count(),
+        final_metrics: final_metrics.iter().cloned().collect::<BTreeMap<_, _>>(),
+        files,
+    };
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Data(e.to_string()))?;
+    dir.write("manifest.json", json.as_bytes())?;
+    Ok(Executed {
+        summary: RunSummary { dir: dir.final_path().to_path_buf(), status, steps, wall_seconds, final_metrics },
+        diverged,
+    })
+}
+
+/// The last record of each split, as `split.metric`.
+fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
+    let Some(h) = history else { return vec![] };
+    let mut out = Vec::new();
+    for split in [Split::Train, Split::Test] {
+        if let Some(r) = h.records.iter().rev().find(|r| r.split == split) {
+            for (m, v) in h.metrics.iter().zip(&r.values) {
+                out.push((format!("{}.{}", split.name(), m.name()), *v));
+            }
+        }
+    }
+    out
+}
+
+fn git_commit(spec_path: &Path) -> Option<String> {
+    let dir = spec_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(dir).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Per split: the inputs, the targets, and each requested node's values.
+fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Prepared) -> String {
+    let spec = &p.loaded.spec;
+    let nodes: Vec<usize> = if spec.output.nodes.is_empty() {
+        vec![model.dag.output]
+    } else {
+        spec.output.nodes.iter().filter_map(|n| model.dag.find(n)).collect()
+    };
+    let mut text = String::new();
+    for split in [Split::Train, Split::Test] {
+        let Some(d) = train::split_data(&p.data, split) else { continue };
+        let values = train::node_values(be, model, &d.inputs, d.features);
+        let mut cols = Columns::new(d.len());
+        cols.push_block(&vec![if split == Split::Train { 0.0 } else { 1.0 }; d.len()], 1, |_| "test".into());
+        cols.push_block(&d.inputs, d.features, |j| d.feature_names[j].clone());
+        cols.push_block(&d.targets, d.target_cols, |j| format!("target_{}", d.target_names[j]));
+        for &i in &nodes {
+            let node = &model.dag.nodes[i];
+            let w = node.width().max(1);
+            let v = &values[i];
+            if !node.batched {
+                // A reduction over the batch: repeat its one value on every row.
+                cols.push_block(&vec![v[0]; d.len()], 1, |_| node.name.clone());
+            } else if w == 1 {
+                cols.push_block(v, 1, |_| node.name.clone());
+            } else {
+                cols.push_block(v, w, |j| format!("{}_{j}", node.name));
+            }
+        }
+        let csv = cols.to_csv();
+        if text.is_empty() {
+            text = csv;
+        } else {
+            text.extend(csv.lines().skip(1).map(|l| format!("{l}\n")));
+        }
+    }
+    text
+}
+
+/// Long format: node, row, column, gradient of the output's sum with respect to it.
+fn gradients_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Prepared) -> String {
+    let names = &p.loaded.spec.output.gradients;
+    let nodes: Vec<usize> = names.iter().filter_map(|n| model.dag.find(n)).collect();
+    let grads = train::input_gradients(be, model, &p.data.train, &nodes);
+    let mut out = String::from("node,row,col,grad\n");
+    for (&i, g) in nodes.iter().zip(&grads) {
+        let node = &model.dag.nodes[i];
+        let w = if node.batched { node.width().max(1) } else { 1 };
+        for (k, v) in g.iter().enumerate() {
+            out.push_str(&format!("{},{},{},{v}\n", node.name, k / w, k % w));
+        }
+    }
+    out
+}
+
+fn pictures<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    p: &Prepared,
+    history: Option<&History>,
+    param_names: &[String],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let spec = &p.loaded.spec;
+    let mut list: Vec<ProbeSpec> = spec.probes.iter().map(|s| s.get_ref().clone()).collect();
+    if list.is_empty() && history.is_some_and(|h| h.steps > 0) {
+        list.push(ProbeSpec { kind: ProbeKind::Curves, split: None, resolution: None, metrics: None });
+    }
+    let out_width = model.dag.nodes[model.dag.output].width();
+    let predict = |rows: &[f64]| -> Vec<f64> {
+        let f = p.data.train.features;
+        train::node_values(be, model, rows, f).swap_remove(model.dag.output)
+    };
+    let mut pngs = Vec::new();
+    for probe in &list {
+        let split = probe.split.unwrap_or(Split::Train);
+        let Some(data) = train::split_data(&p.data, split) else {
+            return Err(Error::Data(format!("probe {:?}: the data has no {} split", probe.kind, split.name())));
+        };
+        let outputs = predict(&data.inputs);
+        let ctx = ProbeContext {
+            run_name: &spec.name,
+            history,
+            param_names,
+            split,
+            data,
+            outputs: &outputs,
+            out_width,
+            predict: &predict,
+        };
+        let png = probes::render(probe, &ctx).map_err(|m| Error::Data(format!("probe {:?}: {m}", probe.kind)))?;
+        pngs.push(png);
+    }
+    Ok(pngs)
+}

@@ -1,0 +1,196 @@
+//! Probes turn what a run observed into pictures: curves, parameter paths, the data
+//! set, decision boundaries and the course's truth-vs-prediction plot. They return
+//! PNG bytes; the results module writes them.
+
+use crate::data::Dataset;
+use crate::metrics::predicted_classes;
+use crate::plot::{line_figure, scatter_figure, Background, LinePanel, Marker, PointGroup, Series};
+use crate::spec::{Metric, ProbeKind, ProbeSpec, Split};
+use crate::train::History;
+
+pub struct ProbeContext<'a> {
+    pub run_name: &'a str,
+    pub history: Option<&'a History>,
+    pub param_names: &'a [String],
+    pub split: Split,
+    pub data: &'a Dataset,
+    /// The model's outputs on `data`, rows × out_width.
+    pub outputs: &'a [f64],
+    pub out_width: usize,
+    /// The model applied to arbitrary input rows.
+    pub predict: &'a dyn Fn(&[f64]) -> Vec<f64>,
+}
+
+/// Renders one probe; returns the file name and PNG bytes.
+pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(String, Vec<u8>), String> {
+    let suffix = if ctx.split == Split::Train { String::new() } else { format!("_{}", ctx.split.name()) };
+    let (stem, png) = match probe.kind {
+        ProbeKind::Curves => ("curves", curves(probe, ctx)?),
+        ProbeKind::Params => ("params", params(ctx)?),
+        ProbeKind::Dataset => ("dataset", dataset(ctx)?),
+        ProbeKind::DecisionBoundary => ("decision_boundary", decision_boundary(probe, ctx)?),
+        ProbeKind::TruthVsPrediction => ("truth_vs_prediction", truth_vs_prediction(ctx)?),
+    };
+    let suffix = if matches!(probe.kind, ProbeKind::Curves | ProbeKind::Params) { String::new() } else { suffix };
+    Ok((format!("{stem}{suffix}.png"), png))
+}
+
+fn need_history<'a>(ctx: &'a ProbeContext) -> Result<&'a History, String> {
+    ctx.history.ok_or_else(|| "this probe draws training history; the spec has no [train]".to_string())
+}
+
+fn curves(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let h = need_history(ctx)?;
+    let wanted: Vec<Metric> = probe.metrics.clone().unwrap_or_else(|| h.metrics.clone());
+    let mut panels = Vec::new();
+    for m in wanted {
+        let Some(col) = h.metrics.iter().position(|x| *x == m) else {
+            return Err(format!("curves: metric `{}` is not recorded (add it to [metrics] record)", m.name()));
+        };
+        let mut series = Vec::new();
+        for split in [Split::Train, Split::Test] {
+            let points: Vec<(f64, f64)> =
+                h.records.iter().filter(|r| r.split == split).map(|r| (r.step as f64, r.values[col])).collect();
+            if !points.is_empty() {
+                series.push(Series { name: split.name().into(), points });
+            }
+        }
+        panels.push(LinePanel { title: m.name().replace('_', " "), x_label: "step".into(), y_label: m.name().into(), series });
+    }
+    line_figure(&format!("{}: training curves", ctx.run_name), &panels)
+}
+
+fn params(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let h = need_history(ctx)?;
+    if h.params.is_empty() {
+        return Err("params: set [output] params = true to record parameter paths".into());
+    }
+    let series = ctx
+        .param_names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Series { name: name.clone(), points: h.params.iter().map(|(s, v)| (*s as f64, v[i])).collect() })
+        .collect();
+    let panel = LinePanel { title: "parameter paths".into(), x_label: "step".into(), y_label: "value".into(), series };
+    line_figure(&format!("{}: parameters over training", ctx.run_name), &[panel])
+}
+
+/// The two input columns that vary (a constant bias column is skipped).
+fn plane(d: &Dataset) -> Result<(usize, usize), String> {
+    let varying: Vec<usize> = (0..d.features)
+        .filter(|&j| {
+            let first = d.inputs.get(j).copied().unwrap_or(0.0);
+            (0..d.len()).any(|i| d.inputs[i * d.features + j] != first)
+        })
+        .collect();
+    match varying.as_slice() {
+        [a, b] => Ok((*a, *b)),
+        _ => Err(format!("this picture needs exactly 2 varying input features; the data has {}", varying.len())),
+    }
+}
+
+fn class_labels(d: &Dataset) -> Result<Vec<usize>, String> {
+    if d.classes.is_none() || d.target_cols != 1 {
+        return Err("this picture needs a classification data set (class labels)".into());
+    }
+    Ok(d.targets.iter().map(|t| *t as usize).collect())
+}
+
+fn point(d: &Dataset, i: usize, (a, b): (usize, usize)) -> (f64, f64) {
+    (d.inputs[i * d.features + a], d.inputs[i * d.features + b])
+}
+
+fn by_class(d: &Dataset, labels: &[usize], axes: (usize, usize)) -> Vec<PointGroup> {
+    let k = d.classes.unwrap_or(2);
+    (0..k)
+        .map(|c| PointGroup {
+            name: format!("class {c}"),
+            points: (0..d.len()).filter(|&i| labels[i] == c).map(|i| point(d, i, axes)).collect(),
+            color: c,
+            marker: if c % 2 == 0 { Marker::Cross } else { Marker::Circle },
+            size: 4,
+        })
+        .collect()
+}
+
+fn dataset(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let d = ctx.data;
+    let axes = plane(d)?;
+    let labels = class_labels(d)?;
+    let groups = by_class(d, &labels, axes);
+    let title = format!("{}: {} data by class", ctx.run_name, ctx.split.name());
+    scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
+}
+
+fn decision_boundary(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let d = ctx.data;
+    let axes = plane(d)?;
+    let labels = class_labels(d)?;
+    let res = probe.resolution.unwrap_or(120).clamp(8, 600);
+    let pts: Vec<(f64, f64)> = (0..d.len()).map(|i| point(d, i, axes)).collect();
+    let xs = pts.iter().map(|p| p.0);
+    let ys = pts.iter().map(|p| p.1);
+    let pad = |lo: f64, hi: f64| {
+        let m = 0.08 * (hi - lo).max(1e-9);
+        (lo - m, hi + m)
+    };
+    let x = pad(xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
+    let y = pad(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
+    // Every other input column keeps its first value (the constant bias column).
+    let template: Vec<f64> = d.input_row(0).to_vec();
+    let mut grid = Vec::with_capacity(res * res * d.features);
+    for j in 0..res {
+        for i in 0..res {
+            let mut row = template.clone();
+            row[axes.0] = x.0 + (i as f64 + 0.5) * (x.1 - x.0) / res as f64;
+            row[axes.1] = y.0 + (j as f64 + 0.5) * (y.1 - y.0) / res as f64;
+            grid.extend(row);
+        }
+    }
+    let outputs = (ctx.predict)(&grid);
+    let classes = predicted_classes(&outputs, ctx.out_width);
+    let bg = Background { x, y, nx: res, ny: res, classes };
+    let groups = by_class(d, &labels, axes);
+    let title = format!("{}: decision boundary", ctx.run_name);
+    scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, Some(&bg))
+}
+
+fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let d = ctx.data;
+    let axes = plane(d)?;
+    let labels = class_labels(d)?;
+    if ctx.out_width != 1 {
+        return Err("truth_vs_prediction needs a binary classifier with one output".into());
+    }
+    let predicted = predicted_classes(ctx.outputs, 1);
+    let pick = |p: usize, t: usize| -> Vec<(f64, f64)> {
+        (0..d.len()).filter(|&i| predicted[i] == p && labels[i] == t).map(|i| point(d, i, axes)).collect()
+    };
+    let groups = [
+        PointGroup { name: "true positives".into(), points: pick(1, 1), color: 3, marker: Marker::Circle, size: 4 },
+        PointGroup { name: "true negatives".into(), points: pick(0, 0), color: 0, marker: Marker::Cross, size: 4 },
+        PointGroup { name: "false positives".into(), points: pick(1, 0), color: 8, marker: Marker::Cross, size: 9 },
+        PointGroup { name: "false negatives".into(), points: pick(0, 1), color: 8, marker: Marker::Circle, size: 9 },
+    ];
+    let title = format!("{}: truth vs prediction ({})", ctx.run_name, ctx.split.name());
+    scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
+}
+
+/// Checks before any compute that a probe can be drawn for this spec and data.
+pub fn precheck(probe: &ProbeSpec, spec: &crate::spec::Spec, data: &crate::data::Splits) -> Result<(), String> {
+    let split = probe.split.unwrap_or(Split::Train);
+    let d = match split {
+        Split::Train => &data.train,
+        Split::Test => data.test.as_ref().ok_or("the data has no test split (set test_fraction)")?,
+    };
+    match probe.kind {
+        ProbeKind::Curves if spec.train.is_none() => Err("curves need a [train] table".into()),
+        ProbeKind::Params if !spec.output.params => Err("set [output] params = true to record parameter paths".into()),
+        ProbeKind::Curves | ProbeKind::Params => Ok(()),
+        ProbeKind::Dataset | ProbeKind::DecisionBoundary | ProbeKind::TruthVsPrediction => {
+            plane(d)?;
+            class_labels(d)?;
+            Ok(())
+        }
+    }
+}
