@@ -1,0 +1,11 @@
+//! All integration tests in one binary (one link, shared helpers); the modules live
+//! in tests/suite/.
+
+#[path = "suite/common/mod.rs"]
+mod common;
+#[path = "suite/errors.rs"]
+mod errors;
+#[path = "suite/experiments.rs"]
+mod experiments;
+#[path = "suite/reproducibility.rs"]
+mod reproducibility;
