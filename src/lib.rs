@@ -3,17 +3,17 @@
 
 pub mod autodiff;
 pub mod backend;
+pub mod cli;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod graph;
 pub mod layers;
 pub mod metrics;
 pub mod optim;
+pub mod plot;
+pub mod probes;
+pub mod results;
 pub mod rng;
 pub mod spec;
 pub mod train;
-pub mod plot;
-pub mod results;
-pub mod probes;
-pub mod cli;
-pub mod experiment;

@@ -14,16 +14,41 @@ pub struct Var(usize);
 
 enum Op<Buf> {
     Leaf,
-    MatMul { a: Var, b: Var, dims: MatMul },
-    AddRow { x: Var, row: Var },
-    Map { x: Var, f: Map },
-    Zip { a: Var, b: Var, f: Zip },
-    Softmax { x: Var },
-    Concat { parts: Vec<Var> },
-    SumAll { x: Var },
-    MeanAll { x: Var },
+    MatMul {
+        a: Var,
+        b: Var,
+        dims: MatMul,
+    },
+    AddRow {
+        x: Var,
+        row: Var,
+    },
+    Map {
+        x: Var,
+        f: Map,
+    },
+    Zip {
+        a: Var,
+        b: Var,
+        f: Zip,
+    },
+    Softmax {
+        x: Var,
+    },
+    Concat {
+        parts: Vec<Var>,
+    },
+    SumAll {
+        x: Var,
+    },
+    MeanAll {
+        x: Var,
+    },
     /// The gradient of the (scaled) loss with respect to `pred`, computed by the fused kernel.
-    Loss { pred: Var, grad: Buf },
+    Loss {
+        pred: Var,
+        grad: Buf,
+    },
 }
 
 struct Node<Buf> {
@@ -49,7 +74,11 @@ pub fn rows_cols(shape: &[usize]) -> (usize, usize) {
 
 impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn new(backend: &'b B) -> Self {
-        Tape { backend, nodes: Vec::new(), _t: std::marker::PhantomData }
+        Tape {
+            backend,
+            nodes: Vec::new(),
+            _t: std::marker::PhantomData,
+        }
     }
 
     pub fn backend(&self) -> &'b B {
@@ -58,14 +87,24 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
 
     fn push(&mut self, value: B::Buf, shape: Vec<usize>, op: Op<B::Buf>, inputs: &[Var]) -> Var {
         let needs_grad = inputs.iter().any(|v| self.nodes[v.0].needs_grad);
-        self.nodes.push(Node { value, shape, op, needs_grad });
+        self.nodes.push(Node {
+            value,
+            shape,
+            op,
+            needs_grad,
+        });
         Var(self.nodes.len() - 1)
     }
 
     /// A value from outside the tape: data, a parameter, a target.
     pub fn leaf(&mut self, value: B::Buf, shape: Vec<usize>, needs_grad: bool) -> Var {
         debug_assert_eq!(self.backend.len(&value), shape.iter().product::<usize>());
-        self.nodes.push(Node { value, shape, op: Op::Leaf, needs_grad });
+        self.nodes.push(Node {
+            value,
+            shape,
+            op: Op::Leaf,
+            needs_grad,
+        });
         Var(self.nodes.len() - 1)
     }
 
@@ -83,8 +122,17 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         let (br, bc) = rows_cols(self.shape(b));
         let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
         let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
-        assert_eq!(k, k2, "matmul inner dimensions differ (checked by the graph)");
-        let dims = MatMul { m, k, n, trans_a, trans_b };
+        assert_eq!(
+            k, k2,
+            "matmul inner dimensions differ (checked by the graph)"
+        );
+        let dims = MatMul {
+            m,
+            k,
+            n,
+            trans_a,
+            trans_b,
+        };
         let value = self.backend.matmul(self.value(a), self.value(b), dims);
         self.push(value, vec![m, n], Op::MatMul { a, b, dims }, &[a, b])
     }
@@ -118,11 +166,20 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     /// Joins values along their feature axis.
     pub fn concat(&mut self, parts: &[Var]) -> Var {
         let rows = rows_cols(self.shape(parts[0])).0;
-        let blocks: Vec<(&B::Buf, usize)> =
-            parts.iter().map(|p| (self.value(*p), rows_cols(self.shape(*p)).1)).collect();
+        let blocks: Vec<(&B::Buf, usize)> = parts
+            .iter()
+            .map(|p| (self.value(*p), rows_cols(self.shape(*p)).1))
+            .collect();
         let width = blocks.iter().map(|b| b.1).sum();
         let value = self.backend.concat_cols(&blocks, rows);
-        self.push(value, vec![rows, width], Op::Concat { parts: parts.to_vec() }, parts)
+        self.push(
+            value,
+            vec![rows, width],
+            Op::Concat {
+                parts: parts.to_vec(),
+            },
+            parts,
+        )
     }
 
     pub fn sum_all(&mut self, x: Var) -> Var {
@@ -162,7 +219,9 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
             // Inputs always come earlier on the tape, so their slots lie below i; every
             // gradient stays readable afterwards, which is what hooks on inner nodes need.
             let (lower, upper) = grads.split_at_mut(i);
-            let Some(dy) = upper[0].as_ref() else { continue };
+            let Some(dy) = upper[0].as_ref() else {
+                continue;
+            };
             if matches!(node.op, Op::Leaf) {
                 continue;
             }
@@ -182,17 +241,57 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC.
                     if self.nodes[a.0].needs_grad {
                         let da = if d.trans_a {
-                            be.matmul(vb, dy, MatMul { m: d.k, k: d.n, n: d.m, trans_a: d.trans_b, trans_b: true })
+                            be.matmul(
+                                vb,
+                                dy,
+                                MatMul {
+                                    m: d.k,
+                                    k: d.n,
+                                    n: d.m,
+                                    trans_a: d.trans_b,
+                                    trans_b: true,
+                                },
+                            )
                         } else {
-                            be.matmul(dy, vb, MatMul { m: d.m, k: d.n, n: d.k, trans_a: false, trans_b: !d.trans_b })
+                            be.matmul(
+                                dy,
+                                vb,
+                                MatMul {
+                                    m: d.m,
+                                    k: d.n,
+                                    n: d.k,
+                                    trans_a: false,
+                                    trans_b: !d.trans_b,
+                                },
+                            )
                         };
                         send(*a, da);
                     }
                     if self.nodes[b.0].needs_grad {
                         let db = if d.trans_b {
-                            be.matmul(dy, va, MatMul { m: d.n, k: d.m, n: d.k, trans_a: true, trans_b: d.trans_a })
+                            be.matmul(
+                                dy,
+                                va,
+                                MatMul {
+                                    m: d.n,
+                                    k: d.m,
+                                    n: d.k,
+                                    trans_a: true,
+                                    trans_b: d.trans_a,
+                                },
+                            )
                         } else {
-                            be.matmul(va, dy, MatMul { m: d.k, k: d.m, n: d.n, trans_a: !d.trans_a, trans_b: false })
+                            be.matmul(
+                                va,
+                                dy,
+                                MatMul {
+                                    m: d.k,
+                                    k: d.m,
+                                    n: d.n,
+                                    trans_a: !d.trans_a,
+                                    trans_b: false,
+                                },
+                            )
                         };
                         send(*b, db);
                     }
@@ -236,12 +335,20 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                 Op::SumAll { x } | Op::MeanAll { x } => {
                     let n = be.len(self.value(*x));
                     let upstream = be.download(dy)[0].as_f64();
-                    let per = if matches!(node.op, Op::MeanAll { .. }) { upstream / n as f64 } else { upstream };
+                    let per = if matches!(node.op, Op::MeanAll { .. }) {
+                        upstream / n as f64
+                    } else {
+                        upstream
+                    };
                     send(*x, be.filled(n, per));
                 }
                 Op::Loss { pred, grad } => {
                     let upstream = be.download(dy)[0].as_f64();
-                    let g = if upstream == 1.0 { be.copy(grad) } else { be.map(Map::MulScalar(upstream), grad) };
+                    let g = if upstream == 1.0 {
+                        be.copy(grad)
+                    } else {
+                        be.map(Map::MulScalar(upstream), grad)
+                    };
                     send(*pred, g);
                 }
             }

@@ -20,15 +20,15 @@ impl DType {
     }
 }
 
-pub trait Element:
-    num_traits::Float + Send + Sync + Default + Debug + Display + 'static
-{
+pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display + 'static {
     const DTYPE: DType;
 
     fn from_f64(v: f64) -> Self;
     fn as_f64(self) -> f64;
     /// e^x for a whole slice, written so the compiler can vectorise it.
     fn exp_in_place(xs: &mut [Self]);
+    /// ln(x) for a slice of positive, finite, normal values, vectorisable like `exp_in_place`.
+    fn ln_positive_in_place(xs: &mut [Self]);
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
 
     /// C = alpha·A·B + beta·C with arbitrary row/column strides (matrixmultiply's API).
@@ -66,6 +66,11 @@ impl Element for f32 {
             *x = exp_f32(*x);
         }
     }
+    fn ln_positive_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = ln_f32(*x);
+        }
+    }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
@@ -98,6 +103,11 @@ impl Element for f64 {
     fn exp_in_place(xs: &mut [Self]) {
         for x in xs {
             *x = x.exp();
+        }
+    }
+    fn ln_positive_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = x.ln();
         }
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
@@ -138,10 +148,36 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
     let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
     e * scale
+}
+
+/// Branch-free ln(x) for positive normal f32 (Cephes logf): split x = m·2^e with m in
+/// [√½, √2), then a degree-9 polynomial in m − 1.
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 126;
+    let m = f32::from_bits((bits & 0x807f_ffff) | 0x3f00_0000); // in [0.5, 1)
+    let small = m < SQRT_HALF;
+    e -= i32::from(small);
+    let m = if small { m + m - 1.0 } else { m - 1.0 };
+    let e = e as f32;
+    let z = m * m;
+    let mut p = 7.037_683_6e-2_f32;
+    p = p * m - 1.151_461_1e-1;
+    p = p * m + 1.167_699_9e-1;
+    p = p * m - 1.242_014_1e-1;
+    p = p * m + 1.424_932_3e-1;
+    p = p * m - 1.666_805_8e-1;
+    p = p * m + 2.000_071_4e-1;
+    p = p * m - 2.499_999_4e-1;
+    p = p * m + 3.333_333e-1;
+    let y = m * z * p - 2.121_944_4e-4 * e - 0.5 * z;
+    m + y + 0.693_359_4 * e
 }
 
 #[cfg(test)]
@@ -158,5 +194,18 @@ mod tests {
             x += 0.013;
         }
         assert!(worst < 4e-7, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn fast_ln_matches_libm_to_a_few_ulp() {
+        let mut worst = 0.0f64;
+        let mut x = 1e-30f32;
+        while x < 1e30 {
+            let want = (x as f64).ln();
+            let err = ((ln_f32(x) as f64) - want).abs() / want.abs().max(1.0);
+            worst = worst.max(err);
+            x *= 1.0137;
+        }
+        assert!(worst < 3e-7, "worst error {worst}");
     }
 }

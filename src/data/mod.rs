@@ -24,11 +24,7 @@ pub struct Dataset {
 
 impl Dataset {
     pub fn len(&self) -> usize {
-        if self.features == 0 {
-            0
-        } else {
-            self.inputs.len() / self.features
-        }
+        self.inputs.len().checked_div(self.features).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -45,7 +41,11 @@ impl Dataset {
 
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Dataset {
-        let mut out = Dataset { inputs: Vec::new(), targets: Vec::new(), ..self.clone() };
+        let mut out = Dataset {
+            inputs: Vec::new(),
+            targets: Vec::new(),
+            ..self.clone()
+        };
         for &i in idx {
             out.inputs.extend_from_slice(self.input_row(i));
             out.targets.extend_from_slice(self.target_row(i));
@@ -118,7 +118,10 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
         data.add_bias_column(at);
     }
     if d.test_fraction <= 0.0 {
-        return Ok(Splits { train: data, test: None });
+        return Ok(Splits {
+            train: data,
+            test: None,
+        });
     }
     let n = data.len();
     let n_test = ((n as f64) * d.test_fraction).round() as usize;
@@ -130,5 +133,8 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     }
     let order = rng::permutation(&mut rng::stream(seed, "split"), n);
     let (test_idx, train_idx) = order.split_at(n_test);
-    Ok(Splits { train: data.select(train_idx), test: Some(data.select(test_idx)) })
+    Ok(Splits {
+        train: data.select(train_idx),
+        test: Some(data.select(test_idx)),
+    })
 }

@@ -46,12 +46,23 @@ pub fn execute<T: Element>(
             Some(train::score_once(&be, &model, &p.data, &recording, &loss))
         }
         Some(t) => {
-            let plan = Plan { train: t.get_ref(), recording, seed: spec.seed };
-            Some(train::train(&be, &mut model, &p.data, &plan, |s, n, l| progress(s, n, l)))
+            let plan = Plan {
+                train: t.get_ref(),
+                recording,
+                seed: spec.seed,
+            };
+            Some(train::train(&be, &mut model, &p.data, &plan, |s, n, l| {
+                progress(s, n, l)
+            }))
         }
         // Fixed weights: score once (the loss column is then the mean squared error).
         None if has_targets => {
-            let loss = LossPlan { kernel: LossKernel::SquaredError, reads: model.dag.output, sum: false, scale: 1.0 };
+            let loss = LossPlan {
+                kernel: LossKernel::SquaredError,
+                reads: model.dag.output,
+                sum: false,
+                scale: 1.0,
+            };
             Some(train::score_once(&be, &model, &p.data, &recording, &loss))
         }
         None => None,
@@ -88,7 +99,9 @@ fn fit_least_squares<T: Element, B: Backend<T>>(
     }
     model.params[1][0] = be.upload(&weight);
     if bias {
-        let b: Vec<T> = (0..units).map(|o| T::from_f64(theta[f * units + o])).collect();
+        let b: Vec<T> = (0..units)
+            .map(|o| T::from_f64(theta[f * units + o]))
+            .collect();
         model.params[1][1] = be.upload(&b);
     }
     Ok(())

@@ -17,7 +17,10 @@ pub const INPUT: &str = "input";
 pub enum NodeOp {
     Input,
     /// y = x·Wᵀ + b with W stored [units, in] (PyTorch's layout).
-    Dense { units: usize, bias: bool },
+    Dense {
+        units: usize,
+        bias: bool,
+    },
     Map(Map),
     Softmax,
     Zip(Zip),
@@ -61,7 +64,10 @@ impl Node {
         self.shape.iter().product()
     }
     pub fn param_count(&self) -> usize {
-        self.params.iter().map(|p| p.shape.iter().product::<usize>()).sum()
+        self.params
+            .iter()
+            .map(|p| p.shape.iter().product::<usize>())
+            .sum()
     }
 }
 
@@ -110,10 +116,15 @@ impl Dag {
         }
         let dag_so_far = Dag { nodes, output: 0 };
         let output = match &spec.model.output {
-            Some(name) => dag_so_far.resolve(name).map_err(|m| source.error(None, format!("[model] output: {m}")))?,
+            Some(name) => dag_so_far
+                .resolve(name)
+                .map_err(|m| source.error(None, format!("[model] output: {m}")))?,
             None => dag_so_far.nodes.len() - 1,
         };
-        Ok(Dag { output, ..dag_so_far })
+        Ok(Dag {
+            output,
+            ..dag_so_far
+        })
     }
 }
 
@@ -131,7 +142,10 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
     if nodes.iter().any(|n| n.name == l.name) {
         return Err(format!("{what}: the name `{}` is already taken", l.name));
     }
-    let input_names = l.inputs.clone().unwrap_or_else(|| vec![nodes[nodes.len() - 1].name.clone()]);
+    let input_names = l
+        .inputs
+        .clone()
+        .unwrap_or_else(|| vec![nodes[nodes.len() - 1].name.clone()]);
     let mut inputs = Vec::with_capacity(input_names.len());
     for name in &input_names {
         match nodes.iter().position(|n| &n.name == name) {
@@ -140,7 +154,9 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
                 let hint = crate::spec::suggest(name, nodes.iter().map(|n| n.name.as_str()))
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!("{what}: input `{name}` is not an earlier layer{hint}"));
+                return Err(format!(
+                    "{what}: input `{name}` is not an earlier layer{hint}"
+                ));
             }
         }
     }
@@ -153,12 +169,25 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         Some(k) if inputs.len() != k => {
             return Err(format!("{what} takes {k} input(s), found {}", inputs.len()));
         }
-        None if inputs.len() < 2 => return Err(format!("{what} joins at least 2 inputs, found {}", inputs.len())),
+        None if inputs.len() < 2 => {
+            return Err(format!(
+                "{what} joins at least 2 inputs, found {}",
+                inputs.len()
+            ))
+        }
         _ => {}
     }
     let first = &nodes[inputs[0]];
-    if !first.batched && !matches!(l.op, LayerOp::AddScalar | LayerOp::MulScalar | LayerOp::Identity) {
-        return Err(format!("{what}: input `{}` is a scalar reduction; only scalar arithmetic may follow it", first.name));
+    if !first.batched
+        && !matches!(
+            l.op,
+            LayerOp::AddScalar | LayerOp::MulScalar | LayerOp::Identity
+        )
+    {
+        return Err(format!(
+            "{what}: input `{}` is a scalar reduction; only scalar arithmetic may follow it",
+            first.name
+        ));
     }
     let mut node = Node {
         name: l.name.clone(),
@@ -173,7 +202,11 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::Dense => {
             let units = l.units.unwrap_or(1);
             if first.shape.len() != 1 {
-                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
+                return Err(format!(
+                    "{what} needs a flat input; `{}` has shape {}",
+                    first.name,
+                    shape_str(first)
+                ));
             }
             let fan_in = first.shape[0];
             let bias = l.bias.unwrap_or(true);
@@ -183,12 +216,20 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             if bias {
                 let init = match &l.biases {
                     Some(b) if b.len() != units => {
-                        return Err(format!("{what}: `biases` has {} values for {units} units", b.len()));
+                        return Err(format!(
+                            "{what}: `biases` has {} values for {units} units",
+                            b.len()
+                        ));
                     }
                     Some(b) => ParamInit::Given(b.clone()),
                     None => ParamInit::Zeros,
                 };
-                node.params.push(ParamDef { name: "bias".into(), shape: vec![units], init, fans: (fan_in, units) });
+                node.params.push(ParamDef {
+                    name: "bias".into(),
+                    shape: vec![units],
+                    init,
+                    fans: (fan_in, units),
+                });
             }
         }
         LayerOp::Sigmoid => node.op = NodeOp::Map(Map::Sigmoid),
@@ -200,7 +241,11 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::MulScalar => node.op = NodeOp::Map(Map::MulScalar(l.value.unwrap_or(1.0))),
         LayerOp::Softmax => {
             if first.shape.len() != 1 {
-                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
+                return Err(format!(
+                    "{what} needs a flat input; `{}` has shape {}",
+                    first.name,
+                    shape_str(first)
+                ));
             }
             node.op = NodeOp::Softmax;
         }
@@ -226,7 +271,11 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             for &i in &inputs {
                 let n = &nodes[i];
                 if n.shape.len() != 1 || !n.batched {
-                    return Err(format!("{what}: input `{}` has shape {}; concat joins flat inputs", n.name, shape_str(n)));
+                    return Err(format!(
+                        "{what}: input `{}` has shape {}; concat joins flat inputs",
+                        n.name,
+                        shape_str(n)
+                    ));
                 }
                 width += n.shape[0];
             }
@@ -234,7 +283,11 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             node.shape = vec![width];
         }
         LayerOp::Mean | LayerOp::Sum => {
-            node.op = if l.op == LayerOp::Mean { NodeOp::Mean } else { NodeOp::Sum };
+            node.op = if l.op == LayerOp::Mean {
+                NodeOp::Mean
+            } else {
+                NodeOp::Sum
+            };
             node.shape = vec![];
             node.batched = false;
         }
@@ -243,7 +296,12 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
 }
 
 /// The weight of a dense layer: given in×out (as in the notes' x·W) and stored out×in.
-fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::result::Result<ParamDef, String> {
+fn dense_weight(
+    l: &LayerSpec,
+    what: &str,
+    fan_in: usize,
+    units: usize,
+) -> std::result::Result<ParamDef, String> {
     let init = match &l.weights {
         Some(rows) => {
             let cols = rows.first().map(Vec::len).unwrap_or(0);
@@ -269,5 +327,10 @@ fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::
             value: None,
         })),
     };
-    Ok(ParamDef { name: "weight".into(), shape: vec![units, fan_in], init, fans: (fan_in, units) })
+    Ok(ParamDef {
+        name: "weight".into(),
+        shape: vec![units, fan_in],
+        init,
+        fans: (fan_in, units),
+    })
 }

@@ -11,7 +11,11 @@ pub fn summary_table(dag: &Dag) -> String {
         "params".into(),
     ]];
     for node in &dag.nodes {
-        let inputs: Vec<&str> = node.inputs.iter().map(|&i| dag.nodes[i].name.as_str()).collect();
+        let inputs: Vec<&str> = node
+            .inputs
+            .iter()
+            .map(|&i| dag.nodes[i].name.as_str())
+            .collect();
         let shape = if node.shape.is_empty() {
             "scalar".to_string()
         } else {
@@ -35,8 +39,16 @@ pub fn summary_table(dag: &Dag) -> String {
     let line = |r: &[String; 5]| {
         format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}\n",
-            r[0], r[1], r[2], r[3], r[4],
-            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3], w4 = widths[4]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4]
         )
     };
     let rule = "-".repeat(widths.iter().sum::<usize>() + 8) + "\n";

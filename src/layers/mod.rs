@@ -61,13 +61,20 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
                 node.params
                     .iter()
                     .map(|p| {
-                        let host: Vec<T> = initial_values(seed, &node.name, p).into_iter().map(T::from_f64).collect();
+                        let host: Vec<T> = initial_values(seed, &node.name, p)
+                            .into_iter()
+                            .map(T::from_f64)
+                            .collect();
                         backend.upload(&host)
                     })
                     .collect()
             })
             .collect();
-        Model { dag, params, _t: std::marker::PhantomData }
+        Model {
+            dag,
+            params,
+            _t: std::marker::PhantomData,
+        }
     }
 
     /// Every parameter as (checkpoint name, shape, buffer), in graph order.
@@ -118,6 +125,9 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
             vars.push(out);
             param_vars.push(pv);
         }
-        Forward { nodes: vars, params: param_vars }
+        Forward {
+            nodes: vars,
+            params: param_vars,
+        }
     }
 }

@@ -15,7 +15,10 @@ pub struct Sgd<Buf> {
 
 impl<Buf> Sgd<Buf> {
     pub fn new(step: SgdStep) -> Self {
-        Sgd { step, velocity: Vec::new() }
+        Sgd {
+            step,
+            velocity: Vec::new(),
+        }
     }
 
     /// Applies one update to every parameter that has a gradient.
@@ -26,7 +29,10 @@ impl<Buf> Sgd<Buf> {
         grads: &[Vec<Option<&Buf>>],
     ) {
         if self.velocity.is_empty() {
-            self.velocity = params.iter().map(|ps| ps.iter().map(|_| None).collect()).collect();
+            self.velocity = params
+                .iter()
+                .map(|ps| ps.iter().map(|_| None).collect())
+                .collect();
         }
         for (i, node_params) in params.iter_mut().enumerate() {
             for (j, p) in node_params.iter_mut().enumerate() {

@@ -7,5 +7,5 @@ mod types;
 mod validate;
 
 pub use load::{load, load_str, suggest, LoadedSpec};
-pub use validate::{kind_name, op_name_of};
 pub use types::*;
+pub use validate::{kind_name, op_name_of};

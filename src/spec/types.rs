@@ -324,7 +324,11 @@ pub struct MetricsSpec {
 
 impl Default for MetricsSpec {
     fn default() -> Self {
-        MetricsSpec { record: default_metrics(), every: 1, splits: None }
+        MetricsSpec {
+            record: default_metrics(),
+            every: 1,
+            splits: None,
+        }
     }
 }
 
@@ -350,7 +354,13 @@ pub struct OutputSpec {
 
 impl Default for OutputSpec {
     fn default() -> Self {
-        OutputSpec { predictions: false, nodes: vec![], params: false, gradients: vec![], checkpoint: true }
+        OutputSpec {
+            predictions: false,
+            nodes: vec![],
+            params: false,
+            gradients: vec![],
+            checkpoint: true,
+        }
     }
 }
 
@@ -421,7 +431,9 @@ impl<'de> Deserialize<'de> for BatchSize {
                 if v >= 1 {
                     Ok(BatchSize::Size(v as usize))
                 } else {
-                    Err(E::custom(format!("batch_size must be at least 1, found {v}")))
+                    Err(E::custom(format!(
+                        "batch_size must be at least 1, found {v}"
+                    )))
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<BatchSize, E> {
@@ -431,7 +443,9 @@ impl<'de> Deserialize<'de> for BatchSize {
                 if v == "all" {
                     Ok(BatchSize::All)
                 } else {
-                    Err(E::custom(format!("batch_size must be \"all\" or a positive integer, found \"{v}\"")))
+                    Err(E::custom(format!(
+                        "batch_size must be \"all\" or a positive integer, found \"{v}\""
+                    )))
                 }
             }
         }

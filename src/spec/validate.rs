@@ -13,7 +13,9 @@ pub fn validate(spec: &Spec, source: &Source) -> Result<()> {
         validate_train(train, source)?;
     }
     if spec.metrics.every == 0 {
-        return Err(source.error(None, "[metrics] every must be at least 1").into());
+        return Err(source
+            .error(None, "[metrics] every must be at least 1")
+            .into());
     }
     Ok(())
 }
@@ -27,8 +29,17 @@ fn reject_extra(
 ) -> Result<()> {
     for (field, present) in set {
         if *present && !allowed.contains(field) {
-            let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-            return Err(source.error(Some(span), format!("{what} does not take `{field}` (it takes {list})")).into());
+            let list = allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(source
+                .error(
+                    Some(span),
+                    format!("{what} does not take `{field}` (it takes {list})"),
+                )
+                .into());
         }
     }
     Ok(())
@@ -69,13 +80,20 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
     let name = format!("[data] kind = \"{}\"", kind_name(kind));
     reject_extra(source, span.clone(), &name, &set, allowed)?;
     if !(0.0..1.0).contains(&d.test_fraction) {
-        return Err(source.error(Some(span), format!("test_fraction must be in [0, 1), found {}", d.test_fraction)).into());
+        return Err(source
+            .error(
+                Some(span),
+                format!("test_fraction must be in [0, 1), found {}", d.test_fraction),
+            )
+            .into());
     }
     let need = |ok: bool, what: &str| -> Result<()> {
         if ok {
             Ok(())
         } else {
-            Err(source.error(Some(span.clone()), format!("{name} needs `{what}`")).into())
+            Err(source
+                .error(Some(span.clone()), format!("{name} needs `{what}`"))
+                .into())
         }
     };
     match kind {
@@ -89,18 +107,32 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
     }
     if let Some(r) = d.range {
         if r[0] >= r[1] {
-            return Err(source.error(Some(span), format!("range must be [low, high] with low < high, found [{}, {}]", r[0], r[1])).into());
+            return Err(source
+                .error(
+                    Some(span),
+                    format!(
+                        "range must be [low, high] with low < high, found [{}, {}]",
+                        r[0], r[1]
+                    ),
+                )
+                .into());
         }
     }
     Ok(())
 }
 
 pub fn kind_name(kind: DataKind) -> String {
-    toml::Value::try_from(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    toml::Value::try_from(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 pub fn op_name_of(op: LayerOp) -> String {
-    toml::Value::try_from(op).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    toml::Value::try_from(op)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<()> {
@@ -122,7 +154,11 @@ fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<(
     };
     let what = format!("layer `{}` (op `{}`)", l.name, op_name_of(l.op));
     reject_extra(source, layer.span(), &what, &set, allowed)?;
-    let fail = |m: String| -> Result<()> { Err(source.error(Some(layer.span()), format!("{what}: {m}")).into()) };
+    let fail = |m: String| -> Result<()> {
+        Err(source
+            .error(Some(layer.span()), format!("{what}: {m}"))
+            .into())
+    };
     match l.op {
         LayerOp::Dense if l.units.is_none() => fail("needs `units`".into())?,
         LayerOp::Dense if l.units == Some(0) => fail("`units` must be at least 1".into())?,
@@ -132,7 +168,9 @@ fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<(
         LayerOp::Dense if l.bias == Some(false) && l.biases.is_some() => {
             fail("has `bias = false` and `biases`".into())?
         }
-        LayerOp::AddScalar | LayerOp::MulScalar if l.value.is_none() => fail("needs `value`".into())?,
+        LayerOp::AddScalar | LayerOp::MulScalar if l.value.is_none() => {
+            fail("needs `value`".into())?
+        }
         _ => {}
     }
     if let Some(init) = &l.init {
@@ -151,7 +189,11 @@ fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<(
 
 fn validate_train(train: &toml::Spanned<TrainSpec>, source: &Source) -> Result<()> {
     let t = train.get_ref();
-    let fail = |m: &str| -> Result<()> { Err(source.error(Some(train.span()), format!("[train] {m}")).into()) };
+    let fail = |m: &str| -> Result<()> {
+        Err(source
+            .error(Some(train.span()), format!("[train] {m}"))
+            .into())
+    };
     if t.solver == Some(Solver::Lstsq) {
         if t.iterations.is_some() || t.epochs.is_some() {
             fail("`solver = \"lstsq\"` is closed-form: drop `iterations` and `epochs`")?;

@@ -18,16 +18,34 @@ pub struct Evaluation {
 const EVAL_CHUNK: usize = 4096;
 
 /// Every node's value for `inputs` (rows×features), as f64, in graph order.
-pub fn node_values<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, inputs: &[f64], features: usize) -> Vec<Vec<f64>> {
+pub fn node_values<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    inputs: &[f64],
+    features: usize,
+) -> Vec<Vec<f64>> {
     let rows = inputs.len() / features.max(1);
     let mut tape = Tape::new(be);
     let x: Vec<T> = inputs.iter().map(|v| T::from_f64(*v)).collect();
     let xv = tape.leaf(be.upload(&x), vec![rows, features], false);
     let fwd = model.forward(&mut tape, xv, false);
-    fwd.nodes.iter().map(|v| be.download(tape.value(*v)).iter().map(|x| x.as_f64()).collect()).collect()
+    fwd.nodes
+        .iter()
+        .map(|v| {
+            be.download(tape.value(*v))
+                .iter()
+                .map(|x| x.as_f64())
+                .collect()
+        })
+        .collect()
 }
 
-pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Dataset, loss: &LossPlan) -> Evaluation {
+pub fn evaluate<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    d: &Dataset,
+    loss: &LossPlan,
+) -> Evaluation {
     let out_width = model.dag.nodes[model.dag.output].width();
     let targets = d.target_matrix(out_width);
     let n = d.len();
@@ -38,19 +56,33 @@ pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Data
         let end = (start + EVAL_CHUNK).min(n);
         let rows = end - start;
         let mut tape = Tape::new(be);
-        let x: Vec<T> = d.inputs[start * d.features..end * d.features].iter().map(|v| T::from_f64(*v)).collect();
+        let x: Vec<T> = d.inputs[start * d.features..end * d.features]
+            .iter()
+            .map(|v| T::from_f64(*v))
+            .collect();
         let xv = tape.leaf(be.upload(&x), vec![rows, d.features], false);
         let fwd = model.forward(&mut tape, xv, false);
         if !targets.is_empty() {
-            let t: Vec<T> = targets[start * out_width..end * out_width].iter().map(|v| T::from_f64(*v)).collect();
+            let t: Vec<T> = targets[start * out_width..end * out_width]
+                .iter()
+                .map(|v| T::from_f64(*v))
+                .collect();
             // Sum here and divide once below, so chunking never changes a mean.
             let summed = LossPlan { sum: true, ..*loss };
             total += summed.record(&mut tape, &fwd, &be.upload(&t), rows).1;
         }
-        outputs.extend(be.download(tape.value(fwd.nodes[model.dag.output])).iter().map(|v| v.as_f64()));
+        outputs.extend(
+            be.download(tape.value(fwd.nodes[model.dag.output]))
+                .iter()
+                .map(|v| v.as_f64()),
+        );
         start = end;
     }
-    let loss = if loss.sum { total } else { total / n.max(1) as f64 };
+    let loss = if loss.sum {
+        total
+    } else {
+        total / n.max(1) as f64
+    };
     Evaluation { loss, outputs }
 }
 

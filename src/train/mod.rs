@@ -52,7 +52,13 @@ pub struct Plan<'a> {
 }
 
 pub fn flat_params<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>) -> Vec<f64> {
-    model.params.iter().flatten().flat_map(|b| be.download(b)).map(|v| v.as_f64()).collect()
+    model
+        .params
+        .iter()
+        .flatten()
+        .flat_map(|b| be.download(b))
+        .map(|v| v.as_f64())
+        .collect()
 }
 
 pub fn split_data(splits: &Splits, s: Split) -> Option<&Dataset> {
@@ -82,14 +88,26 @@ fn record<T: Element, B: Backend<T>>(
 ) {
     let out_width = model.dag.nodes[model.dag.output].width();
     for &split in plan.splits {
-        let Some(d) = split_data(data, split) else { continue };
+        let Some(d) = split_data(data, split) else {
+            continue;
+        };
         let ev = match (&train_eval, split) {
             (Some(ev), Split::Train) => ev.clone(),
             _ => evaluate(be, model, d, loss),
         };
         let targets = d.target_matrix(out_width);
-        let scored = Scored { outputs: &ev.outputs, targets: &targets, cols: out_width, loss: ev.loss };
-        history.records.push(Record { step, epoch, split, values: score(plan.metrics, &scored) });
+        let scored = Scored {
+            outputs: &ev.outputs,
+            targets: &targets,
+            cols: out_width,
+            loss: ev.loss,
+        };
+        history.records.push(Record {
+            step,
+            epoch,
+            split,
+            values: score(plan.metrics, &scored),
+        });
     }
     if plan.params {
         history.params.push((step, flat_params(be, model)));
@@ -112,10 +130,21 @@ pub fn train<T: Element, B: Backend<T>>(
         BatchSize::Size(k) => k.min(n),
     };
     let steps_per_epoch = n.div_ceil(batch);
-    let total = t.iterations.unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
+    let total = t
+        .iterations
+        .unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
     let full_batch = batch == n;
-    let mut history = History { metrics: plan.recording.metrics.to_vec(), steps: total, ..Default::default() };
-    let mut sgd = Sgd::new(SgdStep { lr: t.lr, momentum: t.momentum, nesterov: t.nesterov, weight_decay: t.weight_decay });
+    let mut history = History {
+        metrics: plan.recording.metrics.to_vec(),
+        steps: total,
+        ..Default::default()
+    };
+    let mut sgd = Sgd::new(SgdStep {
+        lr: t.lr,
+        momentum: t.momentum,
+        nesterov: t.nesterov,
+        weight_decay: t.weight_decay,
+    });
     let mut shuffle = rng::stream(plan.seed, "shuffle");
     let mut order: Vec<usize> = (0..n).collect();
     let full_x = be.upload(&to_elements::<T>(&data.train.inputs));
@@ -144,26 +173,63 @@ pub fn train<T: Element, B: Backend<T>>(
         if !value.is_finite() {
             history.diverged = Some((step, value));
             history.steps = step;
-            record(be, model, data, &plan.recording, &loss, &mut history, step, epoch, None);
+            record(
+                be,
+                model,
+                data,
+                &plan.recording,
+                &loss,
+                &mut history,
+                step,
+                epoch,
+                None,
+            );
             return history;
         }
         if step % plan.recording.every == 0 {
             // A full, ordered batch is exactly the train split: reuse this forward pass.
             let reuse = full_batch.then(|| Evaluation {
                 loss: value,
-                outputs: be.download(tape.value(fwd.nodes[model.dag.output])).iter().map(|v| v.as_f64()).collect(),
+                outputs: be
+                    .download(tape.value(fwd.nodes[model.dag.output]))
+                    .iter()
+                    .map(|v| v.as_f64())
+                    .collect(),
             });
-            record(be, model, data, &plan.recording, &loss, &mut history, step, epoch, reuse);
+            record(
+                be,
+                model,
+                data,
+                &plan.recording,
+                &loss,
+                &mut history,
+                step,
+                epoch,
+                reuse,
+            );
         }
         let grads = tape.backward(root);
-        let param_grads: Vec<Vec<Option<&B::Buf>>> =
-            fwd.params.iter().map(|ps| ps.iter().map(|v| grads.get(*v)).collect()).collect();
+        let param_grads: Vec<Vec<Option<&B::Buf>>> = fwd
+            .params
+            .iter()
+            .map(|ps| ps.iter().map(|v| grads.get(*v)).collect())
+            .collect();
         sgd.update(be, &mut model.params, &param_grads);
         if step % 64 == 0 || step + 1 == total {
             progress(step + 1, total, value);
         }
     }
-    record(be, model, data, &plan.recording, &loss, &mut history, total, total / steps_per_epoch.max(1), None);
+    record(
+        be,
+        model,
+        data,
+        &plan.recording,
+        &loss,
+        &mut history,
+        total,
+        total / steps_per_epoch.max(1),
+        None,
+    );
     history
 }
 
@@ -176,7 +242,10 @@ pub fn score_once<T: Element, B: Backend<T>>(
     recording: &Recording,
     loss: &LossPlan,
 ) -> History {
-    let mut history = History { metrics: recording.metrics.to_vec(), ..Default::default() };
+    let mut history = History {
+        metrics: recording.metrics.to_vec(),
+        ..Default::default()
+    };
     record(be, model, data, recording, loss, &mut history, 0, 0, None);
     history
 }

@@ -8,7 +8,11 @@ use crate::backend::{Element, LossKernel};
 const PROB_EPS: f64 = 1e-12;
 
 pub fn loss<T: Element>(kind: LossKernel, pred: &[T], target: &[T], cols: usize) -> (f64, Vec<T>) {
-    assert_eq!(pred.len(), target.len(), "loss: prediction and target lengths differ");
+    assert_eq!(
+        pred.len(),
+        target.len(),
+        "loss: prediction and target lengths differ"
+    );
     let mut grad = vec![T::zero(); pred.len()];
     let mut total = 0.0f64;
     match kind {
@@ -28,13 +32,18 @@ pub fn loss<T: Element>(kind: LossKernel, pred: &[T], target: &[T], cols: usize)
             }
         }
         LossKernel::SigmoidBce => {
-            for ((g, z), t) in grad.iter_mut().zip(pred).zip(target) {
-                let zf = z.as_f64();
-                let tf = t.as_f64();
-                // ln(1 + e^z) − t·z, written to avoid overflow for large |z|.
-                total += zf.max(0.0) - zf * tf + (-zf.abs()).exp().ln_1p();
-                let p = T::one() / (T::one() + (-*z).exp());
+            // loss = softplus(z) − t·z with softplus(z) = max(z, 0) + ln(1 + e^−|z|), and
+            // gradient σ(z) − t, all as vectorised passes over the slice.
+            let mut e: Vec<T> = pred.iter().map(|z| -z.abs()).collect();
+            T::exp_in_place(&mut e);
+            for ((g, z), (e, t)) in grad.iter_mut().zip(pred).zip(e.iter().zip(target)) {
+                let p = if *z >= T::zero() { T::one() / (T::one() + *e) } else { *e / (T::one() + *e) };
                 *g = p - *t;
+            }
+            let mut soft: Vec<T> = e.iter().map(|e| T::one() + *e).collect();
+            T::ln_positive_in_place(&mut soft);
+            for ((s, z), t) in soft.iter().zip(pred).zip(target) {
+                total += (z.max(T::zero()) - *z * *t + *s).as_f64();
             }
         }
         LossKernel::SoftmaxCrossEntropy => {

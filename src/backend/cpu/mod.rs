@@ -11,6 +11,8 @@ use rayon::prelude::*;
 
 /// Below this many multiply-adds a GEMM runs on the calling thread: splitting costs more.
 const PARALLEL_GEMM_WORK: usize = 1 << 18;
+/// Below this many multiply-adds, or with a thin side, plain loops beat packing panels.
+const SMALL_GEMM_WORK: usize = 1 << 14;
 /// Element-wise work is split into chunks of this size once a buffer exceeds it.
 pub(crate) const CHUNK: usize = 1 << 15;
 
@@ -56,16 +58,38 @@ impl<T: Element> Backend<T> for CpuBackend {
             return c;
         }
         // Row and column strides of op(A) and op(B) in their stored layouts.
-        let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
-        let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
+        let (rsa, csa) = if d.trans_a {
+            (1, d.m as isize)
+        } else {
+            (d.k as isize, 1)
+        };
+        let (rsb, csb) = if d.trans_b {
+            (1, d.k as isize)
+        } else {
+            (d.n as isize, 1)
+        };
         let work = d.m * d.k * d.n;
+        if work < SMALL_GEMM_WORK || d.k.min(d.n) < 8 {
+            small_gemm(a, b, d, &mut c);
+            return c;
+        }
         let threads = rayon::current_num_threads();
         if work < PARALLEL_GEMM_WORK || threads == 1 || d.m < 16 {
             // SAFETY: lengths were checked above; the strides describe those buffers.
             unsafe {
                 T::gemm(
-                    d.m, d.k, d.n, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb,
-                    c.as_mut_ptr(), d.n as isize, 1,
+                    d.m,
+                    d.k,
+                    d.n,
+                    a.as_ptr(),
+                    rsa,
+                    csa,
+                    b.as_ptr(),
+                    rsb,
+                    csb,
+                    c.as_mut_ptr(),
+                    d.n as isize,
+                    1,
                 );
             }
             return c;
@@ -73,18 +97,30 @@ impl<T: Element> Backend<T> for CpuBackend {
         // Each block of rows of C is computed by one thread from the same packed panels
         // of B, so a row's value does not depend on how the rows were split.
         let rows_per = d.m.div_ceil(threads * 4).max(8);
-        c.par_chunks_mut(rows_per * d.n).enumerate().for_each(|(i, block)| {
-            let r0 = i * rows_per;
-            let rows = block.len() / d.n;
-            let a_off = r0 as isize * rsa;
-            // SAFETY: rows r0..r0+rows of op(A) lie inside A; `block` is exactly those rows of C.
-            unsafe {
-                T::gemm(
-                    rows, d.k, d.n, a.as_ptr().offset(a_off), rsa, csa, b.as_ptr(), rsb, csb,
-                    block.as_mut_ptr(), d.n as isize, 1,
-                );
-            }
-        });
+        c.par_chunks_mut(rows_per * d.n)
+            .enumerate()
+            .for_each(|(i, block)| {
+                let r0 = i * rows_per;
+                let rows = block.len() / d.n;
+                let a_off = r0 as isize * rsa;
+                // SAFETY: rows r0..r0+rows of op(A) lie inside A; `block` is exactly those rows of C.
+                unsafe {
+                    T::gemm(
+                        rows,
+                        d.k,
+                        d.n,
+                        a.as_ptr().offset(a_off),
+                        rsa,
+                        csa,
+                        b.as_ptr(),
+                        rsb,
+                        csb,
+                        block.as_mut_ptr(),
+                        d.n as isize,
+                        1,
+                    );
+                }
+            });
         c
     }
 
@@ -130,7 +166,11 @@ impl<T: Element> Backend<T> for CpuBackend {
     }
     fn softmax_rows_grad(&self, y: &Vec<T>, dy: &Vec<T>, cols: usize) -> Vec<T> {
         let mut out = vec![T::zero(); y.len()];
-        for ((o, y), dy) in out.chunks_exact_mut(cols).zip(y.chunks_exact(cols)).zip(dy.chunks_exact(cols)) {
+        for ((o, y), dy) in out
+            .chunks_exact_mut(cols)
+            .zip(y.chunks_exact(cols))
+            .zip(dy.chunks_exact(cols))
+        {
             let dot = y.iter().zip(dy).fold(T::zero(), |s, (y, d)| s + *y * *d);
             for j in 0..cols {
                 o[j] = y[j] * (dy[j] - dot);
@@ -150,25 +190,74 @@ impl<T: Element> Backend<T> for CpuBackend {
         out
     }
     fn slice_cols(&self, x: &Vec<T>, cols: usize, start: usize, width: usize) -> Vec<T> {
-        x.chunks_exact(cols).flat_map(|r| r[start..start + width].iter().copied()).collect()
+        x.chunks_exact(cols)
+            .flat_map(|r| r[start..start + width].iter().copied())
+            .collect()
     }
 
     fn loss(&self, kind: LossKernel, pred: &Vec<T>, target: &Vec<T>, cols: usize) -> (f64, Vec<T>) {
         loss::loss(kind, pred, target, cols)
     }
 
-    fn sgd_update(&self, param: &mut Vec<T>, grad: &Vec<T>, velocity: Option<&mut Vec<T>>, s: SgdStep) {
+    fn sgd_update(
+        &self,
+        param: &mut Vec<T>,
+        grad: &Vec<T>,
+        velocity: Option<&mut Vec<T>>,
+        s: SgdStep,
+    ) {
         let lr = T::from_f64(s.lr);
         let wd = T::from_f64(s.weight_decay);
         let mu = T::from_f64(s.momentum);
         match velocity {
-            None => param.iter_mut().zip(grad).for_each(|(p, g)| *p = *p - lr * (*g + wd * *p)),
+            None => param
+                .iter_mut()
+                .zip(grad)
+                .for_each(|(p, g)| *p = *p - lr * (*g + wd * *p)),
             Some(v) => {
                 for ((p, g), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
                     let g = *g + wd * *p;
                     *v = mu * *v + g;
                     let d = if s.nesterov { g + mu * *v } else { *v };
                     *p = *p - lr * d;
+                }
+            }
+        }
+    }
+}
+
+/// C = op(A)·op(B) by direct loops, for the small and thin products where GEMM's
+/// packing costs more than the arithmetic (the course's 3→4→1 networks). The inner
+/// loop runs over contiguous memory in both branches so it vectorises.
+fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
+    let (m, k, n) = (d.m, d.k, d.n);
+    let a_at = |i: usize, p: usize| if d.trans_a { a[p * m + i] } else { a[i * k + p] };
+    if d.trans_b {
+        // B is stored n×k: each C element is a dot product of two contiguous rows
+        // (when A is not transposed).
+        for i in 0..m {
+            for j in 0..n {
+                let brow = &b[j * k..(j + 1) * k];
+                let mut s = T::zero();
+                if d.trans_a {
+                    for (p, bv) in brow.iter().enumerate() {
+                        s = s + a_at(i, p) * *bv;
+                    }
+                } else {
+                    for (av, bv) in a[i * k..(i + 1) * k].iter().zip(brow) {
+                        s = s + *av * *bv;
+                    }
+                }
+                c[i * n + j] = s;
+            }
+        }
+    } else {
+        for i in 0..m {
+            let crow = &mut c[i * n..(i + 1) * n];
+            for p in 0..k {
+                let av = a_at(i, p);
+                for (cv, bv) in crow.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                    *cv = *cv + av * *bv;
                 }
             }
         }
