@@ -37,7 +37,11 @@ pub fn loss<T: Element>(kind: LossKernel, pred: &[T], target: &[T], cols: usize)
             let mut e: Vec<T> = pred.iter().map(|z| -z.abs()).collect();
             T::exp_in_place(&mut e);
             for ((g, z), (e, t)) in grad.iter_mut().zip(pred).zip(e.iter().zip(target)) {
-                let p = if *z >= T::zero() { T::one() / (T::one() + *e) } else { *e / (T::one() + *e) };
+                let p = if *z >= T::zero() {
+                    T::one() / (T::one() + *e)
+                } else {
+                    *e / (T::one() + *e)
+                };
                 *g = p - *t;
             }
             let mut soft: Vec<T> = e.iter().map(|e| T::one() + *e).collect();

@@ -231,7 +231,13 @@ impl<T: Element> Backend<T> for CpuBackend {
 /// loop runs over contiguous memory in both branches so it vectorises.
 fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
     let (m, k, n) = (d.m, d.k, d.n);
-    let a_at = |i: usize, p: usize| if d.trans_a { a[p * m + i] } else { a[i * k + p] };
+    let a_at = |i: usize, p: usize| {
+        if d.trans_a {
+            a[p * m + i]
+        } else {
+            a[i * k + p]
+        }
+    };
     if d.trans_b {
         // B is stored n×k: each C element is a dot product of two contiguous rows
         // (when A is not transposed).

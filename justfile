@@ -1,0 +1,28 @@
+# runner's everyday commands. `just` lists them.
+
+default:
+    @just --list
+
+# Run an experiment in release mode: just run experiments/xor.toml
+run spec *args:
+    cargo run --release --quiet -- run {{spec}} {{args}}
+
+# Validate a spec and print its layer table
+check spec:
+    cargo run --release --quiet -- check {{spec}}
+
+# The test suite (the README's test command)
+test:
+    cargo test --release
+
+# Format, lint and test, as CI does
+ci:
+    bash .ci/run
+
+# Benchmarks, side by side with their references (numpy for the diamond loop)
+bench:
+    cargo bench --bench diamond
+
+# Every course experiment, one after another
+experiments:
+    for f in experiments/*.toml; do cargo run --release --quiet -- run "$f" --quiet; done
