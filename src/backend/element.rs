@@ -27,6 +27,12 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     fn as_f64(self) -> f64;
     /// e^x for a whole slice, written so the compiler can vectorise it.
     fn exp_in_place(xs: &mut [Self]);
+    /// σ(x) = 1 / (1 + e^−x) for a whole slice, in one vectorisable pass.
+    fn sigmoid_in_place(xs: &mut [Self]) {
+        xs.iter_mut().for_each(|v| *v = -*v);
+        Self::exp_in_place(xs);
+        xs.iter_mut().for_each(|v| *v = Self::one() / (Self::one() + *v));
+    }
     /// ln(x) for a slice of positive, finite, normal values, vectorisable like `exp_in_place`.
     fn ln_positive_in_place(xs: &mut [Self]);
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
@@ -69,6 +75,11 @@ impl Element for f32 {
     fn ln_positive_in_place(xs: &mut [Self]) {
         for x in xs {
             *x = ln_f32(*x);
+        }
+    }
+    fn sigmoid_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = 1.0 / (1.0 + exp_f32(-*x));
         }
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {

@@ -26,12 +26,7 @@ fn map_in_place<T: Element>(f: Map, c: &mut [T]) {
     let one = T::one();
     match f {
         Map::Identity => {}
-        Map::Sigmoid => {
-            // σ(x) = 1 / (1 + e^−x), with the exponentials done as one vectorised pass.
-            c.iter_mut().for_each(|v| *v = -*v);
-            T::exp_in_place(c);
-            c.iter_mut().for_each(|v| *v = one / (one + *v));
-        }
+        Map::Sigmoid => T::sigmoid_in_place(c),
         Map::Tanh => {
             // tanh(x) = 2σ(2x) − 1
             let two = T::from_f64(2.0);

@@ -227,47 +227,64 @@ impl<T: Element> Backend<T> for CpuBackend {
 }
 
 /// C = op(A)·op(B) by direct loops, for the small and thin products where GEMM's
-/// packing costs more than the arithmetic (the course's 3→4→1 networks). The inner
-/// loop runs over contiguous memory in both branches so it vectorises.
+/// packing costs more than the arithmetic (the course's 3→4→1 networks). Operands are
+/// first laid out so the inner loop runs over contiguous memory: dot products of rows
+/// when the shared dimension is the long one, row updates (axpy) otherwise.
 fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
     let (m, k, n) = (d.m, d.k, d.n);
-    let a_at = |i: usize, p: usize| {
-        if d.trans_a {
-            a[p * m + i]
-        } else {
-            a[i * k + p]
+    let transposed = |x: &[T], rows: usize, cols: usize| -> Vec<T> {
+        let mut t = vec![T::zero(); x.len()];
+        for r in 0..rows {
+            for (col, v) in x[r * cols..(r + 1) * cols].iter().enumerate() {
+                t[col * rows + r] = *v;
+            }
         }
+        t
     };
-    if d.trans_b {
-        // B is stored n×k: each C element is a dot product of two contiguous rows
-        // (when A is not transposed).
+    // op(A) as m×k row-major.
+    let a_rows: std::borrow::Cow<[T]> = if d.trans_a { transposed(a, k, m).into() } else { a.into() };
+    if k >= n {
+        // op(B)ᵀ as n×k row-major: C[i][j] = ⟨A row i, Bᵀ row j⟩.
+        let bt: std::borrow::Cow<[T]> = if d.trans_b { b.into() } else { transposed(b, k, n).into() };
         for i in 0..m {
+            let ar = &a_rows[i * k..(i + 1) * k];
             for j in 0..n {
-                let brow = &b[j * k..(j + 1) * k];
-                let mut s = T::zero();
-                if d.trans_a {
-                    for (p, bv) in brow.iter().enumerate() {
-                        s = s + a_at(i, p) * *bv;
-                    }
-                } else {
-                    for (av, bv) in a[i * k..(i + 1) * k].iter().zip(brow) {
-                        s = s + *av * *bv;
-                    }
-                }
-                c[i * n + j] = s;
+                c[i * n + j] = dot(ar, &bt[j * k..(j + 1) * k]);
             }
         }
     } else {
+        // op(B) as k×n row-major: C row i = Σₚ A[i][p] · B row p.
+        let br: std::borrow::Cow<[T]> = if d.trans_b { transposed(b, n, k).into() } else { b.into() };
         for i in 0..m {
             let crow = &mut c[i * n..(i + 1) * n];
             for p in 0..k {
-                let av = a_at(i, p);
-                for (cv, bv) in crow.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                let av = a_rows[i * k + p];
+                for (cv, bv) in crow.iter_mut().zip(&br[p * n..(p + 1) * n]) {
                     *cv = *cv + av * *bv;
                 }
             }
         }
     }
+}
+
+/// A dot product with eight independent partial sums, so it vectorises; the lanes
+/// are combined in a fixed order, so the result never depends on threads.
+fn dot<T: Element>(x: &[T], y: &[T]) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::zero(); LANES];
+    let xc = x.chunks_exact(LANES);
+    let yc = y.chunks_exact(LANES);
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for l in 0..LANES {
+            acc[l] = acc[l] + xs[l] * ys[l];
+        }
+    }
+    let mut tail = T::zero();
+    for (a, b) in xr.iter().zip(yr) {
+        tail = tail + *a * *b;
+    }
+    acc.iter().fold(T::zero(), |s, v| s + *v) + tail
 }
 
 /// Numerically stable softmax of one row: shift by the maximum first.

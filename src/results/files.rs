@@ -1,0 +1,146 @@
+//! The contents of a run folder's files, as bytes. Numbers are written with Rust's
+//! shortest round-trip formatting, so the same values always give the same bytes.
+
+use crate::train::History;
+use serde::Serialize;
+use std::fmt::Write;
+
+pub fn metrics_csv(h: &History) -> String {
+    let mut out = String::from("step,epoch,split");
+    for m in &h.metrics {
+        out.push(',');
+        out.push_str(m.name());
+    }
+    out.push('\n');
+    for r in &h.records {
+        let _ = write!(out, "{},{},{}", r.step, r.epoch, r.split.name());
+        for v in &r.values {
+            let _ = write!(out, ",{v}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One column per parameter element, named `layer.param[i][j]`.
+pub fn params_csv(names: &[String], rows: &[(usize, Vec<f64>)]) -> String {
+    let mut out = String::from("step");
+    for n in names {
+        let _ = write!(out, ",{n}");
+    }
+    out.push('\n');
+    for (step, values) in rows {
+        let _ = write!(out, "{step}");
+        for v in values {
+            let _ = write!(out, ",{v}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A table of named blocks of columns with the same number of rows.
+pub struct Columns {
+    pub names: Vec<String>,
+    pub rows: usize,
+    pub cells: Vec<Vec<f64>>, // per row
+}
+
+impl Columns {
+    pub fn new(rows: usize) -> Self {
+        Columns {
+            names: vec![],
+            rows,
+            cells: vec![Vec::new(); rows],
+        }
+    }
+
+    /// Appends a rows×width block, its columns named by `name(j)`.
+    pub fn push_block(&mut self, values: &[f64], width: usize, name: impl Fn(usize) -> String) {
+        if width == 0 {
+            return;
+        }
+        for j in 0..width {
+            self.names.push(name(j));
+        }
+        for (r, row) in self.cells.iter_mut().enumerate() {
+            row.extend_from_slice(&values[r * width..(r + 1) * width]);
+        }
+    }
+
+    pub fn to_csv(&self) -> String {
+        let mut out = self.names.join(",");
+        out.push('\n');
+        for row in &self.cells {
+            let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            out.push_str(&line.join(","));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Element names of a parameter: `w[i][j]` for a matrix (no commas, for CSV headers), `b[i]` for a vector.
+pub fn element_names(name: &str, shape: &[usize]) -> Vec<String> {
+    match shape {
+        [r, c] => (0..r * c)
+            .map(|k| format!("{name}[{}][{}]", k / c, k % c))
+            .collect(),
+        _ => (0..shape.iter().product())
+            .map(|k| format!("{name}[{k}]"))
+            .collect(),
+    }
+}
+
+/// A safetensors file of the named tensors, readable by Python's `safetensors`.
+pub fn safetensors_bytes(
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    dtype: crate::backend::DType,
+) -> Result<Vec<u8>, String> {
+    let dt = match dtype {
+        crate::backend::DType::F32 => safetensors::Dtype::F32,
+        crate::backend::DType::F64 => safetensors::Dtype::F64,
+    };
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(n, shape, bytes)| {
+            safetensors::tensor::TensorView::new(dt, shape.clone(), bytes)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::tensor::serialize(views, Some(meta)).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub program: String,
+    pub version: String,
+    pub git_commit: Option<String>,
+    pub name: String,
+    pub spec_file: String,
+    pub spec_hash: String,
+    pub seed: u64,
+    pub streams: Vec<String>,
+    pub backend: String,
+    pub dtype: String,
+    pub threads: usize,
+    pub started: String,
+    pub finished: String,
+    pub wall_seconds: f64,
+    pub status: String,
+    pub steps: usize,
+    pub parameters: usize,
+    pub final_metrics: std::collections::BTreeMap<String, f64>,
+    pub files: Vec<String>,
+}
+
+/// FNV-1a 64 of the resolved spec, to tell at a glance whether two runs had one spec.
+pub fn spec_hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
