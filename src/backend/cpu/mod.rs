@@ -242,10 +242,18 @@ fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
         t
     };
     // op(A) as m×k row-major.
-    let a_rows: std::borrow::Cow<[T]> = if d.trans_a { transposed(a, k, m).into() } else { a.into() };
+    let a_rows: std::borrow::Cow<[T]> = if d.trans_a {
+        transposed(a, k, m).into()
+    } else {
+        a.into()
+    };
     if k >= n {
         // op(B)ᵀ as n×k row-major: C[i][j] = ⟨A row i, Bᵀ row j⟩.
-        let bt: std::borrow::Cow<[T]> = if d.trans_b { b.into() } else { transposed(b, k, n).into() };
+        let bt: std::borrow::Cow<[T]> = if d.trans_b {
+            b.into()
+        } else {
+            transposed(b, k, n).into()
+        };
         for i in 0..m {
             let ar = &a_rows[i * k..(i + 1) * k];
             for j in 0..n {
@@ -254,7 +262,11 @@ fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
         }
     } else {
         // op(B) as k×n row-major: C row i = Σₚ A[i][p] · B row p.
-        let br: std::borrow::Cow<[T]> = if d.trans_b { transposed(b, n, k).into() } else { b.into() };
+        let br: std::borrow::Cow<[T]> = if d.trans_b {
+            transposed(b, n, k).into()
+        } else {
+            b.into()
+        };
         for i in 0..m {
             let crow = &mut c[i * n..(i + 1) * n];
             for p in 0..k {
