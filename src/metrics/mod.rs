@@ -49,31 +49,34 @@ fn sse(s: &Scored) -> f64 {
         .sum()
 }
 
+/// The class a row stands for: 0.5 threshold for one column, argmax otherwise.
+fn class_of(r: &[f64]) -> usize {
+    if r.len() == 1 {
+        usize::from(r[0] >= 0.5)
+    } else {
+        r.iter()
+            .enumerate()
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |b, (i, v)| if *v > b.1 { (i, *v) } else { b },
+            )
+            .0
+    }
+}
+
 /// The predicted class of each row: 0.5 threshold for one output, argmax otherwise.
 pub fn predicted_classes(outputs: &[f64], cols: usize) -> Vec<usize> {
-    outputs
-        .chunks_exact(cols)
-        .map(|r| {
-            if cols == 1 {
-                usize::from(r[0] >= 0.5)
-            } else {
-                r.iter()
-                    .enumerate()
-                    .fold(
-                        (0, f64::NEG_INFINITY),
-                        |b, (i, v)| if *v > b.1 { (i, *v) } else { b },
-                    )
-                    .0
-            }
-        })
-        .collect()
+    outputs.chunks_exact(cols).map(class_of).collect()
 }
 
 fn accuracy(s: &Scored) -> f64 {
-    let p = predicted_classes(s.outputs, s.cols);
-    let t = predicted_classes(s.targets, s.cols);
-    let hits = p.iter().zip(&t).filter(|(a, b)| a == b).count();
-    hits as f64 / p.len().max(1) as f64
+    let rows = s
+        .outputs
+        .chunks_exact(s.cols)
+        .zip(s.targets.chunks_exact(s.cols));
+    let total = s.outputs.len() / s.cols.max(1);
+    let hits = rows.filter(|(p, t)| class_of(p) == class_of(t)).count();
+    hits as f64 / total.max(1) as f64
 }
 
 /// A confusion matrix: `m[true][predicted]`.

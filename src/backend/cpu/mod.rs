@@ -229,18 +229,24 @@ impl<T: Element> Backend<T> for CpuBackend {
 /// C = op(A)·op(B) by direct loops, for the small and thin products where GEMM's
 /// packing costs more than the arithmetic (the course's 3→4→1 networks). Operands are
 /// first laid out so the inner loop runs over contiguous memory: dot products of rows
-/// when the shared dimension is the long one, row updates (axpy) otherwise.
+/// when the shared dimension is the long one, row updates (axpy) otherwise. Short
+/// inner loops get a fixed-length version the compiler unrolls completely.
 fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
     let (m, k, n) = (d.m, d.k, d.n);
-    let transposed = |x: &[T], rows: usize, cols: usize| -> Vec<T> {
-        let mut t = vec![T::zero(); x.len()];
-        for r in 0..rows {
-            for (col, v) in x[r * cols..(r + 1) * cols].iter().enumerate() {
-                t[col * rows + r] = *v;
-            }
+    if d.trans_a && !d.trans_b && m <= 4 && n <= 4 {
+        // Aᵀ·B with both stored k-major (a weight gradient, dYᵀ·X): C = Σₚ A row p ⊗ B row p,
+        // read straight from memory, the whole of C held in registers.
+        macro_rules! dispatch {
+            ($($mm:literal $nn:literal),*) => {
+                match (m, n) {
+                    $(($mm, $nn) => outer_products::<T, $mm, $nn>(a, b, c),)*
+                    _ => unreachable!("m and n are at most 4"),
+                }
+            };
         }
-        t
-    };
+        dispatch!(1 1, 1 2, 1 3, 1 4, 2 1, 2 2, 2 3, 2 4, 3 1, 3 2, 3 3, 3 4, 4 1, 4 2, 4 3, 4 4);
+        return;
+    }
     // op(A) as m×k row-major.
     let a_rows: std::borrow::Cow<[T]> = if d.trans_a {
         transposed(a, k, m).into()
@@ -254,10 +260,17 @@ fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
         } else {
             transposed(b, k, n).into()
         };
-        for i in 0..m {
-            let ar = &a_rows[i * k..(i + 1) * k];
-            for j in 0..n {
-                c[i * n + j] = dot(ar, &bt[j * k..(j + 1) * k]);
+        match k {
+            1 => dots::<T, 1>(&a_rows, &bt, n, c),
+            2 => dots::<T, 2>(&a_rows, &bt, n, c),
+            3 => dots::<T, 3>(&a_rows, &bt, n, c),
+            4 => dots::<T, 4>(&a_rows, &bt, n, c),
+            _ => {
+                for (ar, crow) in a_rows.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
+                    for (cv, br) in crow.iter_mut().zip(bt.chunks_exact(k)) {
+                        *cv = dot(ar, br);
+                    }
+                }
             }
         }
     } else {
@@ -267,16 +280,95 @@ fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
         } else {
             b.into()
         };
-        for i in 0..m {
-            let crow = &mut c[i * n..(i + 1) * n];
-            for p in 0..k {
-                let av = a_rows[i * k + p];
-                for (cv, bv) in crow.iter_mut().zip(&br[p * n..(p + 1) * n]) {
-                    *cv = *cv + av * *bv;
+        match n {
+            2 => axpys::<T, 2>(&a_rows, &br, k, n, c),
+            3 => axpys::<T, 3>(&a_rows, &br, k, n, c),
+            4 => axpys::<T, 4>(&a_rows, &br, k, n, c),
+            5..=8 => axpys::<T, 8>(&a_rows, &padded_rows(&br, k, n, 8), k, n, c),
+            _ => {
+                for (ar, crow) in a_rows.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
+                    for (av, brow) in ar.iter().zip(br.chunks_exact(n)) {
+                        for (cv, bv) in crow.iter_mut().zip(brow) {
+                            *cv = *cv + *av * *bv;
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// C (M×N) = Σₚ A row p (M long) ⊗ B row p (N long).
+fn outer_products<T: Element, const M: usize, const N: usize>(a: &[T], b: &[T], c: &mut [T]) {
+    let mut acc = [[T::zero(); N]; M];
+    for (ar, br) in a.chunks_exact(M).zip(b.chunks_exact(N)) {
+        let ar: &[T; M] = ar.try_into().expect("M-long rows");
+        let br: &[T; N] = br.try_into().expect("N-long rows");
+        for i in 0..M {
+            for j in 0..N {
+                acc[i][j] = acc[i][j] + ar[i] * br[j];
+            }
+        }
+    }
+    for (crow, row) in c.chunks_exact_mut(N).zip(&acc) {
+        crow.copy_from_slice(row);
+    }
+}
+
+/// x (rows×cols, row-major) transposed to cols×rows.
+fn transposed<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::zero(); x.len()];
+    for (r, row) in x.chunks_exact(cols).enumerate() {
+        for (col, v) in row.iter().enumerate() {
+            t[col * rows + r] = *v;
+        }
+    }
+    t
+}
+
+/// C[i][j] = ⟨A row i, B row j⟩ for rows of a fixed length K.
+fn dots<T: Element, const K: usize>(a: &[T], b: &[T], n: usize, c: &mut [T]) {
+    let b_rows: Vec<&[T; K]> = b
+        .chunks_exact(K)
+        .map(|r| r.try_into().expect("K-long rows"))
+        .collect();
+    for (ar, crow) in a.chunks_exact(K).zip(c.chunks_exact_mut(n)) {
+        let ar: &[T; K] = ar.try_into().expect("K-long rows");
+        for (cv, br) in crow.iter_mut().zip(&b_rows) {
+            let mut s = T::zero();
+            for p in 0..K {
+                s = s + ar[p] * br[p];
+            }
+            *cv = s;
+        }
+    }
+}
+
+/// C row i = Σₚ A[i][p] · B row p, with B's rows (and the accumulator) N long and
+/// the first n ≤ N columns written to C.
+fn axpys<T: Element, const N: usize>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
+    let b_rows: Vec<[T; N]> = b
+        .chunks_exact(N)
+        .map(|r| r.try_into().expect("N-long rows"))
+        .collect();
+    for (ar, crow) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
+        let mut acc = [T::zero(); N];
+        for (av, brow) in ar.iter().zip(&b_rows) {
+            for j in 0..N {
+                acc[j] = acc[j] + *av * brow[j];
+            }
+        }
+        crow.copy_from_slice(&acc[..n]);
+    }
+}
+
+/// Rows of width n copied into rows of width `pad`, zero-filled.
+fn padded_rows<T: Element>(b: &[T], k: usize, n: usize, pad: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); k * pad];
+    for (src, dst) in b.chunks_exact(n).zip(out.chunks_exact_mut(pad)) {
+        dst[..n].copy_from_slice(src);
+    }
+    out
 }
 
 /// A dot product with eight independent partial sums, so it vectorises; the lanes
@@ -306,4 +398,62 @@ pub(crate) fn softmax_in_place<T: Element>(r: &mut [T]) {
     T::exp_in_place(r);
     let sum = r.iter().fold(T::zero(), |s, v| s + *v);
     r.iter_mut().for_each(|v| *v = *v / sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(a: &[f64], b: &[f64], d: MatMul) -> Vec<f64> {
+        let mut c = vec![0.0; d.m * d.n];
+        for i in 0..d.m {
+            for j in 0..d.n {
+                for p in 0..d.k {
+                    let av = if d.trans_a {
+                        a[p * d.m + i]
+                    } else {
+                        a[i * d.k + p]
+                    };
+                    let bv = if d.trans_b {
+                        b[j * d.k + p]
+                    } else {
+                        b[p * d.n + j]
+                    };
+                    c[i * d.n + j] += av * bv;
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn every_matmul_path_agrees_with_the_textbook_loop() {
+        let sizes = [1, 2, 3, 4, 5, 7, 9, 17, 40];
+        let be = CpuBackend::new();
+        for &m in &sizes {
+            for &k in &sizes {
+                for &n in &[1, 2, 3, 4, 6, 8, 12, 33] {
+                    for (trans_a, trans_b) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        let d = MatMul {
+                            m,
+                            k,
+                            n,
+                            trans_a,
+                            trans_b,
+                        };
+                        let a: Vec<f64> = (0..m * k)
+                            .map(|i| ((i * 7 + 3) % 11) as f64 - 5.0)
+                            .collect();
+                        let b: Vec<f64> = (0..k * n)
+                            .map(|i| ((i * 5 + 1) % 13) as f64 - 6.0)
+                            .collect();
+                        let got = be.matmul(&a, &b, d);
+                        assert_eq!(got, reference(&a, &b, d), "{d:?}");
+                    }
+                }
+            }
+        }
+    }
 }
