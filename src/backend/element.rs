@@ -60,6 +60,40 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     );
 }
 
+/// Applies an element-wise function to a slice with the widest vectors this CPU has:
+/// the same loop compiled for AVX-512 or AVX2 where the CPU supports them (detected once, at run
+/// time), SSE2 otherwise. Only the vector width changes, never the arithmetic, so the
+/// results are the same bytes either way.
+macro_rules! with_widest_vectors {
+    ($xs:expr, $f:expr) => {{
+        #[inline(always)]
+        fn portable(xs: &mut [f32]) {
+            xs.iter_mut().for_each($f);
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(xs: &mut [f32]) {
+            portable(xs)
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(xs: &mut [f32]) {
+            portable(xs)
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { avx512($xs) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2($xs) };
+        }
+        portable($xs)
+    }};
+}
+
 impl Element for f32 {
     const DTYPE: DType = DType::F32;
     fn from_f64(v: f64) -> Self {
@@ -69,19 +103,13 @@ impl Element for f32 {
         self as f64
     }
     fn exp_in_place(xs: &mut [Self]) {
-        for x in xs {
-            *x = exp_f32(*x);
-        }
+        with_widest_vectors!(xs, |x: &mut f32| *x = exp_f32(*x));
     }
     fn ln_positive_in_place(xs: &mut [Self]) {
-        for x in xs {
-            *x = ln_f32(*x);
-        }
+        with_widest_vectors!(xs, |x: &mut f32| *x = ln_f32(*x));
     }
     fn sigmoid_in_place(xs: &mut [Self]) {
-        for x in xs {
-            *x = 1.0 / (1.0 + exp_f32(-*x));
-        }
+        with_widest_vectors!(xs, |x: &mut f32| *x = 1.0 / (1.0 + exp_f32(-*x)));
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()
