@@ -35,6 +35,28 @@ pub struct History {
     pub steps: usize,
     /// Set when the loss stopped being finite: (step, value).
     pub diverged: Option<(usize, f64)>,
+    /// The target matrix of each recorded split, built once.
+    targets: Vec<(Split, Vec<f64>)>,
+}
+
+impl History {
+    fn new<T: Element, B: Backend<T>>(
+        model: &Model<T, B>,
+        data: &Splits,
+        plan: &Recording,
+    ) -> Self {
+        let out_width = model.dag.nodes[model.dag.output].width();
+        let targets = plan
+            .splits
+            .iter()
+            .filter_map(|&s| split_data(data, s).map(|d| (s, d.target_matrix(out_width))))
+            .collect();
+        History {
+            metrics: plan.metrics.to_vec(),
+            targets,
+            ..Default::default()
+        }
+    }
 }
 
 /// What to record, and how often.
@@ -87,26 +109,27 @@ fn record<T: Element, B: Backend<T>>(
     train_eval: Option<Evaluation>,
 ) {
     let out_width = model.dag.nodes[model.dag.output].width();
-    for &split in plan.splits {
-        let Some(d) = split_data(data, split) else {
+    let mut train_eval = train_eval;
+    for (split, targets) in &history.targets {
+        let Some(d) = split_data(data, *split) else {
             continue;
         };
-        let ev = match (&train_eval, split) {
-            (Some(ev), Split::Train) => ev.clone(),
+        let ev = match (train_eval.take(), split) {
+            (Some(ev), Split::Train) => ev,
             _ => evaluate(be, model, d, loss),
         };
-        let targets = d.target_matrix(out_width);
         let scored = Scored {
             outputs: &ev.outputs,
-            targets: &targets,
+            targets,
             cols: out_width,
             loss: ev.loss,
         };
+        let values = score(plan.metrics, &scored);
         history.records.push(Record {
             step,
             epoch,
-            split,
-            values: score(plan.metrics, &scored),
+            split: *split,
+            values,
         });
     }
     if plan.params {
@@ -135,9 +158,8 @@ pub fn train<T: Element, B: Backend<T>>(
         .unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
     let full_batch = batch == n;
     let mut history = History {
-        metrics: plan.recording.metrics.to_vec(),
         steps: total,
-        ..Default::default()
+        ..History::new(model, data, &plan.recording)
     };
     let mut sgd = Sgd::new(SgdStep {
         lr: t.lr,
@@ -242,10 +264,7 @@ pub fn score_once<T: Element, B: Backend<T>>(
     recording: &Recording,
     loss: &LossPlan,
 ) -> History {
-    let mut history = History {
-        metrics: recording.metrics.to_vec(),
-        ..Default::default()
-    };
+    let mut history = History::new(model, data, recording);
     record(be, model, data, recording, loss, &mut history, 0, 0, None);
     history
 }
