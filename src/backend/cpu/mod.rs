@@ -358,7 +358,10 @@ fn axpys<T: Element, const N: usize>(a: &[T], b: &[T], k: usize, n: usize, c: &m
                 acc[j] = acc[j] + *av * brow[j];
             }
         }
-        crow.copy_from_slice(&acc[..n]);
+        // An element loop, not copy_from_slice: for a few values a memcpy call costs more.
+        for (cv, av) in crow.iter_mut().zip(&acc) {
+            *cv = *av;
+        }
     }
 }
 
