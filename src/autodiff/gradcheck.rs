@@ -174,3 +174,55 @@ fn a_value_used_twice_accumulates_both_paths() {
         weighted_sum(t, c)
     });
 }
+
+#[test]
+fn convolution_with_stride_and_padding() {
+    for (stride, pad) in [(1, 0), (1, 1), (2, 1), (2, 0)] {
+        check(&[vec![2, 2, 5, 4], vec![3, 2, 3, 2]], |t, v| {
+            let y = t.conv2d(v[0], v[1], stride, pad);
+            weighted_sum(t, y)
+        });
+    }
+}
+
+#[test]
+fn pooling() {
+    check(&[vec![2, 2, 4, 6]], |t, v| {
+        let y = t.max_pool2d(v[0], 2, 2);
+        weighted_sum(t, y)
+    });
+    check(&[vec![1, 2, 5, 5]], |t, v| {
+        let y = t.max_pool2d(v[0], 3, 1);
+        weighted_sum(t, y)
+    });
+    check(&[vec![2, 1, 4, 4]], |t, v| {
+        let y = t.avg_pool2d(v[0], 2, 2);
+        weighted_sum(t, y)
+    });
+}
+
+#[test]
+fn channel_ops_and_batch_norm() {
+    check(&[vec![3, 2, 2, 2], vec![2]], |t, v| {
+        let y = t.add_channels(v[0], v[1]);
+        weighted_sum(t, y)
+    });
+    check(&[vec![3, 2, 2, 2], vec![2]], |t, v| {
+        let y = t.scale_channels(v[0], v[1]);
+        weighted_sum(t, y)
+    });
+    check(&[vec![3, 2, 2, 3]], |t, v| {
+        let (y, _, _) = t.batch_normalize(v[0], 1e-5);
+        weighted_sum(t, y)
+    });
+    // Batch-norm on flat features (BatchNorm1d): channels are the features.
+    check(&[vec![5, 3]], |t, v| {
+        let (y, _, _) = t.batch_normalize(v[0], 1e-5);
+        let y = t.map(Map::Square, y);
+        weighted_sum(t, y)
+    });
+    check(&[vec![2, 3, 2, 2]], |t, v| {
+        let y = t.reshape(v[0], vec![2, 12]);
+        weighted_sum(t, y)
+    });
+}

@@ -6,7 +6,7 @@
 #[cfg(test)]
 mod gradcheck;
 
-use crate::backend::{Backend, Element, LossKernel, Map, MatMul, Zip};
+use crate::backend::{Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, Zip};
 
 /// A handle to a value recorded on a tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,6 +49,14 @@ enum Op<Buf> {
         pred: Var,
         grad: Buf,
     },
+    Conv2d { x: Var, w: Var, g: Conv2d },
+    MaxPool2d { x: Var, g: Pool2d },
+    AvgPool2d { x: Var, g: Pool2d },
+    AddChannels { x: Var, v: Var, g: Channels },
+    ScaleChannels { x: Var, v: Var, g: Channels },
+    /// x̂ = (x − μ)/σ with batch statistics; keeps 1/σ for backward.
+    BatchNormalize { x: Var, inv_std: Buf, g: Channels },
+    Reshape { x: Var },
 }
 
 struct Node<Buf> {
@@ -205,6 +213,66 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         (var, sum * scale)
     }
 
+    /// A 2-D convolution of x [B, C, H, W] with w [C_out, C, kh, kw].
+    pub fn conv2d(&mut self, x: Var, w: Var, stride: usize, pad: usize) -> Var {
+        let (xs, ws) = (self.shape(x).to_vec(), self.shape(w).to_vec());
+        let g = Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
+        let value = self.backend.conv2d(self.value(x), self.value(w), g);
+        self.push(value, vec![g.batch, g.c_out, g.oh(), g.ow()], Op::Conv2d { x, w, g }, &[x, w])
+    }
+
+    fn pool_geometry(&self, x: Var, k: usize, stride: usize) -> Pool2d {
+        let s = self.shape(x);
+        Pool2d { batch: s[0], c: s[1], h: s[2], w: s[3], k, stride }
+    }
+
+    pub fn max_pool2d(&mut self, x: Var, k: usize, stride: usize) -> Var {
+        let g = self.pool_geometry(x, k, stride);
+        let value = self.backend.max_pool2d(self.value(x), g);
+        self.push(value, vec![g.batch, g.c, g.oh(), g.ow()], Op::MaxPool2d { x, g }, &[x])
+    }
+
+    pub fn avg_pool2d(&mut self, x: Var, k: usize, stride: usize) -> Var {
+        let g = self.pool_geometry(x, k, stride);
+        let value = self.backend.avg_pool2d(self.value(x), g);
+        self.push(value, vec![g.batch, g.c, g.oh(), g.ow()], Op::AvgPool2d { x, g }, &[x])
+    }
+
+    /// [batch, c, spatial] view of a value whose second axis is its channels.
+    pub fn channels(&self, x: Var) -> Channels {
+        let s = self.shape(x);
+        Channels { batch: s[0], c: s.get(1).copied().unwrap_or(1), spatial: s.iter().skip(2).product() }
+    }
+
+    pub fn add_channels(&mut self, x: Var, v: Var) -> Var {
+        let g = self.channels(x);
+        let value = self.backend.add_channels(self.value(x), self.value(v), g);
+        let shape = self.shape(x).to_vec();
+        self.push(value, shape, Op::AddChannels { x, v, g }, &[x, v])
+    }
+
+    pub fn scale_channels(&mut self, x: Var, v: Var) -> Var {
+        let g = self.channels(x);
+        let value = self.backend.scale_channels(self.value(x), self.value(v), g);
+        let shape = self.shape(x).to_vec();
+        self.push(value, shape, Op::ScaleChannels { x, v, g }, &[x, v])
+    }
+
+    /// Normalises each channel with this batch's statistics; returns x̂ and the batch
+    /// mean and (biased) variance, for running statistics.
+    pub fn batch_normalize(&mut self, x: Var, eps: f64) -> (Var, B::Buf, B::Buf) {
+        let g = self.channels(x);
+        let (xhat, inv_std, mean, var) = self.backend.batch_norm(self.value(x), g, eps);
+        let shape = self.shape(x).to_vec();
+        (self.push(xhat, shape, Op::BatchNormalize { x, inv_std, g }, &[x]), mean, var)
+    }
+
+    /// The same values with another shape (flatten).
+    pub fn reshape(&mut self, x: Var, shape: Vec<usize>) -> Var {
+        let value = self.backend.copy(self.value(x));
+        self.push(value, shape, Op::Reshape { x }, &[x])
+    }
+
     /// Gradients of the scalar `root` with respect to every value that needs one.
     pub fn backward(&self, root: Var) -> Grads<B::Buf> {
         let be = self.backend;
@@ -342,6 +410,35 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     };
                     send(*x, be.filled(n, per));
                 }
+                Op::Conv2d { x, w, g } => {
+                    if self.nodes[x.0].needs_grad {
+                        send(*x, be.conv2d_grad_input(dy, self.value(*w), *g));
+                    }
+                    if self.nodes[w.0].needs_grad {
+                        send(*w, be.conv2d_grad_weight(self.value(*x), dy, *g));
+                    }
+                }
+                Op::MaxPool2d { x, g } => send(*x, be.max_pool2d_grad(self.value(*x), dy, *g)),
+                Op::AvgPool2d { x, g } => send(*x, be.avg_pool2d_grad(dy, *g)),
+                Op::AddChannels { x, v, g } => {
+                    if self.nodes[v.0].needs_grad {
+                        send(*v, be.sum_channels(dy, *g));
+                    }
+                    send(*x, be.copy(dy));
+                }
+                Op::ScaleChannels { x, v, g } => {
+                    if self.nodes[v.0].needs_grad {
+                        let prod = be.zip(Zip::Mul, dy, self.value(*x));
+                        send(*v, be.sum_channels(&prod, *g));
+                    }
+                    if self.nodes[x.0].needs_grad {
+                        send(*x, be.scale_channels(dy, self.value(*v), *g));
+                    }
+                }
+                Op::BatchNormalize { x, inv_std, g } => {
+                    send(*x, be.batch_norm_grad(&node.value, inv_std, dy, *g));
+                }
+                Op::Reshape { x } => send(*x, be.copy(dy)),
                 Op::Loss { pred, grad } => {
                     let upstream = be.download(dy)[0].as_f64();
                     let g = if upstream == 1.0 {

@@ -38,7 +38,7 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     fn ln_positive_in_place(xs: &mut [Self]);
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
 
-    /// C = alpha·A·B + beta·C with arbitrary row/column strides (matrixmultiply's API).
+    /// C = A·B + beta·C with arbitrary row/column strides (matrixmultiply's API).
     ///
     /// # Safety
     /// The pointers and strides must describe valid, non-overlapping matrices of the
@@ -54,6 +54,7 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
         b: *const Self,
         rsb: isize,
         csb: isize,
+        beta: Self,
         c: *mut Self,
         rsc: isize,
         csc: isize,
@@ -124,11 +125,12 @@ impl Element for f32 {
         b: *const Self,
         rsb: isize,
         csb: isize,
+        beta: Self,
         c: *mut Self,
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc);
+        matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
     }
 }
 
@@ -163,11 +165,12 @@ impl Element for f64 {
         b: *const Self,
         rsb: isize,
         csb: isize,
+        beta: Self,
         c: *mut Self,
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc);
+        matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
     }
 }
 

@@ -57,6 +57,87 @@ pub struct MatMul {
     pub trans_b: bool,
 }
 
+/// A 2-D convolution over a batch of NCHW images; the weight is [c_out, c_in, kh, kw]
+/// (PyTorch's layout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    pub batch: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Conv2d {
+    pub fn oh(&self) -> usize {
+        (self.h + 2 * self.pad - self.kh) / self.stride + 1
+    }
+    pub fn ow(&self) -> usize {
+        (self.w + 2 * self.pad - self.kw) / self.stride + 1
+    }
+    /// Length of one column of the unrolled input: c_in·kh·kw.
+    pub fn patch(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+}
+
+/// Max or average pooling with a square window over NCHW images (no padding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2d {
+    pub batch: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+}
+
+impl Pool2d {
+    pub fn oh(&self) -> usize {
+        (self.h - self.k) / self.stride + 1
+    }
+    pub fn ow(&self) -> usize {
+        (self.w - self.k) / self.stride + 1
+    }
+}
+
+/// Values laid out [batch, c, spatial]: what per-channel ops (bias, batch-norm) see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Channels {
+    pub batch: usize,
+    pub c: usize,
+    pub spatial: usize,
+}
+
+/// Hyperparameters of one Adam-family update, already scheduled for this step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// L2 penalty added to the gradient (Adam) ...
+    pub weight_decay: f64,
+    /// ... or weight decay applied to the parameter directly (AdamW).
+    pub decoupled: bool,
+    /// 1-based step count, for the bias corrections.
+    pub t: u64,
+}
+
+/// Hyperparameters of one RMSProp update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropStep {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+}
+
 /// Hyperparameters of one SGD update, already scheduled for this step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdStep {
@@ -109,6 +190,38 @@ pub trait Backend<T: Element>: Sync {
         target: &Self::Buf,
         cols: usize,
     ) -> (f64, Self::Buf);
+
+    fn conv2d(&self, x: &Self::Buf, w: &Self::Buf, g: Conv2d) -> Self::Buf;
+    fn conv2d_grad_input(&self, dy: &Self::Buf, w: &Self::Buf, g: Conv2d) -> Self::Buf;
+    fn conv2d_grad_weight(&self, x: &Self::Buf, dy: &Self::Buf, g: Conv2d) -> Self::Buf;
+    fn max_pool2d(&self, x: &Self::Buf, g: Pool2d) -> Self::Buf;
+    /// Routes each dy to the first maximum of its window (recomputed from x).
+    fn max_pool2d_grad(&self, x: &Self::Buf, dy: &Self::Buf, g: Pool2d) -> Self::Buf;
+    fn avg_pool2d(&self, x: &Self::Buf, g: Pool2d) -> Self::Buf;
+    fn avg_pool2d_grad(&self, dy: &Self::Buf, g: Pool2d) -> Self::Buf;
+
+    /// x + v[c] for every value of channel c.
+    fn add_channels(&self, x: &Self::Buf, v: &Self::Buf, g: Channels) -> Self::Buf;
+    /// x · v[c] for every value of channel c.
+    fn scale_channels(&self, x: &Self::Buf, v: &Self::Buf, g: Channels) -> Self::Buf;
+    /// Per-channel sums over batch and space, in a fixed order.
+    fn sum_channels(&self, x: &Self::Buf, g: Channels) -> Self::Buf;
+    /// Normalises each channel by its batch mean and variance: returns (x̂, 1/σ, mean, biased var).
+    fn batch_norm(&self, x: &Self::Buf, g: Channels, eps: f64) -> (Self::Buf, Self::Buf, Self::Buf, Self::Buf);
+    /// dx from dx̂ for x̂ = (x − μ)/σ with batch statistics.
+    fn batch_norm_grad(&self, xhat: &Self::Buf, inv_std: &Self::Buf, dxhat: &Self::Buf, g: Channels) -> Self::Buf;
+
+    /// One Adam or AdamW update in place, with its first and second moment buffers.
+    fn adam_update(&self, param: &mut Self::Buf, grad: &Self::Buf, m: &mut Self::Buf, v: &mut Self::Buf, step: AdamStep);
+    /// One RMSProp update in place, with its square average (and momentum) buffers.
+    fn rmsprop_update(
+        &self,
+        param: &mut Self::Buf,
+        grad: &Self::Buf,
+        square_avg: &mut Self::Buf,
+        momentum: Option<&mut Self::Buf>,
+        step: RmsPropStep,
+    );
 
     /// One SGD update in place; `velocity` is the momentum buffer when momentum > 0.
     fn sgd_update(

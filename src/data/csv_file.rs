@@ -47,6 +47,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
         target_cols: tcols.len(),
         target_names: targets.clone(),
         classes: d.classes,
+        shape: Vec::new(),
     };
     for (row, record) in reader.records().enumerate() {
         let line = row + 2;

@@ -12,7 +12,7 @@ pub fn with_defaults(d: &DataSpec) -> DataSpec {
         DataKind::Linear => 100,
         DataKind::Diamond | DataKind::Square | DataKind::Circle => 500,
         DataKind::Xor | DataKind::Spirals | DataKind::Moons | DataKind::Blobs => 300,
-        DataKind::Gates | DataKind::Inline | DataKind::Csv => 0,
+        DataKind::Gates | DataKind::Inline | DataKind::Csv | DataKind::Mnist => 0,
     };
     if n > 0 {
         d.n.get_or_insert(n);
@@ -64,6 +64,7 @@ fn classified(inputs: Vec<f64>, labels: Vec<f64>, classes: usize) -> Dataset {
         target_cols: 1,
         target_names: vec!["label".into()],
         classes: Some(classes),
+        shape: Vec::new(),
     }
 }
 
@@ -98,7 +99,7 @@ pub fn generate(d: &DataSpec, rng: &mut StreamRng) -> Dataset {
         DataKind::Spirals => spirals(n, d.classes.unwrap_or(2), noise, rng),
         DataKind::Moons => moons(n, noise, rng),
         DataKind::Blobs => blobs(n, d.classes.unwrap_or(3), noise, rng),
-        DataKind::Inline | DataKind::Csv => unreachable!("not a generator"),
+        DataKind::Inline | DataKind::Csv | DataKind::Mnist => unreachable!("not a generator"),
     }
 }
 
@@ -132,6 +133,7 @@ fn linear(d: &DataSpec, rng: &mut StreamRng) -> Dataset {
         target_cols: 1,
         target_names: vec!["y".into()],
         classes: None,
+        shape: Vec::new(),
     }
 }
 
@@ -247,5 +249,6 @@ pub fn inline(d: &DataSpec) -> Result<Dataset> {
         target_cols,
         target_names: (1..=target_cols).map(|j| format!("y{j}")).collect(),
         classes: d.classes,
+        shape: Vec::new(),
     })
 }

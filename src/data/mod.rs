@@ -1,12 +1,15 @@
 //! Data sets: generators, inline matrices and CSV files, a seeded train/test split,
 //! and batching. Everything here is f64 on the host; training uploads batches.
 
+pub mod augment;
 mod csv_file;
 mod generators;
+pub mod idx;
+mod mnist;
 
 use crate::error::Result;
 use crate::rng;
-use crate::spec::{BiasColumn, DataKind, DataSpec};
+use crate::spec::{BiasColumn, DataKind, DataSpec, Normalize};
 use std::path::Path;
 
 /// Row-major samples: `inputs` is n×features, `targets` n×target_cols.
@@ -20,6 +23,8 @@ pub struct Dataset {
     pub target_names: Vec<String>,
     /// Number of classes for a classification set; targets are then one column of ids.
     pub classes: Option<usize>,
+    /// The shape of one sample, e.g. [1, 28, 28] for an image; empty means [features].
+    pub shape: Vec<usize>,
 }
 
 impl Dataset {
@@ -29,6 +34,14 @@ impl Dataset {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    pub fn sample_shape(&self) -> Vec<usize> {
+        if self.shape.is_empty() {
+            vec![self.features]
+        } else {
+            self.shape.clone()
+        }
     }
 
     pub fn input_row(&self, i: usize) -> &[f64] {
@@ -106,22 +119,46 @@ pub fn resolve_defaults(d: &DataSpec) -> DataSpec {
     generators::with_defaults(d)
 }
 
-/// Builds the data set a spec describes and splits it. `base_dir` resolves relative paths.
+/// Builds the data set a spec describes, splits it and normalises it. `base_dir`
+/// resolves relative paths.
 pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     let d = resolve_defaults(d);
+    let mut splits = split(&d, seed, base_dir)?;
+    if let Some(norm) = d.normalize {
+        let (mean, std) = match norm {
+            Normalize::Given { mean, std } => (mean, std),
+            Normalize::FromSplit(_) => mean_std(&splits.train.inputs),
+        };
+        if !(std > 0.0) {
+            return Err(crate::error::Error::Data("normalize: the training inputs are constant (std 0)".into()));
+        }
+        for set in std::iter::once(&mut splits.train).chain(splits.test.as_mut()) {
+            set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
+        }
+    }
+    Ok(splits)
+}
+
+/// Mean and standard deviation over every value, summed in order.
+fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn split(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     let mut data = match d.kind.unwrap_or(DataKind::Inline) {
-        DataKind::Csv => csv_file::read(&d, base_dir)?,
-        DataKind::Inline => generators::inline(&d)?,
-        _ => generators::generate(&d, &mut rng::stream(seed, "data")),
+        DataKind::Mnist => return mnist::read(d, base_dir),
+        DataKind::Csv => csv_file::read(d, base_dir)?,
+        DataKind::Inline => generators::inline(d)?,
+        _ => generators::generate(d, &mut rng::stream(seed, "data")),
     };
     if let Some(at) = d.bias_column {
         data.add_bias_column(at);
     }
     if d.test_fraction <= 0.0 {
-        return Ok(Splits {
-            train: data,
-            test: None,
-        });
+        return Ok(Splits { train: data, test: None });
     }
     let n = data.len();
     let n_test = ((n as f64) * d.test_fraction).round() as usize;
@@ -133,8 +170,5 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     }
     let order = rng::permutation(&mut rng::stream(seed, "split"), n);
     let (test_idx, train_idx) = order.split_at(n_test);
-    Ok(Splits {
-        train: data.select(train_idx),
-        test: Some(data.select(test_idx)),
-    })
+    Ok(Splits { train: data.select(train_idx), test: Some(data.select(test_idx)) })
 }

@@ -44,6 +44,9 @@ pub enum DataKind {
     Blobs,
     Inline,
     Csv,
+    /// IDX files in the standard MNIST layout (also Fashion-MNIST); `idx` is a synonym.
+    #[serde(alias = "idx")]
+    Mnist,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +108,42 @@ pub struct DataSpec {
     /// Fraction of samples held out as the test split.
     #[serde(default)]
     pub test_fraction: f64,
+    /// `mnist`: use the first `test_n` test images (all by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_n: Option<usize>,
+    /// Inputs become (x − mean) / std: given, or "train" to compute them from the training split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
+    /// Random changes to training images, drawn afresh for every batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub augment: Option<AugmentSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Normalize {
+    FromSplit(NormalizeFrom),
+    Given { mean: f64, std: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalizeFrom {
+    Train,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentSpec {
+    /// Largest translation in pixels, each axis, uniform.
+    #[serde(default)]
+    pub shift: f64,
+    /// Largest rotation in degrees, uniform in [−rotate, rotate].
+    #[serde(default)]
+    pub rotate: f64,
+    /// Largest relative zoom, uniform in [1 − scale, 1 + scale].
+    #[serde(default)]
+    pub scale: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -65,6 +65,8 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
         ("path", d.path.is_some()),
         ("feature_columns", d.feature_columns.is_some()),
         ("target_columns", d.target_columns.is_some()),
+        ("test_n", d.test_n.is_some()),
+        ("augment", d.augment.is_some()),
     ];
     let allowed: &[&str] = match kind {
         DataKind::Linear => &["n", "noise", "coefficients", "intercept", "range"],
@@ -76,6 +78,7 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
         DataKind::Moons => &["n", "noise"],
         DataKind::Inline => &["inputs", "targets", "classes"],
         DataKind::Csv => &["path", "feature_columns", "target_columns", "classes"],
+        DataKind::Mnist => &["path", "n", "test_n", "augment"],
     };
     let name = format!("[data] kind = \"{}\"", kind_name(kind));
     reject_extra(source, span.clone(), &name, &set, allowed)?;
@@ -99,11 +102,20 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
     match kind {
         DataKind::Gates => need(d.gate.is_some(), "gate")?,
         DataKind::Inline => need(d.inputs.is_some(), "inputs")?,
+        DataKind::Mnist => need(d.path.is_some(), "path")?,
         DataKind::Csv => {
             need(d.path.is_some(), "path")?;
             need(d.feature_columns.is_some(), "feature_columns")?;
         }
         _ => {}
+    }
+    if let Some(Normalize::Given { std, .. }) = d.normalize {
+        if !(std > 0.0) {
+            return Err(source.error(Some(span), format!("normalize std must be positive, found {std}")).into());
+        }
+    }
+    if kind == DataKind::Mnist && d.test_fraction > 0.0 {
+        return Err(source.error(Some(span), "[data] kind = \"mnist\" has its own test split (the t10k files); use `test_n` to shorten it").into());
     }
     if let Some(r) = d.range {
         if r[0] >= r[1] {

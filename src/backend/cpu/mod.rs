@@ -3,10 +3,13 @@
 //! element is computed by exactly one thread in a fixed order, so results are the
 //! same bytes whatever the thread count.
 
+mod channels;
+mod conv;
 mod elementwise;
 mod loss;
+mod optim;
 
-use super::{Backend, Element, LossKernel, Map, MatMul, SgdStep, Zip};
+use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
 use rayon::prelude::*;
 
 /// Below this many multiply-adds a GEMM runs on the calling thread: splitting costs more.
@@ -87,6 +90,7 @@ impl<T: Element> Backend<T> for CpuBackend {
                     b.as_ptr(),
                     rsb,
                     csb,
+                    T::zero(),
                     c.as_mut_ptr(),
                     d.n as isize,
                     1,
@@ -115,6 +119,7 @@ impl<T: Element> Backend<T> for CpuBackend {
                         b.as_ptr(),
                         rsb,
                         csb,
+                        T::zero(),
                         block.as_mut_ptr(),
                         d.n as isize,
                         1,
@@ -197,6 +202,56 @@ impl<T: Element> Backend<T> for CpuBackend {
 
     fn loss(&self, kind: LossKernel, pred: &Vec<T>, target: &Vec<T>, cols: usize) -> (f64, Vec<T>) {
         loss::loss(kind, pred, target, cols)
+    }
+
+    fn conv2d(&self, x: &Vec<T>, w: &Vec<T>, g: Conv2d) -> Vec<T> {
+        conv::conv2d(x, w, g)
+    }
+    fn conv2d_grad_input(&self, dy: &Vec<T>, w: &Vec<T>, g: Conv2d) -> Vec<T> {
+        conv::conv2d_grad_input(dy, w, g)
+    }
+    fn conv2d_grad_weight(&self, x: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {
+        conv::conv2d_grad_weight(x, dy, g)
+    }
+    fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
+        conv::max_pool2d(x, g)
+    }
+    fn max_pool2d_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
+        conv::max_pool2d_grad(x, dy, g)
+    }
+    fn avg_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
+        conv::avg_pool2d(x, g)
+    }
+    fn avg_pool2d_grad(&self, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
+        conv::avg_pool2d_grad(dy, g)
+    }
+    fn add_channels(&self, x: &Vec<T>, v: &Vec<T>, g: Channels) -> Vec<T> {
+        channels::map_channels(x, v, g, |a, b| a + b)
+    }
+    fn scale_channels(&self, x: &Vec<T>, v: &Vec<T>, g: Channels) -> Vec<T> {
+        channels::map_channels(x, v, g, |a, b| a * b)
+    }
+    fn sum_channels(&self, x: &Vec<T>, g: Channels) -> Vec<T> {
+        channels::sum_channels(x, g)
+    }
+    fn batch_norm(&self, x: &Vec<T>, g: Channels, eps: f64) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
+        channels::batch_norm(x, g, eps)
+    }
+    fn batch_norm_grad(&self, xhat: &Vec<T>, inv_std: &Vec<T>, dxhat: &Vec<T>, g: Channels) -> Vec<T> {
+        channels::batch_norm_grad(xhat, inv_std, dxhat, g)
+    }
+    fn adam_update(&self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, step: AdamStep) {
+        optim::adam(param, grad, m, v, step)
+    }
+    fn rmsprop_update(
+        &self,
+        param: &mut Vec<T>,
+        grad: &Vec<T>,
+        square_avg: &mut Vec<T>,
+        momentum: Option<&mut Vec<T>>,
+        step: RmsPropStep,
+    ) {
+        optim::rmsprop(param, grad, square_avg, momentum.map(|m| m.as_mut_slice()), step)
     }
 
     fn sgd_update(
@@ -392,6 +447,19 @@ fn dot<T: Element>(x: &[T], y: &[T]) -> T {
         tail = tail + *a * *b;
     }
     acc.iter().fold(T::zero(), |s, v| s + *v) + tail
+}
+
+/// C (+)= op(A)·op(B) on the calling thread, for kernels that parallelise at a coarser
+/// grain (over images). With `accumulate`, adds to what C holds.
+pub(crate) fn gemm_into<T: Element>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool) {
+    assert!(a.len() >= d.m * d.k && b.len() >= d.k * d.n && c.len() >= d.m * d.n, "gemm_into: short buffer");
+    let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
+    let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
+    let beta = if accumulate { T::one() } else { T::zero() };
+    // SAFETY: the lengths were checked above; the strides describe those buffers.
+    unsafe {
+        T::gemm(d.m, d.k, d.n, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), d.n as isize, 1);
+    }
 }
 
 /// Numerically stable softmax of one row: shift by the maximum first.

@@ -1,0 +1,266 @@
+//! Convolution and pooling on NCHW images. Convolution unrolls each image's patches
+//! (im2col) and multiplies by the weight with a GEMM; images run in parallel, each on
+//! one thread, so a value never depends on the thread count. The weight gradient sums
+//! over images in fixed groups, then adds the groups in order, for the same reason.
+
+use super::gemm_into;
+use crate::backend::{Conv2d, Element, MatMul, Pool2d};
+use rayon::prelude::*;
+
+/// Images whose weight-gradient contributions are summed together before the groups
+/// are added in order: fixed, so the sum's order never depends on the threads.
+const GRAD_GROUP: usize = 8;
+
+/// Unrolls one image [c_in, h, w] into columns [c_in·kh·kw, oh·ow].
+fn im2col<T: Element>(x: &[T], g: &Conv2d, cols: &mut [T]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let p = oh * ow;
+    for c in 0..g.c_in {
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &mut cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                for oy in 0..oh {
+                    let y = (oy * g.stride + i) as isize - g.pad as isize;
+                    let out = &mut row[oy * ow..(oy + 1) * ow];
+                    if y < 0 || y >= g.h as isize {
+                        out.fill(T::zero());
+                        continue;
+                    }
+                    let src = &x[(c * g.h + y as usize) * g.w..][..g.w];
+                    for (ox, o) in out.iter_mut().enumerate() {
+                        let xx = (ox * g.stride + j) as isize - g.pad as isize;
+                        *o = if xx < 0 || xx >= g.w as isize { T::zero() } else { src[xx as usize] };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds columns [c_in·kh·kw, oh·ow] back into an image [c_in, h, w] (the adjoint of im2col).
+fn col2im<T: Element>(cols: &[T], g: &Conv2d, dx: &mut [T]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let p = oh * ow;
+    dx.fill(T::zero());
+    for c in 0..g.c_in {
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                for oy in 0..oh {
+                    let y = (oy * g.stride + i) as isize - g.pad as isize;
+                    if y < 0 || y >= g.h as isize {
+                        continue;
+                    }
+                    let dst = &mut dx[(c * g.h + y as usize) * g.w..][..g.w];
+                    for (ox, v) in row[oy * ow..(oy + 1) * ow].iter().enumerate() {
+                        let xx = (ox * g.stride + j) as isize - g.pad as isize;
+                        if xx >= 0 && xx < g.w as isize {
+                            dst[xx as usize] = dst[xx as usize] + *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn conv2d<T: Element>(x: &[T], w: &[T], g: Conv2d) -> Vec<T> {
+    let (k, p) = (g.patch(), g.oh() * g.ow());
+    let in_size = g.c_in * g.h * g.w;
+    let mut y = vec![T::zero(); g.batch * g.c_out * p];
+    y.par_chunks_mut(g.c_out * p).enumerate().for_each_init(
+        || vec![T::zero(); k * p],
+        |cols, (b, yb)| {
+            im2col(&x[b * in_size..(b + 1) * in_size], &g, cols);
+            let d = MatMul { m: g.c_out, k, n: p, trans_a: false, trans_b: false };
+            gemm_into(w, cols, yb, d, false);
+        },
+    );
+    y
+}
+
+pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
+    let (k, p) = (g.patch(), g.oh() * g.ow());
+    let in_size = g.c_in * g.h * g.w;
+    let mut dx = vec![T::zero(); g.batch * in_size];
+    dx.par_chunks_mut(in_size).enumerate().for_each_init(
+        || vec![T::zero(); k * p],
+        |cols, (b, dxb)| {
+            // d cols = Wᵀ · dy_b
+            let d = MatMul { m: k, k: g.c_out, n: p, trans_a: true, trans_b: false };
+            gemm_into(w, &dy[b * g.c_out * p..(b + 1) * g.c_out * p], cols, d, false);
+            col2im(cols, &g, dxb);
+        },
+    );
+    dx
+}
+
+pub fn conv2d_grad_weight<T: Element>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
+    let (k, p) = (g.patch(), g.oh() * g.ow());
+    let in_size = g.c_in * g.h * g.w;
+    let groups: Vec<Vec<T>> = (0..g.batch.div_ceil(GRAD_GROUP))
+        .into_par_iter()
+        .map(|grp| {
+            let mut cols = vec![T::zero(); k * p];
+            let mut dw = vec![T::zero(); g.c_out * k];
+            for b in grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch) {
+                im2col(&x[b * in_size..(b + 1) * in_size], &g, &mut cols);
+                // dW += dy_b · cols_bᵀ
+                let d = MatMul { m: g.c_out, k: p, n: k, trans_a: false, trans_b: true };
+                gemm_into(&dy[b * g.c_out * p..(b + 1) * g.c_out * p], &cols, &mut dw, d, b > grp * GRAD_GROUP);
+            }
+            dw
+        })
+        .collect();
+    let mut total = vec![T::zero(); g.c_out * k];
+    for part in &groups {
+        total.iter_mut().zip(part).for_each(|(t, v)| *t = *t + *v);
+    }
+    total
+}
+
+pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
+    y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
+        let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut best = T::neg_infinity();
+                for i in 0..g.k {
+                    for j in 0..g.k {
+                        let v = xp[(oy * g.stride + i) * g.w + ox * g.stride + j];
+                        if v > best {
+                            best = v;
+                        }
+                    }
+                }
+                yp[oy * ow + ox] = best;
+            }
+        }
+    });
+    y
+}
+
+pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut dx = vec![T::zero(); x.len()];
+    dx.par_chunks_mut(g.h * g.w).enumerate().for_each(|(plane, dxp)| {
+        let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
+        let dyp = &dy[plane * oh * ow..(plane + 1) * oh * ow];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                // The first maximum in window order takes the whole gradient.
+                let mut best = T::neg_infinity();
+                let mut at = 0;
+                for i in 0..g.k {
+                    for j in 0..g.k {
+                        let idx = (oy * g.stride + i) * g.w + ox * g.stride + j;
+                        if xp[idx] > best {
+                            best = xp[idx];
+                            at = idx;
+                        }
+                    }
+                }
+                dxp[at] = dxp[at] + dyp[oy * ow + ox];
+            }
+        }
+    });
+    dx
+}
+
+pub fn avg_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let inv = T::from_f64(1.0 / (g.k * g.k) as f64);
+    let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
+    y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
+        let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut s = T::zero();
+                for i in 0..g.k {
+                    for j in 0..g.k {
+                        s = s + xp[(oy * g.stride + i) * g.w + ox * g.stride + j];
+                    }
+                }
+                yp[oy * ow + ox] = s * inv;
+            }
+        }
+    });
+    y
+}
+
+pub fn avg_pool2d_grad<T: Element>(dy: &[T], g: Pool2d) -> Vec<T> {
+    let (oh, ow) = (g.oh(), g.ow());
+    let inv = T::from_f64(1.0 / (g.k * g.k) as f64);
+    let mut dx = vec![T::zero(); g.batch * g.c * g.h * g.w];
+    dx.par_chunks_mut(g.h * g.w).enumerate().for_each(|(plane, dxp)| {
+        let dyp = &dy[plane * oh * ow..(plane + 1) * oh * ow];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let share = dyp[oy * ow + ox] * inv;
+                for i in 0..g.k {
+                    for j in 0..g.k {
+                        let idx = (oy * g.stride + i) * g.w + ox * g.stride + j;
+                        dxp[idx] = dxp[idx] + share;
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one output at a time.
+    fn reference(x: &[f64], w: &[f64], g: Conv2d) -> Vec<f64> {
+        let (oh, ow) = (g.oh(), g.ow());
+        let mut y = vec![0.0; g.batch * g.c_out * oh * ow];
+        for b in 0..g.batch {
+            for o in 0..g.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = 0.0;
+                        for c in 0..g.c_in {
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let yy = (oy * g.stride + i) as isize - g.pad as isize;
+                                    let xx = (ox * g.stride + j) as isize - g.pad as isize;
+                                    if yy >= 0 && xx >= 0 && (yy as usize) < g.h && (xx as usize) < g.w {
+                                        s += x[((b * g.c_in + c) * g.h + yy as usize) * g.w + xx as usize]
+                                            * w[((o * g.c_in + c) * g.kh + i) * g.kw + j];
+                                    }
+                                }
+                            }
+                        }
+                        y[((b * g.c_out + o) * oh + oy) * ow + ox] = s;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn convolution_matches_the_definition() {
+        for (stride, pad, kh, kw) in [(1, 0, 3, 3), (1, 2, 5, 5), (2, 1, 3, 2), (3, 0, 1, 1)] {
+            let g = Conv2d { batch: 3, c_in: 2, h: 7, w: 6, c_out: 4, kh, kw, stride, pad };
+            let x: Vec<f64> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+            let w: Vec<f64> = (0..g.c_out * g.patch()).map(|i| ((i * 5) % 7) as f64 - 3.0).collect();
+            assert_eq!(conv2d(&x, &w, g), reference(&x, &w, g), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn pooling_matches_hand_computed_values() {
+        let x: Vec<f64> = vec![1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 1.0, 0.0, 1.0, 2.0, 2.0, 9.0, 0.0, 3.0, 7.0];
+        let g = Pool2d { batch: 1, c: 1, h: 4, w: 4, k: 2, stride: 2 };
+        assert_eq!(max_pool2d(&x, g), vec![5.0, 8.0, 9.0, 7.0]);
+        assert_eq!(avg_pool2d(&x, g), vec![13.0 / 4.0, 11.0 / 4.0, 10.0 / 4.0, 14.0 / 4.0]);
+        let dx = max_pool2d_grad(&x, &[1.0, 2.0, 3.0, 4.0], g);
+        assert_eq!(dx, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 4.0]);
+    }
+}
