@@ -11,10 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 fn main() {
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20000);
+    let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20000);
     let repeats = 5;
     let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/diamond.toml");
     let sets = [format!("train.iterations={iterations}")];
@@ -27,17 +24,8 @@ fn main() {
     let mut accuracy = 0.0;
     for _ in 0..repeats {
         let mut model = Model::<f32, CpuBackend>::new(p.dag.clone(), &be, spec.seed);
-        let recording = Recording {
-            metrics: &spec.metrics.record,
-            splits: &splits,
-            every: 1,
-            params: false,
-        };
-        let plan = Plan {
-            train: t,
-            recording,
-            seed: spec.seed,
-        };
+        let recording = Recording { metrics: &spec.metrics.record, splits: &splits, every: 1, params: false };
+        let plan = Plan { train: t, recording, seed: spec.seed };
         let start = Instant::now();
         let h = train(&be, &mut model, &p.data, &plan, |_, _, _| {});
         times.push(start.elapsed().as_secs_f64());
@@ -51,16 +39,11 @@ fn main() {
         rayon::current_num_threads()
     );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/diamond_numpy.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(iterations.to_string())
-        .arg("3")
-        .output();
+    let out = Command::new("python3").arg(&script).arg(iterations.to_string()).arg("3").output();
     match out {
         Ok(o) if o.status.success() => {
             let line = String::from_utf8_lossy(&o.stdout);
-            let v: serde_json::Value =
-                serde_json::from_str(line.trim()).expect("the numpy script prints JSON");
+            let v: serde_json::Value = serde_json::from_str(line.trim()).expect("the numpy script prints JSON");
             let theirs_us = v["us_per_iteration"].as_f64().unwrap_or(f64::NAN);
             println!(
                 "{}: {:.3} s median of 3 = {theirs_us:.2} µs/iteration, final accuracy {:.3}",
@@ -68,17 +51,11 @@ fn main() {
                 v["median_seconds"].as_f64().unwrap_or(f64::NAN),
                 v["final_accuracy"].as_f64().unwrap_or(f64::NAN)
             );
-            println!(
-                "speed-up per iteration: {:.1}× (goal ≥ 10×)",
-                theirs_us / ours_us
-            );
+            println!("speed-up per iteration: {:.1}× (goal ≥ 10×)", theirs_us / ours_us);
         }
         Ok(o) => println!(
             "numpy reference skipped: {}",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .last()
-                .unwrap_or("failed")
+            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed")
         ),
         Err(e) => println!("numpy reference skipped: python3 not runnable ({e})"),
     }

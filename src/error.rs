@@ -9,28 +9,18 @@ pub enum Error {
     #[error("{0}")]
     Spec(#[from] SpecError),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Data(String),
     #[error("the run diverged at step {step}: the loss became {value}. Status `diverged`; metrics so far are in {}", dir.display())]
-    Diverged {
-        step: usize,
-        value: f64,
-        dir: PathBuf,
-    },
+    Diverged { step: usize, value: f64, dir: PathBuf },
     #[error("{0}")]
     Usage(String),
 }
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// The process exit code for this error: 3 for a run that diverged, 2 otherwise.
@@ -55,11 +45,7 @@ pub struct SpecError {
 
 impl std::fmt::Display for SpecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.col, self.message
-        )?;
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
         if !self.source_line.is_empty() {
             let gutter = self.line.to_string().len();
             write!(
@@ -86,27 +72,13 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn error(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        message: impl Into<String>,
-    ) -> SpecError {
+    pub fn error(&self, span: Option<std::ops::Range<usize>>, message: impl Into<String>) -> SpecError {
         let start = span.map(|s| s.start.min(self.text.len())).unwrap_or(0);
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let col = self.text[line_start..start].chars().count() + 1;
-        let source_line = self.text[line_start..]
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        SpecError {
-            file: self.file.clone(),
-            line,
-            col,
-            message: message.into(),
-            source_line,
-        }
+        let source_line = self.text[line_start..].lines().next().unwrap_or("").to_string();
+        SpecError { file: self.file.clone(), line, col, message: message.into(), source_line }
     }
 }

@@ -56,13 +56,8 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_independent() {
-        let a: Vec<f64> = (0..4)
-            .map(|_| uniform(&mut stream(7, "init"), 0.0, 1.0))
-            .collect();
-        assert!(
-            a.windows(2).all(|w| w[0] == w[1]),
-            "a fresh stream starts at the same value"
-        );
+        let a: Vec<f64> = (0..4).map(|_| uniform(&mut stream(7, "init"), 0.0, 1.0)).collect();
+        assert!(a.windows(2).all(|w| w[0] == w[1]), "a fresh stream starts at the same value");
         let mut s1 = stream(7, "init");
         let mut s2 = stream(7, "shuffle");
         let mut s3 = stream(8, "init");
@@ -77,9 +72,6 @@ mod tests {
         let xs: Vec<f64> = (0..20000).map(|_| normal(&mut r)).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!(
-            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
-            "mean {mean} var {var}"
-        );
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
     }
 }

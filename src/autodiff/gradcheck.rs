@@ -23,27 +23,17 @@ fn values(n: usize, seed: u64) -> Vec<f64> {
 /// Builds a scalar from leaves of the given shapes and checks every leaf's gradient.
 fn check(shapes: &[Vec<usize>], build: impl Fn(&mut Tape<f64, CpuBackend>, &[Var]) -> Var) {
     let be = CpuBackend::new();
-    let inputs: Vec<Vec<f64>> = shapes
-        .iter()
-        .enumerate()
-        .map(|(i, s)| values(s.iter().product(), i as u64 + 1))
-        .collect();
+    let inputs: Vec<Vec<f64>> =
+        shapes.iter().enumerate().map(|(i, s)| values(s.iter().product(), i as u64 + 1)).collect();
     let eval = |inputs: &[Vec<f64>]| -> f64 {
         let mut tape = Tape::new(&be);
-        let leaves: Vec<Var> = inputs
-            .iter()
-            .zip(shapes)
-            .map(|(v, s)| tape.leaf(be.upload(v), s.clone(), true))
-            .collect();
+        let leaves: Vec<Var> =
+            inputs.iter().zip(shapes).map(|(v, s)| tape.leaf(be.upload(v), s.clone(), true)).collect();
         let out = build(&mut tape, &leaves);
         be.download(tape.value(out))[0]
     };
     let mut tape = Tape::new(&be);
-    let leaves: Vec<Var> = inputs
-        .iter()
-        .zip(shapes)
-        .map(|(v, s)| tape.leaf(be.upload(v), s.clone(), true))
-        .collect();
+    let leaves: Vec<Var> = inputs.iter().zip(shapes).map(|(v, s)| tape.leaf(be.upload(v), s.clone(), true)).collect();
     let out = build(&mut tape, &leaves);
     let grads = tape.backward(out);
     for (li, leaf) in leaves.iter().enumerate() {
@@ -141,15 +131,9 @@ fn zips_rows_softmax_concat_and_reductions() {
 fn fused_losses() {
     let be = CpuBackend::new();
     let targets = [
-        (
-            LossKernel::SquaredError,
-            vec![0.2, -1.0, 0.5, 1.0, 0.0, 0.3],
-        ),
+        (LossKernel::SquaredError, vec![0.2, -1.0, 0.5, 1.0, 0.0, 0.3]),
         (LossKernel::SigmoidBce, vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0]),
-        (
-            LossKernel::SoftmaxCrossEntropy,
-            vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0],
-        ),
+        (LossKernel::SoftmaxCrossEntropy, vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0]),
     ];
     for (kind, target) in targets {
         check(&[vec![2, 3]], |t, v| {

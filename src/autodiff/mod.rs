@@ -49,14 +49,38 @@ enum Op<Buf> {
         pred: Var,
         grad: Buf,
     },
-    Conv2d { x: Var, w: Var, g: Conv2d },
-    MaxPool2d { x: Var, g: Pool2d },
-    AvgPool2d { x: Var, g: Pool2d },
-    AddChannels { x: Var, v: Var, g: Channels },
-    ScaleChannels { x: Var, v: Var, g: Channels },
+    Conv2d {
+        x: Var,
+        w: Var,
+        g: Conv2d,
+    },
+    MaxPool2d {
+        x: Var,
+        g: Pool2d,
+    },
+    AvgPool2d {
+        x: Var,
+        g: Pool2d,
+    },
+    AddChannels {
+        x: Var,
+        v: Var,
+        g: Channels,
+    },
+    ScaleChannels {
+        x: Var,
+        v: Var,
+        g: Channels,
+    },
     /// x̂ = (x − μ)/σ with batch statistics; keeps 1/σ for backward.
-    BatchNormalize { x: Var, inv_std: Buf, g: Channels },
-    Reshape { x: Var },
+    BatchNormalize {
+        x: Var,
+        inv_std: Buf,
+        g: Channels,
+    },
+    Reshape {
+        x: Var,
+    },
 }
 
 struct Node<Buf> {
@@ -82,11 +106,7 @@ pub fn rows_cols(shape: &[usize]) -> (usize, usize) {
 
 impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn new(backend: &'b B) -> Self {
-        Tape {
-            backend,
-            nodes: Vec::new(),
-            _t: std::marker::PhantomData,
-        }
+        Tape { backend, nodes: Vec::new(), _t: std::marker::PhantomData }
     }
 
     pub fn backend(&self) -> &'b B {
@@ -95,24 +115,14 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
 
     fn push(&mut self, value: B::Buf, shape: Vec<usize>, op: Op<B::Buf>, inputs: &[Var]) -> Var {
         let needs_grad = inputs.iter().any(|v| self.nodes[v.0].needs_grad);
-        self.nodes.push(Node {
-            value,
-            shape,
-            op,
-            needs_grad,
-        });
+        self.nodes.push(Node { value, shape, op, needs_grad });
         Var(self.nodes.len() - 1)
     }
 
     /// A value from outside the tape: data, a parameter, a target.
     pub fn leaf(&mut self, value: B::Buf, shape: Vec<usize>, needs_grad: bool) -> Var {
         debug_assert_eq!(self.backend.len(&value), shape.iter().product::<usize>());
-        self.nodes.push(Node {
-            value,
-            shape,
-            op: Op::Leaf,
-            needs_grad,
-        });
+        self.nodes.push(Node { value, shape, op: Op::Leaf, needs_grad });
         Var(self.nodes.len() - 1)
     }
 
@@ -130,17 +140,8 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         let (br, bc) = rows_cols(self.shape(b));
         let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
         let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
-        assert_eq!(
-            k, k2,
-            "matmul inner dimensions differ (checked by the graph)"
-        );
-        let dims = MatMul {
-            m,
-            k,
-            n,
-            trans_a,
-            trans_b,
-        };
+        assert_eq!(k, k2, "matmul inner dimensions differ (checked by the graph)");
+        let dims = MatMul { m, k, n, trans_a, trans_b };
         let value = self.backend.matmul(self.value(a), self.value(b), dims);
         self.push(value, vec![m, n], Op::MatMul { a, b, dims }, &[a, b])
     }
@@ -174,20 +175,11 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     /// Joins values along their feature axis.
     pub fn concat(&mut self, parts: &[Var]) -> Var {
         let rows = rows_cols(self.shape(parts[0])).0;
-        let blocks: Vec<(&B::Buf, usize)> = parts
-            .iter()
-            .map(|p| (self.value(*p), rows_cols(self.shape(*p)).1))
-            .collect();
+        let blocks: Vec<(&B::Buf, usize)> =
+            parts.iter().map(|p| (self.value(*p), rows_cols(self.shape(*p)).1)).collect();
         let width = blocks.iter().map(|b| b.1).sum();
         let value = self.backend.concat_cols(&blocks, rows);
-        self.push(
-            value,
-            vec![rows, width],
-            Op::Concat {
-                parts: parts.to_vec(),
-            },
-            parts,
-        )
+        self.push(value, vec![rows, width], Op::Concat { parts: parts.to_vec() }, parts)
     }
 
     pub fn sum_all(&mut self, x: Var) -> Var {
@@ -216,7 +208,8 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     /// A 2-D convolution of x [B, C, H, W] with w [C_out, C, kh, kw].
     pub fn conv2d(&mut self, x: Var, w: Var, stride: usize, pad: usize) -> Var {
         let (xs, ws) = (self.shape(x).to_vec(), self.shape(w).to_vec());
-        let g = Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
+        let g =
+            Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
         let value = self.backend.conv2d(self.value(x), self.value(w), g);
         self.push(value, vec![g.batch, g.c_out, g.oh(), g.ow()], Op::Conv2d { x, w, g }, &[x, w])
     }
@@ -309,57 +302,17 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ, d op(B) = op(A)ᵀ·dC.
                     if self.nodes[a.0].needs_grad {
                         let da = if d.trans_a {
-                            be.matmul(
-                                vb,
-                                dy,
-                                MatMul {
-                                    m: d.k,
-                                    k: d.n,
-                                    n: d.m,
-                                    trans_a: d.trans_b,
-                                    trans_b: true,
-                                },
-                            )
+                            be.matmul(vb, dy, MatMul { m: d.k, k: d.n, n: d.m, trans_a: d.trans_b, trans_b: true })
                         } else {
-                            be.matmul(
-                                dy,
-                                vb,
-                                MatMul {
-                                    m: d.m,
-                                    k: d.n,
-                                    n: d.k,
-                                    trans_a: false,
-                                    trans_b: !d.trans_b,
-                                },
-                            )
+                            be.matmul(dy, vb, MatMul { m: d.m, k: d.n, n: d.k, trans_a: false, trans_b: !d.trans_b })
                         };
                         send(*a, da);
                     }
                     if self.nodes[b.0].needs_grad {
                         let db = if d.trans_b {
-                            be.matmul(
-                                dy,
-                                va,
-                                MatMul {
-                                    m: d.n,
-                                    k: d.m,
-                                    n: d.k,
-                                    trans_a: true,
-                                    trans_b: d.trans_a,
-                                },
-                            )
+                            be.matmul(dy, va, MatMul { m: d.n, k: d.m, n: d.k, trans_a: true, trans_b: d.trans_a })
                         } else {
-                            be.matmul(
-                                va,
-                                dy,
-                                MatMul {
-                                    m: d.k,
-                                    k: d.m,
-                                    n: d.n,
-                                    trans_a: !d.trans_a,
-                                    trans_b: false,
-                                },
-                            )
+                            be.matmul(va, dy, MatMul { m: d.k, k: d.m, n: d.n, trans_a: !d.trans_a, trans_b: false })
                         };
                         send(*b, db);
                     }
@@ -403,11 +356,7 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                 Op::SumAll { x } | Op::MeanAll { x } => {
                     let n = be.len(self.value(*x));
                     let upstream = be.download(dy)[0].as_f64();
-                    let per = if matches!(node.op, Op::MeanAll { .. }) {
-                        upstream / n as f64
-                    } else {
-                        upstream
-                    };
+                    let per = if matches!(node.op, Op::MeanAll { .. }) { upstream / n as f64 } else { upstream };
                     send(*x, be.filled(n, per));
                 }
                 Op::Conv2d { x, w, g } => {
@@ -441,11 +390,7 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                 Op::Reshape { x } => send(*x, be.copy(dy)),
                 Op::Loss { pred, grad } => {
                     let upstream = be.download(dy)[0].as_f64();
-                    let g = if upstream == 1.0 {
-                        be.copy(grad)
-                    } else {
-                        be.map(Map::MulScalar(upstream), grad)
-                    };
+                    let g = if upstream == 1.0 { be.copy(grad) } else { be.map(Map::MulScalar(upstream), grad) };
                     send(*pred, g);
                 }
             }

@@ -31,8 +31,7 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     fn sigmoid_in_place(xs: &mut [Self]) {
         xs.iter_mut().for_each(|v| *v = -*v);
         Self::exp_in_place(xs);
-        xs.iter_mut()
-            .for_each(|v| *v = Self::one() / (Self::one() + *v));
+        xs.iter_mut().for_each(|v| *v = Self::one() / (Self::one() + *v));
     }
     /// ln(x) for a slice of positive, finite, normal values, vectorisable like `exp_in_place`.
     fn ln_positive_in_place(xs: &mut [Self]);

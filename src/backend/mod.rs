@@ -183,13 +183,7 @@ pub trait Backend<T: Element>: Sync {
     fn slice_cols(&self, x: &Self::Buf, cols: usize, start: usize, width: usize) -> Self::Buf;
 
     /// Returns (Σ loss, ∂Σloss/∂pred).
-    fn loss(
-        &self,
-        kind: LossKernel,
-        pred: &Self::Buf,
-        target: &Self::Buf,
-        cols: usize,
-    ) -> (f64, Self::Buf);
+    fn loss(&self, kind: LossKernel, pred: &Self::Buf, target: &Self::Buf, cols: usize) -> (f64, Self::Buf);
 
     fn conv2d(&self, x: &Self::Buf, w: &Self::Buf, g: Conv2d) -> Self::Buf;
     fn conv2d_grad_input(&self, dy: &Self::Buf, w: &Self::Buf, g: Conv2d) -> Self::Buf;
@@ -212,7 +206,14 @@ pub trait Backend<T: Element>: Sync {
     fn batch_norm_grad(&self, xhat: &Self::Buf, inv_std: &Self::Buf, dxhat: &Self::Buf, g: Channels) -> Self::Buf;
 
     /// One Adam or AdamW update in place, with its first and second moment buffers.
-    fn adam_update(&self, param: &mut Self::Buf, grad: &Self::Buf, m: &mut Self::Buf, v: &mut Self::Buf, step: AdamStep);
+    fn adam_update(
+        &self,
+        param: &mut Self::Buf,
+        grad: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+        step: AdamStep,
+    );
     /// One RMSProp update in place, with its square average (and momentum) buffers.
     fn rmsprop_update(
         &self,
@@ -224,11 +225,5 @@ pub trait Backend<T: Element>: Sync {
     );
 
     /// One SGD update in place; `velocity` is the momentum buffer when momentum > 0.
-    fn sgd_update(
-        &self,
-        param: &mut Self::Buf,
-        grad: &Self::Buf,
-        velocity: Option<&mut Self::Buf>,
-        step: SgdStep,
-    );
+    fn sgd_update(&self, param: &mut Self::Buf, grad: &Self::Buf, velocity: Option<&mut Self::Buf>, step: SgdStep);
 }

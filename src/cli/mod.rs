@@ -64,12 +64,7 @@ pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
 pub fn main_with(args: Vec<String>) -> Result<()> {
     let cli = match Cli::try_parse_from(normalise_args(args)) {
         Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
             print!("{e}");
             return Ok(());
         }
@@ -90,20 +85,13 @@ fn run(a: RunArgs) -> Result<()> {
     } else {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{bar:40}] {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         b
     };
-    let opts = RunOptions {
-        spec_path: a.spec.spec,
-        results_root: a.results,
-        seed: a.spec.seed,
-        sets: a.spec.sets,
-    };
+    let opts = RunOptions { spec_path: a.spec.spec, results_root: a.results, seed: a.spec.seed, sets: a.spec.sets };
     let mut progress = |step: usize, total: usize, loss: f64| {
         bar.set_length(total as u64);
         bar.set_position(step as u64);
@@ -113,10 +101,7 @@ fn run(a: RunArgs) -> Result<()> {
     bar.finish_and_clear();
     let summary = result?;
     if !a.quiet {
-        eprintln!(
-            "{} in {:.2} s, {} steps",
-            summary.status, summary.wall_seconds, summary.steps
-        );
+        eprintln!("{} in {:.2} s, {} steps", summary.status, summary.wall_seconds, summary.steps);
         for (name, value) in &summary.final_metrics {
             eprintln!("  {name:<20} {value:.6}");
         }

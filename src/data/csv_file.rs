@@ -9,17 +9,10 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
     let rel = d.path.clone().unwrap_or_default();
     let path = base_dir.join(&rel);
     let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(file);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| {
-            Error::Data(format!(
-                "{}: cannot read the header row: {e}",
-                path.display()
-            ))
-        })?
+        .map_err(|e| Error::Data(format!("{}: cannot read the header row: {e}", path.display())))?
         .iter()
         .map(String::from)
         .collect();
@@ -28,11 +21,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
             let hint = crate::spec::suggest(name, header.iter().map(String::as_str))
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            Error::Data(format!(
-                "{}: no column `{name}` (columns: {}){hint}",
-                path.display(),
-                header.join(", ")
-            ))
+            Error::Data(format!("{}: no column `{name}` (columns: {}){hint}", path.display(), header.join(", ")))
         })
     };
     let features = d.feature_columns.clone().unwrap_or_default();
@@ -55,10 +44,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
         let value = |c: usize, name: &str| -> Result<f64> {
             let cell = record.get(c).unwrap_or("");
             cell.parse::<f64>().map_err(|_| {
-                Error::Data(format!(
-                    "{}:{line}: column `{name}` holds `{cell}`, not a number",
-                    path.display()
-                ))
+                Error::Data(format!("{}:{line}: column `{name}` holds `{cell}`, not a number", path.display()))
             })
         };
         for (c, name) in fcols.iter().zip(&features) {

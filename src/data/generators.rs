@@ -69,19 +69,12 @@ fn classified(inputs: Vec<f64>, labels: Vec<f64>, classes: usize) -> Dataset {
 }
 
 /// Points uniform in the square `range`², labelled by `inside`.
-fn labelled_square(
-    d: &DataSpec,
-    rng: &mut StreamRng,
-    inside: impl Fn(f64, f64) -> bool,
-) -> Dataset {
+fn labelled_square(d: &DataSpec, rng: &mut StreamRng, inside: impl Fn(f64, f64) -> bool) -> Dataset {
     let [lo, hi] = d.range.unwrap_or([-1.0, 1.0]);
     let n = d.n.unwrap_or(0);
     // Row-major draw, as numpy's uniform(size=(n, 2)) fills it.
     let inputs: Vec<f64> = (0..2 * n).map(|_| uniform(rng, lo, hi)).collect();
-    let labels = inputs
-        .chunks_exact(2)
-        .map(|p| f64::from(u8::from(inside(p[0], p[1]))))
-        .collect();
+    let labels = inputs.chunks_exact(2).map(|p| f64::from(u8::from(inside(p[0], p[1])))).collect();
     classified(inputs, labels, 2)
 }
 
@@ -109,12 +102,8 @@ fn linear(d: &DataSpec, rng: &mut StreamRng) -> Dataset {
     let [lo, hi] = d.range.unwrap_or([0.0, 10.0]);
     let coef = d.coefficients.clone().unwrap_or_default();
     let k = coef.len();
-    let columns: Vec<Vec<f64>> = (0..k)
-        .map(|_| (0..n).map(|_| uniform(rng, lo, hi)).collect())
-        .collect();
-    let eps: Vec<f64> = (0..n)
-        .map(|_| d.noise.unwrap_or(0.0) * normal(rng))
-        .collect();
+    let columns: Vec<Vec<f64>> = (0..k).map(|_| (0..n).map(|_| uniform(rng, lo, hi)).collect()).collect();
+    let eps: Vec<f64> = (0..n).map(|_| d.noise.unwrap_or(0.0) * normal(rng)).collect();
     let mut inputs = Vec::with_capacity(n * k);
     let mut targets = Vec::with_capacity(n);
     for i in 0..n {
@@ -196,17 +185,12 @@ fn moons(n: usize, noise: f64, rng: &mut StreamRng) -> Dataset {
 
 /// k Gaussian clusters with centres uniform in [-5, 5]².
 fn blobs(n: usize, k: usize, std: f64, rng: &mut StreamRng) -> Dataset {
-    let centres: Vec<(f64, f64)> = (0..k)
-        .map(|_| (uniform(rng, -5.0, 5.0), uniform(rng, -5.0, 5.0)))
-        .collect();
+    let centres: Vec<(f64, f64)> = (0..k).map(|_| (uniform(rng, -5.0, 5.0), uniform(rng, -5.0, 5.0))).collect();
     let mut inputs = Vec::with_capacity(2 * n);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
         let c = i % k;
-        inputs.extend([
-            centres[c].0 + std * normal(rng),
-            centres[c].1 + std * normal(rng),
-        ]);
+        inputs.extend([centres[c].0 + std * normal(rng), centres[c].1 + std * normal(rng)]);
         labels.push(c as f64);
     }
     classified(inputs, labels, k)
@@ -219,20 +203,13 @@ pub fn inline(d: &DataSpec) -> Result<Dataset> {
         return Err(Error::Data("[data] inputs is empty".into()));
     }
     if let Some(i) = rows.iter().position(|r| r.len() != features) {
-        return Err(Error::Data(format!(
-            "[data] inputs row {i} has {} values; row 0 has {features}",
-            rows[i].len()
-        )));
+        return Err(Error::Data(format!("[data] inputs row {i} has {} values; row 0 has {features}", rows[i].len())));
     }
     let targets = d.targets.clone().unwrap_or_default();
     let target_cols = targets.first().map(Vec::len).unwrap_or(0);
     if !targets.is_empty() {
         if targets.len() != rows.len() {
-            return Err(Error::Data(format!(
-                "[data] has {} input rows but {} target rows",
-                rows.len(),
-                targets.len()
-            )));
+            return Err(Error::Data(format!("[data] has {} input rows but {} target rows", rows.len(), targets.len())));
         }
         if let Some(i) = targets.iter().position(|r| r.len() != target_cols) {
             return Err(Error::Data(format!(

@@ -43,7 +43,10 @@ fn parse(mut r: impl Read, fail: &dyn Fn(String) -> Error) -> Result<Idx> {
     let mut magic = [0u8; 4];
     r.read_exact(&mut magic).map_err(|e| fail(format!("cannot read the IDX header: {e}")))?;
     if magic[0] != 0 || magic[1] != 0 {
-        return Err(fail(format!("not an IDX file (magic {:02x}{:02x}{:02x}{:02x})", magic[0], magic[1], magic[2], magic[3])));
+        return Err(fail(format!(
+            "not an IDX file (magic {:02x}{:02x}{:02x}{:02x})",
+            magic[0], magic[1], magic[2], magic[3]
+        )));
     }
     if magic[2] != 0x08 {
         return Err(fail(format!("IDX type 0x{:02x} is not unsigned bytes (0x08)", magic[2])));
@@ -63,12 +66,13 @@ fn parse(mut r: impl Read, fail: &dyn Fn(String) -> Error) -> Result<Idx> {
         return Err(fail(format!("IDX dimensions {dims:?} are implausibly large")));
     };
     let mut values = Vec::with_capacity(total);
-    r.take(total as u64 + 1)
-        .read_to_end(&mut values)
-        .map_err(|e| fail(format!("cannot read the data: {e}")))?;
+    r.take(total as u64 + 1).read_to_end(&mut values).map_err(|e| fail(format!("cannot read the data: {e}")))?;
     let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×");
     if values.len() < total {
-        return Err(fail(format!("truncated: the header declares {shape} = {total} bytes, the file holds {}", values.len())));
+        return Err(fail(format!(
+            "truncated: the header declares {shape} = {total} bytes, the file holds {}",
+            values.len()
+        )));
     }
     if values.len() > total {
         return Err(fail(format!("the file holds more than the {shape} = {total} bytes its header declares")));
@@ -103,7 +107,9 @@ mod tests {
     #[test]
     fn rejects_broken_files_with_a_reason() {
         let err = |b: &[u8]| parse_bytes(b).unwrap_err().to_string();
-        assert!(err(&idx(&[2, 3], &[1, 2, 3])).contains("truncated: the header declares 2×3 = 6 bytes, the file holds 3"));
+        assert!(
+            err(&idx(&[2, 3], &[1, 2, 3])).contains("truncated: the header declares 2×3 = 6 bytes, the file holds 3")
+        );
         assert!(err(&idx(&[2], &[1, 2, 3])).contains("more than"));
         assert!(err(&[0x12, 0x34, 8, 1]).contains("not an IDX file"));
         assert!(err(&[0, 0, 0x0d, 1, 0, 0, 0, 1]).contains("not unsigned bytes"));

@@ -32,10 +32,18 @@ fn pair(dir: &Path, prefix: &str, limit: Option<usize>) -> Result<Dataset> {
     let images = idx::read(&images_path)?;
     let labels = idx::read(&labels_path)?;
     let [n, h, w] = images.dims[..] else {
-        return Err(Error::Data(format!("{}: expected 3 dimensions (count, rows, cols), found {:?}", images_path.display(), images.dims)));
+        return Err(Error::Data(format!(
+            "{}: expected 3 dimensions (count, rows, cols), found {:?}",
+            images_path.display(),
+            images.dims
+        )));
     };
     if labels.dims.len() != 1 {
-        return Err(Error::Data(format!("{}: expected 1 dimension (count), found {:?}", labels_path.display(), labels.dims)));
+        return Err(Error::Data(format!(
+            "{}: expected 1 dimension (count), found {:?}",
+            labels_path.display(),
+            labels.dims
+        )));
     }
     if labels.dims[0] != n {
         return Err(Error::Data(format!(

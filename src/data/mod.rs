@@ -54,11 +54,7 @@ impl Dataset {
 
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Dataset {
-        let mut out = Dataset {
-            inputs: Vec::new(),
-            targets: Vec::new(),
-            ..self.clone()
-        };
+        let mut out = Dataset { inputs: Vec::new(), targets: Vec::new(), ..self.clone() };
         for &i in idx {
             out.inputs.extend_from_slice(self.input_row(i));
             out.targets.extend_from_slice(self.target_row(i));
@@ -129,7 +125,7 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
             Normalize::Given { mean, std } => (mean, std),
             Normalize::FromSplit(_) => mean_std(&splits.train.inputs),
         };
-        if !(std > 0.0) {
+        if std.is_nan() || std <= 0.0 {
             return Err(crate::error::Error::Data("normalize: the training inputs are constant (std 0)".into()));
         }
         for set in std::iter::once(&mut splits.train).chain(splits.test.as_mut()) {

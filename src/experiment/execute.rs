@@ -32,10 +32,14 @@ pub fn execute<T: Element>(
             vec![Split::Train]
         }
     });
+    // Step records by default when training by iterations, epoch records when by epochs.
+    let by_epochs = spec.train.as_ref().is_some_and(|t| t.get_ref().epochs.is_some());
     let recording = Recording {
         metrics: &spec.metrics.record,
         splits: &splits,
-        every: spec.metrics.every,
+        every: spec.metrics.every.or((!by_epochs).then_some(1)),
+        per_epoch: spec.metrics.per_epoch.unwrap_or(by_epochs),
+        batch_every: spec.metrics.batch_every,
         params: spec.output.params,
     };
     let has_targets = p.data.train.target_cols > 0;
@@ -46,23 +50,13 @@ pub fn execute<T: Element>(
             Some(train::score_once(&be, &model, &p.data, &recording, &loss))
         }
         Some(t) => {
-            let plan = Plan {
-                train: t.get_ref(),
-                recording,
-                seed: spec.seed,
-            };
-            Some(train::train(&be, &mut model, &p.data, &plan, |s, n, l| {
-                progress(s, n, l)
-            }))
+            let augment = spec.data.get_ref().augment;
+            let plan = Plan { train: t.get_ref(), recording, seed: spec.seed, augment };
+            Some(train::train(&be, &mut model, &p.data, &plan, &mut *progress))
         }
         // Fixed weights: score once (the loss column is then the mean squared error).
         None if has_targets => {
-            let loss = LossPlan {
-                kernel: LossKernel::SquaredError,
-                reads: model.dag.output,
-                sum: false,
-                scale: 1.0,
-            };
+            let loss = LossPlan { kernel: LossKernel::SquaredError, reads: model.dag.output, sum: false, scale: 1.0 };
             Some(train::score_once(&be, &model, &p.data, &recording, &loss))
         }
         None => None,
@@ -99,9 +93,7 @@ fn fit_least_squares<T: Element, B: Backend<T>>(
     }
     model.params[1][0] = be.upload(&weight);
     if bias {
-        let b: Vec<T> = (0..units)
-            .map(|o| T::from_f64(theta[f * units + o]))
-            .collect();
+        let b: Vec<T> = (0..units).map(|o| T::from_f64(theta[f * units + o])).collect();
         model.params[1][1] = be.upload(&b);
     }
     Ok(())

@@ -43,20 +43,15 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
     let span = loaded.spec.data.span();
     loaded.spec.data = toml::Spanned::new(span, resolved);
-    let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.features)?;
+    let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.sample_shape())?;
     check_targets(&loaded, &data, &dag)?;
     let output = &loaded.spec.output;
     for name in output.nodes.iter().chain(&output.gradients) {
-        dag.resolve(name)
-            .map_err(|m| loaded.source.error(None, format!("[output]: {m}")))?;
+        dag.resolve(name).map_err(|m| loaded.source.error(None, format!("[output]: {m}")))?;
     }
     for p in &loaded.spec.probes {
-        crate::probes::precheck(p.get_ref(), &loaded.spec, &data).map_err(|m| {
-            loaded.source.error(
-                Some(p.span()),
-                format!("probe `{:?}`: {m}", p.get_ref().kind),
-            )
-        })?;
+        crate::probes::precheck(p.get_ref(), &loaded.spec, &data)
+            .map_err(|m| loaded.source.error(Some(p.span()), format!("probe `{:?}`: {m}", p.get_ref().kind)))?;
     }
     Ok(Prepared { loaded, data, dag })
 }
@@ -72,10 +67,7 @@ fn check_targets(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
         return fail("[train] needs targets, and the data set has none".into());
     }
     if !out.batched || out.shape.len() != 1 {
-        return fail(format!(
-            "[train] the output `{}` must be one row per sample to compare with targets",
-            out.name
-        ));
+        return fail(format!("[train] the output `{}` must be one row per sample to compare with targets", out.name));
     }
     let width = out.width();
     let got = data.train.target_matrix(width).len() / data.train.len().max(1);
@@ -83,10 +75,7 @@ fn check_targets(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
         return fail(format!(
             "[train] the output `{}` has {width} value(s) per sample but the targets have {got}{}",
             out.name,
-            data.train
-                .classes
-                .map(|k| format!(" ({k} classes)"))
-                .unwrap_or_default()
+            data.train.classes.map(|k| format!(" ({k} classes)")).unwrap_or_default()
         ));
     }
     if train.get_ref().solver == Some(Solver::Lstsq)
@@ -100,17 +89,8 @@ fn check_targets(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
 pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> {
     let p = prepare(path, sets, seed)?;
     let mut out = summary_table(&p.dag);
-    let test = p
-        .data
-        .test
-        .as_ref()
-        .map(|t| format!(", {} test", t.len()))
-        .unwrap_or_default();
-    out += &format!(
-        "data: {} train{test}, {} input features\n",
-        p.data.train.len(),
-        p.data.train.features
-    );
+    let test = p.data.test.as_ref().map(|t| format!(", {} test", t.len())).unwrap_or_default();
+    out += &format!("data: {} train{test}, {} input features\n", p.data.train.len(), p.data.train.features);
     Ok(out)
 }
 
@@ -126,14 +106,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Re
     let diverged = summary.diverged;
     let path = dir.finish()?;
     if let Some((step, value)) = diverged {
-        return Err(Error::Diverged {
-            step,
-            value,
-            dir: path,
-        });
+        return Err(Error::Diverged { step, value, dir: path });
     }
-    Ok(RunSummary {
-        dir: path,
-        ..summary.summary
-    })
+    Ok(RunSummary { dir: path, ..summary.summary })
 }

@@ -28,22 +28,15 @@ pub fn write_all<T: Element, B: Backend<T>>(
         files.push(name.to_string());
         Ok(())
     };
-    let resolved = toml::to_string(spec)
-        .map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
+    let resolved = toml::to_string(spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
     write("spec.toml", resolved.as_bytes())?;
 
-    let param_names: Vec<String> = model
-        .named_params()
-        .iter()
-        .flat_map(|(n, shape, _)| element_names(n, shape))
-        .collect();
+    let param_names: Vec<String> =
+        model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
     if let Some(h) = history {
         write("metrics.csv", results::metrics_csv(h).as_bytes())?;
         if spec.output.params {
-            write(
-                "params.csv",
-                results::params_csv(&param_names, &h.params).as_bytes(),
-            )?;
+            write("params.csv", results::params_csv(&param_names, &h.params).as_bytes())?;
         }
     }
     if spec.output.predictions {
@@ -53,15 +46,9 @@ pub fn write_all<T: Element, B: Backend<T>>(
         write("gradients.csv", gradients_csv(be, model, p).as_bytes())?;
     }
     if spec.output.checkpoint && model.dag.param_count() > 0 {
-        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = model
-            .named_params()
-            .into_iter()
-            .map(|(n, s, b)| (n, s, T::le_bytes(&be.download(b))))
-            .collect();
-        write(
-            "model.safetensors",
-            &results::safetensors_bytes(&tensors, T::DTYPE).map_err(Error::Data)?,
-        )?;
+        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> =
+            model.named_params().into_iter().map(|(n, s, b)| (n, s, T::le_bytes(&be.download(b)))).collect();
+        write("model.safetensors", &results::safetensors_bytes(&tensors, T::DTYPE).map_err(Error::Data)?)?;
     }
     for (name, png) in pictures(be, model, p, history, &param_names)? {
         write(&name, &png)?;
@@ -69,12 +56,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
 
     let finished = now_utc();
     let diverged = history.and_then(|h| h.diverged);
-    let status = if diverged.is_some() {
-        "diverged"
-    } else {
-        "complete"
-    }
-    .to_string();
+    let status = if diverged.is_some() { "diverged" } else { "complete" }.to_string();
     let final_metrics = final_metrics(history);
     let wall_seconds = finished.unix_seconds - started.unix_seconds;
     let steps = history.map(|h| h.steps).unwrap_or(0);
@@ -103,13 +85,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Data(e.to_string()))?;
     dir.write("manifest.json", json.as_bytes())?;
     Ok(Executed {
-        summary: RunSummary {
-            dir: dir.final_path().to_path_buf(),
-            status,
-            steps,
-            wall_seconds,
-            final_metrics,
-        },
+        summary: RunSummary { dir: dir.final_path().to_path_buf(), status, steps, wall_seconds, final_metrics },
         diverged,
     })
 }
@@ -129,18 +105,9 @@ fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
 }
 
 fn git_commit(spec_path: &Path) -> Option<String> {
-    let dir = spec_path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let dir = spec_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(dir).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Per split: the inputs, the targets, and each requested node's values.
@@ -149,32 +116,24 @@ fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &P
     let nodes: Vec<usize> = if spec.output.nodes.is_empty() {
         vec![model.dag.output]
     } else {
-        spec.output
-            .nodes
-            .iter()
-            .filter_map(|n| model.dag.find(n))
-            .collect()
+        spec.output.nodes.iter().filter_map(|n| model.dag.find(n)).collect()
     };
     let mut text = String::new();
     for split in [Split::Train, Split::Test] {
         let Some(d) = train::split_data(&p.data, split) else {
             continue;
         };
-        let values = train::node_values(be, model, &d.inputs, d.features);
+        let values = train::node_values(be, model, &d.inputs, &d.sample_shape(), &nodes);
         let mut cols = Columns::new(d.len());
-        cols.push_block(
-            &vec![if split == Split::Train { 0.0 } else { 1.0 }; d.len()],
-            1,
-            |_| "test".into(),
-        );
-        cols.push_block(&d.inputs, d.features, |j| d.feature_names[j].clone());
-        cols.push_block(&d.targets, d.target_cols, |j| {
-            format!("target_{}", d.target_names[j])
-        });
-        for &i in &nodes {
+        cols.push_block(&vec![if split == Split::Train { 0.0 } else { 1.0 }; d.len()], 1, |_| "test".into());
+        // Named features (not an image's pixels) go in as columns.
+        if d.feature_names.len() == d.features {
+            cols.push_block(&d.inputs, d.features, |j| d.feature_names[j].clone());
+        }
+        cols.push_block(&d.targets, d.target_cols, |j| format!("target_{}", d.target_names[j]));
+        for (&i, v) in nodes.iter().zip(&values) {
             let node = &model.dag.nodes[i];
             let w = node.width().max(1);
-            let v = &values[i];
             if !node.batched {
                 // A reduction over the batch: repeat its one value on every row.
                 cols.push_block(&vec![v[0]; d.len()], 1, |_| node.name.clone());
@@ -220,27 +179,16 @@ fn pictures<T: Element, B: Backend<T>>(
     let spec = &p.loaded.spec;
     let mut list: Vec<ProbeSpec> = spec.probes.iter().map(|s| s.get_ref().clone()).collect();
     if list.is_empty() && history.is_some_and(|h| h.steps > 0) {
-        list.push(ProbeSpec {
-            kind: ProbeKind::Curves,
-            split: None,
-            resolution: None,
-            metrics: None,
-        });
+        list.push(ProbeSpec { kind: ProbeKind::Curves, split: None, resolution: None, metrics: None });
     }
     let out_width = model.dag.nodes[model.dag.output].width();
-    let predict = |rows: &[f64]| -> Vec<f64> {
-        let f = p.data.train.features;
-        train::node_values(be, model, rows, f).swap_remove(model.dag.output)
-    };
+    let shape = p.data.train.sample_shape();
+    let predict = |rows: &[f64]| -> Vec<f64> { train::predict(be, model, rows, &shape) };
     let mut pngs = Vec::new();
     for probe in &list {
         let split = probe.split.unwrap_or(Split::Train);
         let Some(data) = train::split_data(&p.data, split) else {
-            return Err(Error::Data(format!(
-                "probe {:?}: the data has no {} split",
-                probe.kind,
-                split.name()
-            )));
+            return Err(Error::Data(format!("probe {:?}: the data has no {} split", probe.kind, split.name())));
         };
         let outputs = predict(&data.inputs);
         let ctx = ProbeContext {
@@ -253,8 +201,7 @@ fn pictures<T: Element, B: Backend<T>>(
             out_width,
             predict: &predict,
         };
-        let png = probes::render(probe, &ctx)
-            .map_err(|m| Error::Data(format!("probe {:?}: {m}", probe.kind)))?;
+        let png = probes::render(probe, &ctx).map_err(|m| Error::Data(format!("probe {:?}: {m}", probe.kind)))?;
         pngs.push(png);
     }
     Ok(pngs)

@@ -2,6 +2,7 @@
 //! layers), shapes inferred and checked before any compute, parameters counted and
 //! their initial values decided. Nothing here runs.
 
+mod spatial;
 mod summary;
 
 pub use summary::summary_table;
@@ -27,6 +28,32 @@ pub enum NodeOp {
     Concat,
     Mean,
     Sum,
+    /// Weight [channels, c_in, kernel, kernel] (PyTorch's layout), optional bias [channels].
+    Conv2d {
+        channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+    },
+    MaxPool2d {
+        kernel: usize,
+        stride: usize,
+    },
+    AvgPool2d {
+        kernel: usize,
+        stride: usize,
+    },
+    /// Per-channel (the first axis) normalisation; params weight, bias, and the
+    /// untrained running_mean, running_var, num_batches_tracked.
+    BatchNorm {
+        momentum: f64,
+        eps: f64,
+    },
+    Dropout {
+        rate: f64,
+    },
+    Flatten,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +71,8 @@ pub struct ParamDef {
     pub init: ParamInit,
     /// Fan-in and fan-out, for Xavier and He.
     pub fans: (usize, usize),
+    /// False for state that is not learned by gradient (batch-norm's running statistics).
+    pub trainable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,10 +93,7 @@ impl Node {
         self.shape.iter().product()
     }
     pub fn param_count(&self) -> usize {
-        self.params
-            .iter()
-            .map(|p| p.shape.iter().product::<usize>())
-            .sum()
+        self.params.iter().map(|p| p.shape.iter().product::<usize>()).sum()
     }
 }
 
@@ -96,19 +122,18 @@ impl Dag {
         })
     }
 
-    pub fn from_spec(spec: &Spec, source: &Source, input_features: usize) -> Result<Dag> {
+    pub fn from_spec(spec: &Spec, source: &Source, input_shape: Vec<usize>) -> Result<Dag> {
         let mut nodes = vec![Node {
             name: INPUT.into(),
             op: NodeOp::Input,
             op_name: "input".into(),
             inputs: vec![],
-            shape: vec![input_features],
+            shape: input_shape,
             batched: true,
             params: vec![],
         }];
         for layer in &spec.model.layers {
-            let node = build_node(layer.get_ref(), &nodes)
-                .map_err(|m| source.error(Some(layer.span()), m))?;
+            let node = build_node(layer.get_ref(), &nodes).map_err(|m| source.error(Some(layer.span()), m))?;
             nodes.push(node);
         }
         if spec.model.layers.is_empty() {
@@ -116,19 +141,14 @@ impl Dag {
         }
         let dag_so_far = Dag { nodes, output: 0 };
         let output = match &spec.model.output {
-            Some(name) => dag_so_far
-                .resolve(name)
-                .map_err(|m| source.error(None, format!("[model] output: {m}")))?,
+            Some(name) => dag_so_far.resolve(name).map_err(|m| source.error(None, format!("[model] output: {m}")))?,
             None => dag_so_far.nodes.len() - 1,
         };
-        Ok(Dag {
-            output,
-            ..dag_so_far
-        })
+        Ok(Dag { output, ..dag_so_far })
     }
 }
 
-fn shape_str(n: &Node) -> String {
+pub(crate) fn shape_str(n: &Node) -> String {
     if n.shape.is_empty() {
         "scalar".into()
     } else {
@@ -142,10 +162,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
     if nodes.iter().any(|n| n.name == l.name) {
         return Err(format!("{what}: the name `{}` is already taken", l.name));
     }
-    let input_names = l
-        .inputs
-        .clone()
-        .unwrap_or_else(|| vec![nodes[nodes.len() - 1].name.clone()]);
+    let input_names = l.inputs.clone().unwrap_or_else(|| vec![nodes[nodes.len() - 1].name.clone()]);
     let mut inputs = Vec::with_capacity(input_names.len());
     for name in &input_names {
         match nodes.iter().position(|n| &n.name == name) {
@@ -154,9 +171,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
                 let hint = crate::spec::suggest(name, nodes.iter().map(|n| n.name.as_str()))
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!(
-                    "{what}: input `{name}` is not an earlier layer{hint}"
-                ));
+                return Err(format!("{what}: input `{name}` is not an earlier layer{hint}"));
             }
         }
     }
@@ -169,21 +184,11 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         Some(k) if inputs.len() != k => {
             return Err(format!("{what} takes {k} input(s), found {}", inputs.len()));
         }
-        None if inputs.len() < 2 => {
-            return Err(format!(
-                "{what} joins at least 2 inputs, found {}",
-                inputs.len()
-            ))
-        }
+        None if inputs.len() < 2 => return Err(format!("{what} joins at least 2 inputs, found {}", inputs.len())),
         _ => {}
     }
     let first = &nodes[inputs[0]];
-    if !first.batched
-        && !matches!(
-            l.op,
-            LayerOp::AddScalar | LayerOp::MulScalar | LayerOp::Identity
-        )
-    {
+    if !first.batched && !matches!(l.op, LayerOp::AddScalar | LayerOp::MulScalar | LayerOp::Identity) {
         return Err(format!(
             "{what}: input `{}` is a scalar reduction; only scalar arithmetic may follow it",
             first.name
@@ -202,11 +207,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::Dense => {
             let units = l.units.unwrap_or(1);
             if first.shape.len() != 1 {
-                return Err(format!(
-                    "{what} needs a flat input; `{}` has shape {}",
-                    first.name,
-                    shape_str(first)
-                ));
+                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
             }
             let fan_in = first.shape[0];
             let bias = l.bias.unwrap_or(true);
@@ -216,10 +217,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             if bias {
                 let init = match &l.biases {
                     Some(b) if b.len() != units => {
-                        return Err(format!(
-                            "{what}: `biases` has {} values for {units} units",
-                            b.len()
-                        ));
+                        return Err(format!("{what}: `biases` has {} values for {units} units", b.len()));
                     }
                     Some(b) => ParamInit::Given(b.clone()),
                     None => ParamInit::Zeros,
@@ -229,6 +227,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
                     shape: vec![units],
                     init,
                     fans: (fan_in, units),
+                    trainable: true,
                 });
             }
         }
@@ -241,11 +240,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::MulScalar => node.op = NodeOp::Map(Map::MulScalar(l.value.unwrap_or(1.0))),
         LayerOp::Softmax => {
             if first.shape.len() != 1 {
-                return Err(format!(
-                    "{what} needs a flat input; `{}` has shape {}",
-                    first.name,
-                    shape_str(first)
-                ));
+                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
             }
             node.op = NodeOp::Softmax;
         }
@@ -282,12 +277,14 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             node.op = NodeOp::Concat;
             node.shape = vec![width];
         }
+        LayerOp::Conv2d
+        | LayerOp::MaxPool2d
+        | LayerOp::AvgPool2d
+        | LayerOp::BatchNorm
+        | LayerOp::Dropout
+        | LayerOp::Flatten => spatial::build(l, &what, first, &mut node)?,
         LayerOp::Mean | LayerOp::Sum => {
-            node.op = if l.op == LayerOp::Mean {
-                NodeOp::Mean
-            } else {
-                NodeOp::Sum
-            };
+            node.op = if l.op == LayerOp::Mean { NodeOp::Mean } else { NodeOp::Sum };
             node.shape = vec![];
             node.batched = false;
         }
@@ -296,12 +293,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
 }
 
 /// The weight of a dense layer: given in×out (as in the notes' x·W) and stored out×in.
-fn dense_weight(
-    l: &LayerSpec,
-    what: &str,
-    fan_in: usize,
-    units: usize,
-) -> std::result::Result<ParamDef, String> {
+fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::result::Result<ParamDef, String> {
     let init = match &l.weights {
         Some(rows) => {
             let cols = rows.first().map(Vec::len).unwrap_or(0);
@@ -327,10 +319,5 @@ fn dense_weight(
             value: None,
         })),
     };
-    Ok(ParamDef {
-        name: "weight".into(),
-        shape: vec![units, fan_in],
-        init,
-        fans: (fan_in, units),
-    })
+    Ok(ParamDef { name: "weight".into(), shape: vec![units, fan_in], init, fans: (fan_in, units), trainable: true })
 }

@@ -3,32 +3,17 @@
 use super::Dag;
 
 pub fn summary_table(dag: &Dag) -> String {
-    let mut rows: Vec<[String; 5]> = vec![[
-        "layer".into(),
-        "op".into(),
-        "inputs".into(),
-        "output shape".into(),
-        "params".into(),
-    ]];
+    let mut rows: Vec<[String; 5]> =
+        vec![["layer".into(), "op".into(), "inputs".into(), "output shape".into(), "params".into()]];
     for node in &dag.nodes {
-        let inputs: Vec<&str> = node
-            .inputs
-            .iter()
-            .map(|&i| dag.nodes[i].name.as_str())
-            .collect();
+        let inputs: Vec<&str> = node.inputs.iter().map(|&i| dag.nodes[i].name.as_str()).collect();
         let shape = if node.shape.is_empty() {
             "scalar".to_string()
         } else {
             let dims: Vec<String> = node.shape.iter().map(|d| d.to_string()).collect();
             format!("[batch, {}]", dims.join(", "))
         };
-        rows.push([
-            node.name.clone(),
-            node.op_name.clone(),
-            inputs.join(", "),
-            shape,
-            node.param_count().to_string(),
-        ]);
+        rows.push([node.name.clone(), node.op_name.clone(), inputs.join(", "), shape, node.param_count().to_string()]);
     }
     let mut widths = [0usize; 5];
     for r in &rows {

@@ -1,11 +1,14 @@
 //! The model: a checked DAG plus its parameter buffers, and the forward pass that
 //! records each layer as a composition of tape ops.
 
+mod init;
+
+pub use init::initial_values;
+
 use crate::autodiff::{Tape, Var};
-use crate::backend::{Backend, Element, Map};
-use crate::graph::{Dag, NodeOp, ParamDef, ParamInit};
-use crate::rng;
-use crate::spec::InitKind;
+use crate::backend::{Backend, Element, Map, Zip};
+use crate::graph::{Dag, NodeOp};
+use crate::rng::StreamRng;
 
 pub struct Model<T: Element, B: Backend<T>> {
     pub dag: Dag,
@@ -14,42 +17,36 @@ pub struct Model<T: Element, B: Backend<T>> {
     _t: std::marker::PhantomData<T>,
 }
 
-/// The tape handles of one forward pass: one per node, and one per parameter.
-pub struct Forward {
-    pub nodes: Vec<Var>,
-    pub params: Vec<Vec<Var>>,
+/// How a forward pass runs.
+pub struct Mode<'r> {
+    /// Training: batch-norm uses batch statistics and dropout drops.
+    pub train: bool,
+    /// Record gradients for the parameters.
+    pub param_grads: bool,
+    /// Where dropout draws its masks (needed when training with dropout).
+    pub dropout: Option<&'r mut StreamRng>,
 }
 
-/// Initial values of a parameter. Each parameter draws from its own stream
-/// (`init/<layer>.<param>`), so adding a layer never changes another's weights.
-pub fn initial_values(seed: u64, layer: &str, p: &ParamDef) -> Vec<f64> {
-    let n: usize = p.shape.iter().product();
-    let mut r = rng::stream(seed, &format!("init/{layer}.{}", p.name));
-    let (fan_in, fan_out) = p.fans;
-    match &p.init {
-        ParamInit::Given(v) => v.clone(),
-        ParamInit::Zeros => vec![0.0; n],
-        ParamInit::Random(spec) => match spec.kind {
-            InitKind::Zeros => vec![0.0; n],
-            InitKind::Constant => vec![spec.value.unwrap_or(0.0); n],
-            InitKind::Uniform => {
-                let (lo, hi) = (spec.low.unwrap_or(-1.0), spec.high.unwrap_or(1.0));
-                (0..n).map(|_| rng::uniform(&mut r, lo, hi)).collect()
-            }
-            InitKind::Normal => {
-                let std = spec.std.unwrap_or(1.0);
-                (0..n).map(|_| std * rng::normal(&mut r)).collect()
-            }
-            InitKind::Xavier => {
-                let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
-                (0..n).map(|_| rng::uniform(&mut r, -a, a)).collect()
-            }
-            InitKind::He => {
-                let std = (2.0 / fan_in as f64).sqrt();
-                (0..n).map(|_| std * rng::normal(&mut r)).collect()
-            }
-        },
+impl Mode<'_> {
+    pub fn eval() -> Mode<'static> {
+        Mode { train: false, param_grads: false, dropout: None }
     }
+}
+
+/// Batch statistics of one batch-norm node, for its running averages.
+pub struct BatchStats<Buf> {
+    pub node: usize,
+    pub mean: Buf,
+    pub var: Buf,
+    /// Values per channel in the batch (for the unbiased variance).
+    pub count: usize,
+}
+
+/// The tape handles of one forward pass: one per node, and one per parameter.
+pub struct Forward<Buf> {
+    pub nodes: Vec<Var>,
+    pub params: Vec<Vec<Var>>,
+    pub batch_stats: Vec<BatchStats<Buf>>,
 }
 
 impl<T: Element, B: Backend<T>> Model<T, B> {
@@ -61,20 +58,13 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
                 node.params
                     .iter()
                     .map(|p| {
-                        let host: Vec<T> = initial_values(seed, &node.name, p)
-                            .into_iter()
-                            .map(T::from_f64)
-                            .collect();
+                        let host: Vec<T> = initial_values(seed, &node.name, p).into_iter().map(T::from_f64).collect();
                         backend.upload(&host)
                     })
                     .collect()
             })
             .collect();
-        Model {
-            dag,
-            params,
-            _t: std::marker::PhantomData,
-        }
+        Model { dag, params, _t: std::marker::PhantomData }
     }
 
     /// Every parameter as (checkpoint name, shape, buffer), in graph order.
@@ -88,17 +78,18 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
         out
     }
 
-    /// Records the whole graph on `tape` from the input `x` (rows×features).
-    pub fn forward(&self, tape: &mut Tape<'_, T, B>, x: Var, train_params: bool) -> Forward {
+    /// Records the whole graph on `tape` from the input `x` (batch first).
+    pub fn forward(&self, tape: &mut Tape<'_, T, B>, x: Var, mode: &mut Mode) -> Forward<B::Buf> {
         let be = tape.backend();
         let mut vars: Vec<Var> = Vec::with_capacity(self.dag.nodes.len());
         let mut param_vars = Vec::with_capacity(self.dag.nodes.len());
-        for (node, bufs) in self.dag.nodes.iter().zip(&self.params) {
+        let mut batch_stats = Vec::new();
+        for (index, (node, bufs)) in self.dag.nodes.iter().zip(&self.params).enumerate() {
             let pv: Vec<Var> = node
                 .params
                 .iter()
                 .zip(bufs)
-                .map(|(p, buf)| tape.leaf(be.copy(buf), p.shape.clone(), train_params))
+                .map(|(p, buf)| tape.leaf(be.copy(buf), p.shape.clone(), mode.param_grads && p.trainable))
                 .collect();
             let input = |k: usize| vars[node.inputs[k]];
             let out = match &node.op {
@@ -121,13 +112,85 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
                 }
                 NodeOp::Mean => tape.mean_all(input(0)),
                 NodeOp::Sum => tape.sum_all(input(0)),
+                NodeOp::Conv2d { stride, padding, bias, .. } => {
+                    let y = tape.conv2d(input(0), pv[0], *stride, *padding);
+                    if *bias {
+                        tape.add_channels(y, pv[1])
+                    } else {
+                        y
+                    }
+                }
+                NodeOp::MaxPool2d { kernel, stride } => tape.max_pool2d(input(0), *kernel, *stride),
+                NodeOp::AvgPool2d { kernel, stride } => tape.avg_pool2d(input(0), *kernel, *stride),
+                NodeOp::BatchNorm { eps, .. } => {
+                    let x = input(0);
+                    let xhat = if mode.train {
+                        let g = tape.channels(x);
+                        let (xhat, mean, var) = tape.batch_normalize(x, *eps);
+                        batch_stats.push(BatchStats { node: index, mean, var, count: g.batch * g.spatial });
+                        xhat
+                    } else {
+                        // (x − running mean) / √(running var + eps), as two per-channel ops.
+                        let mean: Vec<T> = be.download(&bufs[2]);
+                        let var: Vec<T> = be.download(&bufs[3]);
+                        let inv: Vec<T> = var.iter().map(|v| T::one() / (*v + T::from_f64(*eps)).sqrt()).collect();
+                        let shift: Vec<T> = mean.iter().zip(&inv).map(|(m, i)| -*m * *i).collect();
+                        let c = inv.len();
+                        let inv = tape.leaf(be.upload(&inv), vec![c], false);
+                        let shift = tape.leaf(be.upload(&shift), vec![c], false);
+                        let scaled = tape.scale_channels(x, inv);
+                        tape.add_channels(scaled, shift)
+                    };
+                    let scaled = tape.scale_channels(xhat, pv[0]);
+                    tape.add_channels(scaled, pv[1])
+                }
+                NodeOp::Dropout { rate } => match (mode.train, mode.dropout.as_deref_mut()) {
+                    (true, Some(rng)) if *rate > 0.0 => {
+                        let x = input(0);
+                        let n = be.len(tape.value(x));
+                        let keep = 1.0 - rate;
+                        let mask: Vec<T> = (0..n)
+                            .map(|_| {
+                                if crate::rng::uniform(rng, 0.0, 1.0) < keep {
+                                    T::from_f64(1.0 / keep)
+                                } else {
+                                    T::zero()
+                                }
+                            })
+                            .collect();
+                        let shape = tape.shape(x).to_vec();
+                        let m = tape.leaf(be.upload(&mask), shape, false);
+                        tape.zip(Zip::Mul, x, m)
+                    }
+                    _ => input(0),
+                },
+                NodeOp::Flatten => {
+                    let x = input(0);
+                    let rows = tape.shape(x)[0];
+                    tape.reshape(x, vec![rows, node.width()])
+                }
             };
             vars.push(out);
             param_vars.push(pv);
         }
-        Forward {
-            nodes: vars,
-            params: param_vars,
+        Forward { nodes: vars, params: param_vars, batch_stats }
+    }
+
+    /// Folds one batch's statistics into the running averages (PyTorch's rule: the
+    /// running variance uses the unbiased batch variance).
+    pub fn update_running_stats(&mut self, be: &B, stats: Vec<BatchStats<B::Buf>>) {
+        for s in stats {
+            let NodeOp::BatchNorm { momentum, .. } = self.dag.nodes[s.node].op else { continue };
+            let unbias = s.count as f64 / (s.count.max(2) - 1) as f64;
+            let bufs = &mut self.params[s.node];
+            let blend = |old: &B::Buf, new: &B::Buf, scale: f64| {
+                let kept = be.map(Map::MulScalar(1.0 - momentum), old);
+                let added = be.map(Map::MulScalar(momentum * scale), new);
+                be.zip(Zip::Add, &kept, &added)
+            };
+            bufs[2] = blend(&bufs[2], &s.mean, 1.0);
+            bufs[3] = blend(&bufs[3], &s.var, unbias);
+            bufs[4] = be.map(Map::AddScalar(1.0), &bufs[4]);
         }
     }
 }

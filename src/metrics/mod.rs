@@ -11,10 +11,7 @@ pub struct Scored<'a> {
 }
 
 pub fn score(metrics: &[Metric], s: &Scored) -> Vec<f64> {
-    let counts = if metrics
-        .iter()
-        .any(|m| matches!(m, Metric::Precision | Metric::Recall | Metric::F1))
-    {
+    let counts = if metrics.iter().any(|m| matches!(m, Metric::Precision | Metric::Recall | Metric::F1)) {
         Some(confusion(s))
     } else {
         None
@@ -27,10 +24,7 @@ pub fn score(metrics: &[Metric], s: &Scored) -> Vec<f64> {
             Metric::LogSse => sse(s).ln(),
             Metric::Accuracy => accuracy(s),
             Metric::Precision | Metric::Recall | Metric::F1 => {
-                let c = counts
-                    .as_ref()
-                    .map(|c| c.macro_scores())
-                    .unwrap_or_default();
+                let c = counts.as_ref().map(|c| c.macro_scores()).unwrap_or_default();
                 match m {
                     Metric::Precision => c.0,
                     Metric::Recall => c.1,
@@ -42,11 +36,7 @@ pub fn score(metrics: &[Metric], s: &Scored) -> Vec<f64> {
 }
 
 fn sse(s: &Scored) -> f64 {
-    s.outputs
-        .iter()
-        .zip(s.targets)
-        .map(|(p, t)| (p - t) * (p - t))
-        .sum()
+    s.outputs.iter().zip(s.targets).map(|(p, t)| (p - t) * (p - t)).sum()
 }
 
 /// The class a row stands for: 0.5 threshold for one column, argmax otherwise.
@@ -54,13 +44,7 @@ fn class_of(r: &[f64]) -> usize {
     if r.len() == 1 {
         usize::from(r[0] >= 0.5)
     } else {
-        r.iter()
-            .enumerate()
-            .fold(
-                (0, f64::NEG_INFINITY),
-                |b, (i, v)| if *v > b.1 { (i, *v) } else { b },
-            )
-            .0
+        r.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, v)| if *v > b.1 { (i, *v) } else { b }).0
     }
 }
 
@@ -70,10 +54,7 @@ pub fn predicted_classes(outputs: &[f64], cols: usize) -> Vec<usize> {
 }
 
 fn accuracy(s: &Scored) -> f64 {
-    let rows = s
-        .outputs
-        .chunks_exact(s.cols)
-        .zip(s.targets.chunks_exact(s.cols));
+    let rows = s.outputs.chunks_exact(s.cols).zip(s.targets.chunks_exact(s.cols));
     let total = s.outputs.len() / s.cols.max(1);
     let hits = rows.filter(|(p, t)| class_of(p) == class_of(t)).count();
     hits as f64 / total.max(1) as f64
@@ -88,10 +69,7 @@ pub struct Confusion {
 pub fn confusion(s: &Scored) -> Confusion {
     let classes = if s.cols == 1 { 2 } else { s.cols };
     let mut m = vec![vec![0; classes]; classes];
-    for (p, t) in predicted_classes(s.outputs, s.cols)
-        .iter()
-        .zip(predicted_classes(s.targets, s.cols))
-    {
+    for (p, t) in predicted_classes(s.outputs, s.cols).iter().zip(predicted_classes(s.targets, s.cols)) {
         m[t][*p] += 1;
     }
     Confusion { classes, m }
@@ -105,11 +83,7 @@ impl Confusion {
         let actual: f64 = self.m[c].iter().sum::<usize>() as f64;
         let p = if predicted > 0.0 { tp / predicted } else { 0.0 };
         let r = if actual > 0.0 { tp / actual } else { 0.0 };
-        let f = if p + r > 0.0 {
-            2.0 * p * r / (p + r)
-        } else {
-            0.0
-        };
+        let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
         (p, r, f)
     }
 
@@ -137,21 +111,8 @@ mod tests {
         // predictions 1,1,0,0,1 against 1,0,0,1,1: TP 2, FP 1, FN 1, TN 1.
         let outputs = [0.9, 0.6, 0.1, 0.4, 0.7];
         let targets = [1.0, 0.0, 0.0, 1.0, 1.0];
-        let s = Scored {
-            outputs: &outputs,
-            targets: &targets,
-            cols: 1,
-            loss: 0.0,
-        };
-        let v = score(
-            &[
-                Metric::Accuracy,
-                Metric::Precision,
-                Metric::Recall,
-                Metric::F1,
-            ],
-            &s,
-        );
+        let s = Scored { outputs: &outputs, targets: &targets, cols: 1, loss: 0.0 };
+        let v = score(&[Metric::Accuracy, Metric::Precision, Metric::Recall, Metric::F1], &s);
         assert_eq!(v, vec![0.6, 2.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0]);
     }
 
@@ -159,12 +120,7 @@ mod tests {
     fn multiclass_accuracy_uses_argmax() {
         let outputs = [0.1, 0.7, 0.2, 0.5, 0.3, 0.2];
         let targets = [0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
-        let s = Scored {
-            outputs: &outputs,
-            targets: &targets,
-            cols: 3,
-            loss: 0.0,
-        };
+        let s = Scored { outputs: &outputs, targets: &targets, cols: 3, loss: 0.0 };
         assert_eq!(score(&[Metric::Accuracy, Metric::Sse], &s)[0], 0.5);
     }
 }

@@ -4,17 +4,9 @@
 
 /// Solves min ‖Xθ − y‖² for X (n×p, row-major) and each column of Y (n×q).
 /// Returns θ as p×q, row-major.
-pub fn least_squares(
-    x: &[f64],
-    n: usize,
-    p: usize,
-    y: &[f64],
-    q: usize,
-) -> Result<Vec<f64>, String> {
+pub fn least_squares(x: &[f64], n: usize, p: usize, y: &[f64], q: usize) -> Result<Vec<f64>, String> {
     if n < p {
-        return Err(format!(
-            "least squares needs at least as many samples ({n}) as inputs ({p})"
-        ));
+        return Err(format!("least squares needs at least as many samples ({n}) as inputs ({p})"));
     }
     let mut a = x.to_vec();
     let mut b = y.to_vec();
@@ -65,10 +57,7 @@ mod tests {
     fn recovers_an_exact_linear_map() {
         // y = 1 + 2a − 3b on four points.
         let x = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 2.0, 3.0];
-        let y: Vec<f64> = x
-            .chunks(3)
-            .map(|r| r[0] + 2.0 * r[1] - 3.0 * r[2])
-            .collect();
+        let y: Vec<f64> = x.chunks(3).map(|r| r[0] + 2.0 * r[1] - 3.0 * r[2]).collect();
         let t = least_squares(&x, 4, 3, &y, 1).unwrap();
         for (got, want) in t.iter().zip([1.0, 2.0, -3.0]) {
             assert!((got - want).abs() < 1e-12, "{t:?}");

@@ -96,20 +96,13 @@ fn format_tick(v: f64) -> String {
 }
 
 fn padded(lo: f64, hi: f64) -> (f64, f64) {
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
-        (lo, hi)
-    } else {
-        (0.0, 1.0)
-    };
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (0.0, 1.0) };
     let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
     (lo - 0.05 * span, hi + 0.05 * span)
 }
 
 fn bounds<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> ((f64, f64), (f64, f64)) {
-    let mut b = (
-        (f64::INFINITY, f64::NEG_INFINITY),
-        (f64::INFINITY, f64::NEG_INFINITY),
-    );
+    let mut b = ((f64::INFINITY, f64::NEG_INFINITY), (f64::INFINITY, f64::NEG_INFINITY));
     for (x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
         b.0 = (b.0 .0.min(*x), b.0 .1.max(*x));
         b.1 = (b.1 .0.min(*y), b.1 .1.max(*y));
@@ -136,9 +129,7 @@ pub fn line_figure(title: &str, panels: &[LinePanel]) -> DrawResult<Vec<u8>> {
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let root = root
-            .titled(title, (FONT, 26).into_font().style(FontStyle::Bold))
-            .map_err(err)?;
+        let root = root.titled(title, (FONT, 26).into_font().style(FontStyle::Bold)).map_err(err)?;
         let areas = root.split_evenly((1, panels.len().max(1)));
         for (panel, area) in panels.iter().zip(areas) {
             let (xr, yr) = bounds(panel.series.iter().flat_map(|s| s.points.iter()));
@@ -167,9 +158,7 @@ pub fn line_figure(title: &str, panels: &[LinePanel]) -> DrawResult<Vec<u8>> {
                     .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
                     .map_err(err)?
                     .label(&s.name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
-                    });
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
             }
             chart
                 .configure_series_labels()
@@ -244,11 +233,7 @@ pub fn scatter_figure(
                 }
                 Marker::Cross => {
                     chart
-                        .draw_series(
-                            g.points
-                                .iter()
-                                .map(|p| Cross::new(*p, size, c.stroke_width(2))),
-                        )
+                        .draw_series(g.points.iter().map(|p| Cross::new(*p, size, c.stroke_width(2))))
                         .map_err(err)?
                         .label(&g.name)
                         .legend(move |(x, y)| Cross::new((x + 8, y), 5, c.stroke_width(2)));

@@ -23,11 +23,7 @@ pub struct ProbeContext<'a> {
 
 /// Renders one probe; returns the file name and PNG bytes.
 pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(String, Vec<u8>), String> {
-    let suffix = if ctx.split == Split::Train {
-        String::new()
-    } else {
-        format!("_{}", ctx.split.name())
-    };
+    let suffix = if ctx.split == Split::Train { String::new() } else { format!("_{}", ctx.split.name()) };
     let (stem, png) = match probe.kind {
         ProbeKind::Curves => ("curves", curves(probe, ctx)?),
         ProbeKind::Params => ("params", params(ctx)?),
@@ -35,17 +31,12 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(String, Vec<u8>)
         ProbeKind::DecisionBoundary => ("decision_boundary", decision_boundary(probe, ctx)?),
         ProbeKind::TruthVsPrediction => ("truth_vs_prediction", truth_vs_prediction(ctx)?),
     };
-    let suffix = if matches!(probe.kind, ProbeKind::Curves | ProbeKind::Params) {
-        String::new()
-    } else {
-        suffix
-    };
+    let suffix = if matches!(probe.kind, ProbeKind::Curves | ProbeKind::Params) { String::new() } else { suffix };
     Ok((format!("{stem}{suffix}.png"), png))
 }
 
 fn need_history<'a>(ctx: &'a ProbeContext) -> Result<&'a History, String> {
-    ctx.history
-        .ok_or_else(|| "this probe draws training history; the spec has no [train]".to_string())
+    ctx.history.ok_or_else(|| "this probe draws training history; the spec has no [train]".to_string())
 }
 
 fn curves(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
@@ -54,24 +45,14 @@ fn curves(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     let mut panels = Vec::new();
     for m in wanted {
         let Some(col) = h.metrics.iter().position(|x| *x == m) else {
-            return Err(format!(
-                "curves: metric `{}` is not recorded (add it to [metrics] record)",
-                m.name()
-            ));
+            return Err(format!("curves: metric `{}` is not recorded (add it to [metrics] record)", m.name()));
         };
         let mut series = Vec::new();
-        for split in [Split::Train, Split::Test] {
-            let points: Vec<(f64, f64)> = h
-                .records
-                .iter()
-                .filter(|r| r.split == split)
-                .map(|r| (r.step as f64, r.values[col]))
-                .collect();
+        for split in [Split::Batch, Split::Train, Split::Test] {
+            let points: Vec<(f64, f64)> =
+                h.records.iter().filter(|r| r.split == split).map(|r| (r.step as f64, r.values[col])).collect();
             if !points.is_empty() {
-                series.push(Series {
-                    name: split.name().into(),
-                    points,
-                });
+                series.push(Series { name: split.name().into(), points });
             }
         }
         panels.push(LinePanel {
@@ -98,16 +79,8 @@ fn params(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
             points: h.params.iter().map(|(s, v)| (*s as f64, v[i])).collect(),
         })
         .collect();
-    let panel = LinePanel {
-        title: "parameter paths".into(),
-        x_label: "step".into(),
-        y_label: "value".into(),
-        series,
-    };
-    line_figure(
-        &format!("{}: parameters over training", ctx.run_name),
-        &[panel],
-    )
+    let panel = LinePanel { title: "parameter paths".into(), x_label: "step".into(), y_label: "value".into(), series };
+    line_figure(&format!("{}: parameters over training", ctx.run_name), &[panel])
 }
 
 /// The two input columns that vary (a constant bias column is skipped).
@@ -120,10 +93,7 @@ fn plane(d: &Dataset) -> Result<(usize, usize), String> {
         .collect();
     match varying.as_slice() {
         [a, b] => Ok((*a, *b)),
-        _ => Err(format!(
-            "this picture needs exactly 2 varying input features; the data has {}",
-            varying.len()
-        )),
+        _ => Err(format!("this picture needs exactly 2 varying input features; the data has {}", varying.len())),
     }
 }
 
@@ -143,16 +113,9 @@ fn by_class(d: &Dataset, labels: &[usize], axes: (usize, usize)) -> Vec<PointGro
     (0..k)
         .map(|c| PointGroup {
             name: format!("class {c}"),
-            points: (0..d.len())
-                .filter(|&i| labels[i] == c)
-                .map(|i| point(d, i, axes))
-                .collect(),
+            points: (0..d.len()).filter(|&i| labels[i] == c).map(|i| point(d, i, axes)).collect(),
             color: c,
-            marker: if c % 2 == 0 {
-                Marker::Cross
-            } else {
-                Marker::Circle
-            },
+            marker: if c % 2 == 0 { Marker::Cross } else { Marker::Circle },
             size: 4,
         })
         .collect()
@@ -164,13 +127,7 @@ fn dataset(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     let labels = class_labels(d)?;
     let groups = by_class(d, &labels, axes);
     let title = format!("{}: {} data by class", ctx.run_name, ctx.split.name());
-    scatter_figure(
-        &title,
-        &d.feature_names[axes.0],
-        &d.feature_names[axes.1],
-        &groups,
-        None,
-    )
+    scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
 }
 
 fn decision_boundary(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
@@ -185,14 +142,8 @@ fn decision_boundary(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, S
         let m = 0.08 * (hi - lo).max(1e-9);
         (lo - m, hi + m)
     };
-    let x = pad(
-        xs.clone().fold(f64::INFINITY, f64::min),
-        xs.fold(f64::NEG_INFINITY, f64::max),
-    );
-    let y = pad(
-        ys.clone().fold(f64::INFINITY, f64::min),
-        ys.fold(f64::NEG_INFINITY, f64::max),
-    );
+    let x = pad(xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
+    let y = pad(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
     // Every other input column keeps its first value (the constant bias column).
     let template: Vec<f64> = d.input_row(0).to_vec();
     let mut grid = Vec::with_capacity(res * res * d.features);
@@ -206,22 +157,10 @@ fn decision_boundary(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, S
     }
     let outputs = (ctx.predict)(&grid);
     let classes = predicted_classes(&outputs, ctx.out_width);
-    let bg = Background {
-        x,
-        y,
-        nx: res,
-        ny: res,
-        classes,
-    };
+    let bg = Background { x, y, nx: res, ny: res, classes };
     let groups = by_class(d, &labels, axes);
     let title = format!("{}: decision boundary", ctx.run_name);
-    scatter_figure(
-        &title,
-        &d.feature_names[axes.0],
-        &d.feature_names[axes.1],
-        &groups,
-        Some(&bg),
-    )
+    scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, Some(&bg))
 }
 
 fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
@@ -233,74 +172,29 @@ fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     }
     let predicted = predicted_classes(ctx.outputs, 1);
     let pick = |p: usize, t: usize| -> Vec<(f64, f64)> {
-        (0..d.len())
-            .filter(|&i| predicted[i] == p && labels[i] == t)
-            .map(|i| point(d, i, axes))
-            .collect()
+        (0..d.len()).filter(|&i| predicted[i] == p && labels[i] == t).map(|i| point(d, i, axes)).collect()
     };
     let groups = [
-        PointGroup {
-            name: "true positives".into(),
-            points: pick(1, 1),
-            color: 3,
-            marker: Marker::Circle,
-            size: 4,
-        },
-        PointGroup {
-            name: "true negatives".into(),
-            points: pick(0, 0),
-            color: 0,
-            marker: Marker::Cross,
-            size: 4,
-        },
-        PointGroup {
-            name: "false positives".into(),
-            points: pick(1, 0),
-            color: 8,
-            marker: Marker::Cross,
-            size: 9,
-        },
-        PointGroup {
-            name: "false negatives".into(),
-            points: pick(0, 1),
-            color: 8,
-            marker: Marker::Circle,
-            size: 9,
-        },
+        PointGroup { name: "true positives".into(), points: pick(1, 1), color: 3, marker: Marker::Circle, size: 4 },
+        PointGroup { name: "true negatives".into(), points: pick(0, 0), color: 0, marker: Marker::Cross, size: 4 },
+        PointGroup { name: "false positives".into(), points: pick(1, 0), color: 8, marker: Marker::Cross, size: 9 },
+        PointGroup { name: "false negatives".into(), points: pick(0, 1), color: 8, marker: Marker::Circle, size: 9 },
     ];
-    let title = format!(
-        "{}: truth vs prediction ({})",
-        ctx.run_name,
-        ctx.split.name()
-    );
-    scatter_figure(
-        &title,
-        &d.feature_names[axes.0],
-        &d.feature_names[axes.1],
-        &groups,
-        None,
-    )
+    let title = format!("{}: truth vs prediction ({})", ctx.run_name, ctx.split.name());
+    scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
 }
 
 /// Checks before any compute that a probe can be drawn for this spec and data.
-pub fn precheck(
-    probe: &ProbeSpec,
-    spec: &crate::spec::Spec,
-    data: &crate::data::Splits,
-) -> Result<(), String> {
+pub fn precheck(probe: &ProbeSpec, spec: &crate::spec::Spec, data: &crate::data::Splits) -> Result<(), String> {
     let split = probe.split.unwrap_or(Split::Train);
     let d = match split {
         Split::Train => &data.train,
-        Split::Test => data
-            .test
-            .as_ref()
-            .ok_or("the data has no test split (set test_fraction)")?,
+        Split::Test => data.test.as_ref().ok_or("the data has no test split (set test_fraction)")?,
+        Split::Batch => return Err("pictures show `train` or `test`, not `batch`".into()),
     };
     match probe.kind {
         ProbeKind::Curves if spec.train.is_none() => Err("curves need a [train] table".into()),
-        ProbeKind::Params if !spec.output.params => {
-            Err("set [output] params = true to record parameter paths".into())
-        }
+        ProbeKind::Params if !spec.output.params => Err("set [output] params = true to record parameter paths".into()),
         ProbeKind::Curves | ProbeKind::Params => Ok(()),
         ProbeKind::Dataset | ProbeKind::DecisionBoundary | ProbeKind::TruthVsPrediction => {
             plane(d)?;

@@ -12,9 +12,7 @@ pub struct UtcTime {
 }
 
 pub fn now_utc() -> UtcTime {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     from_unix(d.as_secs_f64())
 }
 
@@ -54,10 +52,7 @@ impl UtcTime {
 
     /// 20261127-204903, for folder names.
     pub fn compact(&self) -> String {
-        format!(
-            "{:04}{:02}{:02}-{:02}{:02}{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        format!("{:04}{:02}{:02}-{:02}{:02}{:02}", self.year, self.month, self.day, self.hour, self.minute, self.second)
     }
 }
 
@@ -66,13 +61,7 @@ mod tests {
     #[test]
     fn known_dates() {
         assert_eq!(super::from_unix(0.0).iso(), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            super::from_unix(1_795_812_543.0).iso(),
-            "2026-11-27T20:49:03Z"
-        );
-        assert_eq!(
-            super::from_unix(951_782_400.0).iso(),
-            "2000-02-29T00:00:00Z"
-        );
+        assert_eq!(super::from_unix(1_795_812_543.0).iso(), "2026-11-27T20:49:03Z");
+        assert_eq!(super::from_unix(951_782_400.0).iso(), "2000-02-29T00:00:00Z");
     }
 }

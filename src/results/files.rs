@@ -48,11 +48,7 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(rows: usize) -> Self {
-        Columns {
-            names: vec![],
-            rows,
-            cells: vec![Vec::new(); rows],
-        }
+        Columns { names: vec![], rows, cells: vec![Vec::new(); rows] }
     }
 
     /// Appends a rows×width block, its columns named by `name(j)`.
@@ -83,12 +79,8 @@ impl Columns {
 /// Element names of a parameter: `w[i][j]` for a matrix (no commas, for CSV headers), `b[i]` for a vector.
 pub fn element_names(name: &str, shape: &[usize]) -> Vec<String> {
     match shape {
-        [r, c] => (0..r * c)
-            .map(|k| format!("{name}[{}][{}]", k / c, k % c))
-            .collect(),
-        _ => (0..shape.iter().product())
-            .map(|k| format!("{name}[{k}]"))
-            .collect(),
+        [r, c] => (0..r * c).map(|k| format!("{name}[{}][{}]", k / c, k % c)).collect(),
+        _ => (0..shape.iter().product()).map(|k| format!("{name}[{k}]")).collect(),
     }
 }
 

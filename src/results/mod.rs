@@ -31,10 +31,7 @@ impl RunDir {
         }
         let tmp = parent.join(format!(".incomplete-{id}"));
         std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(RunDir {
-            tmp,
-            dest: parent.join(id),
-        })
+        Ok(RunDir { tmp, dest: parent.join(id) })
     }
 
     pub fn write(&self, file: &str, bytes: &[u8]) -> Result<()> {
@@ -54,16 +51,7 @@ impl RunDir {
 }
 
 fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s: String = name.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     if s.is_empty() || s.starts_with('.') {
         format!("run{s}")
     } else {

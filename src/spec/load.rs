@@ -16,15 +16,9 @@ pub fn load(path: &Path, sets: &[String], seed: Option<u64>) -> Result<LoadedSpe
 }
 
 pub fn load_str(file: &str, text: &str, sets: &[String], seed: Option<u64>) -> Result<LoadedSpec> {
-    let original = Source {
-        file: file.to_string(),
-        text: text.to_string(),
-    };
+    let original = Source { file: file.to_string(), text: text.to_string() };
     let text = overrides::apply(&original, sets, seed)?;
-    let source = Source {
-        file: file.to_string(),
-        text,
-    };
+    let source = Source { file: file.to_string(), text };
     let spec: Spec = toml::from_str(&source.text).map_err(|e| {
         let message = with_suggestion(e.message());
         source.error(e.span(), message)

@@ -10,13 +10,10 @@ pub fn apply(source: &Source, sets: &[String], seed: Option<u64>) -> Result<Stri
     if sets.is_empty() && seed.is_none() {
         return Ok(source.text.clone());
     }
-    let mut doc: DocumentMut = source
-        .text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| source.error(e.span(), e.message().to_string()))?;
+    let mut doc: DocumentMut =
+        source.text.parse().map_err(|e: toml_edit::TomlError| source.error(e.span(), e.message().to_string()))?;
     for assignment in sets {
-        set_one(&mut doc, assignment)
-            .map_err(|m| Error::Usage(format!("--set {assignment}: {m}")))?;
+        set_one(&mut doc, assignment).map_err(|m| Error::Usage(format!("--set {assignment}: {m}")))?;
     }
     if let Some(seed) = seed {
         doc["seed"] = toml_edit::value(seed as i64);
@@ -25,9 +22,7 @@ pub fn apply(source: &Source, sets: &[String], seed: Option<u64>) -> Result<Stri
 }
 
 fn set_one(doc: &mut DocumentMut, assignment: &str) -> Result<(), String> {
-    let (path, raw) = assignment
-        .split_once('=')
-        .ok_or("expected key.path=value")?;
+    let (path, raw) = assignment.split_once('=').ok_or("expected key.path=value")?;
     let raw = raw.trim();
     // A TOML value where it parses as one (numbers, booleans, arrays); a bare string otherwise.
     let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw));
@@ -56,29 +51,19 @@ fn descend(item: &mut Item, key: &str, rest: &[&str], value: Value) -> Result<()
         Item::Table(t) => set_in(t, rest, value),
         Item::Value(Value::InlineTable(t)) => set_in(t, rest, value),
         Item::ArrayOfTables(arr) => {
-            let names: Vec<Option<String>> = arr
-                .iter()
-                .map(|t| t.get("name").and_then(|n| n.as_str()).map(String::from))
-                .collect();
+            let names: Vec<Option<String>> =
+                arr.iter().map(|t| t.get("name").and_then(|n| n.as_str()).map(String::from)).collect();
             let index = find_entry(&names, rest[0], key)?;
             let table = arr.get_mut(index).ok_or("index out of range")?;
             if rest.len() == 1 {
-                return Err(format!(
-                    "`{key}.{}` is a whole table; set one of its keys",
-                    rest[0]
-                ));
+                return Err(format!("`{key}.{}` is a whole table; set one of its keys", rest[0]));
             }
             set_in(table, &rest[1..], value)
         }
         Item::Value(Value::Array(arr)) => {
             let names: Vec<Option<String>> = arr
                 .iter()
-                .map(|v| {
-                    v.as_inline_table()
-                        .and_then(|t| t.get("name"))
-                        .and_then(|n| n.as_str())
-                        .map(String::from)
-                })
+                .map(|v| v.as_inline_table().and_then(|t| t.get("name")).and_then(|n| n.as_str()).map(String::from))
                 .collect();
             let index = find_entry(&names, rest[0], key)?;
             let element = arr.get_mut(index).ok_or("index out of range")?;
@@ -97,18 +82,13 @@ fn descend(item: &mut Item, key: &str, rest: &[&str], value: Value) -> Result<()
 
 fn find_entry(names: &[Option<String>], segment: &str, key: &str) -> Result<usize, String> {
     if let Ok(i) = segment.parse::<usize>() {
-        return if i < names.len() {
-            Ok(i)
-        } else {
-            Err(format!("`{key}` has {} entries, no index {i}", names.len()))
-        };
+        return if i < names.len() { Ok(i) } else { Err(format!("`{key}` has {} entries, no index {i}", names.len())) };
     }
     if let Some(i) = names.iter().position(|n| n.as_deref() == Some(segment)) {
         return Ok(i);
     }
     let known: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
-    let hint = super::suggest(segment, known.iter().copied())
-        .map(|s| format!("; did you mean `{s}`?"))
-        .unwrap_or_default();
+    let hint =
+        super::suggest(segment, known.iter().copied()).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
     Err(format!("`{key}` has no entry named `{segment}`{hint}"))
 }

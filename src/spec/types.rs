@@ -173,6 +173,15 @@ pub enum LayerOp {
     MulScalar,
     Mean,
     Sum,
+    Conv2d,
+    #[serde(rename = "maxpool2d")]
+    MaxPool2d,
+    #[serde(rename = "avgpool2d")]
+    AvgPool2d,
+    #[serde(rename = "batchnorm")]
+    BatchNorm,
+    Dropout,
+    Flatten,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +211,27 @@ pub struct LayerSpec {
     /// The scalar of `add_scalar` and `mul_scalar`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
+    /// Output channels of `conv2d`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// Square window size of `conv2d` and the pools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<usize>,
+    /// Step of the window (1 for `conv2d`, the kernel size for pools, by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stride: Option<usize>,
+    /// Zeros added around each side of a `conv2d` input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub padding: Option<usize>,
+    /// Fraction of values `dropout` zeroes in training.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// `batchnorm`: weight of the newest batch in the running statistics (PyTorch's 0.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// `batchnorm`: added to the variance before the square root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +285,33 @@ pub enum Reduction {
 pub enum OptimizerKind {
     #[default]
     Sgd,
+    Adam,
+    #[serde(rename = "adamw")]
+    AdamW,
+    #[serde(rename = "rmsprop")]
+    RmsProp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// lr · gamma^⌊step / every⌋
+    Step,
+    /// Cosine from lr down to min_lr over the run.
+    Cosine,
+}
+
+/// A learning-rate schedule, in optimizer steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    pub kind: ScheduleKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_lr: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,8 +350,28 @@ pub struct TrainSpec {
     pub momentum: f64,
     #[serde(default)]
     pub nesterov: bool,
+    /// L2 penalty (SGD, Adam, RMSProp) or decoupled weight decay (AdamW).
     #[serde(default)]
     pub weight_decay: f64,
+    /// Adam's moment decay rates.
+    #[serde(default = "default_beta1")]
+    pub beta1: f64,
+    #[serde(default = "default_beta2")]
+    pub beta2: f64,
+    /// Added to the denominator of Adam and RMSProp.
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    /// RMSProp's square-average decay.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
+    /// Steps of linear warm-up from 0 to lr.
+    #[serde(default)]
+    pub warmup: usize,
+    /// Scales the gradients down when their global L2 norm exceeds this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_norm: Option<f64>,
     #[serde(default)]
     pub batch_size: BatchSize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -337,6 +414,8 @@ impl Metric {
 pub enum Split {
     Train,
     Test,
+    /// The training batch of that step (metrics rows only).
+    Batch,
 }
 
 impl Split {
@@ -344,6 +423,7 @@ impl Split {
         match self {
             Split::Train => "train",
             Split::Test => "test",
+            Split::Batch => "batch",
         }
     }
 }
@@ -353,9 +433,16 @@ impl Split {
 pub struct MetricsSpec {
     #[serde(default = "default_metrics")]
     pub record: Vec<Metric>,
-    /// Record every N steps (and always after the last one).
-    #[serde(default = "one_usize")]
-    pub every: usize,
+    /// Evaluate the splits every N steps (and after the last one); every step by
+    /// default when training by iterations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<usize>,
+    /// Evaluate the splits after every epoch; the default when training by epochs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_epoch: Option<bool>,
+    /// Record the training batch's own metrics (split `batch`) every N steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_every: Option<usize>,
     /// Which splits to evaluate; every split the data has by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splits: Option<Vec<Split>>,
@@ -363,11 +450,7 @@ pub struct MetricsSpec {
 
 impl Default for MetricsSpec {
     fn default() -> Self {
-        MetricsSpec {
-            record: default_metrics(),
-            every: 1,
-            splits: None,
-        }
+        MetricsSpec { record: default_metrics(), every: None, per_epoch: None, batch_every: None, splits: None }
     }
 }
 
@@ -393,13 +476,7 @@ pub struct OutputSpec {
 
 impl Default for OutputSpec {
     fn default() -> Self {
-        OutputSpec {
-            predictions: false,
-            nodes: vec![],
-            params: false,
-            gradients: vec![],
-            checkpoint: true,
-        }
+        OutputSpec { predictions: false, nodes: vec![], params: false, gradients: vec![], checkpoint: true }
     }
 }
 
@@ -436,8 +513,17 @@ pub struct ProbeSpec {
 fn one() -> f64 {
     1.0
 }
-fn one_usize() -> usize {
-    1
+fn default_beta1() -> f64 {
+    0.9
+}
+fn default_beta2() -> f64 {
+    0.999
+}
+fn default_eps() -> f64 {
+    1e-8
+}
+fn default_alpha() -> f64 {
+    0.99
 }
 fn yes() -> bool {
     true
@@ -470,9 +556,7 @@ impl<'de> Deserialize<'de> for BatchSize {
                 if v >= 1 {
                     Ok(BatchSize::Size(v as usize))
                 } else {
-                    Err(E::custom(format!(
-                        "batch_size must be at least 1, found {v}"
-                    )))
+                    Err(E::custom(format!("batch_size must be at least 1, found {v}")))
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<BatchSize, E> {
@@ -482,9 +566,7 @@ impl<'de> Deserialize<'de> for BatchSize {
                 if v == "all" {
                     Ok(BatchSize::All)
                 } else {
-                    Err(E::custom(format!(
-                        "batch_size must be \"all\" or a positive integer, found \"{v}\""
-                    )))
+                    Err(E::custom(format!("batch_size must be \"all\" or a positive integer, found \"{v}\"")))
                 }
             }
         }

@@ -12,10 +12,8 @@ pub fn validate(spec: &Spec, source: &Source) -> Result<()> {
     if let Some(train) = &spec.train {
         validate_train(train, source)?;
     }
-    if spec.metrics.every == 0 {
-        return Err(source
-            .error(None, "[metrics] every must be at least 1")
-            .into());
+    if spec.metrics.every == Some(0) || spec.metrics.batch_every == Some(0) {
+        return Err(source.error(None, "[metrics] every and batch_every must be at least 1").into());
     }
     Ok(())
 }
@@ -29,17 +27,8 @@ fn reject_extra(
 ) -> Result<()> {
     for (field, present) in set {
         if *present && !allowed.contains(field) {
-            let list = allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(source
-                .error(
-                    Some(span),
-                    format!("{what} does not take `{field}` (it takes {list})"),
-                )
-                .into());
+            let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+            return Err(source.error(Some(span), format!("{what} does not take `{field}` (it takes {list})")).into());
         }
     }
     Ok(())
@@ -84,19 +73,14 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
     reject_extra(source, span.clone(), &name, &set, allowed)?;
     if !(0.0..1.0).contains(&d.test_fraction) {
         return Err(source
-            .error(
-                Some(span),
-                format!("test_fraction must be in [0, 1), found {}", d.test_fraction),
-            )
+            .error(Some(span), format!("test_fraction must be in [0, 1), found {}", d.test_fraction))
             .into());
     }
     let need = |ok: bool, what: &str| -> Result<()> {
         if ok {
             Ok(())
         } else {
-            Err(source
-                .error(Some(span.clone()), format!("{name} needs `{what}`"))
-                .into())
+            Err(source.error(Some(span.clone()), format!("{name} needs `{what}`")).into())
         }
     };
     match kind {
@@ -110,23 +94,22 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
         _ => {}
     }
     if let Some(Normalize::Given { std, .. }) = d.normalize {
-        if !(std > 0.0) {
+        if std.is_nan() || std <= 0.0 {
             return Err(source.error(Some(span), format!("normalize std must be positive, found {std}")).into());
         }
     }
     if kind == DataKind::Mnist && d.test_fraction > 0.0 {
-        return Err(source.error(Some(span), "[data] kind = \"mnist\" has its own test split (the t10k files); use `test_n` to shorten it").into());
+        return Err(source
+            .error(
+                Some(span),
+                "[data] kind = \"mnist\" has its own test split (the t10k files); use `test_n` to shorten it",
+            )
+            .into());
     }
     if let Some(r) = d.range {
         if r[0] >= r[1] {
             return Err(source
-                .error(
-                    Some(span),
-                    format!(
-                        "range must be [low, high] with low < high, found [{}, {}]",
-                        r[0], r[1]
-                    ),
-                )
+                .error(Some(span), format!("range must be [low, high] with low < high, found [{}, {}]", r[0], r[1]))
                 .into());
         }
     }
@@ -134,17 +117,11 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
 }
 
 pub fn kind_name(kind: DataKind) -> String {
-    toml::Value::try_from(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
+    toml::Value::try_from(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
 pub fn op_name_of(op: LayerOp) -> String {
-    toml::Value::try_from(op)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
+    toml::Value::try_from(op).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
 fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<()> {
@@ -157,20 +134,27 @@ fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<(
         ("biases", l.biases.is_some()),
         ("alpha", l.alpha.is_some()),
         ("value", l.value.is_some()),
+        ("channels", l.channels.is_some()),
+        ("kernel", l.kernel.is_some()),
+        ("stride", l.stride.is_some()),
+        ("padding", l.padding.is_some()),
+        ("rate", l.rate.is_some()),
+        ("momentum", l.momentum.is_some()),
+        ("eps", l.eps.is_some()),
     ];
     let allowed: &[&str] = match l.op {
         LayerOp::Dense => &["units", "bias", "init", "weights", "biases"],
+        LayerOp::Conv2d => &["channels", "kernel", "stride", "padding", "bias", "init"],
+        LayerOp::MaxPool2d | LayerOp::AvgPool2d => &["kernel", "stride"],
+        LayerOp::BatchNorm => &["momentum", "eps"],
+        LayerOp::Dropout => &["rate"],
         LayerOp::LeakyRelu => &["alpha"],
         LayerOp::AddScalar | LayerOp::MulScalar => &["value"],
         _ => &[],
     };
     let what = format!("layer `{}` (op `{}`)", l.name, op_name_of(l.op));
     reject_extra(source, layer.span(), &what, &set, allowed)?;
-    let fail = |m: String| -> Result<()> {
-        Err(source
-            .error(Some(layer.span()), format!("{what}: {m}"))
-            .into())
-    };
+    let fail = |m: String| -> Result<()> { Err(source.error(Some(layer.span()), format!("{what}: {m}")).into()) };
     match l.op {
         LayerOp::Dense if l.units.is_none() => fail("needs `units`".into())?,
         LayerOp::Dense if l.units == Some(0) => fail("`units` must be at least 1".into())?,
@@ -180,9 +164,7 @@ fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<(
         LayerOp::Dense if l.bias == Some(false) && l.biases.is_some() => {
             fail("has `bias = false` and `biases`".into())?
         }
-        LayerOp::AddScalar | LayerOp::MulScalar if l.value.is_none() => {
-            fail("needs `value`".into())?
-        }
+        LayerOp::AddScalar | LayerOp::MulScalar if l.value.is_none() => fail("needs `value`".into())?,
         _ => {}
     }
     if let Some(init) = &l.init {
@@ -201,11 +183,7 @@ fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<(
 
 fn validate_train(train: &toml::Spanned<TrainSpec>, source: &Source) -> Result<()> {
     let t = train.get_ref();
-    let fail = |m: &str| -> Result<()> {
-        Err(source
-            .error(Some(train.span()), format!("[train] {m}"))
-            .into())
-    };
+    let fail = |m: &str| -> Result<()> { Err(source.error(Some(train.span()), format!("[train] {m}")).into()) };
     if t.solver == Some(Solver::Lstsq) {
         if t.iterations.is_some() || t.epochs.is_some() {
             fail("`solver = \"lstsq\"` is closed-form: drop `iterations` and `epochs`")?;
@@ -228,6 +206,17 @@ fn validate_train(train: &toml::Spanned<TrainSpec>, source: &Source) -> Result<(
     }
     if t.nesterov && t.momentum == 0.0 {
         fail("`nesterov = true` needs `momentum` > 0")?;
+    }
+    if !(0.0..1.0).contains(&t.beta1) || !(0.0..1.0).contains(&t.beta2) {
+        fail("`beta1` and `beta2` must be in [0, 1)")?;
+    }
+    if let Some(s) = t.schedule {
+        if s.kind == ScheduleKind::Step && s.every.unwrap_or(0) == 0 {
+            fail("schedule `step` needs `every` (steps between decays, at least 1)")?;
+        }
+    }
+    if t.clip_norm.is_some_and(|c| c.is_nan() || c <= 0.0) {
+        fail("`clip_norm` must be positive")?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use super::LossPlan;
 use crate::autodiff::Tape;
 use crate::backend::{Backend, Element};
 use crate::data::Dataset;
-use crate::layers::Model;
+use crate::layers::{Mode, Model};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -14,38 +14,48 @@ pub struct Evaluation {
     pub outputs: Vec<f64>,
 }
 
-/// Rows per forward pass when scoring, to bound memory on large splits.
-const EVAL_CHUNK: usize = 4096;
+fn batch_shape(rows: usize, sample: &[usize]) -> Vec<usize> {
+    let mut s = vec![rows];
+    s.extend(sample);
+    s
+}
 
-/// Every node's value for `inputs` (rows×features), as f64, in graph order.
+/// Rows per forward pass when scoring, to bound memory on large splits.
+const EVAL_CHUNK: usize = 1000;
+
+/// The values of `nodes` for `inputs` (rows of one sample each), as f64, computed in
+/// chunks so a large split never holds every activation at once.
 pub fn node_values<T: Element, B: Backend<T>>(
     be: &B,
     model: &Model<T, B>,
     inputs: &[f64],
-    features: usize,
+    sample: &[usize],
+    nodes: &[usize],
 ) -> Vec<Vec<f64>> {
-    let rows = inputs.len() / features.max(1);
-    let mut tape = Tape::new(be);
-    let x: Vec<T> = inputs.iter().map(|v| T::from_f64(*v)).collect();
-    let xv = tape.leaf(be.upload(&x), vec![rows, features], false);
-    let fwd = model.forward(&mut tape, xv, false);
-    fwd.nodes
-        .iter()
-        .map(|v| {
-            be.download(tape.value(*v))
-                .iter()
-                .map(|x| x.as_f64())
-                .collect()
-        })
-        .collect()
+    let features: usize = sample.iter().product::<usize>().max(1);
+    // A reduction over the batch must see the whole batch at once.
+    let whole = nodes.iter().any(|&i| !model.dag.nodes[i].batched);
+    let chunk_len = if whole { inputs.len().max(1) } else { EVAL_CHUNK * features };
+    let mut out = vec![Vec::new(); nodes.len()];
+    for chunk in inputs.chunks(chunk_len) {
+        let rows = chunk.len() / features;
+        let mut tape = Tape::new(be);
+        let x: Vec<T> = chunk.iter().map(|v| T::from_f64(*v)).collect();
+        let xv = tape.leaf(be.upload(&x), batch_shape(rows, sample), false);
+        let fwd = model.forward(&mut tape, xv, &mut Mode::eval());
+        for (o, &i) in out.iter_mut().zip(nodes) {
+            o.extend(be.download(tape.value(fwd.nodes[i])).iter().map(|x| x.as_f64()));
+        }
+    }
+    out
 }
 
-pub fn evaluate<T: Element, B: Backend<T>>(
-    be: &B,
-    model: &Model<T, B>,
-    d: &Dataset,
-    loss: &LossPlan,
-) -> Evaluation {
+/// The model output for `inputs`.
+pub fn predict<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, inputs: &[f64], sample: &[usize]) -> Vec<f64> {
+    node_values(be, model, inputs, sample, &[model.dag.output]).swap_remove(0)
+}
+
+pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Dataset, loss: &LossPlan) -> Evaluation {
     let out_width = model.dag.nodes[model.dag.output].width();
     let targets = d.target_matrix(out_width);
     let n = d.len();
@@ -56,33 +66,19 @@ pub fn evaluate<T: Element, B: Backend<T>>(
         let end = (start + EVAL_CHUNK).min(n);
         let rows = end - start;
         let mut tape = Tape::new(be);
-        let x: Vec<T> = d.inputs[start * d.features..end * d.features]
-            .iter()
-            .map(|v| T::from_f64(*v))
-            .collect();
-        let xv = tape.leaf(be.upload(&x), vec![rows, d.features], false);
-        let fwd = model.forward(&mut tape, xv, false);
+        let x: Vec<T> = d.inputs[start * d.features..end * d.features].iter().map(|v| T::from_f64(*v)).collect();
+        let xv = tape.leaf(be.upload(&x), batch_shape(rows, &d.sample_shape()), false);
+        let fwd = model.forward(&mut tape, xv, &mut Mode::eval());
         if !targets.is_empty() {
-            let t: Vec<T> = targets[start * out_width..end * out_width]
-                .iter()
-                .map(|v| T::from_f64(*v))
-                .collect();
+            let t: Vec<T> = targets[start * out_width..end * out_width].iter().map(|v| T::from_f64(*v)).collect();
             // Sum here and divide once below, so chunking never changes a mean.
             let summed = LossPlan { sum: true, ..*loss };
             total += summed.record(&mut tape, &fwd, &be.upload(&t), rows).1;
         }
-        outputs.extend(
-            be.download(tape.value(fwd.nodes[model.dag.output]))
-                .iter()
-                .map(|v| v.as_f64()),
-        );
+        outputs.extend(be.download(tape.value(fwd.nodes[model.dag.output])).iter().map(|v| v.as_f64()));
         start = end;
     }
-    let loss = if loss.sum {
-        total
-    } else {
-        total / n.max(1) as f64
-    };
+    let loss = if loss.sum { total } else { total / n.max(1) as f64 };
     Evaluation { loss, outputs }
 }
 
@@ -97,8 +93,9 @@ pub fn input_gradients<T: Element, B: Backend<T>>(
 ) -> Vec<Vec<f64>> {
     let mut tape = Tape::new(be);
     let x: Vec<T> = d.inputs.iter().map(|v| T::from_f64(*v)).collect();
-    let xv = tape.leaf(be.upload(&x), vec![d.len(), d.features], true);
-    let fwd = model.forward(&mut tape, xv, true);
+    let xv = tape.leaf(be.upload(&x), batch_shape(d.len(), &d.sample_shape()), true);
+    let mut mode = Mode { train: false, param_grads: true, dropout: None };
+    let fwd = model.forward(&mut tape, xv, &mut mode);
     let grads = tape.backward(fwd.nodes[model.dag.output]);
     nodes
         .iter()

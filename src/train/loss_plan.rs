@@ -25,37 +25,24 @@ impl LossPlan {
         let logits = out.inputs.first().copied().unwrap_or(dag.output);
         let (kernel, reads) = match kind {
             LossKind::Mse | LossKind::Sse => (LossKernel::SquaredError, dag.output),
-            LossKind::Bce if out.op == NodeOp::Map(Map::Sigmoid) => {
-                (LossKernel::SigmoidBce, logits)
-            }
+            LossKind::Bce if out.op == NodeOp::Map(Map::Sigmoid) => (LossKernel::SigmoidBce, logits),
             LossKind::Bce => (LossKernel::Bce, dag.output),
-            LossKind::CrossEntropy if out.op == NodeOp::Softmax => {
-                (LossKernel::SoftmaxCrossEntropy, logits)
-            }
+            LossKind::CrossEntropy if out.op == NodeOp::Softmax => (LossKernel::SoftmaxCrossEntropy, logits),
             LossKind::CrossEntropy => (LossKernel::SoftmaxCrossEntropy, dag.output),
         };
         let sum = kind == LossKind::Sse || t.reduction == Reduction::Sum;
-        LossPlan {
-            kernel,
-            reads,
-            sum,
-            scale: t.loss_scale,
-        }
+        LossPlan { kernel, reads, sum, scale: t.loss_scale }
     }
 
     /// Records the loss of a forward pass on `tape`; returns its node and value.
     pub fn record<T: Element, B: Backend<T>>(
         &self,
         tape: &mut Tape<'_, T, B>,
-        fwd: &Forward,
+        fwd: &Forward<B::Buf>,
         target: &B::Buf,
         rows: usize,
     ) -> (Var, f64) {
-        let scale = if self.sum {
-            self.scale
-        } else {
-            self.scale / rows.max(1) as f64
-        };
+        let scale = if self.sum { self.scale } else { self.scale / rows.max(1) as f64 };
         tape.loss(self.kernel, fwd.nodes[self.reads], target, scale)
     }
 }

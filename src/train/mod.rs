@@ -4,137 +4,52 @@
 
 mod evaluate;
 mod loss_plan;
+mod record;
 
-pub use evaluate::{evaluate, input_gradients, node_values, Evaluation};
+pub use evaluate::{evaluate, input_gradients, node_values, predict, Evaluation};
 pub use loss_plan::LossPlan;
+pub use record::{History, Record, Recording};
 
 use crate::autodiff::Tape;
-use crate::backend::{Backend, Element, SgdStep};
-use crate::data::{Dataset, Splits};
-use crate::layers::Model;
-use crate::metrics::{score, Scored};
-use crate::optim::Sgd;
+use crate::backend::{Backend, Element};
+use crate::data::{augment, Dataset, Splits};
+use crate::layers::{Mode, Model};
+use crate::optim::{clip_global_norm, learning_rate, Optimizer};
 use crate::rng;
-use crate::spec::{BatchSize, Metric, Split, TrainSpec};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub step: usize,
-    pub epoch: usize,
-    pub split: Split,
-    pub values: Vec<f64>,
-}
-
-/// Everything the loop observed, for CSVs and pictures.
-#[derive(Debug, Default)]
-pub struct History {
-    pub metrics: Vec<Metric>,
-    pub records: Vec<Record>,
-    /// (step, every parameter value flattened in graph order), when asked for.
-    pub params: Vec<(usize, Vec<f64>)>,
-    pub steps: usize,
-    /// Set when the loss stopped being finite: (step, value).
-    pub diverged: Option<(usize, f64)>,
-    /// The target matrix of each recorded split, built once.
-    targets: Vec<(Split, Vec<f64>)>,
-}
-
-impl History {
-    fn new<T: Element, B: Backend<T>>(
-        model: &Model<T, B>,
-        data: &Splits,
-        plan: &Recording,
-    ) -> Self {
-        let out_width = model.dag.nodes[model.dag.output].width();
-        let targets = plan
-            .splits
-            .iter()
-            .filter_map(|&s| split_data(data, s).map(|d| (s, d.target_matrix(out_width))))
-            .collect();
-        History {
-            metrics: plan.metrics.to_vec(),
-            targets,
-            ..Default::default()
-        }
-    }
-}
-
-/// What to record, and how often.
-pub struct Recording<'a> {
-    pub metrics: &'a [Metric],
-    pub splits: &'a [Split],
-    pub every: usize,
-    pub params: bool,
-}
+use crate::spec::{AugmentSpec, BatchSize, Split, TrainSpec};
+use std::time::Instant;
 
 pub struct Plan<'a> {
     pub train: &'a TrainSpec,
     pub recording: Recording<'a>,
     pub seed: u64,
+    pub augment: Option<AugmentSpec>,
 }
 
 pub fn flat_params<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>) -> Vec<f64> {
-    model
-        .params
-        .iter()
-        .flatten()
-        .flat_map(|b| be.download(b))
-        .map(|v| v.as_f64())
-        .collect()
+    model.params.iter().flatten().flat_map(|b| be.download(b)).map(|v| v.as_f64()).collect()
 }
 
 pub fn split_data(splits: &Splits, s: Split) -> Option<&Dataset> {
     match s {
         Split::Train => Some(&splits.train),
         Split::Test => splits.test.as_ref(),
+        Split::Batch => None,
     }
 }
 
-fn to_elements<T: Element>(v: &[f64]) -> Vec<T> {
+pub(crate) fn to_elements<T: Element>(v: &[f64]) -> Vec<T> {
     v.iter().map(|x| T::from_f64(*x)).collect()
 }
 
-/// Scores every requested split at `step` (reusing `train_eval` for the train split
-/// when the step's own forward pass already covered it).
-#[allow(clippy::too_many_arguments)]
-fn record<T: Element, B: Backend<T>>(
-    be: &B,
-    model: &Model<T, B>,
-    data: &Splits,
-    plan: &Recording,
-    loss: &LossPlan,
-    history: &mut History,
-    step: usize,
-    epoch: usize,
-    train_eval: Option<Evaluation>,
-) {
-    let out_width = model.dag.nodes[model.dag.output].width();
-    let mut train_eval = train_eval;
-    for (split, targets) in &history.targets {
-        let Some(d) = split_data(data, *split) else {
-            continue;
-        };
-        let ev = match (train_eval.take(), split) {
-            (Some(ev), Split::Train) => ev,
-            _ => evaluate(be, model, d, loss),
-        };
-        let scored = Scored {
-            outputs: &ev.outputs,
-            targets,
-            cols: out_width,
-            loss: ev.loss,
-        };
-        let values = score(plan.metrics, &scored);
-        history.records.push(Record {
-            step,
-            epoch,
-            split: *split,
-            values,
-        });
-    }
-    if plan.params {
-        history.params.push((step, flat_params(be, model)));
-    }
+fn to_f64<T: Element>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| x.as_f64()).collect()
+}
+
+/// Whether a training-mode forward pass equals an evaluation one (no batch-norm, no dropout).
+fn train_mode_is_eval_mode<T: Element, B: Backend<T>>(model: &Model<T, B>) -> bool {
+    use crate::graph::NodeOp;
+    !model.dag.nodes.iter().any(|n| matches!(n.op, NodeOp::BatchNorm { .. } | NodeOp::Dropout { .. }))
 }
 
 pub fn train<T: Element, B: Backend<T>>(
@@ -145,6 +60,7 @@ pub fn train<T: Element, B: Backend<T>>(
     mut progress: impl FnMut(usize, usize, f64),
 ) -> History {
     let t = plan.train;
+    let rec = &plan.recording;
     let loss = LossPlan::new(t, &model.dag);
     let out_width = model.dag.nodes[model.dag.output].width();
     let n = data.train.len();
@@ -153,105 +69,98 @@ pub fn train<T: Element, B: Backend<T>>(
         BatchSize::Size(k) => k.min(n),
     };
     let steps_per_epoch = n.div_ceil(batch);
-    let total = t
-        .iterations
-        .unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
-    let full_batch = batch == n;
-    let mut history = History {
-        steps: total,
-        ..History::new(model, data, &plan.recording)
-    };
-    let mut sgd = Sgd::new(SgdStep {
-        lr: t.lr,
-        momentum: t.momentum,
-        nesterov: t.nesterov,
-        weight_decay: t.weight_decay,
-    });
+    let total = t.iterations.unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
+    let full_batch = batch == n && plan.augment.is_none();
+    let reuse_forward = full_batch && train_mode_is_eval_mode(model);
+    let mut history = History::new(model, data, rec);
+    history.steps = total;
+    let mut optimizer = Optimizer::new(t);
     let mut shuffle = rng::stream(plan.seed, "shuffle");
+    let mut augment_rng = rng::stream(plan.seed, "augment");
+    let mut dropout_rng = rng::stream(plan.seed, "dropout");
     let mut order: Vec<usize> = (0..n).collect();
-    let full_x = be.upload(&to_elements::<T>(&data.train.inputs));
-    let full_t = be.upload(&to_elements::<T>(&data.train.target_matrix(out_width)));
-    let features = data.train.features;
+    let sample_shape = data.train.sample_shape();
+    let full_targets = data.train.target_matrix(out_width);
+    let full_x = full_batch.then(|| be.upload(&to_elements::<T>(&data.train.inputs)));
+    let full_t = be.upload(&to_elements::<T>(&full_targets));
 
     for step in 0..total {
+        let started = Instant::now();
         let in_epoch = step % steps_per_epoch;
         let epoch = step / steps_per_epoch;
         if in_epoch == 0 && t.shuffle && !full_batch {
             order = rng::permutation(&mut shuffle, n);
         }
-        let batch_t;
-        let (x, target, rows) = if full_batch {
-            (be.copy(&full_x), &full_t, n)
-        } else {
-            let idx = &order[in_epoch * batch..((in_epoch + 1) * batch).min(n)];
-            let b = data.train.select(idx);
-            batch_t = be.upload(&to_elements::<T>(&b.target_matrix(out_width)));
-            (be.upload(&to_elements::<T>(&b.inputs)), &batch_t, idx.len())
+        let (x, target, rows, host_targets) = match &full_x {
+            Some(fx) => (be.copy(fx), None, n, None),
+            None => {
+                let idx = &order[in_epoch * batch..((in_epoch + 1) * batch).min(n)];
+                let mut b = data.train.select(idx);
+                if let Some(a) = &plan.augment {
+                    augment::apply(&mut b.inputs, &sample_shape, a, &mut augment_rng);
+                }
+                let tm = b.target_matrix(out_width);
+                let tb = be.upload(&to_elements::<T>(&tm));
+                (be.upload(&to_elements::<T>(&b.inputs)), Some(tb), idx.len(), Some(tm))
+            }
         };
+        let target = target.as_ref().unwrap_or(&full_t);
         let mut tape = Tape::new(be);
-        let xv = tape.leaf(x, vec![rows, features], false);
-        let fwd = model.forward(&mut tape, xv, true);
+        let mut shape = vec![rows];
+        shape.extend(&sample_shape);
+        let xv = tape.leaf(x, shape, false);
+        let mut mode = Mode { train: true, param_grads: true, dropout: Some(&mut dropout_rng) };
+        let fwd = model.forward(&mut tape, xv, &mut mode);
         let (root, value) = loss.record(&mut tape, &fwd, target, rows);
         if !value.is_finite() {
             history.diverged = Some((step, value));
             history.steps = step;
-            record(
-                be,
-                model,
-                data,
-                &plan.recording,
-                &loss,
-                &mut history,
-                step,
-                epoch,
-                None,
-            );
+            history.record(be, model, data, rec, &loss, step, epoch, None);
             return history;
         }
-        if step % plan.recording.every == 0 {
-            // A full, ordered batch is exactly the train split: reuse this forward pass.
-            let reuse = full_batch.then(|| Evaluation {
-                loss: value,
-                outputs: be
-                    .download(tape.value(fwd.nodes[model.dag.output]))
-                    .iter()
-                    .map(|v| v.as_f64())
-                    .collect(),
-            });
-            record(
-                be,
-                model,
-                data,
-                &plan.recording,
-                &loss,
-                &mut history,
-                step,
-                epoch,
-                reuse,
-            );
+        let outputs = || to_f64(&be.download(tape.value(fwd.nodes[model.dag.output])));
+        if let Some(every) = rec.batch_every.filter(|e| step % e == 0) {
+            let _ = every;
+            let targets = host_targets.as_deref().unwrap_or(&full_targets);
+            history.record_batch(step, epoch, &outputs(), targets, out_width, value);
+        }
+        if rec.every.is_some_and(|e| step % e == 0) {
+            let pause = Instant::now();
+            // A full, ordered batch in eval-equivalent mode is the train split: reuse it.
+            let reuse = reuse_forward.then(|| Evaluation { loss: value, outputs: outputs() });
+            history.record(be, model, data, rec, &loss, step, epoch, reuse);
+            history.train_seconds -= pause.elapsed().as_secs_f64();
         }
         let grads = tape.backward(root);
-        let param_grads: Vec<Vec<Option<&B::Buf>>> = fwd
-            .params
-            .iter()
-            .map(|ps| ps.iter().map(|v| grads.get(*v)).collect())
-            .collect();
-        sgd.update(be, &mut model.params, &param_grads);
-        if step % 64 == 0 || step + 1 == total {
+        let mut owned: Vec<Vec<Option<B::Buf>>> = Vec::new();
+        if let Some(max_norm) = t.clip_norm {
+            let mut flat: Vec<Option<B::Buf>> =
+                fwd.params.iter().flatten().map(|v| grads.get(*v).map(|g| be.copy(g))).collect();
+            clip_global_norm(be, &mut flat, max_norm);
+            let mut it = flat.into_iter();
+            owned = fwd.params.iter().map(|ps| ps.iter().map(|_| it.next().flatten()).collect()).collect();
+        }
+        let param_grads: Vec<Vec<Option<&B::Buf>>> = if t.clip_norm.is_some() {
+            owned.iter().map(|ps| ps.iter().map(|g| g.as_ref()).collect()).collect()
+        } else {
+            fwd.params.iter().map(|ps| ps.iter().map(|v| grads.get(*v)).collect()).collect()
+        };
+        optimizer.update(be, &mut model.params, &param_grads, learning_rate(t, step, total));
+        drop(grads);
+        model.update_running_stats(be, fwd.batch_stats);
+        history.train_seconds += started.elapsed().as_secs_f64();
+        history.train_samples += rows;
+        if rec.per_epoch && (step + 1) % steps_per_epoch == 0 {
+            history.record(be, model, data, rec, &loss, step + 1, epoch + 1, None);
+        }
+        if step % 16 == 0 || step + 1 == total {
             progress(step + 1, total, value);
         }
     }
-    record(
-        be,
-        model,
-        data,
-        &plan.recording,
-        &loss,
-        &mut history,
-        total,
-        total / steps_per_epoch.max(1),
-        None,
-    );
+    let recorded_at_end = rec.per_epoch && total.is_multiple_of(steps_per_epoch);
+    if rec.every.is_some() && !recorded_at_end {
+        history.record(be, model, data, rec, &loss, total, total / steps_per_epoch.max(1), None);
+    }
     history
 }
 
@@ -265,6 +174,6 @@ pub fn score_once<T: Element, B: Backend<T>>(
     loss: &LossPlan,
 ) -> History {
     let mut history = History::new(model, data, recording);
-    record(be, model, data, recording, loss, &mut history, 0, 0, None);
+    history.record(be, model, data, recording, loss, 0, 0, None);
     history
 }

@@ -33,22 +33,12 @@ fn failing(text: &str, extra: &[&str]) -> Output {
     let tmp = tempfile::tempdir().unwrap();
     let spec = write_spec(tmp.path(), "spec.toml", text);
     let results = tmp.path().join("results");
-    let mut args = vec![
-        "run",
-        spec.to_str().unwrap(),
-        "--quiet",
-        "--results",
-        results.to_str().unwrap(),
-    ];
+    let mut args = vec!["run", spec.to_str().unwrap(), "--quiet", "--results", results.to_str().unwrap()];
     args.extend_from_slice(extra);
     let out = runner(&args, &[]);
     assert_ne!(out.code, 0, "expected a failure; stdout {}", out.stdout);
     assert!(!out.stderr.contains("panicked"), "panic: {}", out.stderr);
-    assert!(
-        out.stderr.starts_with("error: "),
-        "rendered once at the edge: {}",
-        out.stderr
-    );
+    assert!(out.stderr.starts_with("error: "), "rendered once at the edge: {}", out.stderr);
     out
 }
 
@@ -63,32 +53,16 @@ fn the_good_spec_runs() {
 fn a_typo_in_a_key_names_the_place_and_suggests_the_key() {
     let out = failing(&GOOD.replace("units = 3", "unts = 3"), &[]);
     assert!(out.stderr.contains("spec.toml:11:1"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("unknown field `unts`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("did you mean `units`?"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("11 | unts = 3"),
-        "shows the line: {}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("unknown field `unts`"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `units`?"), "{}", out.stderr);
+    assert!(out.stderr.contains("11 | unts = 3"), "shows the line: {}", out.stderr);
 }
 
 #[test]
 fn a_typo_in_a_value_suggests_the_value() {
     let out = failing(&GOOD.replace("op = \"tanh\"", "op = \"tahn\""), &[]);
     assert!(out.stderr.contains("spec.toml:15:6"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("did you mean `tanh`?"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("did you mean `tanh`?"), "{}", out.stderr);
 }
 
 #[test]
@@ -103,9 +77,7 @@ fn a_missing_input_layer_is_named_with_a_suggestion() {
     let text = GOOD.replace("op = \"tanh\"", "op = \"tanh\"\ninputs = [\"hiden\"]");
     let out = failing(&text, &[]);
     assert!(
-        out.stderr.contains(
-            "layer `act` (tanh): input `hiden` is not an earlier layer; did you mean `hidden`?"
-        ),
+        out.stderr.contains("layer `act` (tanh): input `hiden` is not an earlier layer; did you mean `hidden`?"),
         "{}",
         out.stderr
     );
@@ -114,14 +86,11 @@ fn a_missing_input_layer_is_named_with_a_suggestion() {
 
 #[test]
 fn shapes_that_do_not_fit_name_both_layers_and_shapes() {
-    let text = format!(
-        "{GOOD}\n[[model.layers]]\nname = \"sum\"\nop = \"add\"\ninputs = [\"hidden\", \"out\"]\n"
-    );
+    let text = format!("{GOOD}\n[[model.layers]]\nname = \"sum\"\nop = \"add\"\ninputs = [\"hidden\", \"out\"]\n");
     let text = text.replace("[train]\nloss = \"mse\"\nlr = 0.1\niterations = 5\n", "");
     let out = failing(&text, &[]);
     assert!(
-        out.stderr
-            .contains("layer `sum` (add): inputs `hidden` [3] and `out` [1] have different shapes"),
+        out.stderr.contains("layer `sum` (add): inputs `hidden` [3] and `out` [1] have different shapes"),
         "{}",
         out.stderr
     );
@@ -132,8 +101,7 @@ fn given_weights_of_the_wrong_size_say_what_fits() {
     let text = GOOD.replace("units = 3", "units = 3\nweights = [[1, 2], [3, 4]]");
     let out = failing(&text, &[]);
     assert!(
-        out.stderr
-            .contains("`weights` is 2×2 but the layer maps 2 inputs to 3 units (expects 2×3"),
+        out.stderr.contains("`weights` is 2×2 but the layer maps 2 inputs to 3 units (expects 2×3"),
         "{}",
         out.stderr
     );
@@ -142,20 +110,13 @@ fn given_weights_of_the_wrong_size_say_what_fits() {
 #[test]
 fn a_field_the_kind_does_not_take_is_rejected() {
     let out = failing(&GOOD.replace("n = 40", "n = 40\ngate = \"and\""), &[]);
-    assert!(
-        out.stderr
-            .contains("[data] kind = \"xor\" does not take `gate`"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("[data] kind = \"xor\" does not take `gate`"), "{}", out.stderr);
 }
 
 #[test]
 fn a_missing_data_file_names_the_file() {
-    let text = GOOD.replace(
-        "kind = \"xor\"\nn = 40",
-        "kind = \"csv\"\npath = \"nowhere.csv\"\nfeature_columns = [\"a\"]",
-    );
+    let text =
+        GOOD.replace("kind = \"xor\"\nn = 40", "kind = \"csv\"\npath = \"nowhere.csv\"\nfeature_columns = [\"a\"]");
     let out = failing(&text, &[]);
     assert!(out.stderr.contains("nowhere.csv"), "{}", out.stderr);
     assert!(out.stderr.contains("No such file"), "{}", out.stderr);
@@ -165,16 +126,14 @@ fn a_missing_data_file_names_the_file() {
 fn a_csv_column_typo_is_suggested() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("d.csv"), "alpha,beta,label\n1,2,0\n3,4,1\n").unwrap();
-    let text = GOOD
-        .replace("kind = \"xor\"\nn = 40", "kind = \"csv\"\npath = \"d.csv\"\nfeature_columns = [\"alpha\", \"btea\"]\ntarget_columns = [\"label\"]");
+    let text = GOOD.replace(
+        "kind = \"xor\"\nn = 40",
+        "kind = \"csv\"\npath = \"d.csv\"\nfeature_columns = [\"alpha\", \"btea\"]\ntarget_columns = [\"label\"]",
+    );
     let spec = write_spec(tmp.path(), "spec.toml", &text);
     let out = runner(&["check", spec.to_str().unwrap()], &[]);
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("no column `btea`") && out.stderr.contains("did you mean `beta`?"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("no column `btea`") && out.stderr.contains("did you mean `beta`?"), "{}", out.stderr);
 }
 
 #[test]
@@ -195,70 +154,30 @@ fn a_diverging_run_stops_keeps_its_metrics_and_says_so() {
     );
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("diverged at step"), "{}", out.stderr);
-    let dir = std::fs::read_dir(results.join("linear_regression"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = std::fs::read_dir(results.join("linear_regression")).unwrap().next().unwrap().unwrap().path();
     let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     assert!(manifest.contains("\"status\": \"diverged\""), "{manifest}");
     let sse = metric(&dir, "train", "sse");
-    assert!(
-        sse.len() > 5 && sse[0].1.is_finite(),
-        "metrics so far are kept"
-    );
+    assert!(sse.len() > 5 && sse[0].1.is_finite(), "metrics so far are kept");
 }
 
 #[test]
 fn a_bad_override_is_a_usage_error() {
     let out = failing(GOOD, &["--set", "model.layers.hiddn.units=4"]);
-    assert!(
-        out.stderr
-            .contains("no entry named `hiddn`; did you mean `hidden`?"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("no entry named `hiddn`; did you mean `hidden`?"), "{}", out.stderr);
 }
 
 #[test]
 fn overrides_reach_layers_by_name_and_show_in_the_resolved_spec() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = write_spec(tmp.path(), "spec.toml", GOOD);
-    let dir = run_ok(
-        spec.to_str().unwrap(),
-        &tmp.path().join("r"),
-        &["--set", "model.layers.hidden.units=7", "--seed", "9"],
-    );
+    let dir =
+        run_ok(spec.to_str().unwrap(), &tmp.path().join("r"), &["--set", "model.layers.hidden.units=7", "--seed", "9"]);
     let resolved = std::fs::read_to_string(dir.join("spec.toml")).unwrap();
-    assert!(
-        resolved.contains("units = 7") && resolved.contains("seed = 9"),
-        "{resolved}"
-    );
-    assert!(dir
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .ends_with("seed9"));
-    let check = runner(
-        &[
-            "check",
-            spec.to_str().unwrap(),
-            "--set",
-            "model.layers.hidden.units=7",
-        ],
-        &[],
-    );
-    assert!(
-        check.stdout.contains("hidden") && check.stdout.contains("[batch, 7]"),
-        "{}",
-        check.stdout
-    );
+    assert!(resolved.contains("units = 7") && resolved.contains("seed = 9"), "{resolved}");
+    assert!(dir.file_name().unwrap().to_str().unwrap().ends_with("seed9"));
+    let check = runner(&["check", spec.to_str().unwrap(), "--set", "model.layers.hidden.units=7"], &[]);
+    assert!(check.stdout.contains("hidden") && check.stdout.contains("[batch, 7]"), "{}", check.stdout);
     // 2·7 + 7 + 7·1 + 1 parameters
-    assert!(
-        check.stdout.contains("total parameters: 29"),
-        "{}",
-        check.stdout
-    );
+    assert!(check.stdout.contains("total parameters: 29"), "{}", check.stdout);
 }

@@ -6,10 +6,7 @@ use crate::common::*;
 fn linear_regression_closed_form_lands_near_the_true_coefficients() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run_ok("experiments/linear_regression_lstsq.toml", tmp.path(), &[]);
-    let theta: Vec<f64> = ["theta.weight"]
-        .iter()
-        .flat_map(|_| read_weights(&dir))
-        .collect();
+    let theta: Vec<f64> = ["theta.weight"].iter().flat_map(|_| read_weights(&dir)).collect();
     let want = [1.5, 2.0, 5.0];
     let tol = [0.4, 0.05, 0.05];
     for i in 0..3 {
@@ -19,22 +16,14 @@ fn linear_regression_closed_form_lands_near_the_true_coefficients() {
     let gd = run_ok("experiments/linear_regression.toml", tmp.path(), &[]);
     let sse_closed = metric(&dir, "train", "sse")[0].1;
     let sse_gd = metric(&gd, "train", "sse").last().unwrap().1;
-    assert!(
-        sse_closed < sse_gd,
-        "closed form {sse_closed} vs gradient descent {sse_gd}"
-    );
+    assert!(sse_closed < sse_gd, "closed form {sse_closed} vs gradient descent {sse_gd}");
 }
 
 /// θ from params: the lstsq run writes no params.csv, so read its predictions instead:
 /// θ solves ŷ = θ·[1, x1, x2] exactly on any three rows.
 fn read_weights(dir: &std::path::Path) -> Vec<f64> {
     let p = dir.join("predictions.csv");
-    let (b, x1, x2, y) = (
-        column(&p, "bias"),
-        column(&p, "x1"),
-        column(&p, "x2"),
-        column(&p, "theta"),
-    );
+    let (b, x1, x2, y) = (column(&p, "bias"), column(&p, "x1"), column(&p, "x2"), column(&p, "theta"));
     let rows = [0, 1, 2];
     let a: Vec<f64> = rows.iter().flat_map(|&r| [b[r], x1[r], x2[r]]).collect();
     let rhs: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
@@ -46,37 +35,17 @@ fn linear_regression_by_gradient_descent_follows_the_notes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run_ok("experiments/linear_regression.toml", tmp.path(), &[]);
     let sse = metric(&dir, "train", "sse");
-    assert_eq!(
-        sse.len(),
-        2001,
-        "one record per iteration, plus the final one"
-    );
-    assert!(
-        sse.windows(2).all(|w| w[1].1 <= w[0].1 + 1e-9),
-        "batch GD on a convex loss never goes up"
-    );
+    assert_eq!(sse.len(), 2001, "one record per iteration, plus the final one");
+    assert!(sse.windows(2).all(|w| w[1].1 <= w[0].1 + 1e-9), "batch GD on a convex loss never goes up");
     assert!(sse.last().unwrap().1 < 0.01 * sse[0].1);
     let p = dir.join("params.csv");
     let (header, rows) = read_csv(&p);
-    assert_eq!(
-        header,
-        [
-            "step",
-            "theta.weight[0][0]",
-            "theta.weight[0][1]",
-            "theta.weight[0][2]"
-        ]
-    );
+    assert_eq!(header, ["step", "theta.weight[0][0]", "theta.weight[0][1]", "theta.weight[0][2]"]);
     assert_eq!(rows.len(), 2001);
     assert_eq!(&rows[0][1..], ["3", "3", "3"], "theta0 = [3, 3, 3]");
     // One step by hand: theta1 = theta0 + lr·mean((y − ŷ)·x), with ŷ from theta0.
     let pred = dir.join("predictions.csv");
-    let (b, x1, x2, y) = (
-        column(&pred, "bias"),
-        column(&pred, "x1"),
-        column(&pred, "x2"),
-        column(&pred, "target_y"),
-    );
+    let (b, x1, x2, y) = (column(&pred, "bias"), column(&pred, "x1"), column(&pred, "x2"), column(&pred, "target_y"));
     let n = y.len() as f64;
     let mut grad = [0.0; 3];
     for i in 0..y.len() {
@@ -87,18 +56,9 @@ fn linear_regression_by_gradient_descent_follows_the_notes() {
     }
     for j in 0..3 {
         let got: f64 = rows[1][j + 1].parse().unwrap();
-        assert!(
-            (got - (3.0 + 1e-3 * grad[j])).abs() < 1e-12,
-            "theta1[{j}] = {got}"
-        );
+        assert!((got - (3.0 + 1e-3 * grad[j])).abs() < 1e-12, "theta1[{j}] = {got}");
     }
-    for name in [
-        "curves.png",
-        "params.png",
-        "model.safetensors",
-        "spec.toml",
-        "manifest.json",
-    ] {
+    for name in ["curves.png", "params.png", "model.safetensors", "spec.toml", "manifest.json"] {
         assert!(dir.join(name).is_file(), "{name} written");
     }
 }
@@ -108,11 +68,7 @@ fn stochastic_variant_learns_too() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run_ok("experiments/linear_regression_sgd.toml", tmp.path(), &[]);
     let sse = metric(&dir, "train", "sse");
-    assert_eq!(
-        sse.last().unwrap().0,
-        2000,
-        "20 epochs of 100 single-sample steps"
-    );
+    assert_eq!(sse.last().unwrap().0, 2000, "20 epochs of 100 single-sample steps");
     assert!(sse.last().unwrap().1 < 0.01 * sse[0].1);
 }
 
@@ -121,12 +77,7 @@ fn logic_gates_round_to_the_notes_truth_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run_ok("experiments/logic_gates.toml", tmp.path(), &[]);
     let p = dir.join("predictions.csv");
-    let rounded = |c: &str| {
-        column(&p, c)
-            .iter()
-            .map(|v| v.round() as i32)
-            .collect::<Vec<_>>()
-    };
+    let rounded = |c: &str| column(&p, c).iter().map(|v| v.round() as i32).collect::<Vec<_>>();
     assert_eq!(rounded("or"), [0, 1, 1, 1]);
     assert_eq!(rounded("nand"), [1, 1, 1, 0]);
     assert_eq!(rounded("and"), [0, 0, 0, 1]);
@@ -152,27 +103,15 @@ fn check_feedforward(extra: &[&str], tol: f64) {
     for (r, want) in SOFTMAX_TABLE.iter().enumerate() {
         for j in 0..3 {
             // The notes print 8 decimals, so they are themselves within 5e-9.
-            assert!(
-                (cols[j][r] - want[j]).abs() < tol,
-                "row {r} col {j}: {} vs {}",
-                cols[j][r],
-                want[j]
-            );
+            assert!((cols[j][r] - want[j]).abs() < tol, "row {r} col {j}: {} vs {}", cols[j][r], want[j]);
         }
     }
-    let z = (0..4)
-        .map(|j| column(&p, &format!("z_2_{j}"))[0])
-        .collect::<Vec<_>>();
-    let a = (0..4)
-        .map(|j| column(&p, &format!("a_2_{j}"))[0])
-        .collect::<Vec<_>>();
+    let z = (0..4).map(|j| column(&p, &format!("z_2_{j}"))[0]).collect::<Vec<_>>();
+    let a = (0..4).map(|j| column(&p, &format!("a_2_{j}"))[0]).collect::<Vec<_>>();
     for (got, want) in z.iter().zip([0.8, 0.7, -2.1, 3.8]) {
         assert!((got - want).abs() < tol, "z_2 {z:?}");
     }
-    for (got, want) in a
-        .iter()
-        .zip([0.68997448, 0.66818777, 0.10909682, 0.97811873])
-    {
+    for (got, want) in a.iter().zip([0.68997448, 0.66818777, 0.10909682, 0.97811873]) {
         assert!((got - want).abs() < tol, "a_2 {a:?}");
     }
 }
@@ -202,36 +141,15 @@ fn diamond_reaches_the_notes_accuracy() {
     let acc = metric(&dir, "train", "accuracy");
     let log_sse = metric(&dir, "train", "log_sse");
     assert_eq!(acc.len(), 20001);
-    assert!(
-        acc.last().unwrap().1 >= 0.97,
-        "final accuracy {:?}",
-        acc.last()
-    );
+    assert!(acc.last().unwrap().1 >= 0.97, "final accuracy {:?}", acc.last());
     // The notes: log loss 4.84 at the start (half the points wrong by about 0.5) → 2.47.
-    assert!(
-        (log_sse[0].1 - 4.8).abs() < 0.3,
-        "initial log SSE {}",
-        log_sse[0].1
-    );
-    assert!(
-        log_sse.last().unwrap().1 < 2.8,
-        "final log SSE {:?}",
-        log_sse.last()
-    );
+    assert!((log_sse[0].1 - 4.8).abs() < 0.3, "initial log SSE {}", log_sse[0].1);
+    assert!(log_sse.last().unwrap().1 < 2.8, "final log SSE {:?}", log_sse.last());
     // The logged SSE is the SSE of the predictions written out.
     let p = dir.join("predictions.csv");
-    let sse: f64 = column(&p, "out")
-        .iter()
-        .zip(column(&p, "target_label"))
-        .map(|(a, b)| (a - b).powi(2))
-        .sum();
+    let sse: f64 = column(&p, "out").iter().zip(column(&p, "target_label")).map(|(a, b)| (a - b).powi(2)).sum();
     assert!((sse.ln() - log_sse.last().unwrap().1).abs() < 1e-5);
-    for png in [
-        "dataset.png",
-        "curves.png",
-        "truth_vs_prediction.png",
-        "decision_boundary.png",
-    ] {
+    for png in ["dataset.png", "curves.png", "truth_vs_prediction.png", "decision_boundary.png"] {
         let bytes = std::fs::read(dir.join(png)).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{png} is a PNG");
     }

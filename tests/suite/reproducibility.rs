@@ -6,12 +6,7 @@ fn files_equal(a: &std::path::Path, b: &std::path::Path, names: &[&str]) {
     for name in names {
         let x = std::fs::read(a.join(name)).unwrap();
         let y = std::fs::read(b.join(name)).unwrap();
-        assert!(
-            x == y,
-            "{name} differs between {} and {}",
-            a.display(),
-            b.display()
-        );
+        assert!(x == y, "{name} differs between {} and {}", a.display(), b.display());
     }
 }
 
@@ -19,29 +14,15 @@ fn files_equal(a: &std::path::Path, b: &std::path::Path, names: &[&str]) {
 fn one_seed_gives_identical_files_on_one_thread_or_two() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().to_str().unwrap();
-    let args = [
-        "run",
-        "experiments/diamond.toml",
-        "--quiet",
-        "--results",
-        results,
-        "--set",
-        "train.iterations=300",
-    ];
+    let args = ["run", "experiments/diamond.toml", "--quiet", "--results", results, "--set", "train.iterations=300"];
     let one = runner(&args, &[("RAYON_NUM_THREADS", "1")]);
     let two = runner(&args, &[("RAYON_NUM_THREADS", "2")]);
     let again = runner(&args, &[("RAYON_NUM_THREADS", "2")]);
     for o in [&one, &two, &again] {
         assert_eq!(o.code, 0, "{}", o.stderr);
     }
-    let names = [
-        "metrics.csv",
-        "predictions.csv",
-        "model.safetensors",
-        "curves.png",
-        "decision_boundary.png",
-        "spec.toml",
-    ];
+    let names =
+        ["metrics.csv", "predictions.csv", "model.safetensors", "curves.png", "decision_boundary.png", "spec.toml"];
     files_equal(&one.dir(), &two.dir(), &names);
     files_equal(&two.dir(), &again.dir(), &names);
     assert_ne!(two.dir(), again.dir(), "a re-run gets its own folder");
@@ -58,22 +39,14 @@ fn one_seed_gives_identical_files_on_one_thread_or_two() {
 fn mini_batches_are_reproducible_and_a_different_seed_differs() {
     let tmp = tempfile::tempdir().unwrap();
     let r = tmp.path();
-    let set = [
-        "--set",
-        "train.batch_size=32",
-        "--set",
-        "train.iterations=200",
-    ];
+    let set = ["--set", "train.batch_size=32", "--set", "train.iterations=200"];
     let a = run_ok("experiments/diamond.toml", r, &set);
     let b = run_ok("experiments/diamond.toml", r, &set);
     files_equal(&a, &b, &["metrics.csv", "predictions.csv"]);
     let mut other = set.to_vec();
     other.extend(["--seed", "8"]);
     let c = run_ok("experiments/diamond.toml", r, &other);
-    assert_ne!(
-        std::fs::read(a.join("metrics.csv")).unwrap(),
-        std::fs::read(c.join("metrics.csv")).unwrap()
-    );
+    assert_ne!(std::fs::read(a.join("metrics.csv")).unwrap(), std::fs::read(c.join("metrics.csv")).unwrap());
 }
 
 #[test]

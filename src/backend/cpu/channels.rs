@@ -50,12 +50,7 @@ pub fn batch_norm<T: Element>(x: &[T], g: Channels, eps: f64) -> (Vec<T>, Vec<T>
     .collect();
     let inv_std: Vec<T> = var.iter().map(|v| T::from_f64(1.0 / (v + eps).sqrt())).collect();
     let mean_t: Vec<T> = mean.iter().map(|m| T::from_f64(*m)).collect();
-    let xhat = map_channels(
-        &map_channels(x, &mean_t, g, |a, m| a - m),
-        &inv_std,
-        g,
-        |a, s| a * s,
-    );
+    let xhat = map_channels(&map_channels(x, &mean_t, g, |a, m| a - m), &inv_std, g, |a, s| a * s);
     (xhat, inv_std, mean_t, var.into_iter().map(T::from_f64).collect())
 }
 

@@ -8,9 +8,7 @@ use rayon::prelude::*;
 
 fn for_chunks<T: Element>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync) {
     if out.len() > CHUNK && rayon::current_num_threads() > 1 {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, c)| f(i * CHUNK, c));
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));
     } else {
         f(0, out);
     }
@@ -37,8 +35,7 @@ fn map_in_place<T: Element>(f: Map, c: &mut [T]) {
         Map::Relu => c.iter_mut().for_each(|v| *v = v.max(T::zero())),
         Map::LeakyRelu(a) => {
             let a = T::from_f64(a);
-            c.iter_mut()
-                .for_each(|v| *v = if *v > T::zero() { *v } else { a * *v });
+            c.iter_mut().for_each(|v| *v = if *v > T::zero() { *v } else { a * *v });
         }
         Map::Exp => T::exp_in_place(c),
         Map::Log => c.iter_mut().for_each(|v| *v = v.ln()),
@@ -63,14 +60,8 @@ pub fn map_grad<T: Element>(f: Map, x: &[T], y: &[T], dy: &[T]) -> Vec<T> {
         let one = T::one();
         match f {
             Map::Identity | Map::AddScalar(_) => {}
-            Map::Sigmoid => c
-                .iter_mut()
-                .zip(y)
-                .for_each(|(d, y)| *d = *d * *y * (one - *y)),
-            Map::Tanh => c
-                .iter_mut()
-                .zip(y)
-                .for_each(|(d, y)| *d = *d * (one - *y * *y)),
+            Map::Sigmoid => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * *y * (one - *y)),
+            Map::Tanh => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * (one - *y * *y)),
             Map::Relu => c.iter_mut().zip(x).for_each(|(d, x)| {
                 if *x <= T::zero() {
                     *d = T::zero()

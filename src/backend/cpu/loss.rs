@@ -8,11 +8,7 @@ use crate::backend::{Element, LossKernel};
 const PROB_EPS: f64 = 1e-12;
 
 pub fn loss<T: Element>(kind: LossKernel, pred: &[T], target: &[T], cols: usize) -> (f64, Vec<T>) {
-    assert_eq!(
-        pred.len(),
-        target.len(),
-        "loss: prediction and target lengths differ"
-    );
+    assert_eq!(pred.len(), target.len(), "loss: prediction and target lengths differ");
     let mut grad = vec![T::zero(); pred.len()];
     let mut total = 0.0f64;
     match kind {
@@ -37,11 +33,7 @@ pub fn loss<T: Element>(kind: LossKernel, pred: &[T], target: &[T], cols: usize)
             let mut e: Vec<T> = pred.iter().map(|z| -z.abs()).collect();
             T::exp_in_place(&mut e);
             for ((g, z), (e, t)) in grad.iter_mut().zip(pred).zip(e.iter().zip(target)) {
-                let p = if *z >= T::zero() {
-                    T::one() / (T::one() + *e)
-                } else {
-                    *e / (T::one() + *e)
-                };
+                let p = if *z >= T::zero() { T::one() / (T::one() + *e) } else { *e / (T::one() + *e) };
                 *g = p - *t;
             }
             let mut soft: Vec<T> = e.iter().map(|e| T::one() + *e).collect();

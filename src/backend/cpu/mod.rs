@@ -61,16 +61,8 @@ impl<T: Element> Backend<T> for CpuBackend {
             return c;
         }
         // Row and column strides of op(A) and op(B) in their stored layouts.
-        let (rsa, csa) = if d.trans_a {
-            (1, d.m as isize)
-        } else {
-            (d.k as isize, 1)
-        };
-        let (rsb, csb) = if d.trans_b {
-            (1, d.k as isize)
-        } else {
-            (d.n as isize, 1)
-        };
+        let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
+        let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
         let work = d.m * d.k * d.n;
         if work < SMALL_GEMM_WORK || d.k.min(d.n) < 8 {
             small_gemm(a, b, d, &mut c);
@@ -101,31 +93,29 @@ impl<T: Element> Backend<T> for CpuBackend {
         // Each block of rows of C is computed by one thread from the same packed panels
         // of B, so a row's value does not depend on how the rows were split.
         let rows_per = d.m.div_ceil(threads * 4).max(8);
-        c.par_chunks_mut(rows_per * d.n)
-            .enumerate()
-            .for_each(|(i, block)| {
-                let r0 = i * rows_per;
-                let rows = block.len() / d.n;
-                let a_off = r0 as isize * rsa;
-                // SAFETY: rows r0..r0+rows of op(A) lie inside A; `block` is exactly those rows of C.
-                unsafe {
-                    T::gemm(
-                        rows,
-                        d.k,
-                        d.n,
-                        a.as_ptr().offset(a_off),
-                        rsa,
-                        csa,
-                        b.as_ptr(),
-                        rsb,
-                        csb,
-                        T::zero(),
-                        block.as_mut_ptr(),
-                        d.n as isize,
-                        1,
-                    );
-                }
-            });
+        c.par_chunks_mut(rows_per * d.n).enumerate().for_each(|(i, block)| {
+            let r0 = i * rows_per;
+            let rows = block.len() / d.n;
+            let a_off = r0 as isize * rsa;
+            // SAFETY: rows r0..r0+rows of op(A) lie inside A; `block` is exactly those rows of C.
+            unsafe {
+                T::gemm(
+                    rows,
+                    d.k,
+                    d.n,
+                    a.as_ptr().offset(a_off),
+                    rsa,
+                    csa,
+                    b.as_ptr(),
+                    rsb,
+                    csb,
+                    T::zero(),
+                    block.as_mut_ptr(),
+                    d.n as isize,
+                    1,
+                );
+            }
+        });
         c
     }
 
@@ -171,11 +161,7 @@ impl<T: Element> Backend<T> for CpuBackend {
     }
     fn softmax_rows_grad(&self, y: &Vec<T>, dy: &Vec<T>, cols: usize) -> Vec<T> {
         let mut out = vec![T::zero(); y.len()];
-        for ((o, y), dy) in out
-            .chunks_exact_mut(cols)
-            .zip(y.chunks_exact(cols))
-            .zip(dy.chunks_exact(cols))
-        {
+        for ((o, y), dy) in out.chunks_exact_mut(cols).zip(y.chunks_exact(cols)).zip(dy.chunks_exact(cols)) {
             let dot = y.iter().zip(dy).fold(T::zero(), |s, (y, d)| s + *y * *d);
             for j in 0..cols {
                 o[j] = y[j] * (dy[j] - dot);
@@ -195,9 +181,7 @@ impl<T: Element> Backend<T> for CpuBackend {
         out
     }
     fn slice_cols(&self, x: &Vec<T>, cols: usize, start: usize, width: usize) -> Vec<T> {
-        x.chunks_exact(cols)
-            .flat_map(|r| r[start..start + width].iter().copied())
-            .collect()
+        x.chunks_exact(cols).flat_map(|r| r[start..start + width].iter().copied()).collect()
     }
 
     fn loss(&self, kind: LossKernel, pred: &Vec<T>, target: &Vec<T>, cols: usize) -> (f64, Vec<T>) {
@@ -254,21 +238,12 @@ impl<T: Element> Backend<T> for CpuBackend {
         optim::rmsprop(param, grad, square_avg, momentum.map(|m| m.as_mut_slice()), step)
     }
 
-    fn sgd_update(
-        &self,
-        param: &mut Vec<T>,
-        grad: &Vec<T>,
-        velocity: Option<&mut Vec<T>>,
-        s: SgdStep,
-    ) {
+    fn sgd_update(&self, param: &mut Vec<T>, grad: &Vec<T>, velocity: Option<&mut Vec<T>>, s: SgdStep) {
         let lr = T::from_f64(s.lr);
         let wd = T::from_f64(s.weight_decay);
         let mu = T::from_f64(s.momentum);
         match velocity {
-            None => param
-                .iter_mut()
-                .zip(grad)
-                .for_each(|(p, g)| *p = *p - lr * (*g + wd * *p)),
+            None => param.iter_mut().zip(grad).for_each(|(p, g)| *p = *p - lr * (*g + wd * *p)),
             Some(v) => {
                 for ((p, g), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
                     let g = *g + wd * *p;
@@ -303,18 +278,10 @@ fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
         return;
     }
     // op(A) as m×k row-major.
-    let a_rows: std::borrow::Cow<[T]> = if d.trans_a {
-        transposed(a, k, m).into()
-    } else {
-        a.into()
-    };
+    let a_rows: std::borrow::Cow<[T]> = if d.trans_a { transposed(a, k, m).into() } else { a.into() };
     if k >= n {
         // op(B)ᵀ as n×k row-major: C[i][j] = ⟨A row i, Bᵀ row j⟩.
-        let bt: std::borrow::Cow<[T]> = if d.trans_b {
-            b.into()
-        } else {
-            transposed(b, k, n).into()
-        };
+        let bt: std::borrow::Cow<[T]> = if d.trans_b { b.into() } else { transposed(b, k, n).into() };
         match k {
             1 => dots::<T, 1>(&a_rows, &bt, n, c),
             2 => dots::<T, 2>(&a_rows, &bt, n, c),
@@ -330,11 +297,7 @@ fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
         }
     } else {
         // op(B) as k×n row-major: C row i = Σₚ A[i][p] · B row p.
-        let br: std::borrow::Cow<[T]> = if d.trans_b {
-            transposed(b, n, k).into()
-        } else {
-            b.into()
-        };
+        let br: std::borrow::Cow<[T]> = if d.trans_b { transposed(b, n, k).into() } else { b.into() };
         match n {
             2 => axpys::<T, 2>(&a_rows, &br, k, n, c),
             3 => axpys::<T, 3>(&a_rows, &br, k, n, c),
@@ -383,10 +346,7 @@ fn transposed<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
 
 /// C[i][j] = ⟨A row i, B row j⟩ for rows of a fixed length K.
 fn dots<T: Element, const K: usize>(a: &[T], b: &[T], n: usize, c: &mut [T]) {
-    let b_rows: Vec<&[T; K]> = b
-        .chunks_exact(K)
-        .map(|r| r.try_into().expect("K-long rows"))
-        .collect();
+    let b_rows: Vec<&[T; K]> = b.chunks_exact(K).map(|r| r.try_into().expect("K-long rows")).collect();
     for (ar, crow) in a.chunks_exact(K).zip(c.chunks_exact_mut(n)) {
         let ar: &[T; K] = ar.try_into().expect("K-long rows");
         for (cv, br) in crow.iter_mut().zip(&b_rows) {
@@ -402,10 +362,7 @@ fn dots<T: Element, const K: usize>(a: &[T], b: &[T], n: usize, c: &mut [T]) {
 /// C row i = Σₚ A[i][p] · B row p, with B's rows (and the accumulator) N long and
 /// the first n ≤ N columns written to C.
 fn axpys<T: Element, const N: usize>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
-    let b_rows: Vec<[T; N]> = b
-        .chunks_exact(N)
-        .map(|r| r.try_into().expect("N-long rows"))
-        .collect();
+    let b_rows: Vec<[T; N]> = b.chunks_exact(N).map(|r| r.try_into().expect("N-long rows")).collect();
     for (ar, crow) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
         let mut acc = [T::zero(); N];
         for (av, brow) in ar.iter().zip(&b_rows) {
@@ -480,16 +437,8 @@ mod tests {
         for i in 0..d.m {
             for j in 0..d.n {
                 for p in 0..d.k {
-                    let av = if d.trans_a {
-                        a[p * d.m + i]
-                    } else {
-                        a[i * d.k + p]
-                    };
-                    let bv = if d.trans_b {
-                        b[j * d.k + p]
-                    } else {
-                        b[p * d.n + j]
-                    };
+                    let av = if d.trans_a { a[p * d.m + i] } else { a[i * d.k + p] };
+                    let bv = if d.trans_b { b[j * d.k + p] } else { b[p * d.n + j] };
                     c[i * d.n + j] += av * bv;
                 }
             }
@@ -504,22 +453,10 @@ mod tests {
         for &m in &sizes {
             for &k in &sizes {
                 for &n in &[1, 2, 3, 4, 6, 8, 12, 33] {
-                    for (trans_a, trans_b) in
-                        [(false, false), (true, false), (false, true), (true, true)]
-                    {
-                        let d = MatMul {
-                            m,
-                            k,
-                            n,
-                            trans_a,
-                            trans_b,
-                        };
-                        let a: Vec<f64> = (0..m * k)
-                            .map(|i| ((i * 7 + 3) % 11) as f64 - 5.0)
-                            .collect();
-                        let b: Vec<f64> = (0..k * n)
-                            .map(|i| ((i * 5 + 1) % 13) as f64 - 6.0)
-                            .collect();
+                    for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
+                        let d = MatMul { m, k, n, trans_a, trans_b };
+                        let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f64 - 5.0).collect();
+                        let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f64 - 6.0).collect();
                         let got = be.matmul(&a, &b, d);
                         assert_eq!(got, reference(&a, &b, d), "{d:?}");
                     }

@@ -24,7 +24,8 @@ pub fn adam<T: Element>(param: &mut [T], grad: &[T], m: &mut [T], v: &mut [T], s
 
 pub fn rmsprop<T: Element>(param: &mut [T], grad: &[T], sq: &mut [T], momentum: Option<&mut [T]>, s: RmsPropStep) {
     let (alpha, one_alpha) = (T::from_f64(s.alpha), T::from_f64(1.0 - s.alpha));
-    let (lr, eps, wd, mu) = (T::from_f64(s.lr), T::from_f64(s.eps), T::from_f64(s.weight_decay), T::from_f64(s.momentum));
+    let (lr, eps, wd, mu) =
+        (T::from_f64(s.lr), T::from_f64(s.eps), T::from_f64(s.weight_decay), T::from_f64(s.momentum));
     match momentum {
         None => {
             for ((p, g), q) in param.iter_mut().zip(grad).zip(sq.iter_mut()) {

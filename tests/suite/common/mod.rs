@@ -13,12 +13,7 @@ pub struct Output {
 impl Output {
     /// The run folder: the last line of standard output.
     pub fn dir(&self) -> PathBuf {
-        PathBuf::from(
-            self.stdout
-                .lines()
-                .last()
-                .unwrap_or_else(|| panic!("no output; stderr: {}", self.stderr)),
-        )
+        PathBuf::from(self.stdout.lines().last().unwrap_or_else(|| panic!("no output; stderr: {}", self.stderr)))
     }
 }
 
@@ -42,13 +37,7 @@ pub fn runner(args: &[&str], envs: &[(&str, &str)]) -> Output {
 
 /// Runs an experiment into `results`, asserting success.
 pub fn run_ok(spec: &str, results: &Path, extra: &[&str]) -> PathBuf {
-    let mut args = vec![
-        "run",
-        spec,
-        "--quiet",
-        "--results",
-        results.to_str().unwrap(),
-    ];
+    let mut args = vec!["run", spec, "--quiet", "--results", results.to_str().unwrap()];
     args.extend_from_slice(extra);
     let out = runner(&args, &[]);
     assert_eq!(out.code, 0, "runner {args:?} failed:\n{}", out.stderr);
@@ -59,39 +48,23 @@ pub fn run_ok(spec: &str, results: &Path, extra: &[&str]) -> PathBuf {
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
-    let header = lines
-        .next()
-        .unwrap_or("")
-        .split(',')
-        .map(String::from)
-        .collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
+    let header = lines.next().unwrap_or("").split(',').map(String::from).collect();
+    let rows = lines.map(|l| l.split(',').map(String::from).collect()).collect();
     (header, rows)
 }
 
 /// One numeric column of a CSV file.
 pub fn column(path: &Path, name: &str) -> Vec<f64> {
     let (header, rows) = read_csv(path);
-    let i = header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    let i = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {header:?}"));
     rows.iter().map(|r| r[i].parse().unwrap()).collect()
 }
 
 /// Rows of a metrics CSV for one split, as (step, value of `metric`).
 pub fn metric(dir: &Path, split: &str, name: &str) -> Vec<(usize, f64)> {
     let (header, rows) = read_csv(&dir.join("metrics.csv"));
-    let i = header
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no metric {name}"));
-    rows.iter()
-        .filter(|r| r[2] == split)
-        .map(|r| (r[0].parse().unwrap(), r[i].parse().unwrap()))
-        .collect()
+    let i = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no metric {name}"));
+    rows.iter().filter(|r| r[2] == split).map(|r| (r[0].parse().unwrap(), r[i].parse().unwrap())).collect()
 }
 
 pub fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -1,0 +1,102 @@
+//! Shape inference and parameters of the image layers: conv2d, pools, batchnorm,
+//! dropout and flatten. Images are [channels, height, width] per sample.
+
+use super::{shape_str, Node, NodeOp, ParamDef, ParamInit};
+use crate::spec::{InitKind, InitSpec, LayerOp, LayerSpec};
+
+fn image_dims(what: &str, first: &Node) -> Result<(usize, usize, usize), String> {
+    match first.shape[..] {
+        [c, h, w] => Ok((c, h, w)),
+        _ => Err(format!(
+            "{what} needs an image input [channels, height, width]; `{}` has shape {}",
+            first.name,
+            shape_str(first)
+        )),
+    }
+}
+
+/// Output size of a window of `k` with `stride` over `n` values padded by `pad` each side.
+fn windows(what: &str, n: usize, k: usize, stride: usize, pad: usize) -> Result<usize, String> {
+    if k > n + 2 * pad {
+        return Err(format!("{what}: a window of {k} does not fit in {n} values (padding {pad})"));
+    }
+    Ok((n + 2 * pad - k) / stride + 1)
+}
+
+fn constant(value: f64) -> ParamInit {
+    ParamInit::Random(InitSpec { kind: InitKind::Constant, low: None, high: None, std: None, value: Some(value) })
+}
+
+pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result<(), String> {
+    match l.op {
+        LayerOp::Conv2d => {
+            let (c, h, w) = image_dims(what, first)?;
+            let (channels, kernel) = (l.channels.unwrap_or(1), l.kernel.unwrap_or(1));
+            let (stride, padding) = (l.stride.unwrap_or(1), l.padding.unwrap_or(0));
+            let oh = windows(what, h, kernel, stride, padding)?;
+            let ow = windows(what, w, kernel, stride, padding)?;
+            let bias = l.bias.unwrap_or(true);
+            node.op = NodeOp::Conv2d { channels, kernel, stride, padding, bias };
+            node.shape = vec![channels, oh, ow];
+            let fans = (c * kernel * kernel, channels * kernel * kernel);
+            let init = ParamInit::Random(l.init.clone().unwrap_or(InitSpec {
+                kind: InitKind::He,
+                low: None,
+                high: None,
+                std: None,
+                value: None,
+            }));
+            let weight = ParamDef {
+                name: "weight".into(),
+                shape: vec![channels, c, kernel, kernel],
+                init,
+                fans,
+                trainable: true,
+            };
+            node.params.push(weight);
+            if bias {
+                node.params.push(ParamDef {
+                    name: "bias".into(),
+                    shape: vec![channels],
+                    init: ParamInit::Zeros,
+                    fans,
+                    trainable: true,
+                });
+            }
+        }
+        LayerOp::MaxPool2d | LayerOp::AvgPool2d => {
+            let (c, h, w) = image_dims(what, first)?;
+            let kernel = l.kernel.unwrap_or(2);
+            let stride = l.stride.unwrap_or(kernel);
+            node.shape = vec![c, windows(what, h, kernel, stride, 0)?, windows(what, w, kernel, stride, 0)?];
+            node.op = if l.op == LayerOp::MaxPool2d {
+                NodeOp::MaxPool2d { kernel, stride }
+            } else {
+                NodeOp::AvgPool2d { kernel, stride }
+            };
+        }
+        LayerOp::BatchNorm => {
+            let c = first.shape.first().copied().unwrap_or(1);
+            node.op = NodeOp::BatchNorm { momentum: l.momentum.unwrap_or(0.1), eps: l.eps.unwrap_or(1e-5) };
+            let def = |name: &str, shape: Vec<usize>, init, trainable| ParamDef {
+                name: name.into(),
+                shape,
+                init,
+                fans: (c, c),
+                trainable,
+            };
+            node.params.push(def("weight", vec![c], constant(1.0), true));
+            node.params.push(def("bias", vec![c], ParamInit::Zeros, true));
+            node.params.push(def("running_mean", vec![c], ParamInit::Zeros, false));
+            node.params.push(def("running_var", vec![c], constant(1.0), false));
+            node.params.push(def("num_batches_tracked", vec![], ParamInit::Zeros, false));
+        }
+        LayerOp::Dropout => node.op = NodeOp::Dropout { rate: l.rate.unwrap_or(0.5) },
+        LayerOp::Flatten => {
+            node.op = NodeOp::Flatten;
+            node.shape = vec![first.shape.iter().product()];
+        }
+        _ => unreachable!("not an image layer"),
+    }
+    Ok(())
+}
