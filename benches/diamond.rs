@@ -24,8 +24,15 @@ fn main() {
     let mut accuracy = 0.0;
     for _ in 0..repeats {
         let mut model = Model::<f32, CpuBackend>::new(p.dag.clone(), &be, spec.seed);
-        let recording = Recording { metrics: &spec.metrics.record, splits: &splits, every: 1, params: false };
-        let plan = Plan { train: t, recording, seed: spec.seed };
+        let recording = Recording {
+            metrics: &spec.metrics.record,
+            splits: &splits,
+            every: Some(1),
+            per_epoch: false,
+            batch_every: None,
+            params: false,
+        };
+        let plan = Plan { train: t, recording, seed: spec.seed, augment: None };
         let start = Instant::now();
         let h = train(&be, &mut model, &p.data, &plan, |_, _, _| {});
         times.push(start.elapsed().as_secs_f64());
