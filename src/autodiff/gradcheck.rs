@@ -162,8 +162,8 @@ fn a_value_used_twice_accumulates_both_paths() {
 #[test]
 fn convolution_with_stride_and_padding() {
     for (stride, pad) in [(1, 0), (1, 1), (2, 1), (2, 0)] {
-        check(&[vec![2, 2, 5, 4], vec![3, 2, 3, 2]], |t, v| {
-            let y = t.conv2d(v[0], v[1], stride, pad);
+        check(&[vec![2, 2, 5, 4], vec![3, 2, 3, 2], vec![3]], |t, v| {
+            let y = t.conv2d(v[0], v[1], Some(v[2]), stride, pad);
             weighted_sum(t, y)
         });
     }

@@ -49,10 +49,13 @@ enum Op<Buf> {
         pred: Var,
         grad: Buf,
     },
+    /// `cols` is the unrolled input, kept when w needs a gradient.
     Conv2d {
         x: Var,
         w: Var,
+        bias: Option<Var>,
         g: Conv2d,
+        cols: Option<Buf>,
     },
     MaxPool2d {
         x: Var,
@@ -205,13 +208,16 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         (var, sum * scale)
     }
 
-    /// A 2-D convolution of x [B, C, H, W] with w [C_out, C, kh, kw].
-    pub fn conv2d(&mut self, x: Var, w: Var, stride: usize, pad: usize) -> Var {
+    /// A 2-D convolution of x [B, C, H, W] with w [C_out, C, kh, kw], plus an optional
+    /// bias per output channel.
+    pub fn conv2d(&mut self, x: Var, w: Var, bias: Option<Var>, stride: usize, pad: usize) -> Var {
         let (xs, ws) = (self.shape(x).to_vec(), self.shape(w).to_vec());
-        let g =
-            Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
-        let value = self.backend.conv2d(self.value(x), self.value(w), g);
-        self.push(value, vec![g.batch, g.c_out, g.oh(), g.ow()], Op::Conv2d { x, w, g }, &[x, w])
+        let g = Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
+        let keep = self.nodes[w.0].needs_grad;
+        let b = bias.map(|b| self.value(b));
+        let (value, cols) = self.backend.conv2d(self.value(x), self.value(w), b, g, keep);
+        let inputs: Vec<Var> = [x, w].into_iter().chain(bias).collect();
+        self.push(value, vec![g.batch, g.c_out, g.oh(), g.ow()], Op::Conv2d { x, w, bias, g, cols }, &inputs)
     }
 
     fn pool_geometry(&self, x: Var, k: usize, stride: usize) -> Pool2d {
@@ -359,12 +365,16 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     let per = if matches!(node.op, Op::MeanAll { .. }) { upstream / n as f64 } else { upstream };
                     send(*x, be.filled(n, per));
                 }
-                Op::Conv2d { x, w, g } => {
+                Op::Conv2d { x, w, bias, g, cols } => {
                     if self.nodes[x.0].needs_grad {
                         send(*x, be.conv2d_grad_input(dy, self.value(*w), *g));
                     }
-                    if self.nodes[w.0].needs_grad {
-                        send(*w, be.conv2d_grad_weight(self.value(*x), dy, *g));
+                    if let Some(cols) = cols {
+                        send(*w, be.conv2d_grad_weight(cols, dy, *g));
+                    }
+                    if let Some(b) = bias {
+                        let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
+                        send(*b, be.sum_channels(dy, ch));
                     }
                 }
                 Op::MaxPool2d { x, g } => send(*x, be.max_pool2d_grad(self.value(*x), dy, *g)),

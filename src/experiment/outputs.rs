@@ -80,6 +80,8 @@ pub fn write_all<T: Element, B: Backend<T>>(
         steps,
         parameters: model.dag.param_count(),
         final_metrics: final_metrics.iter().cloned().collect::<BTreeMap<_, _>>(),
+        train_samples_per_second: history.and_then(History::train_rate),
+        inference_samples_per_second: history.and_then(History::eval_rate),
         files,
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Data(e.to_string()))?;

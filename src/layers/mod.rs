@@ -113,12 +113,7 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
                 NodeOp::Mean => tape.mean_all(input(0)),
                 NodeOp::Sum => tape.sum_all(input(0)),
                 NodeOp::Conv2d { stride, padding, bias, .. } => {
-                    let y = tape.conv2d(input(0), pv[0], *stride, *padding);
-                    if *bias {
-                        tape.add_channels(y, pv[1])
-                    } else {
-                        y
-                    }
+                    tape.conv2d(input(0), pv[0], bias.then(|| pv[1]), *stride, *padding)
                 }
                 NodeOp::MaxPool2d { kernel, stride } => tape.max_pool2d(input(0), *kernel, *stride),
                 NodeOp::AvgPool2d { kernel, stride } => tape.avg_pool2d(input(0), *kernel, *stride),

@@ -125,6 +125,10 @@ pub struct Manifest {
     pub steps: usize,
     pub parameters: usize,
     pub final_metrics: std::collections::BTreeMap<String, f64>,
+    /// Training samples per second (training steps only, evaluation excluded).
+    pub train_samples_per_second: Option<f64>,
+    /// Samples per second in evaluation forward passes.
+    pub inference_samples_per_second: Option<f64>,
     pub files: Vec<String>,
 }
 

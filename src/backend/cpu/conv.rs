@@ -15,21 +15,32 @@ const GRAD_GROUP: usize = 8;
 fn im2col<T: Element>(x: &[T], g: &Conv2d, cols: &mut [T]) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
+    let pad = g.pad as isize;
     for c in 0..g.c_in {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let row = &mut cols[((c * g.kh + i) * g.kw + j) * p..][..p];
+                // Output columns ox whose input column ox·stride + j − pad lies inside the image.
+                let first = |ox: usize| (ox * g.stride + j) as isize - pad;
+                let lo = (0..ow).find(|&ox| first(ox) >= 0).unwrap_or(ow);
+                let hi = (lo..ow).find(|&ox| first(ox) >= g.w as isize).unwrap_or(ow);
                 for oy in 0..oh {
-                    let y = (oy * g.stride + i) as isize - g.pad as isize;
+                    let y = (oy * g.stride + i) as isize - pad;
                     let out = &mut row[oy * ow..(oy + 1) * ow];
-                    if y < 0 || y >= g.h as isize {
+                    if y < 0 || y >= g.h as isize || lo >= hi {
                         out.fill(T::zero());
                         continue;
                     }
                     let src = &x[(c * g.h + y as usize) * g.w..][..g.w];
-                    for (ox, o) in out.iter_mut().enumerate() {
-                        let xx = (ox * g.stride + j) as isize - g.pad as isize;
-                        *o = if xx < 0 || xx >= g.w as isize { T::zero() } else { src[xx as usize] };
+                    out[..lo].fill(T::zero());
+                    out[hi..].fill(T::zero());
+                    let start = first(lo) as usize;
+                    if g.stride == 1 {
+                        out[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
+                    } else {
+                        for (k, o) in out[lo..hi].iter_mut().enumerate() {
+                            *o = src[start + k * g.stride];
+                        }
                     }
                 }
             }
@@ -64,19 +75,29 @@ fn col2im<T: Element>(cols: &[T], g: &Conv2d, dx: &mut [T]) {
     }
 }
 
-pub fn conv2d<T: Element>(x: &[T], w: &[T], g: Conv2d) -> Vec<T> {
+pub fn conv2d<T: Element>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d, keep_cols: bool) -> (Vec<T>, Option<Vec<T>>) {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
-    y.par_chunks_mut(g.c_out * p).enumerate().for_each_init(
-        || vec![T::zero(); k * p],
-        |cols, (b, yb)| {
-            im2col(&x[b * in_size..(b + 1) * in_size], &g, cols);
-            let d = MatMul { m: g.c_out, k, n: p, trans_a: false, trans_b: false };
-            gemm_into(w, cols, yb, d, false);
-        },
-    );
-    y
+    let d = MatMul { m: g.c_out, k, n: p, trans_a: false, trans_b: false };
+    let run = |b: usize, yb: &mut [T], cols: &mut [T]| {
+        im2col(&x[b * in_size..(b + 1) * in_size], &g, cols);
+        // The bias goes in first, so the GEMM accumulates onto it: one pass fewer.
+        if let Some(bias) = bias {
+            for (plane, bv) in yb.chunks_exact_mut(p).zip(bias) {
+                plane.fill(*bv);
+            }
+        }
+        gemm_into(w, cols, yb, d, bias.is_some());
+    };
+    if keep_cols {
+        let mut cols = vec![T::zero(); g.batch * k * p];
+        y.par_chunks_mut(g.c_out * p).zip(cols.par_chunks_mut(k * p)).enumerate().for_each(|(b, (yb, cb))| run(b, yb, cb));
+        (y, Some(cols))
+    } else {
+        y.par_chunks_mut(g.c_out * p).enumerate().for_each_init(|| vec![T::zero(); k * p], |cols, (b, yb)| run(b, yb, cols));
+        (y, None)
+    }
 }
 
 pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
@@ -95,19 +116,17 @@ pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
     dx
 }
 
-pub fn conv2d_grad_weight<T: Element>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
+pub fn conv2d_grad_weight<T: Element>(cols: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
-    let in_size = g.c_in * g.h * g.w;
     let groups: Vec<Vec<T>> = (0..g.batch.div_ceil(GRAD_GROUP))
         .into_par_iter()
         .map(|grp| {
-            let mut cols = vec![T::zero(); k * p];
             let mut dw = vec![T::zero(); g.c_out * k];
             for b in grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch) {
-                im2col(&x[b * in_size..(b + 1) * in_size], &g, &mut cols);
                 // dW += dy_b · cols_bᵀ
                 let d = MatMul { m: g.c_out, k: p, n: k, trans_a: false, trans_b: true };
-                gemm_into(&dy[b * g.c_out * p..(b + 1) * g.c_out * p], &cols, &mut dw, d, b > grp * GRAD_GROUP);
+                let first = b == grp * GRAD_GROUP;
+                gemm_into(&dy[b * g.c_out * p..(b + 1) * g.c_out * p], &cols[b * k * p..(b + 1) * k * p], &mut dw, d, !first);
             }
             dw
         })
@@ -250,7 +269,7 @@ mod tests {
             let g = Conv2d { batch: 3, c_in: 2, h: 7, w: 6, c_out: 4, kh, kw, stride, pad };
             let x: Vec<f64> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
             let w: Vec<f64> = (0..g.c_out * g.patch()).map(|i| ((i * 5) % 7) as f64 - 3.0).collect();
-            assert_eq!(conv2d(&x, &w, g), reference(&x, &w, g), "{g:?}");
+            assert_eq!(conv2d(&x, &w, None, g, false).0, reference(&x, &w, g), "{g:?}");
         }
     }
 
