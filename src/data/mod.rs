@@ -54,7 +54,16 @@ impl Dataset {
 
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Dataset {
-        let mut out = Dataset { inputs: Vec::new(), targets: Vec::new(), ..self.clone() };
+        let mut out = Dataset {
+            inputs: Vec::with_capacity(idx.len() * self.features),
+            features: self.features,
+            feature_names: self.feature_names.clone(),
+            targets: Vec::with_capacity(idx.len() * self.target_cols),
+            target_cols: self.target_cols,
+            target_names: self.target_names.clone(),
+            classes: self.classes,
+            shape: self.shape.clone(),
+        };
         for &i in idx {
             out.inputs.extend_from_slice(self.input_row(i));
             out.targets.extend_from_slice(self.target_row(i));
