@@ -212,7 +212,8 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     /// bias per output channel.
     pub fn conv2d(&mut self, x: Var, w: Var, bias: Option<Var>, stride: usize, pad: usize) -> Var {
         let (xs, ws) = (self.shape(x).to_vec(), self.shape(w).to_vec());
-        let g = Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
+        let g =
+            Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
         let keep = self.nodes[w.0].needs_grad;
         let b = bias.map(|b| self.value(b));
         let (value, cols) = self.backend.conv2d(self.value(x), self.value(w), b, g, keep);

@@ -39,6 +39,10 @@ pub fn write_all<T: Element, B: Backend<T>>(
             write("params.csv", results::params_csv(&param_names, &h.params).as_bytes())?;
         }
     }
+    if let Some(c) = class_report(be, model, p) {
+        write("confusion.csv", results::confusion_csv(&c).as_bytes())?;
+        write("classes.csv", results::classes_csv(&c).as_bytes())?;
+    }
     if spec.output.predictions {
         write("predictions.csv", predictions_csv(be, model, p).as_bytes())?;
     }
@@ -207,4 +211,26 @@ fn pictures<T: Element, B: Backend<T>>(
         pngs.push(png);
     }
     Ok(pngs)
+}
+
+/// The confusion matrix of a classifier on the test split (the training split when
+/// there is none); None for a regression or a model without targets.
+fn class_report<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &Model<T, B>,
+    p: &Prepared,
+) -> Option<crate::metrics::Confusion> {
+    let split = if p.data.test.is_some() { Split::Test } else { Split::Train };
+    let d = train::split_data(&p.data, split)?;
+    let out = &model.dag.nodes[model.dag.output];
+    if d.classes.is_none() || d.target_cols == 0 || !out.batched {
+        return None;
+    }
+    let width = out.width();
+    let outputs = train::predict(be, model, &d.inputs, &d.sample_shape());
+    let targets = d.target_matrix(width);
+    (targets.len() == outputs.len()).then(|| {
+        let scored = crate::metrics::Scored { outputs: &outputs, targets: &targets, cols: width, loss: 0.0 };
+        crate::metrics::confusion(&scored)
+    })
 }

@@ -207,7 +207,11 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::Dense => {
             let units = l.units.unwrap_or(1);
             if first.shape.len() != 1 {
-                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
+                return Err(format!(
+                    "{what} needs a flat input; `{}` has shape {} (add a `flatten` layer before it)",
+                    first.name,
+                    shape_str(first)
+                ));
             }
             let fan_in = first.shape[0];
             let bias = l.bias.unwrap_or(true);
@@ -220,7 +224,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
                         return Err(format!("{what}: `biases` has {} values for {units} units", b.len()));
                     }
                     Some(b) => ParamInit::Given(b.clone()),
-                    None => ParamInit::Zeros,
+                    None => default_bias_init(l),
                 };
                 node.params.push(ParamDef {
                     name: "bias".into(),
@@ -311,13 +315,22 @@ fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::
             }
             ParamInit::Given(stored)
         }
-        None => ParamInit::Random(l.init.clone().unwrap_or(InitSpec {
-            kind: crate::spec::InitKind::Xavier,
-            low: None,
-            high: None,
-            std: None,
-            value: None,
-        })),
+        None => ParamInit::Random(l.init.clone().unwrap_or_else(torch_init)),
     };
     Ok(ParamDef { name: "weight".into(), shape: vec![units, fan_in], init, fans: (fan_in, units), trainable: true })
+}
+
+/// PyTorch's default initialisation of Linear and Conv2d weights.
+pub(crate) fn torch_init() -> InitSpec {
+    InitSpec { kind: crate::spec::InitKind::Torch, low: None, high: None, std: None, value: None }
+}
+
+/// A bias follows PyTorch (U(±1/√fan_in)) when its weight does; otherwise it starts at 0.
+pub(crate) fn default_bias_init(l: &LayerSpec) -> ParamInit {
+    let torch_weights = l.weights.is_none() && l.init.as_ref().is_none_or(|i| i.kind == crate::spec::InitKind::Torch);
+    if torch_weights {
+        ParamInit::Random(torch_init())
+    } else {
+        ParamInit::Zeros
+    }
 }

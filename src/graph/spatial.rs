@@ -39,13 +39,7 @@ pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result
             node.op = NodeOp::Conv2d { channels, kernel, stride, padding, bias };
             node.shape = vec![channels, oh, ow];
             let fans = (c * kernel * kernel, channels * kernel * kernel);
-            let init = ParamInit::Random(l.init.clone().unwrap_or(InitSpec {
-                kind: InitKind::He,
-                low: None,
-                high: None,
-                std: None,
-                value: None,
-            }));
+            let init = ParamInit::Random(l.init.clone().unwrap_or_else(super::torch_init));
             let weight = ParamDef {
                 name: "weight".into(),
                 shape: vec![channels, c, kernel, kernel],
@@ -58,7 +52,7 @@ pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result
                 node.params.push(ParamDef {
                     name: "bias".into(),
                     shape: vec![channels],
-                    init: ParamInit::Zeros,
+                    init: super::default_bias_init(l),
                     fans,
                     trainable: true,
                 });

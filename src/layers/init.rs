@@ -27,6 +27,10 @@ pub fn initial_values(seed: u64, layer: &str, p: &ParamDef) -> Vec<f64> {
                 let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
                 (0..n).map(|_| rng::uniform(&mut r, -a, a)).collect()
             }
+            InitKind::Torch => {
+                let a = 1.0 / (fan_in as f64).sqrt();
+                (0..n).map(|_| rng::uniform(&mut r, -a, a)).collect()
+            }
             InitKind::He => {
                 let std = (2.0 / fan_in as f64).sqrt();
                 (0..n).map(|_| std * rng::normal(&mut r)).collect()

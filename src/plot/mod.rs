@@ -2,6 +2,10 @@
 //! embedded DejaVu Sans, so pictures look the same on every machine and need no
 //! fontconfig. Nothing here computes what a probe should: it draws what it is given.
 
+mod grids;
+
+pub use grids::{confusion_figure, image_grid, Tile};
+
 use plotters::prelude::*;
 use std::sync::Once;
 
@@ -32,7 +36,7 @@ fn light(i: usize) -> RGBColor {
     RGBColor(mix(r) as u8, mix(g) as u8, mix(b) as u8)
 }
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bytes are a known-good TTF compiled into the binary; failure is impossible.
@@ -77,9 +81,9 @@ pub struct Background {
     pub classes: Vec<usize>,
 }
 
-type DrawResult<T> = Result<T, String>;
+pub(crate) type DrawResult<T> = Result<T, String>;
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     format!("drawing failed: {e}")
 }
 
@@ -110,7 +114,7 @@ fn bounds<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> ((f64, f64), (f64
     (padded(b.0 .0, b.0 .1), padded(b.1 .0, b.1 .1))
 }
 
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> DrawResult<Vec<u8>> {
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> DrawResult<Vec<u8>> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);

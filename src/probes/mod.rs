@@ -4,7 +4,8 @@
 
 use crate::data::Dataset;
 use crate::metrics::predicted_classes;
-use crate::plot::{line_figure, scatter_figure, Background, LinePanel, Marker, PointGroup, Series};
+use crate::metrics::Scored;
+use crate::plot::{line_figure, scatter_figure, Background, LinePanel, Marker, PointGroup, Series, Tile};
 use crate::spec::{Metric, ProbeKind, ProbeSpec, Split};
 use crate::train::History;
 
@@ -30,6 +31,8 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(String, Vec<u8>)
         ProbeKind::Dataset => ("dataset", dataset(ctx)?),
         ProbeKind::DecisionBoundary => ("decision_boundary", decision_boundary(probe, ctx)?),
         ProbeKind::TruthVsPrediction => ("truth_vs_prediction", truth_vs_prediction(ctx)?),
+        ProbeKind::Confusion => ("confusion", confusion(ctx)?),
+        ProbeKind::Misclassified => ("misclassified", misclassified(ctx)?),
     };
     let suffix = if matches!(probe.kind, ProbeKind::Curves | ProbeKind::Params) { String::new() } else { suffix };
     Ok((format!("{stem}{suffix}.png"), png))
@@ -196,10 +199,47 @@ pub fn precheck(probe: &ProbeSpec, spec: &crate::spec::Spec, data: &crate::data:
         ProbeKind::Curves if spec.train.is_none() => Err("curves need a [train] table".into()),
         ProbeKind::Params if !spec.output.params => Err("set [output] params = true to record parameter paths".into()),
         ProbeKind::Curves | ProbeKind::Params => Ok(()),
+        ProbeKind::Confusion => class_labels(d).map(|_| ()),
+        ProbeKind::Misclassified if d.sample_shape().len() != 3 => Err("misclassified shows images [c, h, w]".into()),
+        ProbeKind::Misclassified => class_labels(d).map(|_| ()),
         ProbeKind::Dataset | ProbeKind::DecisionBoundary | ProbeKind::TruthVsPrediction => {
             plane(d)?;
             class_labels(d)?;
             Ok(())
         }
     }
+}
+
+fn confusion(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let d = ctx.data;
+    class_labels(d)?;
+    let targets = d.target_matrix(ctx.out_width);
+    let m =
+        crate::metrics::confusion(&Scored { outputs: ctx.outputs, targets: &targets, cols: ctx.out_width, loss: 0.0 });
+    let labels: Vec<String> = (0..m.classes).map(|c| c.to_string()).collect();
+    let title = format!("{}: confusion ({})", ctx.run_name, ctx.split.name());
+    crate::plot::confusion_figure(&title, &labels, &m.m)
+}
+
+/// Up to 40 misclassified images, in data order.
+fn misclassified(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
+    let d = ctx.data;
+    let labels = class_labels(d)?;
+    let shape = d.sample_shape();
+    let (h, w) = (shape[1], shape[2]);
+    let predicted = predicted_classes(ctx.outputs, ctx.out_width);
+    let tiles: Vec<Tile> = (0..d.len())
+        .filter(|&i| predicted[i] != labels[i])
+        .take(40)
+        .map(|i| Tile {
+            // The first channel of the image.
+            pixels: d.input_row(i)[..h * w].to_vec(),
+            height: h,
+            width: w,
+            caption: format!("true {} → {}", labels[i], predicted[i]),
+        })
+        .collect();
+    let wrong = (0..d.len()).filter(|&i| predicted[i] != labels[i]).count();
+    let title = format!("{}: {wrong} of {} {} images misclassified", ctx.run_name, d.len(), ctx.split.name());
+    crate::plot::image_grid(&title, &tiles, 8)
 }

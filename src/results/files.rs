@@ -140,3 +140,38 @@ pub fn spec_hash(text: &str) -> String {
     }
     format!("{h:016x}")
 }
+
+/// `true,<pred 0>,<pred 1>,…`: one row per true class, counts per predicted class.
+pub fn confusion_csv(c: &crate::metrics::Confusion) -> String {
+    let mut out = String::from("true");
+    for p in 0..c.classes {
+        let _ = write!(out, ",pred_{p}");
+    }
+    out.push('\n');
+    for (t, row) in c.m.iter().enumerate() {
+        let _ = write!(out, "{t}");
+        for v in row {
+            let _ = write!(out, ",{v}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Per-class precision, recall, F1 and support, then their macro averages.
+pub fn classes_csv(c: &crate::metrics::Confusion) -> String {
+    let mut out = String::from("class,precision,recall,f1,support\n");
+    let (mut sp, mut sr, mut sf) = (0.0, 0.0, 0.0);
+    for k in 0..c.classes {
+        let (p, r, f) = c.class_scores(k);
+        let support: usize = c.m[k].iter().sum();
+        let _ = writeln!(out, "{k},{p},{r},{f},{support}");
+        sp += p;
+        sr += r;
+        sf += f;
+    }
+    let n = c.classes.max(1) as f64;
+    let total: usize = c.m.iter().flatten().sum();
+    let _ = writeln!(out, "macro,{},{},{},{total}", sp / n, sr / n, sf / n);
+    out
+}

@@ -240,6 +240,8 @@ pub enum InitKind {
     Uniform,
     Normal,
     Xavier,
+    /// PyTorch's default for Linear and Conv2d: U(−1/√fan_in, 1/√fan_in), bias too.
+    Torch,
     He,
     Zeros,
     Constant,
@@ -493,6 +495,10 @@ pub enum ProbeKind {
     DecisionBoundary,
     /// True/false positives/negatives of a binary classifier in the input plane.
     TruthVsPrediction,
+    /// The confusion matrix as a heat map.
+    Confusion,
+    /// A grid of misclassified images with their true and predicted labels.
+    Misclassified,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -75,7 +75,13 @@ fn col2im<T: Element>(cols: &[T], g: &Conv2d, dx: &mut [T]) {
     }
 }
 
-pub fn conv2d<T: Element>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d, keep_cols: bool) -> (Vec<T>, Option<Vec<T>>) {
+pub fn conv2d<T: Element>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: Conv2d,
+    keep_cols: bool,
+) -> (Vec<T>, Option<Vec<T>>) {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
@@ -92,10 +98,15 @@ pub fn conv2d<T: Element>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d, keep_
     };
     if keep_cols {
         let mut cols = vec![T::zero(); g.batch * k * p];
-        y.par_chunks_mut(g.c_out * p).zip(cols.par_chunks_mut(k * p)).enumerate().for_each(|(b, (yb, cb))| run(b, yb, cb));
+        y.par_chunks_mut(g.c_out * p)
+            .zip(cols.par_chunks_mut(k * p))
+            .enumerate()
+            .for_each(|(b, (yb, cb))| run(b, yb, cb));
         (y, Some(cols))
     } else {
-        y.par_chunks_mut(g.c_out * p).enumerate().for_each_init(|| vec![T::zero(); k * p], |cols, (b, yb)| run(b, yb, cols));
+        y.par_chunks_mut(g.c_out * p)
+            .enumerate()
+            .for_each_init(|| vec![T::zero(); k * p], |cols, (b, yb)| run(b, yb, cols));
         (y, None)
     }
 }
@@ -126,7 +137,13 @@ pub fn conv2d_grad_weight<T: Element>(cols: &[T], dy: &[T], g: Conv2d) -> Vec<T>
                 // dW += dy_b · cols_bᵀ
                 let d = MatMul { m: g.c_out, k: p, n: k, trans_a: false, trans_b: true };
                 let first = b == grp * GRAD_GROUP;
-                gemm_into(&dy[b * g.c_out * p..(b + 1) * g.c_out * p], &cols[b * k * p..(b + 1) * k * p], &mut dw, d, !first);
+                gemm_into(
+                    &dy[b * g.c_out * p..(b + 1) * g.c_out * p],
+                    &cols[b * k * p..(b + 1) * k * p],
+                    &mut dw,
+                    d,
+                    !first,
+                );
             }
             dw
         })
