@@ -23,7 +23,7 @@ fn main() {
     let mut times = Vec::new();
     let mut accuracy = 0.0;
     for _ in 0..repeats {
-        let mut model = Model::<f32, CpuBackend>::new(p.dag.clone(), &be, spec.seed);
+        let mut model = Model::<f32, CpuBackend>::new(p.dag.clone(), &be, spec.seed, None);
         let recording = Recording {
             metrics: &spec.metrics.record,
             splits: &splits,

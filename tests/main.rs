@@ -9,5 +9,7 @@ mod common;
 mod errors;
 #[path = "suite/experiments.rs"]
 mod experiments;
+#[path = "suite/mnist.rs"]
+mod mnist;
 #[path = "suite/reproducibility.rs"]
 mod reproducibility;

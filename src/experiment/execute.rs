@@ -24,7 +24,7 @@ pub fn execute<T: Element>(
 ) -> Result<Executed> {
     let be = CpuBackend::new();
     let spec = &p.loaded.spec;
-    let mut model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, spec.seed);
+    let mut model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, spec.seed, p.initial.as_ref());
     let splits: Vec<Split> = spec.metrics.splits.clone().unwrap_or_else(|| {
         if p.data.test.is_some() {
             vec![Split::Train, Split::Test]

@@ -1,6 +1,7 @@
 //! One experiment, end to end: spec → data → graph → train or evaluate → results
 //! folder. The CLI calls this; everything it needs is in [`RunOptions`].
 
+mod checkpoint;
 mod execute;
 mod outputs;
 
@@ -33,6 +34,8 @@ pub struct Prepared {
     pub loaded: LoadedSpec,
     pub data: Splits,
     pub dag: Dag,
+    /// Starting values from `[model] init`, by checkpoint name.
+    pub initial: Option<std::collections::HashMap<String, Vec<f64>>>,
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
@@ -53,7 +56,16 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
         crate::probes::precheck(p.get_ref(), &loaded.spec, &data)
             .map_err(|m| loaded.source.error(Some(p.span()), format!("probe `{:?}`: {m}", p.get_ref().kind)))?;
     }
-    Ok(Prepared { loaded, data, dag })
+    let initial = match &loaded.spec.model.init {
+        Some(init) => {
+            let file = base_dir.join(&init.get_ref().from);
+            let values = checkpoint::read(&file, &dag)
+                .map_err(|e| loaded.source.error(Some(init.span()), format!("[model] init: {e}")))?;
+            Some(values)
+        }
+        None => None,
+    };
+    Ok(Prepared { loaded, data, dag, initial })
 }
 
 /// The loss compares the output with the targets: their widths must agree.

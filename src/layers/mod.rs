@@ -50,7 +50,9 @@ pub struct Forward<Buf> {
 }
 
 impl<T: Element, B: Backend<T>> Model<T, B> {
-    pub fn new(dag: Dag, backend: &B, seed: u64) -> Self {
+    /// A model with initial values drawn from `seed`, or taken from `given` (checkpoint
+    /// name → values) where it has them.
+    pub fn new(dag: Dag, backend: &B, seed: u64, given: Option<&std::collections::HashMap<String, Vec<f64>>>) -> Self {
         let params = dag
             .nodes
             .iter()
@@ -58,7 +60,12 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
                 node.params
                     .iter()
                     .map(|p| {
-                        let host: Vec<T> = initial_values(seed, &node.name, p).into_iter().map(T::from_f64).collect();
+                        let name = format!("{}.{}", node.name, p.name);
+                        let values = match given.and_then(|g| g.get(&name)) {
+                            Some(v) => v.clone(),
+                            None => initial_values(seed, &node.name, p),
+                        };
+                        let host: Vec<T> = values.into_iter().map(T::from_f64).collect();
                         backend.upload(&host)
                     })
                     .collect()

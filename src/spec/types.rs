@@ -152,7 +152,18 @@ pub struct ModelSpec {
     /// The node whose value is the model's output; the last layer by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Start from the weights in a checkpoint instead of initialising them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<Spanned<ModelInit>>,
     pub layers: Vec<Spanned<LayerSpec>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInit {
+    /// A safetensors file (relative to the spec), with names and layouts as runner
+    /// writes them: `<layer>.weight` [out, in, kh, kw] or [out, in], `<layer>.bias`, ….
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

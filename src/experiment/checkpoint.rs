@@ -1,0 +1,48 @@
+//! Reading a safetensors checkpoint to start a model from (`[model] init = { from = … }`).
+//! Every parameter of the graph must be present with its shape; f32, f64 and integer
+//! tensors (PyTorch's int64 `num_batches_tracked`) are accepted.
+
+use crate::error::{Error, Result};
+use crate::graph::Dag;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::path::Path;
+
+pub fn read(path: &Path, dag: &Dag) -> Result<HashMap<String, Vec<f64>>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let fail = |m: String| Error::Data(format!("{}: {m}", path.display()));
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a safetensors file: {e}")))?;
+    let mut values = HashMap::new();
+    let mut missing = Vec::new();
+    for node in &dag.nodes {
+        for p in &node.params {
+            let name = format!("{}.{}", node.name, p.name);
+            let Ok(t) = st.tensor(&name) else {
+                missing.push(name);
+                continue;
+            };
+            if t.shape() != p.shape.as_slice() {
+                return Err(fail(format!("`{name}` has shape {:?}; the model needs {:?}", t.shape(), p.shape)));
+            }
+            values.insert(
+                name.clone(),
+                decode(t.dtype(), t.data())
+                    .ok_or_else(|| fail(format!("`{name}` has unsupported dtype {:?}", t.dtype())))?,
+            );
+        }
+    }
+    if !missing.is_empty() {
+        let have: Vec<String> = st.names().into_iter().map(String::from).collect();
+        return Err(fail(format!("missing {} (the file has: {})", missing.join(", "), have.join(", "))));
+    }
+    Ok(values)
+}
+
+fn decode(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
+    Some(match dtype {
+        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).collect(),
+        Dtype::F64 => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect(),
+        Dtype::I64 => data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64).collect(),
+        _ => return None,
+    })
+}

@@ -1,0 +1,180 @@
+//! The CNN on real MNIST: the course's accuracy, the files a classifier run writes,
+//! checkpoints in and out, batch-norm state, and broken data files.
+
+use crate::common::*;
+use std::path::Path;
+
+fn last(dir: &Path, split: &str, name: &str) -> f64 {
+    metric(dir, split, name).last().unwrap_or_else(|| panic!("no {split} rows")).1
+}
+
+#[test]
+fn mnist_cnn_reaches_pytorchs_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run_ok("experiments/mnist_cnn.toml", tmp.path(), &[]);
+    let test = metric(&dir, "test", "accuracy");
+    assert_eq!(test.iter().map(|r| r.0).collect::<Vec<_>>(), [125, 250, 375], "one test record per epoch");
+    assert!(test[2].1 >= 0.97, "test accuracy after 3 epochs: {}", test[2].1);
+    // Per-class report and confusion matrix agree with the accuracy.
+    let (header, rows) = read_csv(&dir.join("confusion.csv"));
+    assert_eq!(header.len(), 11);
+    let total: usize = rows.iter().flat_map(|r| r[1..].iter().map(|v| v.parse::<usize>().unwrap())).sum();
+    let diagonal: usize = rows.iter().enumerate().map(|(i, r)| r[i + 1].parse::<usize>().unwrap()).sum();
+    assert_eq!(total, 2000);
+    assert!((diagonal as f64 / 2000.0 - test[2].1).abs() < 1e-12);
+    let (_, classes) = read_csv(&dir.join("classes.csv"));
+    assert_eq!(classes.len(), 11, "ten classes and the macro average");
+    assert_eq!(classes[10][0], "macro");
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"train_samples_per_second\": ") && manifest.contains("\"inference_samples_per_second\": ")
+    );
+    for png in ["curves.png", "confusion_test.png", "misclassified_test.png"] {
+        assert!(dir.join(png).is_file(), "{png}");
+    }
+}
+
+const SHORT: [&str; 6] = ["--set", "data.n=640", "--set", "data.test_n=300", "--set", "train.epochs=2"];
+
+#[test]
+fn a_short_mnist_run_learns_and_is_the_same_on_one_thread_or_two() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    let mut args = vec!["run", "experiments/mnist_cnn.toml", "--quiet", "--results", results];
+    args.extend(SHORT);
+    let one = runner(&args, &[("RAYON_NUM_THREADS", "1")]);
+    let two = runner(&args, &[("RAYON_NUM_THREADS", "2")]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert_eq!(two.code, 0, "{}", two.stderr);
+    for f in ["metrics.csv", "model.safetensors", "confusion.csv"] {
+        assert_eq!(std::fs::read(one.dir().join(f)).unwrap(), std::fs::read(two.dir().join(f)).unwrap(), "{f}");
+    }
+    let batch = metric(&one.dir(), "batch", "loss");
+    assert!(batch[0].1 > 2.0, "starts near ln 10: {}", batch[0].1);
+    assert!(last(&one.dir(), "train", "loss") < 0.8, "loss falls");
+    assert!(last(&one.dir(), "test", "accuracy") > 0.75, "well above chance (0.1)");
+}
+
+#[test]
+fn batch_norm_keeps_running_statistics_in_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = ["--set", "data.n=256", "--set", "data.test_n=64", "--set", "train.epochs=1"];
+    let dir = run_ok("experiments/mnist_cnn_bn.toml", tmp.path(), &set);
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let f32s = |name: &str| -> Vec<f32> {
+        st.tensor(name).unwrap().data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    };
+    assert_eq!(st.tensor("bn1.running_mean").unwrap().shape(), [16]);
+    assert_eq!(f32s("bn1.num_batches_tracked"), [4.0], "256 images in batches of 64");
+    assert!(f32s("bn1.running_var").iter().any(|v| (v - 1.0).abs() > 1e-3), "running variance moved");
+    assert!(f32s("bn2.running_mean").iter().any(|v| v.abs() > 1e-4), "running mean moved");
+}
+
+#[test]
+fn a_run_can_start_from_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trained = run_ok("experiments/mnist_cnn.toml", tmp.path(), &SHORT);
+    let accuracy = last(&trained, "test", "accuracy");
+    // The same network, evaluated only, from the checkpoint: the same test accuracy.
+    let spec = std::fs::read_to_string(root().join("experiments/mnist_cnn.toml")).unwrap();
+    let data = root().join("data/mnist-10k");
+    let train_start = spec.find("[train]").unwrap();
+    let metrics_start = spec.find("[metrics]").unwrap();
+    let spec = format!(
+        "{}{}",
+        &spec[..train_start],
+        &spec[metrics_start..].replace("batch_every = 10", "").replace("[[probes]]\nkind = \"curves\"\n", "")
+    )
+    .replace("path = \"../data/mnist-10k\"", &format!("path = {:?}\ntest_n = 300", data.to_str().unwrap()))
+    .replace(
+        "[[model.layers]]\nname = \"conv1\"",
+        &format!(
+            "[model]\ninit = {{ from = {:?} }}\n\n[[model.layers]]\nname = \"conv1\"",
+            trained.join("model.safetensors").to_str().unwrap()
+        ),
+    );
+    let path = write_spec(tmp.path(), "from_checkpoint.toml", &spec);
+    let evaluated = run_ok(path.to_str().unwrap(), &tmp.path().join("again"), &[]);
+    assert_eq!(last(&evaluated, "test", "accuracy"), accuracy);
+    // A checkpoint that does not fit says which tensor and both shapes.
+    let bad = spec.replace("channels = 16", "channels = 8");
+    let path = write_spec(tmp.path(), "bad.toml", &bad);
+    let out = runner(&["check", path.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("`conv1.weight` has shape [16, 1, 5, 5]; the model needs [8, 1, 5, 5]"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn broken_copy(tmp: &Path, edit: impl Fn(&Path)) -> std::path::PathBuf {
+    let dir = tmp.join("digits");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(root().join("data/mnist-10k").join(f), dir.join(f)).unwrap();
+    }
+    edit(&dir);
+    let spec = std::fs::read_to_string(root().join("experiments/mnist_cnn.toml"))
+        .unwrap()
+        .replace("path = \"../data/mnist-10k\"", "path = \"digits\"");
+    write_spec(tmp, "spec.toml", &spec)
+}
+
+fn check_fails(spec: &Path, expected: &str) {
+    let out = runner(&["check", spec.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains(expected), "expected {expected:?} in {}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+}
+
+fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn broken_idx_files_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Truncated: the raw file (no .gz) is cut short, and wins over the .gz.
+    let spec = broken_copy(tmp.path(), |d| {
+        let raw = gunzip(&d.join("train-images-idx3-ubyte.gz"));
+        std::fs::write(d.join("train-images-idx3-ubyte"), &raw[..raw.len() / 2]).unwrap();
+    });
+    check_fails(&spec, "truncated: the header declares 8000×28×28 = 6272000 bytes, the file holds 3135992");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = broken_copy(tmp.path(), |d| {
+        let mut raw = gunzip(&d.join("t10k-labels-idx1-ubyte.gz"));
+        raw[3] = 3; // labels claim three dimensions
+        std::fs::write(d.join("t10k-labels-idx1-ubyte"), &raw).unwrap();
+    });
+    check_fails(&spec, "truncated");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = broken_copy(tmp.path(), |d| {
+        let mut raw = gunzip(&d.join("train-labels-idx1-ubyte.gz"));
+        raw[4..8].copy_from_slice(&7999u32.to_be_bytes());
+        raw.pop();
+        std::fs::write(d.join("train-labels-idx1-ubyte"), &raw).unwrap();
+    });
+    check_fails(&spec, "holds 8000 images but");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = broken_copy(tmp.path(), |d| {
+        std::fs::write(d.join("train-images-idx3-ubyte"), b"PK\x03\x04 not idx at all").unwrap();
+    });
+    check_fails(&spec, "not an IDX file");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = broken_copy(tmp.path(), |d| std::fs::remove_file(d.join("t10k-images-idx3-ubyte.gz")).unwrap());
+    check_fails(&spec, "no t10k-images-idx3-ubyte or t10k-images-idx3-ubyte.gz");
+}
