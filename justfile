@@ -19,10 +19,15 @@ test:
 ci:
     bash .ci/run
 
-# Benchmarks, side by side with their references (numpy for the diamond loop)
+# Benchmarks, side by side with their references (numpy for the diamond loop, PyTorch for the CNN)
 bench:
     cargo bench --bench diamond
+    bash bench/mnist_cnn.sh
 
 # Every course experiment, one after another
 experiments:
     for f in experiments/*.toml; do cargo run --release --quiet -- run "$f" --quiet; done
+
+# The CNN on MNIST against PyTorch (skipped where torch is missing): just bench-cnn [bn]
+bench-cnn variant="plain":
+    bash bench/mnist_cnn.sh {{variant}}

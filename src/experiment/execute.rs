@@ -50,7 +50,8 @@ pub fn execute<T: Element>(
             Some(train::score_once(&be, &model, &p.data, &recording, &loss))
         }
         Some(t) => {
-            let augment = spec.data.get_ref().augment;
+            // All-zero augmentation (`augment = {}`) is no augmentation.
+            let augment = spec.data.get_ref().augment.filter(|a| a.shift > 0.0 || a.rotate > 0.0 || a.scale > 0.0);
             let plan = Plan { train: t.get_ref(), recording, seed: spec.seed, augment };
             Some(train::train(&be, &mut model, &p.data, &plan, &mut *progress))
         }
