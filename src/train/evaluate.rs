@@ -21,7 +21,7 @@ fn batch_shape(rows: usize, sample: &[usize]) -> Vec<usize> {
 }
 
 /// Rows per forward pass when scoring, to bound memory on large splits.
-const EVAL_CHUNK: usize = 1000;
+const EVAL_CHUNK: usize = 128;
 
 /// The values of `nodes` for `inputs` (rows of one sample each), as f64, computed in
 /// chunks so a large split never holds every activation at once.
