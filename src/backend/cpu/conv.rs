@@ -129,28 +129,28 @@ pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
 
 pub fn conv2d_grad_weight<T: Element>(cols: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
+    // dWᵀ [k, c_out] = Σ_b cols_b [k, p] · dy_bᵀ [p, c_out]: the large operand (cols) is
+    // read row by row when packed, which is much faster than packing its transpose.
+    let d = MatMul { m: k, k: p, n: g.c_out, trans_a: false, trans_b: true };
     let groups: Vec<Vec<T>> = (0..g.batch.div_ceil(GRAD_GROUP))
         .into_par_iter()
         .map(|grp| {
-            let mut dw = vec![T::zero(); g.c_out * k];
+            let mut dwt = vec![T::zero(); k * g.c_out];
             for b in grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch) {
-                // dW += dy_b · cols_bᵀ
-                let d = MatMul { m: g.c_out, k: p, n: k, trans_a: false, trans_b: true };
                 let first = b == grp * GRAD_GROUP;
-                gemm_into(
-                    &dy[b * g.c_out * p..(b + 1) * g.c_out * p],
-                    &cols[b * k * p..(b + 1) * k * p],
-                    &mut dw,
-                    d,
-                    !first,
-                );
+                let dyb = &dy[b * g.c_out * p..(b + 1) * g.c_out * p];
+                gemm_into(&cols[b * k * p..(b + 1) * k * p], dyb, &mut dwt, d, !first);
             }
-            dw
+            dwt
         })
         .collect();
     let mut total = vec![T::zero(); g.c_out * k];
     for part in &groups {
-        total.iter_mut().zip(part).for_each(|(t, v)| *t = *t + *v);
+        for (kk, row) in part.chunks_exact(g.c_out).enumerate() {
+            for (o, v) in row.iter().enumerate() {
+                total[o * k + kk] = total[o * k + kk] + *v;
+            }
+        }
     }
     total
 }
@@ -158,6 +158,22 @@ pub fn conv2d_grad_weight<T: Element>(cols: &[T], dy: &[T], g: Conv2d) -> Vec<T>
 pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
     let (oh, ow) = (g.oh(), g.ow());
     let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
+    if g.k == 2 && g.stride == 2 {
+        // The common case, as two row passes the compiler vectorises.
+        y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
+            let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
+            for (oy, yrow) in yp.chunks_exact_mut(ow).enumerate() {
+                let (r0, r1) = (&xp[2 * oy * g.w..][..2 * ow], &xp[(2 * oy + 1) * g.w..][..2 * ow]);
+                for (ox, out) in yrow.iter_mut().enumerate() {
+                    // Window order (0,0), (0,1), (1,0), (1,1), first maximum, as below.
+                    let a = r0[2 * ox].max(r0[2 * ox + 1]);
+                    let b = r1[2 * ox].max(r1[2 * ox + 1]);
+                    *out = a.max(b);
+                }
+            }
+        });
+        return y;
+    }
     y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
         let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
         for oy in 0..oh {
