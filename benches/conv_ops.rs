@@ -26,11 +26,10 @@ fn main() {
         let x: Vec<f32> = (0..g.batch * g.c_in * g.h * g.w).map(|i| (i % 7) as f32 * 0.1).collect();
         let w: Vec<f32> = (0..g.c_out * g.patch()).map(|i| (i % 5) as f32 * 0.01).collect();
         let b: Vec<f32> = vec![0.1; g.c_out];
-        let (y, cols) = be.conv2d(&x, &w, Some(&b), g, true);
-        let cols = cols.expect("kept");
-        time(&format!("{name} forward"), || drop(be.conv2d(&x, &w, Some(&b), g, true)));
+        let y = be.conv2d(&x, &w, Some(&b), g);
+        time(&format!("{name} forward"), || drop(be.conv2d(&x, &w, Some(&b), g)));
         time(&format!("{name} grad input"), || drop(be.conv2d_grad_input(&y, &w, g)));
-        time(&format!("{name} grad weight"), || drop(be.conv2d_grad_weight(&cols, &y, g)));
+        time(&format!("{name} grad weight"), || drop(be.conv2d_grad_weight(&x, &y, g)));
         time(&format!("{name} relu + grad"), || {
             let r = be.map(Map::Relu, &y);
             drop(be.map_grad(Map::Relu, &y, &r, &y));

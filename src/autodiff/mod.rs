@@ -49,13 +49,11 @@ enum Op<Buf> {
         pred: Var,
         grad: Buf,
     },
-    /// `cols` is the unrolled input, kept when w needs a gradient.
     Conv2d {
         x: Var,
         w: Var,
         bias: Option<Var>,
         g: Conv2d,
-        cols: Option<Buf>,
     },
     MaxPool2d {
         x: Var,
@@ -214,11 +212,10 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         let (xs, ws) = (self.shape(x).to_vec(), self.shape(w).to_vec());
         let g =
             Conv2d { batch: xs[0], c_in: xs[1], h: xs[2], w: xs[3], c_out: ws[0], kh: ws[2], kw: ws[3], stride, pad };
-        let keep = self.nodes[w.0].needs_grad;
         let b = bias.map(|b| self.value(b));
-        let (value, cols) = self.backend.conv2d(self.value(x), self.value(w), b, g, keep);
+        let value = self.backend.conv2d(self.value(x), self.value(w), b, g);
         let inputs: Vec<Var> = [x, w].into_iter().chain(bias).collect();
-        self.push(value, vec![g.batch, g.c_out, g.oh(), g.ow()], Op::Conv2d { x, w, bias, g, cols }, &inputs)
+        self.push(value, vec![g.batch, g.c_out, g.oh(), g.ow()], Op::Conv2d { x, w, bias, g }, &inputs)
     }
 
     fn pool_geometry(&self, x: Var, k: usize, stride: usize) -> Pool2d {
@@ -366,12 +363,12 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     let per = if matches!(node.op, Op::MeanAll { .. }) { upstream / n as f64 } else { upstream };
                     send(*x, be.filled(n, per));
                 }
-                Op::Conv2d { x, w, bias, g, cols } => {
+                Op::Conv2d { x, w, bias, g } => {
                     if self.nodes[x.0].needs_grad {
                         send(*x, be.conv2d_grad_input(dy, self.value(*w), *g));
                     }
-                    if let Some(cols) = cols {
-                        send(*w, be.conv2d_grad_weight(cols, dy, *g));
+                    if self.nodes[w.0].needs_grad {
+                        send(*w, be.conv2d_grad_weight(self.value(*x), dy, *g));
                     }
                     if let Some(b) = bias {
                         let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };

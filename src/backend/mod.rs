@@ -185,19 +185,10 @@ pub trait Backend<T: Element>: Sync {
     /// Returns (Σ loss, ∂Σloss/∂pred).
     fn loss(&self, kind: LossKernel, pred: &Self::Buf, target: &Self::Buf, cols: usize) -> (f64, Self::Buf);
 
-    /// y = w ⊛ x (+ bias per output channel). With `keep_cols`, also returns the
-    /// unrolled input (im2col), which `conv2d_grad_weight` then reuses.
-    fn conv2d(
-        &self,
-        x: &Self::Buf,
-        w: &Self::Buf,
-        bias: Option<&Self::Buf>,
-        g: Conv2d,
-        keep_cols: bool,
-    ) -> (Self::Buf, Option<Self::Buf>);
+    /// y = w ⊛ x (+ bias per output channel).
+    fn conv2d(&self, x: &Self::Buf, w: &Self::Buf, bias: Option<&Self::Buf>, g: Conv2d) -> Self::Buf;
     fn conv2d_grad_input(&self, dy: &Self::Buf, w: &Self::Buf, g: Conv2d) -> Self::Buf;
-    /// dW from the columns `conv2d` kept and dy.
-    fn conv2d_grad_weight(&self, cols: &Self::Buf, dy: &Self::Buf, g: Conv2d) -> Self::Buf;
+    fn conv2d_grad_weight(&self, x: &Self::Buf, dy: &Self::Buf, g: Conv2d) -> Self::Buf;
     fn max_pool2d(&self, x: &Self::Buf, g: Pool2d) -> Self::Buf;
     /// Routes each dy to the first maximum of its window (recomputed from x).
     fn max_pool2d_grad(&self, x: &Self::Buf, dy: &Self::Buf, g: Pool2d) -> Self::Buf;

@@ -75,40 +75,25 @@ fn col2im<T: Element>(cols: &[T], g: &Conv2d, dx: &mut [T]) {
     }
 }
 
-pub fn conv2d<T: Element>(
-    x: &[T],
-    w: &[T],
-    bias: Option<&[T]>,
-    g: Conv2d,
-    keep_cols: bool,
-) -> (Vec<T>, Option<Vec<T>>) {
+pub fn conv2d<T: Element>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
     let d = MatMul { m: g.c_out, k, n: p, trans_a: false, trans_b: false };
-    let run = |b: usize, yb: &mut [T], cols: &mut [T]| {
-        im2col(&x[b * in_size..(b + 1) * in_size], &g, cols);
-        // The bias goes in first, so the GEMM accumulates onto it: one pass fewer.
-        if let Some(bias) = bias {
-            for (plane, bv) in yb.chunks_exact_mut(p).zip(bias) {
-                plane.fill(*bv);
+    y.par_chunks_mut(g.c_out * p).enumerate().for_each_init(
+        || vec![T::zero(); k * p],
+        |cols, (b, yb)| {
+            im2col(&x[b * in_size..(b + 1) * in_size], &g, cols);
+            // The bias goes in first, so the GEMM accumulates onto it: one pass fewer.
+            if let Some(bias) = bias {
+                for (plane, bv) in yb.chunks_exact_mut(p).zip(bias) {
+                    plane.fill(*bv);
+                }
             }
-        }
-        gemm_into(w, cols, yb, d, bias.is_some());
-    };
-    if keep_cols {
-        let mut cols = vec![T::zero(); g.batch * k * p];
-        y.par_chunks_mut(g.c_out * p)
-            .zip(cols.par_chunks_mut(k * p))
-            .enumerate()
-            .for_each(|(b, (yb, cb))| run(b, yb, cb));
-        (y, Some(cols))
-    } else {
-        y.par_chunks_mut(g.c_out * p)
-            .enumerate()
-            .for_each_init(|| vec![T::zero(); k * p], |cols, (b, yb)| run(b, yb, cols));
-        (y, None)
-    }
+            gemm_into(w, cols, yb, d, bias.is_some());
+        },
+    );
+    y
 }
 
 pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
@@ -127,19 +112,25 @@ pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
     dx
 }
 
-pub fn conv2d_grad_weight<T: Element>(cols: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
+/// dW from x and dy. Each image is unrolled again here, into a buffer that stays in
+/// cache, rather than kept from the forward pass: re-unrolling costs less than writing
+/// the whole batch's columns to memory and reading them back.
+pub fn conv2d_grad_weight<T: Element>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
+    let in_size = g.c_in * g.h * g.w;
     // dWᵀ [k, c_out] = Σ_b cols_b [k, p] · dy_bᵀ [p, c_out]: the large operand (cols) is
     // read row by row when packed, which is much faster than packing its transpose.
     let d = MatMul { m: k, k: p, n: g.c_out, trans_a: false, trans_b: true };
     let groups: Vec<Vec<T>> = (0..g.batch.div_ceil(GRAD_GROUP))
         .into_par_iter()
         .map(|grp| {
+            let mut cols = vec![T::zero(); k * p];
             let mut dwt = vec![T::zero(); k * g.c_out];
             for b in grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch) {
                 let first = b == grp * GRAD_GROUP;
+                im2col(&x[b * in_size..(b + 1) * in_size], &g, &mut cols);
                 let dyb = &dy[b * g.c_out * p..(b + 1) * g.c_out * p];
-                gemm_into(&cols[b * k * p..(b + 1) * k * p], dyb, &mut dwt, d, !first);
+                gemm_into(&cols, dyb, &mut dwt, d, !first);
             }
             dwt
         })
@@ -302,7 +293,7 @@ mod tests {
             let g = Conv2d { batch: 3, c_in: 2, h: 7, w: 6, c_out: 4, kh, kw, stride, pad };
             let x: Vec<f64> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
             let w: Vec<f64> = (0..g.c_out * g.patch()).map(|i| ((i * 5) % 7) as f64 - 3.0).collect();
-            assert_eq!(conv2d(&x, &w, None, g, false).0, reference(&x, &w, g), "{g:?}");
+            assert_eq!(conv2d(&x, &w, None, g), reference(&x, &w, g), "{g:?}");
         }
     }
 

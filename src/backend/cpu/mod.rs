@@ -188,14 +188,14 @@ impl<T: Element> Backend<T> for CpuBackend {
         loss::loss(kind, pred, target, cols)
     }
 
-    fn conv2d(&self, x: &Vec<T>, w: &Vec<T>, bias: Option<&Vec<T>>, g: Conv2d, keep: bool) -> (Vec<T>, Option<Vec<T>>) {
-        conv::conv2d(x, w, bias.map(|b| b.as_slice()), g, keep)
+    fn conv2d(&self, x: &Vec<T>, w: &Vec<T>, bias: Option<&Vec<T>>, g: Conv2d) -> Vec<T> {
+        conv::conv2d(x, w, bias.map(|b| b.as_slice()), g)
     }
     fn conv2d_grad_input(&self, dy: &Vec<T>, w: &Vec<T>, g: Conv2d) -> Vec<T> {
         conv::conv2d_grad_input(dy, w, g)
     }
-    fn conv2d_grad_weight(&self, cols: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {
-        conv::conv2d_grad_weight(cols, dy, g)
+    fn conv2d_grad_weight(&self, x: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {
+        conv::conv2d_grad_weight(x, dy, g)
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         conv::max_pool2d(x, g)
