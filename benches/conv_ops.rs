@@ -1,6 +1,10 @@
 //! `cargo bench --bench conv_ops`: time of each CNN kernel at the mnist_cnn shapes
 //! (batch 64), to see where a training step goes. Medians of 21 runs.
 
+// The allocator the runner binary uses, so timings match what a run sees.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use runner::backend::{Backend, Conv2d, CpuBackend, Map, Pool2d};
 use std::time::Instant;
 

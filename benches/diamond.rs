@@ -2,6 +2,10 @@
 //! and log SSE + accuracy recorded every iteration, as the notes do) against the
 //! notes' numpy loop at the same sizes, run side by side; prints both and the ratio.
 
+// The allocator the runner binary uses, so timings match what a run sees.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use runner::backend::CpuBackend;
 use runner::experiment::prepare;
 use runner::layers::Model;
