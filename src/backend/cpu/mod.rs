@@ -60,9 +60,6 @@ impl<T: Element> Backend<T> for CpuBackend {
         if d.m == 0 || d.n == 0 {
             return c;
         }
-        // Row and column strides of op(A) and op(B) in their stored layouts.
-        let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
-        let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
         let work = d.m * d.k * d.n;
         if work < SMALL_GEMM_WORK || d.k.min(d.n) < 8 {
             small_gemm(a, b, d, &mut c);
@@ -70,29 +67,15 @@ impl<T: Element> Backend<T> for CpuBackend {
         }
         let threads = rayon::current_num_threads();
         if work < PARALLEL_GEMM_WORK || threads == 1 || d.m < 16 {
-            // SAFETY: lengths were checked above; the strides describe those buffers.
-            unsafe {
-                T::gemm(
-                    d.m,
-                    d.k,
-                    d.n,
-                    a.as_ptr(),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    T::zero(),
-                    c.as_mut_ptr(),
-                    d.n as isize,
-                    1,
-                );
-            }
+            gemm_into(a, b, &mut c, d, false);
             return c;
         }
         // Each block of rows of C is computed by one thread from the same packed panels
         // of B, so a row's value does not depend on how the rows were split.
         let rows_per = d.m.div_ceil(threads * 4).max(8);
+        // Row and column strides of op(A) and op(B) in their stored layouts.
+        let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
+        let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
         c.par_chunks_mut(rows_per * d.n).enumerate().for_each(|(i, block)| {
             let r0 = i * rows_per;
             let rows = block.len() / d.n;
