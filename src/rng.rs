@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 pub type StreamRng = ChaCha8Rng;
 
 /// The streams a run draws from, recorded in the manifest.
-pub const STREAMS: [&str; 4] = ["data", "split", "init", "shuffle"];
+pub const STREAMS: [&str; 7] = ["data", "split", "validation", "init", "shuffle", "augment", "dropout"];
 
 /// A generator for the stream `name` of `seed`: SplitMix64 of the seed mixed with the
 /// FNV-1a hash of the name.

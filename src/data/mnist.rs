@@ -22,7 +22,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Splits> {
             test.shape
         )));
     }
-    Ok(Splits { train, test: Some(test) })
+    Ok(Splits { train, validation: None, test: Some(test) })
 }
 
 /// Images and labels of one split, the first `limit` of them when given.

@@ -116,7 +116,26 @@ impl Dataset {
 #[derive(Debug, Clone)]
 pub struct Splits {
     pub train: Dataset,
+    pub validation: Option<Dataset>,
     pub test: Option<Dataset>,
+}
+
+impl Splits {
+    pub fn get(&self, s: crate::spec::Split) -> Option<&Dataset> {
+        use crate::spec::Split;
+        match s {
+            Split::Train => Some(&self.train),
+            Split::Validation => self.validation.as_ref(),
+            Split::Test => self.test.as_ref(),
+            Split::Batch => None,
+        }
+    }
+
+    /// The splits the data has, in order.
+    pub fn present(&self) -> Vec<crate::spec::Split> {
+        use crate::spec::Split;
+        [Split::Train, Split::Validation, Split::Test].into_iter().filter(|s| self.get(*s).is_some()).collect()
+    }
 }
 
 /// Fills in every default a generator uses, so the resolved spec shows them.
@@ -129,6 +148,11 @@ pub fn resolve_defaults(d: &DataSpec) -> DataSpec {
 pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     let d = resolve_defaults(d);
     let mut splits = split(&d, seed, base_dir)?;
+    if d.validation_fraction > 0.0 {
+        let (rest, held) = hold_out(&splits.train, d.validation_fraction, seed, "validation")?;
+        splits.train = rest;
+        splits.validation = Some(held);
+    }
     if let Some(norm) = d.normalize {
         let (mean, std) = match norm {
             Normalize::Given { mean, std } => (mean, std),
@@ -137,7 +161,7 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
         if std.is_nan() || std <= 0.0 {
             return Err(crate::error::Error::Data("normalize: the training inputs are constant (std 0)".into()));
         }
-        for set in std::iter::once(&mut splits.train).chain(splits.test.as_mut()) {
+        for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
             set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
         }
     }
@@ -163,17 +187,20 @@ fn split(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
         data.add_bias_column(at);
     }
     if d.test_fraction <= 0.0 {
-        return Ok(Splits { train: data, test: None });
+        return Ok(Splits { train: data, validation: None, test: None });
     }
+    let (train, test) = hold_out(&data, d.test_fraction, seed, "split")?;
+    Ok(Splits { train, validation: None, test: Some(test) })
+}
+
+/// A seeded random `fraction` of `data` held out: (the rest, the held-out part).
+fn hold_out(data: &Dataset, fraction: f64, seed: u64, stream: &str) -> Result<(Dataset, Dataset)> {
     let n = data.len();
-    let n_test = ((n as f64) * d.test_fraction).round() as usize;
-    if n_test == 0 || n_test >= n {
-        return Err(crate::error::Error::Data(format!(
-            "test_fraction {} of {n} samples leaves an empty split",
-            d.test_fraction
-        )));
+    let held = ((n as f64) * fraction).round() as usize;
+    if held == 0 || held >= n {
+        return Err(crate::error::Error::Data(format!("holding out {fraction} of {n} samples leaves an empty split")));
     }
-    let order = rng::permutation(&mut rng::stream(seed, "split"), n);
-    let (test_idx, train_idx) = order.split_at(n_test);
-    Ok(Splits { train: data.select(train_idx), test: Some(data.select(test_idx)) })
+    let order = rng::permutation(&mut rng::stream(seed, stream), n);
+    let (held_idx, rest_idx) = order.split_at(held);
+    Ok((data.select(rest_idx), data.select(held_idx)))
 }

@@ -25,13 +25,7 @@ pub fn execute<T: Element>(
     let be = CpuBackend::new();
     let spec = &p.loaded.spec;
     let mut model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, spec.seed, p.initial.as_ref());
-    let splits: Vec<Split> = spec.metrics.splits.clone().unwrap_or_else(|| {
-        if p.data.test.is_some() {
-            vec![Split::Train, Split::Test]
-        } else {
-            vec![Split::Train]
-        }
-    });
+    let splits: Vec<Split> = spec.metrics.splits.clone().unwrap_or_else(|| p.data.present());
     // Step records by default when training by iterations, epoch records when by epochs.
     let by_epochs = spec.train.as_ref().is_some_and(|t| t.get_ref().epochs.is_some());
     let recording = Recording {

@@ -100,7 +100,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
 fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
     let Some(h) = history else { return vec![] };
     let mut out = Vec::new();
-    for split in [Split::Train, Split::Test] {
+    for split in [Split::Train, Split::Validation, Split::Test] {
         if let Some(r) = h.records.iter().rev().find(|r| r.split == split) {
             for (m, v) in h.metrics.iter().zip(&r.values) {
                 out.push((format!("{}.{}", split.name(), m.name()), *v));
@@ -125,13 +125,12 @@ fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &P
         spec.output.nodes.iter().filter_map(|n| model.dag.find(n)).collect()
     };
     let mut text = String::new();
-    for split in [Split::Train, Split::Test] {
+    for split in p.data.present() {
         let Some(d) = train::split_data(&p.data, split) else {
             continue;
         };
         let values = train::node_values(be, model, &d.inputs, &d.sample_shape(), &nodes);
         let mut cols = Columns::new(d.len());
-        cols.push_block(&vec![if split == Split::Train { 0.0 } else { 1.0 }; d.len()], 1, |_| "test".into());
         // Named features (not an image's pixels) go in as columns.
         if d.feature_names.len() == d.features {
             cols.push_block(&d.inputs, d.features, |j| d.feature_names[j].clone());
@@ -149,12 +148,14 @@ fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &P
                 cols.push_block(v, w, |j| format!("{}_{j}", node.name));
             }
         }
+        // A first column names the split of each row.
         let csv = cols.to_csv();
+        let mut lines = csv.lines();
+        let header = lines.next().unwrap_or("");
         if text.is_empty() {
-            text = csv;
-        } else {
-            text.extend(csv.lines().skip(1).map(|l| format!("{l}\n")));
+            text = format!("split,{header}\n");
         }
+        text.extend(lines.map(|l| format!("{},{l}\n", split.name())));
     }
     text
 }

@@ -51,7 +51,7 @@ fn curves(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
             return Err(format!("curves: metric `{}` is not recorded (add it to [metrics] record)", m.name()));
         };
         let mut series = Vec::new();
-        for split in [Split::Batch, Split::Train, Split::Test] {
+        for split in [Split::Batch, Split::Train, Split::Validation, Split::Test] {
             let points: Vec<(f64, f64)> =
                 h.records.iter().filter(|r| r.split == split).map(|r| (r.step as f64, r.values[col])).collect();
             if !points.is_empty() {
@@ -193,6 +193,9 @@ pub fn precheck(probe: &ProbeSpec, spec: &crate::spec::Spec, data: &crate::data:
     let d = match split {
         Split::Train => &data.train,
         Split::Test => data.test.as_ref().ok_or("the data has no test split (set test_fraction)")?,
+        Split::Validation => {
+            data.validation.as_ref().ok_or("the data has no validation split (set validation_fraction)")?
+        }
         Split::Batch => return Err("pictures show `train` or `test`, not `batch`".into()),
     };
     match probe.kind {

@@ -108,6 +108,9 @@ pub struct DataSpec {
     /// Fraction of samples held out as the test split.
     #[serde(default)]
     pub test_fraction: f64,
+    /// Fraction of the training samples held out as the validation split.
+    #[serde(default)]
+    pub validation_fraction: f64,
     /// `mnist`: use the first `test_n` test images (all by default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_n: Option<usize>,
@@ -426,6 +429,8 @@ impl Metric {
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     Train,
+    /// Held out from the training data by `validation_fraction`.
+    Validation,
     Test,
     /// The training batch of that step (metrics rows only).
     Batch,
@@ -435,6 +440,7 @@ impl Split {
     pub fn name(self) -> &'static str {
         match self {
             Split::Train => "train",
+            Split::Validation => "validation",
             Split::Test => "test",
             Split::Batch => "batch",
         }

@@ -71,6 +71,14 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
     };
     let name = format!("[data] kind = \"{}\"", kind_name(kind));
     reject_extra(source, span.clone(), &name, &set, allowed)?;
+    if !(0.0..1.0).contains(&d.validation_fraction) {
+        return Err(source
+            .error(
+                Some(span.clone()),
+                format!("validation_fraction must be in [0, 1), found {}", d.validation_fraction),
+            )
+            .into());
+    }
     if !(0.0..1.0).contains(&d.test_fraction) {
         return Err(source
             .error(Some(span), format!("test_fraction must be in [0, 1), found {}", d.test_fraction))

@@ -31,11 +31,7 @@ pub fn flat_params<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>) -> Ve
 }
 
 pub fn split_data(splits: &Splits, s: Split) -> Option<&Dataset> {
-    match s {
-        Split::Train => Some(&splits.train),
-        Split::Test => splits.test.as_ref(),
-        Split::Batch => None,
-    }
+    splits.get(s)
 }
 
 pub(crate) fn to_elements<T: Element>(v: &[f64]) -> Vec<T> {

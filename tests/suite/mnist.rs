@@ -178,3 +178,26 @@ fn broken_idx_files_are_clear_errors() {
     let spec = broken_copy(tmp.path(), |d| std::fs::remove_file(d.join("t10k-images-idx3-ubyte.gz")).unwrap());
     check_fails(&spec, "no t10k-images-idx3-ubyte or t10k-images-idx3-ubyte.gz");
 }
+
+#[test]
+fn a_validation_split_is_held_out_of_the_training_digits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = [
+        "--set",
+        "data.n=640",
+        "--set",
+        "data.test_n=100",
+        "--set",
+        "data.validation_fraction=0.25",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "output.predictions=true",
+    ];
+    let dir = run_ok("experiments/mnist_cnn.toml", tmp.path(), &set);
+    let (header, rows) = read_csv(&dir.join("predictions.csv"));
+    assert_eq!(header[..2], ["split".to_string(), "target_label".to_string()]);
+    let count = |s: &str| rows.iter().filter(|r| r[0] == s).count();
+    assert_eq!((count("train"), count("validation"), count("test")), (480, 160, 100));
+    assert_eq!(metric(&dir, "validation", "accuracy").len(), 1, "one record after the epoch");
+}
