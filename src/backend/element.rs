@@ -33,6 +33,11 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
         Self::exp_in_place(xs);
         xs.iter_mut().for_each(|v| *v = Self::one() / (Self::one() + *v));
     }
+    /// A faster convolution for this type and CPU where there is one (f32 with AVX-512);
+    /// None sends the caller to the general path.
+    fn direct_conv2d(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: super::Conv2d) -> Option<Vec<Self>> {
+        None
+    }
     /// ln(x) for a slice of positive, finite, normal values, vectorisable like `exp_in_place`.
     fn ln_positive_in_place(xs: &mut [Self]);
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
@@ -110,6 +115,10 @@ impl Element for f32 {
     }
     fn sigmoid_in_place(xs: &mut [Self]) {
         with_widest_vectors!(xs, |x: &mut f32| *x = 1.0 / (1.0 + exp_f32(-*x)));
+    }
+    fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: super::Conv2d) -> Option<Vec<Self>> {
+        use super::cpu::direct_conv;
+        direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g))
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()

@@ -125,6 +125,23 @@ pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
 /// dW from x and dy. Each image is unrolled again here, into a buffer that stays in
 /// cache, rather than kept from the forward pass: re-unrolling costs less than writing
 /// the whole batch's columns to memory and reading them back.
+/// w [c_out, c_in, kh, kw] → [c_in, c_out, kh, kw] with each kernel rotated 180°: the
+/// weight of the convolution that maps dy back to dx (stride 1).
+pub fn flipped_transposed<T: Element>(w: &[T], g: &Conv2d) -> Vec<T> {
+    let mut out = vec![T::zero(); w.len()];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    out[((c * g.c_out + o) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)] =
+                        w[((o * g.c_in + c) * g.kh + i) * g.kw + j];
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn conv2d_grad_weight<T: Element>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;

@@ -5,6 +5,7 @@
 
 mod channels;
 mod conv;
+pub(crate) mod direct_conv;
 mod elementwise;
 mod loss;
 mod optim;
@@ -172,9 +173,27 @@ impl<T: Element> Backend<T> for CpuBackend {
     }
 
     fn conv2d(&self, x: &Vec<T>, w: &Vec<T>, bias: Option<&Vec<T>>, g: Conv2d) -> Vec<T> {
-        conv::conv2d(x, w, bias.map(|b| b.as_slice()), g)
+        let bias = bias.map(|b| b.as_slice());
+        T::direct_conv2d(x, w, bias, g).unwrap_or_else(|| conv::conv2d(x, w, bias, g))
     }
     fn conv2d_grad_input(&self, dy: &Vec<T>, w: &Vec<T>, g: Conv2d) -> Vec<T> {
+        // With stride 1, dx is dy convolved with the flipped, transposed weight; that
+        // convolution can take the direct path where one exists.
+        if g.stride == 1 && g.kh == g.kw && g.pad < g.kh {
+            let back = Conv2d {
+                batch: g.batch,
+                c_in: g.c_out,
+                h: g.oh(),
+                w: g.ow(),
+                c_out: g.c_in,
+                stride: 1,
+                pad: g.kh - 1 - g.pad,
+                ..g
+            };
+            if let Some(dx) = T::direct_conv2d(dy, &conv::flipped_transposed(w, &g), None, back) {
+                return dx;
+            }
+        }
         conv::conv2d_grad_input(dy, w, g)
     }
     fn conv2d_grad_weight(&self, x: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {

@@ -1,0 +1,160 @@
+//! Direct convolution for stride 1 in f32 with AVX-512, without unrolling patches:
+//! each block of 8 output channels × 2 output rows × 16 pixels keeps its sums in 16
+//! vector registers while the loop runs over input channels and kernel taps, so every
+//! loaded input row feeds 8 fused multiply-adds. Used where the CPU has AVX-512 and the
+//! geometry fits (stride 1, output channels a multiple of 8); everything else takes the
+//! im2col path. Each image is one task, so results do not depend on the thread count
+//! (they differ from the im2col path's in the last bits: another summation order).
+
+use crate::backend::Conv2d;
+use rayon::prelude::*;
+
+const LANES: usize = 16;
+const OB: usize = 8;
+
+/// Whether this geometry takes the direct path on this CPU.
+pub fn supported(g: &Conv2d) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        g.stride == 1 && g.c_out.is_multiple_of(OB) && std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = g;
+        false
+    }
+}
+
+/// y = w ⊛ x (+ bias) for f32; call only where `supported(&g)`.
+pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: Conv2d) -> Vec<f32> {
+    assert!(supported(&g), "direct convolution on an unsupported geometry or CPU");
+    // The weight as [c_in, kh, kw, c_out], so a block's 8 output channels are adjacent.
+    let taps = g.kh * g.kw;
+    let mut wt = vec![0.0f32; w.len()];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            for t in 0..taps {
+                wt[(c * taps + t) * g.c_out + o] = w[(o * g.c_in + c) * taps + t];
+            }
+        }
+    }
+    let (oh, ow) = (g.oh(), g.ow());
+    let in_size = g.c_in * g.h * g.w;
+    let mut y = vec![0.0f32; g.batch * g.c_out * oh * ow];
+    y.par_chunks_mut(g.c_out * oh * ow).enumerate().for_each_init(Vec::new, |padded, (b, yb)| {
+        pad_image(&x[b * in_size..(b + 1) * in_size], &g, padded);
+        // SAFETY: `supported` checked for AVX-512F; `image` reads and writes only inside
+        // the buffers it is given (see the bounds noted there).
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            image(padded, &wt, bias, &g, yb)
+        };
+    });
+    y
+}
+
+/// The image zero-padded on every side, plus one row and one vector of slack at the end
+/// so the last block's spare lanes read zeros, not past the buffer.
+fn pad_image(x: &[f32], g: &Conv2d, padded: &mut Vec<f32>) {
+    let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+    padded.clear();
+    padded.resize(g.c_in * ph * pw + pw + LANES, 0.0);
+    for c in 0..g.c_in {
+        for yy in 0..g.h {
+            padded[(c * ph + yy + g.pad) * pw + g.pad..][..g.w].copy_from_slice(&x[(c * g.h + yy) * g.w..][..g.w]);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn image(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (oh, ow) = (g.oh(), g.ow());
+    let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+    let pp = padded.as_ptr();
+    for o0 in (0..g.c_out).step_by(OB) {
+        let mut r0 = 0;
+        while r0 < oh {
+            // Two output rows at once, or the last one alone.
+            let two = r0 + 1 < oh;
+            for x0 in (0..ow).step_by(LANES) {
+                let mut acc = [[_mm512_setzero_ps(); 2]; OB];
+                for c in 0..g.c_in {
+                    for i in 0..g.kh {
+                        // Row r0 + i of channel c, and the row below it; reads stay below
+                        // c·ph·pw + (r0+1+i)·pw + x0 + kw−1 + 16 ≤ len(padded) by the slack.
+                        let base0 = (c * ph + r0 + i) * pw + x0;
+                        let base1 = base0 + if two { pw } else { 0 };
+                        for j in 0..g.kw {
+                            let a = _mm512_loadu_ps(pp.add(base0 + j));
+                            let b = _mm512_loadu_ps(pp.add(base1 + j));
+                            let wrow = wt.as_ptr().add(((c * g.kh + i) * g.kw + j) * g.c_out + o0);
+                            for (o, acc_o) in acc.iter_mut().enumerate() {
+                                let wv = _mm512_set1_ps(*wrow.add(o));
+                                acc_o[0] = _mm512_fmadd_ps(wv, a, acc_o[0]);
+                                acc_o[1] = _mm512_fmadd_ps(wv, b, acc_o[1]);
+                            }
+                        }
+                    }
+                }
+                let valid = LANES.min(ow - x0);
+                let mask: __mmask16 = ((1u32 << valid) - 1) as u16;
+                for (o, acc_o) in acc.iter().enumerate() {
+                    let bv = _mm512_set1_ps(bias.map_or(0.0, |b| b[o0 + o]));
+                    let rows = if two { 2 } else { 1 };
+                    for (r, v) in acc_o.iter().enumerate().take(rows) {
+                        let dst = y.as_mut_ptr().add(((o0 + o) * oh + r0 + r) * ow + x0);
+                        _mm512_mask_storeu_ps(dst, mask, _mm512_add_ps(*v, bv));
+                    }
+                }
+            }
+            r0 += if two { 2 } else { 1 };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_convolution_matches_the_im2col_path() {
+        let shapes = [
+            Conv2d { batch: 3, c_in: 2, h: 9, w: 21, c_out: 8, kh: 5, kw: 5, stride: 1, pad: 2 },
+            Conv2d { batch: 2, c_in: 3, h: 7, w: 7, c_out: 16, kh: 3, kw: 2, stride: 1, pad: 0 },
+            Conv2d { batch: 1, c_in: 1, h: 28, w: 28, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 2 },
+        ];
+        if !supported(&shapes[0]) {
+            eprintln!("no AVX-512 here: the direct path is not used, so there is nothing to compare");
+            return;
+        }
+        for g in shapes {
+            let x: Vec<f32> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f32 * 0.25 - 1.5).collect();
+            let w: Vec<f32> = (0..g.c_out * g.patch()).map(|i| ((i * 5) % 11) as f32 * 0.125 - 0.6).collect();
+            let b: Vec<f32> = (0..g.c_out).map(|i| i as f32 * 0.1).collect();
+            let direct = conv2d(&x, &w, Some(&b), g);
+            let general = super::super::conv::conv2d(&x, &w, Some(&b), g);
+            let worst =
+                direct.iter().zip(&general).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{g:?}: worst relative difference {worst}");
+        }
+    }
+
+    #[test]
+    fn the_input_gradient_as_a_direct_convolution_matches_col2im() {
+        use crate::backend::{Backend, CpuBackend};
+        let g = Conv2d { batch: 2, c_in: 8, h: 9, w: 11, c_out: 4, kh: 5, kw: 5, stride: 1, pad: 2 };
+        if !supported(&Conv2d { c_out: g.c_in, ..g }) {
+            eprintln!("no AVX-512 here: the direct path is not used, so there is nothing to compare");
+            return;
+        }
+        let dy: Vec<f32> =
+            (0..g.batch * g.c_out * g.oh() * g.ow()).map(|i| ((i * 3) % 17) as f32 * 0.1 - 0.8).collect();
+        let w: Vec<f32> = (0..g.c_out * g.patch()).map(|i| ((i * 5) % 11) as f32 * 0.125 - 0.6).collect();
+        let fast = CpuBackend::new().conv2d_grad_input(&dy, &w, g);
+        let general = super::super::conv::conv2d_grad_input(&dy, &w, g);
+        let worst = fast.iter().zip(&general).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "worst relative difference {worst}");
+    }
+}
