@@ -195,13 +195,13 @@ fn channel_ops_and_batch_norm() {
         let y = t.scale_channels(v[0], v[1]);
         weighted_sum(t, y)
     });
-    check(&[vec![3, 2, 2, 3]], |t, v| {
-        let (y, _, _) = t.batch_normalize(v[0], 1e-5);
+    check(&[vec![3, 2, 2, 3], vec![2], vec![2]], |t, v| {
+        let (y, _, _) = t.batch_norm(v[0], v[1], v[2], 1e-5);
         weighted_sum(t, y)
     });
     // Batch-norm on flat features (BatchNorm1d): channels are the features.
-    check(&[vec![5, 3]], |t, v| {
-        let (y, _, _) = t.batch_normalize(v[0], 1e-5);
+    check(&[vec![5, 3], vec![3], vec![3]], |t, v| {
+        let (y, _, _) = t.batch_norm(v[0], v[1], v[2], 1e-5);
         let y = t.map(Map::Square, y);
         weighted_sum(t, y)
     });

@@ -73,9 +73,12 @@ enum Op<Buf> {
         v: Var,
         g: Channels,
     },
-    /// x̂ = (x − μ)/σ with batch statistics; keeps 1/σ for backward.
-    BatchNormalize {
+    /// Batch-norm in training; keeps the batch mean and 1/σ for backward.
+    BatchNorm {
         x: Var,
+        gamma: Var,
+        beta: Var,
+        mean: Buf,
         inv_std: Buf,
         g: Channels,
     },
@@ -255,13 +258,16 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         self.push(value, shape, Op::ScaleChannels { x, v, g }, &[x, v])
     }
 
-    /// Normalises each channel with this batch's statistics; returns x̂ and the batch
-    /// mean and (biased) variance, for running statistics.
-    pub fn batch_normalize(&mut self, x: Var, eps: f64) -> (Var, B::Buf, B::Buf) {
+    /// Batch normalisation with this batch's statistics, scaled by γ and shifted by β;
+    /// returns the output and the batch mean and (biased) variance, for running statistics.
+    pub fn batch_norm(&mut self, x: Var, gamma: Var, beta: Var, eps: f64) -> (Var, B::Buf, B::Buf) {
         let g = self.channels(x);
-        let (xhat, inv_std, mean, var) = self.backend.batch_norm(self.value(x), g, eps);
+        let (y, mean, inv_std, var) =
+            self.backend.batch_norm(self.value(x), self.value(gamma), self.value(beta), g, eps);
         let shape = self.shape(x).to_vec();
-        (self.push(xhat, shape, Op::BatchNormalize { x, inv_std, g }, &[x]), mean, var)
+        let keep = self.backend.copy(&mean);
+        let op = Op::BatchNorm { x, gamma, beta, mean: keep, inv_std, g };
+        (self.push(y, shape, op, &[x, gamma, beta]), mean, var)
     }
 
     /// The same values with another shape (flatten).
@@ -392,8 +398,12 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                         send(*x, be.scale_channels(dy, self.value(*v), *g));
                     }
                 }
-                Op::BatchNormalize { x, inv_std, g } => {
-                    send(*x, be.batch_norm_grad(&node.value, inv_std, dy, *g));
+                Op::BatchNorm { x, gamma, beta, mean, inv_std, g } => {
+                    let (dx, dgamma, dbeta) =
+                        be.batch_norm_grad(self.value(*x), mean, inv_std, self.value(*gamma), dy, *g);
+                    send(*gamma, dgamma);
+                    send(*beta, dbeta);
+                    send(*x, dx);
                 }
                 Op::Reshape { x } => send(*x, be.copy(dy)),
                 Op::Loss { pred, grad } => {

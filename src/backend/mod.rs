@@ -201,10 +201,26 @@ pub trait Backend<T: Element>: Sync {
     fn scale_channels(&self, x: &Self::Buf, v: &Self::Buf, g: Channels) -> Self::Buf;
     /// Per-channel sums over batch and space, in a fixed order.
     fn sum_channels(&self, x: &Self::Buf, g: Channels) -> Self::Buf;
-    /// Normalises each channel by its batch mean and variance: returns (x̂, 1/σ, mean, biased var).
-    fn batch_norm(&self, x: &Self::Buf, g: Channels, eps: f64) -> (Self::Buf, Self::Buf, Self::Buf, Self::Buf);
-    /// dx from dx̂ for x̂ = (x − μ)/σ with batch statistics.
-    fn batch_norm_grad(&self, xhat: &Self::Buf, inv_std: &Self::Buf, dxhat: &Self::Buf, g: Channels) -> Self::Buf;
+    /// Batch normalisation in training: y = γ·(x − μ)/σ + β per channel, with the batch's
+    /// mean and (biased) variance. Returns (y, mean, 1/σ, variance).
+    fn batch_norm(
+        &self,
+        x: &Self::Buf,
+        gamma: &Self::Buf,
+        beta: &Self::Buf,
+        g: Channels,
+        eps: f64,
+    ) -> (Self::Buf, Self::Buf, Self::Buf, Self::Buf);
+    /// (dx, dγ, dβ) of `batch_norm`, from x, the saved mean and 1/σ, γ and dy.
+    fn batch_norm_grad(
+        &self,
+        x: &Self::Buf,
+        mean: &Self::Buf,
+        inv_std: &Self::Buf,
+        gamma: &Self::Buf,
+        dy: &Self::Buf,
+        g: Channels,
+    ) -> (Self::Buf, Self::Buf, Self::Buf);
 
     /// One Adam or AdamW update in place, with its first and second moment buffers.
     fn adam_update(

@@ -126,25 +126,25 @@ impl<T: Element, B: Backend<T>> Model<T, B> {
                 NodeOp::AvgPool2d { kernel, stride } => tape.avg_pool2d(input(0), *kernel, *stride),
                 NodeOp::BatchNorm { eps, .. } => {
                     let x = input(0);
-                    let xhat = if mode.train {
+                    if mode.train {
                         let g = tape.channels(x);
-                        let (xhat, mean, var) = tape.batch_normalize(x, *eps);
+                        let (y, mean, var) = tape.batch_norm(x, pv[0], pv[1], *eps);
                         batch_stats.push(BatchStats { node: index, mean, var, count: g.batch * g.spatial });
-                        xhat
+                        y
                     } else {
-                        // (x − running mean) / √(running var + eps), as two per-channel ops.
-                        let mean: Vec<T> = be.download(&bufs[2]);
-                        let var: Vec<T> = be.download(&bufs[3]);
-                        let inv: Vec<T> = var.iter().map(|v| T::one() / (*v + T::from_f64(*eps)).sqrt()).collect();
-                        let shift: Vec<T> = mean.iter().zip(&inv).map(|(m, i)| -*m * *i).collect();
-                        let c = inv.len();
-                        let inv = tape.leaf(be.upload(&inv), vec![c], false);
+                        // γ·(x − running mean)/√(running var + eps) + β as one scale and one
+                        // shift per channel (γ and β as constants: evaluation learns nothing).
+                        let [gamma, beta, mean, var] = [0, 1, 2, 3].map(|k| be.download(&bufs[k]));
+                        let eps = T::from_f64(*eps);
+                        let scale: Vec<T> = gamma.iter().zip(&var).map(|(g, v)| *g / (*v + eps).sqrt()).collect();
+                        let shift: Vec<T> =
+                            beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| *b - *m * *s).collect();
+                        let c = scale.len();
+                        let scale = tape.leaf(be.upload(&scale), vec![c], false);
                         let shift = tape.leaf(be.upload(&shift), vec![c], false);
-                        let scaled = tape.scale_channels(x, inv);
+                        let scaled = tape.scale_channels(x, scale);
                         tape.add_channels(scaled, shift)
-                    };
-                    let scaled = tape.scale_channels(xhat, pv[0]);
-                    tape.add_channels(scaled, pv[1])
+                    }
                 }
                 NodeOp::Dropout { rate } => match (mode.train, mode.dropout.as_deref_mut()) {
                     (true, Some(rng)) if *rate > 0.0 => {

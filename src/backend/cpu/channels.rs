@@ -36,38 +36,77 @@ pub fn sum_channels<T: Element>(x: &[T], g: Channels) -> Vec<T> {
     channel_sums(x, g, |_, v| v.as_f64()).into_iter().map(T::from_f64).collect()
 }
 
-pub fn batch_norm<T: Element>(x: &[T], g: Channels, eps: f64) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
+/// y = x·scale[c] + shift[c], one sample per task.
+fn affine<T: Element>(x: &[T], scale: &[T], shift: &[T], g: Channels) -> Vec<T> {
+    let mut out = x.to_vec();
+    out.par_chunks_mut(g.c * g.spatial).for_each(|sample| {
+        for ((plane, s), t) in sample.chunks_exact_mut(g.spatial).zip(scale).zip(shift) {
+            plane.iter_mut().for_each(|o| *o = *o * *s + *t);
+        }
+    });
+    out
+}
+
+/// One pass of statistics and one of output: y = x·(γ/σ) + (β − μγ/σ).
+pub fn batch_norm<T: Element>(
+    x: &[T],
+    gamma: &[T],
+    beta: &[T],
+    g: Channels,
+    eps: f64,
+) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
     let n = (g.batch * g.spatial) as f64;
-    let mean = channel_sums(x, g, |_, v| v.as_f64());
-    let mean: Vec<f64> = mean.iter().map(|s| s / n).collect();
+    let mean: Vec<f64> = channel_sums(x, g, |_, v| v.as_f64()).iter().map(|s| s / n).collect();
     let var: Vec<f64> = channel_sums(x, g, |i, v| {
-        let c = (i / g.spatial) % g.c;
-        let d = v.as_f64() - mean[c];
+        let d = v.as_f64() - mean[(i / g.spatial) % g.c];
         d * d
     })
     .iter()
     .map(|s| s / n)
     .collect();
-    let inv_std: Vec<T> = var.iter().map(|v| T::from_f64(1.0 / (v + eps).sqrt())).collect();
-    let mean_t: Vec<T> = mean.iter().map(|m| T::from_f64(*m)).collect();
-    let xhat = map_channels(&map_channels(x, &mean_t, g, |a, m| a - m), &inv_std, g, |a, s| a * s);
-    (xhat, inv_std, mean_t, var.into_iter().map(T::from_f64).collect())
+    let inv: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    let scale: Vec<T> = (0..g.c).map(|c| T::from_f64(gamma[c].as_f64() * inv[c])).collect();
+    let shift: Vec<T> =
+        (0..g.c).map(|c| T::from_f64(beta[c].as_f64() - mean[c] * gamma[c].as_f64() * inv[c])).collect();
+    let y = affine(x, &scale, &shift, g);
+    let to_t = |v: &[f64]| v.iter().map(|x| T::from_f64(*x)).collect::<Vec<T>>();
+    (y, to_t(&mean), to_t(&inv), to_t(&var))
 }
 
-/// dx = (1/σ)(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), per channel over batch and space.
-pub fn batch_norm_grad<T: Element>(xhat: &[T], inv_std: &[T], dxhat: &[T], g: Channels) -> Vec<T> {
+/// With x̂ = (x − μ)/σ: dβ = Σdy, dγ = Σdy·x̂, dx = (γ/σ)·(dy − dβ/N − x̂·dγ/N).
+pub fn batch_norm_grad<T: Element>(
+    x: &[T],
+    mean: &[T],
+    inv_std: &[T],
+    gamma: &[T],
+    dy: &[T],
+    g: Channels,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
     let n = (g.batch * g.spatial) as f64;
-    let mean_d: Vec<T> = channel_sums(dxhat, g, |_, v| v.as_f64()).iter().map(|s| T::from_f64(s / n)).collect();
-    let mean_dx: Vec<T> =
-        channel_sums(dxhat, g, |i, v| v.as_f64() * xhat[i].as_f64()).iter().map(|s| T::from_f64(s / n)).collect();
-    let mut dx = dxhat.to_vec();
-    dx.par_chunks_mut(g.c * g.spatial).enumerate().for_each(|(b, sample)| {
+    let dbeta = channel_sums(dy, g, |_, v| v.as_f64());
+    let dgamma = channel_sums(dy, g, |i, v| {
+        let c = (i / g.spatial) % g.c;
+        v.as_f64() * (x[i].as_f64() - mean[c].as_f64()) * inv_std[c].as_f64()
+    });
+    // dx = a·dy + b·x + k per channel, with a = γ/σ, b = −a·dγ/(Nσ), k = −a·dβ/N − b·μ.
+    let mut coef = Vec::with_capacity(g.c);
+    for c in 0..g.c {
+        let (inv, mu) = (inv_std[c].as_f64(), mean[c].as_f64());
+        let a = gamma[c].as_f64() * inv;
+        let b = -a * dgamma[c] * inv / n;
+        let k = -a * dbeta[c] / n - b * mu;
+        coef.push((T::from_f64(a), T::from_f64(b), T::from_f64(k)));
+    }
+    let mut dx = dy.to_vec();
+    dx.par_chunks_mut(g.c * g.spatial).enumerate().for_each(|(s, sample)| {
         for (c, plane) in sample.chunks_exact_mut(g.spatial).enumerate() {
-            let start = (b * g.c + c) * g.spatial;
-            for (i, d) in plane.iter_mut().enumerate() {
-                *d = inv_std[c] * (*d - mean_d[c] - xhat[start + i] * mean_dx[c]);
+            let (a, b, k) = coef[c];
+            let xs = &x[(s * g.c + c) * g.spatial..][..g.spatial];
+            for (d, xv) in plane.iter_mut().zip(xs) {
+                *d = a * *d + b * *xv + k;
             }
         }
     });
-    dx
+    let to_t = |v: &[f64]| v.iter().map(|x| T::from_f64(*x)).collect::<Vec<T>>();
+    (dx, to_t(&dgamma), to_t(&dbeta))
 }

@@ -220,11 +220,26 @@ impl<T: Element> Backend<T> for CpuBackend {
     fn sum_channels(&self, x: &Vec<T>, g: Channels) -> Vec<T> {
         channels::sum_channels(x, g)
     }
-    fn batch_norm(&self, x: &Vec<T>, g: Channels, eps: f64) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
-        channels::batch_norm(x, g, eps)
+    fn batch_norm(
+        &self,
+        x: &Vec<T>,
+        gamma: &Vec<T>,
+        beta: &Vec<T>,
+        g: Channels,
+        eps: f64,
+    ) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
+        channels::batch_norm(x, gamma, beta, g, eps)
     }
-    fn batch_norm_grad(&self, xhat: &Vec<T>, inv_std: &Vec<T>, dxhat: &Vec<T>, g: Channels) -> Vec<T> {
-        channels::batch_norm_grad(xhat, inv_std, dxhat, g)
+    fn batch_norm_grad(
+        &self,
+        x: &Vec<T>,
+        mean: &Vec<T>,
+        inv_std: &Vec<T>,
+        gamma: &Vec<T>,
+        dy: &Vec<T>,
+        g: Channels,
+    ) -> (Vec<T>, Vec<T>, Vec<T>) {
+        channels::batch_norm_grad(x, mean, inv_std, gamma, dy, g)
     }
     fn adam_update(&self, param: &mut Vec<T>, grad: &Vec<T>, m: &mut Vec<T>, v: &mut Vec<T>, step: AdamStep) {
         optim::adam(param, grad, m, v, step)
