@@ -62,18 +62,11 @@ pub fn map_grad<T: Element>(f: Map, x: &[T], y: &[T], dy: &[T]) -> Vec<T> {
             Map::Identity | Map::AddScalar(_) => {}
             Map::Sigmoid => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * *y * (one - *y)),
             Map::Tanh => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * (one - *y * *y)),
-            Map::Relu => c.iter_mut().zip(x).for_each(|(d, x)| {
-                if *x <= T::zero() {
-                    *d = T::zero()
-                }
-            }),
+            // Selects rather than branches, so these vectorise.
+            Map::Relu => c.iter_mut().zip(x).for_each(|(d, x)| *d = if *x > T::zero() { *d } else { T::zero() }),
             Map::LeakyRelu(a) => {
                 let a = T::from_f64(a);
-                c.iter_mut().zip(x).for_each(|(d, x)| {
-                    if *x <= T::zero() {
-                        *d = *d * a
-                    }
-                })
+                c.iter_mut().zip(x).for_each(|(d, x)| *d = if *x > T::zero() { *d } else { *d * a })
             }
             Map::Exp => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * *y),
             Map::Log => c.iter_mut().zip(x).for_each(|(d, x)| *d = *d / *x),
