@@ -38,6 +38,10 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     fn direct_conv2d(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: super::Conv2d) -> Option<Vec<Self>> {
         None
     }
+    /// The weight gradient by the same faster path, where there is one.
+    fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: super::Conv2d) -> Option<Vec<Self>> {
+        None
+    }
     /// ln(x) for a slice of positive, finite, normal values, vectorisable like `exp_in_place`.
     fn ln_positive_in_place(xs: &mut [Self]);
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
@@ -119,6 +123,10 @@ impl Element for f32 {
     fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: super::Conv2d) -> Option<Vec<Self>> {
         use super::cpu::direct_conv;
         direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g))
+    }
+    fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: super::Conv2d) -> Option<Vec<Self>> {
+        use super::cpu::direct_conv;
+        direct_conv::grad_weight_supported(&g).then(|| direct_conv::conv2d_grad_weight(x, dy, g))
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()

@@ -197,7 +197,7 @@ impl<T: Element> Backend<T> for CpuBackend {
         conv::conv2d_grad_input(dy, w, g)
     }
     fn conv2d_grad_weight(&self, x: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {
-        conv::conv2d_grad_weight(x, dy, g)
+        T::direct_conv2d_grad_weight(x, dy, g).unwrap_or_else(|| conv::conv2d_grad_weight(x, dy, g))
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         conv::max_pool2d(x, g)
