@@ -15,25 +15,43 @@ pub fn map_channels<T: Element>(x: &[T], v: &[T], g: Channels, f: impl Fn(T, T) 
     out
 }
 
-/// Σ over batch and space of f(x) per channel, accumulated in f64.
-fn channel_sums<T: Element>(x: &[T], g: Channels, f: impl Fn(usize, T) -> f64 + Sync) -> Vec<f64> {
+/// Σ f(x, y) over one plane, in f64, with eight partial sums (so it vectorises)
+/// combined in a fixed order.
+#[inline(always)]
+fn plane_sum<T: Element>(x: &[T], y: &[T], f: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for l in 0..8 {
+            acc[l] += f(a[l].as_f64(), b[l].as_f64());
+        }
+    }
+    let mut s = acc.iter().sum::<f64>();
+    for (a, b) in xr.iter().zip(yr) {
+        s += f(a.as_f64(), b.as_f64());
+    }
+    s
+}
+
+/// Σ over batch and space of f(x, y, c) per channel c, accumulated in f64, one channel
+/// per task, batch then space in order.
+fn channel_sums<T: Element>(x: &[T], y: &[T], g: Channels, f: impl Fn(f64, f64, usize) -> f64 + Sync) -> Vec<f64> {
     (0..g.c)
         .into_par_iter()
         .map(|c| {
-            let mut s = 0.0;
-            for b in 0..g.batch {
-                let start = (b * g.c + c) * g.spatial;
-                for (i, v) in x[start..start + g.spatial].iter().enumerate() {
-                    s += f(start + i, *v);
-                }
-            }
-            s
+            (0..g.batch)
+                .map(|b| {
+                    let at = (b * g.c + c) * g.spatial;
+                    plane_sum(&x[at..at + g.spatial], &y[at..at + g.spatial], |u, v| f(u, v, c))
+                })
+                .fold(0.0, |s, v| s + v)
         })
         .collect()
 }
 
 pub fn sum_channels<T: Element>(x: &[T], g: Channels) -> Vec<T> {
-    channel_sums(x, g, |_, v| v.as_f64()).into_iter().map(T::from_f64).collect()
+    channel_sums(x, x, g, |v, _, _| v).into_iter().map(T::from_f64).collect()
 }
 
 /// y = x·scale[c] + shift[c], one sample per task.
@@ -56,14 +74,8 @@ pub fn batch_norm<T: Element>(
     eps: f64,
 ) -> (Vec<T>, Vec<T>, Vec<T>, Vec<T>) {
     let n = (g.batch * g.spatial) as f64;
-    let mean: Vec<f64> = channel_sums(x, g, |_, v| v.as_f64()).iter().map(|s| s / n).collect();
-    let var: Vec<f64> = channel_sums(x, g, |i, v| {
-        let d = v.as_f64() - mean[(i / g.spatial) % g.c];
-        d * d
-    })
-    .iter()
-    .map(|s| s / n)
-    .collect();
+    let mean: Vec<f64> = channel_sums(x, x, g, |v, _, _| v).iter().map(|s| s / n).collect();
+    let var: Vec<f64> = channel_sums(x, x, g, |v, _, c| (v - mean[c]) * (v - mean[c])).iter().map(|s| s / n).collect();
     let inv: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let scale: Vec<T> = (0..g.c).map(|c| T::from_f64(gamma[c].as_f64() * inv[c])).collect();
     let shift: Vec<T> =
@@ -83,11 +95,8 @@ pub fn batch_norm_grad<T: Element>(
     g: Channels,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let n = (g.batch * g.spatial) as f64;
-    let dbeta = channel_sums(dy, g, |_, v| v.as_f64());
-    let dgamma = channel_sums(dy, g, |i, v| {
-        let c = (i / g.spatial) % g.c;
-        v.as_f64() * (x[i].as_f64() - mean[c].as_f64()) * inv_std[c].as_f64()
-    });
+    let dbeta = channel_sums(dy, dy, g, |d, _, _| d);
+    let dgamma = channel_sums(dy, x, g, |d, v, c| d * (v - mean[c].as_f64()) * inv_std[c].as_f64());
     // dx = a·dy + b·x + k per channel, with a = γ/σ, b = −a·dγ/(Nσ), k = −a·dβ/N − b·μ.
     let mut coef = Vec::with_capacity(g.c);
     for c in 0..g.c {

@@ -245,7 +245,8 @@ mod tests {
             return;
         }
         let x: Vec<f32> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f32 * 0.25 - 1.5).collect();
-        let dy: Vec<f32> = (0..g.batch * g.c_out * g.oh() * g.ow()).map(|i| ((i * 3) % 17) as f32 * 0.1 - 0.8).collect();
+        let dy: Vec<f32> =
+            (0..g.batch * g.c_out * g.oh() * g.ow()).map(|i| ((i * 3) % 17) as f32 * 0.1 - 0.8).collect();
         let fast = conv2d_grad_weight(&x, &dy, g);
         let general = super::super::conv::conv2d_grad_weight(&x, &dy, g);
         let worst = fast.iter().zip(&general).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
