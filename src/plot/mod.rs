@@ -125,6 +125,24 @@ pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> DrawResult<Vec<u8>> {
     Ok(out)
 }
 
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The series' legend, boxed, in the upper right corner.
+fn draw_legend<'a>(chart: &mut Chart<'a, 'a>) -> DrawResult<()> {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)
+}
+
 /// Panels of line charts side by side under one title.
 pub fn line_figure(title: &str, panels: &[LinePanel]) -> DrawResult<Vec<u8>> {
     register_font();
@@ -164,14 +182,7 @@ pub fn line_figure(title: &str, panels: &[LinePanel]) -> DrawResult<Vec<u8>> {
                     .label(&s.name)
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
             }
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(err)?;
+            draw_legend(&mut chart)?;
         }
         root.present().map_err(err)?;
     }
@@ -244,14 +255,7 @@ pub fn scatter_figure(
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     encode_png(&buf, w, h)

@@ -18,14 +18,7 @@ fn im2col<T: Element>(x: &[T], g: &Conv2d, cols: &mut [T], padded: &mut Vec<T>) 
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
     let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
-    padded.clear();
-    padded.resize(g.c_in * ph * pw, T::zero());
-    for c in 0..g.c_in {
-        for y in 0..g.h {
-            let dst = &mut padded[(c * ph + y + g.pad) * pw + g.pad..][..g.w];
-            dst.copy_from_slice(&x[(c * g.h + y) * g.w..][..g.w]);
-        }
-    }
+    pad_image(x, g, padded, 0);
     for c in 0..g.c_in {
         let plane = &padded[c * ph * pw..(c + 1) * ph * pw];
         for i in 0..g.kh {
@@ -45,6 +38,19 @@ fn im2col<T: Element>(x: &[T], g: &Conv2d, cols: &mut [T], padded: &mut Vec<T>) 
                     }
                 }
             }
+        }
+    }
+}
+
+/// The image [c_in, h, w] in zero-padded planes [c_in, h + 2·pad, w + 2·pad], followed
+/// by `slack` zeros (room for vector reads past the last row).
+pub(crate) fn pad_image<T: Element>(x: &[T], g: &Conv2d, padded: &mut Vec<T>, slack: usize) {
+    let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+    padded.clear();
+    padded.resize(g.c_in * ph * pw + slack, T::zero());
+    for c in 0..g.c_in {
+        for y in 0..g.h {
+            padded[(c * ph + y + g.pad) * pw + g.pad..][..g.w].copy_from_slice(&x[(c * g.h + y) * g.w..][..g.w]);
         }
     }
 }

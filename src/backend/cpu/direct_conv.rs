@@ -53,17 +53,10 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: Conv2d) -> Vec<f32>
     y
 }
 
-/// The image zero-padded on every side, plus one row and one vector of slack at the end
-/// so the last block's spare lanes read zeros, not past the buffer.
+/// The zero-padded image with one row and one vector of slack at the end, so the last
+/// block's spare lanes read zeros, not past the buffer.
 fn pad_image(x: &[f32], g: &Conv2d, padded: &mut Vec<f32>) {
-    let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
-    padded.clear();
-    padded.resize(g.c_in * ph * pw + pw + LANES, 0.0);
-    for c in 0..g.c_in {
-        for yy in 0..g.h {
-            padded[(c * ph + yy + g.pad) * pw + g.pad..][..g.w].copy_from_slice(&x[(c * g.h + yy) * g.w..][..g.w]);
-        }
-    }
+    super::conv::pad_image(x, g, padded, g.w + 2 * g.pad + LANES);
 }
 
 #[cfg(target_arch = "x86_64")]
