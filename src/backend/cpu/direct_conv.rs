@@ -1,5 +1,5 @@
 //! Direct convolution for stride 1 in f32 with AVX-512, without unrolling patches:
-//! each block of 8 output channels × 2 output rows × 16 pixels keeps its sums in 16
+//! each block of 8 output channels × 3 output rows × 16 pixels keeps its sums in 24
 //! vector registers while the loop runs over input channels and kernel taps, so every
 //! loaded input row feeds 8 fused multiply-adds. Used where the CPU has AVX-512 and the
 //! geometry fits (stride 1, output channels a multiple of 8); everything else takes the
@@ -62,47 +62,69 @@ fn pad_image(x: &[f32], g: &Conv2d, padded: &mut Vec<f32>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn image(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [f32]) {
+    let oh = g.oh();
+    for o0 in (0..g.c_out).step_by(OB) {
+        // Three output rows at a time (24 sums in registers), then what is left.
+        let mut r0 = 0;
+        while r0 < oh {
+            let rows = (oh - r0).min(3);
+            match rows {
+                3 => rows_block::<3>(padded, wt, bias, g, y, o0, r0),
+                2 => rows_block::<2>(padded, wt, bias, g, y, o0, r0),
+                _ => rows_block::<1>(padded, wt, bias, g, y, o0, r0),
+            }
+            r0 += rows;
+        }
+    }
+}
+
+/// Output channels [o0, o0+8) × rows [r0, r0+R) of one image, 16 pixels at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_block<const R: usize>(
+    padded: &[f32],
+    wt: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2d,
+    y: &mut [f32],
+    o0: usize,
+    r0: usize,
+) {
     use std::arch::x86_64::*;
     let (oh, ow) = (g.oh(), g.ow());
     let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
     let pp = padded.as_ptr();
-    for o0 in (0..g.c_out).step_by(OB) {
-        let mut r0 = 0;
-        while r0 < oh {
-            // Two output rows at once, or the last one alone.
-            let two = r0 + 1 < oh;
-            for x0 in (0..ow).step_by(LANES) {
-                let mut acc = [[_mm512_setzero_ps(); 2]; OB];
-                for c in 0..g.c_in {
-                    for i in 0..g.kh {
-                        // Row r0 + i of channel c, and the row below it; reads stay below
-                        // c·ph·pw + (r0+1+i)·pw + x0 + kw−1 + 16 ≤ len(padded) by the slack.
-                        let base0 = (c * ph + r0 + i) * pw + x0;
-                        let base1 = base0 + if two { pw } else { 0 };
-                        for j in 0..g.kw {
-                            let a = _mm512_loadu_ps(pp.add(base0 + j));
-                            let b = _mm512_loadu_ps(pp.add(base1 + j));
-                            let wrow = wt.as_ptr().add(((c * g.kh + i) * g.kw + j) * g.c_out + o0);
-                            for (o, acc_o) in acc.iter_mut().enumerate() {
-                                let wv = _mm512_set1_ps(*wrow.add(o));
-                                acc_o[0] = _mm512_fmadd_ps(wv, a, acc_o[0]);
-                                acc_o[1] = _mm512_fmadd_ps(wv, b, acc_o[1]);
-                            }
+    for x0 in (0..ow).step_by(LANES) {
+        let mut acc = [[_mm512_setzero_ps(); R]; OB];
+        for c in 0..g.c_in {
+            for i in 0..g.kh {
+                // Rows r0+i .. r0+i+R of channel c; reads stay below
+                // c·ph·pw + (r0+R−1+i)·pw + x0 + kw−1 + 16 ≤ len(padded) by the slack.
+                let base = (c * ph + r0 + i) * pw + x0;
+                for j in 0..g.kw {
+                    let mut xs = [_mm512_setzero_ps(); R];
+                    for (r, v) in xs.iter_mut().enumerate() {
+                        *v = _mm512_loadu_ps(pp.add(base + r * pw + j));
+                    }
+                    let wrow = wt.as_ptr().add(((c * g.kh + i) * g.kw + j) * g.c_out + o0);
+                    for (o, acc_o) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(*wrow.add(o));
+                        for (a, xv) in acc_o.iter_mut().zip(&xs) {
+                            *a = _mm512_fmadd_ps(wv, *xv, *a);
                         }
                     }
                 }
-                let valid = LANES.min(ow - x0);
-                let mask: __mmask16 = ((1u32 << valid) - 1) as u16;
-                for (o, acc_o) in acc.iter().enumerate() {
-                    let bv = _mm512_set1_ps(bias.map_or(0.0, |b| b[o0 + o]));
-                    let rows = if two { 2 } else { 1 };
-                    for (r, v) in acc_o.iter().enumerate().take(rows) {
-                        let dst = y.as_mut_ptr().add(((o0 + o) * oh + r0 + r) * ow + x0);
-                        _mm512_mask_storeu_ps(dst, mask, _mm512_add_ps(*v, bv));
-                    }
-                }
             }
-            r0 += if two { 2 } else { 1 };
+        }
+        let valid = LANES.min(ow - x0);
+        let mask: __mmask16 = ((1u32 << valid) - 1) as u16;
+        for (o, acc_o) in acc.iter().enumerate() {
+            let bv = _mm512_set1_ps(bias.map_or(0.0, |b| b[o0 + o]));
+            for (r, v) in acc_o.iter().enumerate() {
+                let dst = y.as_mut_ptr().add(((o0 + o) * oh + r0 + r) * ow + x0);
+                _mm512_mask_storeu_ps(dst, mask, _mm512_add_ps(*v, bv));
+            }
         }
     }
 }
