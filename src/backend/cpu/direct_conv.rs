@@ -132,6 +132,8 @@ unsafe fn rows_block<const R: usize>(
 /// Images one weight-gradient task accumulates before the tasks' sums are added in
 /// order: fixed, so the result never depends on the thread count.
 const GRAD_GROUP: usize = 8;
+/// Images one weight-gradient pass sums before its horizontal additions.
+const PER_PASS: usize = 4;
 
 /// Whether the weight gradient takes the direct path: stride 1, AVX-512, output
 /// channels a multiple of 4 and kernels 5 wide (the course's layers).
@@ -149,15 +151,26 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
         .into_par_iter()
         .map(|grp| {
             let images = grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch);
-            let mut padded = Vec::new();
+            let mut pads: Vec<Vec<f32>> = vec![Vec::new(); PER_PASS];
             let mut dw = vec![0.0f32; g.c_out * g.patch()];
-            for b in images {
-                pad_image(&x[b * in_size..(b + 1) * in_size], &g, &mut padded);
+            // Several images per pass: fewer horizontal sums (a third of the work with one).
+            let group: Vec<usize> = images.collect();
+            for chunk in group.chunks(PER_PASS) {
+                for (pad, &b) in pads.iter_mut().zip(chunk) {
+                    pad_image(&x[b * in_size..(b + 1) * in_size], &g, pad);
+                }
+                let p: Vec<&[f32]> = pads.iter().take(chunk.len()).map(|v| v.as_slice()).collect();
+                let d: Vec<&[f32]> = chunk.iter().map(|&b| &dy[b * out_size..(b + 1) * out_size]).collect();
                 // SAFETY: `grad_weight_supported` checked for AVX-512F; reads stay inside
-                // the padded image (by its slack) and dy, writes inside dw.
+                // the padded images (by their slack) and dy, writes inside dw.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    grad_weight_image(&padded, &dy[b * out_size..(b + 1) * out_size], &g, &mut dw)
+                    match chunk.len() {
+                        4 => grad_weight_images::<4>([p[0], p[1], p[2], p[3]], [d[0], d[1], d[2], d[3]], &g, &mut dw),
+                        3 => grad_weight_images::<3>([p[0], p[1], p[2]], [d[0], d[1], d[2]], &g, &mut dw),
+                        2 => grad_weight_images::<2>([p[0], p[1]], [d[0], d[1]], &g, &mut dw),
+                        _ => grad_weight_images::<1>([p[0]], [d[0]], &g, &mut dw),
+                    }
                 };
             }
             dw
@@ -170,29 +183,31 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
     total
 }
 
-/// Adds one image's dW into `dw`: for 4 output channels × the 5 taps of one kernel row,
-/// 20 vector sums run over the image's pixels, 16 at a time, then fold into dw.
+/// Adds N images' dW into `dw`: for 4 output channels × the 5 taps of one kernel row,
+/// 20 vector sums run over the images' pixels, 16 at a time, then fold into dw.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn grad_weight_image(padded: &[f32], dy: &[f32], g: &Conv2d, dw: &mut [f32]) {
+unsafe fn grad_weight_images<const N: usize>(padded: [&[f32]; N], dys: [&[f32]; N], g: &Conv2d, dw: &mut [f32]) {
     use std::arch::x86_64::*;
     let (oh, ow) = (g.oh(), g.ow());
     let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
-    let (pp, dp) = (padded.as_ptr(), dy.as_ptr());
     for o0 in (0..g.c_out).step_by(4) {
         for c in 0..g.c_in {
             for i in 0..g.kh {
                 let mut acc = [[_mm512_setzero_ps(); 5]; 4];
-                for yy in 0..oh {
-                    for x0 in (0..ow).step_by(LANES) {
-                        let mask: __mmask16 = ((1u32 << LANES.min(ow - x0)) - 1) as u16;
-                        let row = pp.add((c * ph + yy + i) * pw + x0);
-                        let xs = [0, 1, 2, 3, 4].map(|j| _mm512_loadu_ps(row.add(j)));
-                        for (o, acc_o) in acc.iter_mut().enumerate() {
-                            // dy's spare lanes load as zeros: the inputs' spare lanes add nothing.
-                            let d = _mm512_maskz_loadu_ps(mask, dp.add(((o0 + o) * oh + yy) * ow + x0));
-                            for (a, xv) in acc_o.iter_mut().zip(&xs) {
-                                *a = _mm512_fmadd_ps(d, *xv, *a);
+                for (image, dyb) in padded.iter().zip(&dys) {
+                    let (pp, dp) = (image.as_ptr(), dyb.as_ptr());
+                    for yy in 0..oh {
+                        for x0 in (0..ow).step_by(LANES) {
+                            let mask: __mmask16 = ((1u32 << LANES.min(ow - x0)) - 1) as u16;
+                            let row = pp.add((c * ph + yy + i) * pw + x0);
+                            let xs = [0, 1, 2, 3, 4].map(|j| _mm512_loadu_ps(row.add(j)));
+                            for (o, acc_o) in acc.iter_mut().enumerate() {
+                                // dy's spare lanes load as zeros: the inputs' spare lanes add nothing.
+                                let d = _mm512_maskz_loadu_ps(mask, dp.add(((o0 + o) * oh + yy) * ow + x0));
+                                for (a, xv) in acc_o.iter_mut().zip(&xs) {
+                                    *a = _mm512_fmadd_ps(d, *xv, *a);
+                                }
                             }
                         }
                     }
