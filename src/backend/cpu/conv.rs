@@ -230,10 +230,13 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
                 for ox in 0..ow {
                     let (i0, i1) = ((2 * oy) * g.w + 2 * ox, (2 * oy + 1) * g.w + 2 * ox);
                     // The first maximum in window order, as in the general case, by
-                    // selects (the comparisons depend on the data: branches mispredict).
-                    let (top, top_at) = if xp[i0 + 1] > xp[i0] { (xp[i0 + 1], i0 + 1) } else { (xp[i0], i0) };
-                    let (low, low_at) = if xp[i1 + 1] > xp[i1] { (xp[i1 + 1], i1 + 1) } else { (xp[i1], i1) };
-                    let at = if low > top { low_at } else { top_at };
+                    // arithmetic on the comparisons (they depend on the data: branches
+                    // would mispredict).
+                    let (a, b, c, d) = (xp[i0], xp[i0 + 1], xp[i1], xp[i1 + 1]);
+                    let top_b = usize::from(b > a);
+                    let low_d = usize::from(d > c);
+                    let low = usize::from(c.max(d) > a.max(b));
+                    let at = low * (i1 + low_d) + (1 - low) * (i0 + top_b);
                     dxp[at] = dyp[oy * ow + ox];
                 }
             }
