@@ -165,12 +165,7 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
                 // the padded images (by their slack) and dy, writes inside dw.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    match chunk.len() {
-                        4 => grad_weight_images::<4>([p[0], p[1], p[2], p[3]], [d[0], d[1], d[2], d[3]], &g, &mut dw),
-                        3 => grad_weight_images::<3>([p[0], p[1], p[2]], [d[0], d[1], d[2]], &g, &mut dw),
-                        2 => grad_weight_images::<2>([p[0], p[1]], [d[0], d[1]], &g, &mut dw),
-                        _ => grad_weight_images::<1>([p[0]], [d[0]], &g, &mut dw),
-                    }
+                    grad_weight_images(&p, &d, &g, &mut dw)
                 };
             }
             dw
@@ -183,11 +178,11 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
     total
 }
 
-/// Adds N images' dW into `dw`: for 4 output channels × the 5 taps of one kernel row,
+/// Adds the images' dW into `dw`: for 4 output channels × the 5 taps of one kernel row,
 /// 20 vector sums run over the images' pixels, 16 at a time, then fold into dw.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn grad_weight_images<const N: usize>(padded: [&[f32]; N], dys: [&[f32]; N], g: &Conv2d, dw: &mut [f32]) {
+unsafe fn grad_weight_images(padded: &[&[f32]], dys: &[&[f32]], g: &Conv2d, dw: &mut [f32]) {
     use std::arch::x86_64::*;
     let (oh, ow) = (g.oh(), g.ow());
     let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
@@ -195,7 +190,7 @@ unsafe fn grad_weight_images<const N: usize>(padded: [&[f32]; N], dys: [&[f32]; 
         for c in 0..g.c_in {
             for i in 0..g.kh {
                 let mut acc = [[_mm512_setzero_ps(); 5]; 4];
-                for (image, dyb) in padded.iter().zip(&dys) {
+                for (image, dyb) in padded.iter().zip(dys) {
                     let (pp, dp) = (image.as_ptr(), dyb.as_ptr());
                     for yy in 0..oh {
                         for x0 in (0..ow).step_by(LANES) {
