@@ -148,6 +148,7 @@ pub fn resolve_defaults(d: &DataSpec) -> DataSpec {
 pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     let d = resolve_defaults(d);
     let mut splits = split(&d, seed, base_dir)?;
+    check(&splits.train)?;
     if d.validation_fraction > 0.0 {
         let (rest, held) = hold_out(&splits.train, d.validation_fraction, seed, "validation")?;
         splits.train = rest;
@@ -166,6 +167,35 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
         }
     }
     Ok(splits)
+}
+
+/// A data set the rest can rely on: samples with at least one feature, and class
+/// labels that are whole numbers below the class count.
+fn check(d: &Dataset) -> Result<()> {
+    let fail = |m: String| Err(crate::error::Error::Data(m));
+    if d.features == 0 || d.is_empty() {
+        return fail(format!(
+            "[data] has {} samples of {} features; it needs at least one of each",
+            d.len(),
+            d.features
+        ));
+    }
+    if let Some(k) = d.classes {
+        if k == 0 {
+            return fail("[data] classes must be at least 1".into());
+        }
+        if d.target_cols == 1 {
+            if let Some((i, t)) =
+                d.targets.iter().enumerate().find(|(_, t)| !(t.fract() == 0.0 && **t >= 0.0 && **t < k as f64))
+            {
+                return fail(format!(
+                    "[data] target {i} is {t}; with {k} classes a label is a whole number from 0 to {}",
+                    k - 1
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Mean and standard deviation over every value, summed in order.

@@ -36,7 +36,11 @@ pub fn execute<T: Element>(
         batch_every: spec.metrics.batch_every,
         params: spec.output.params,
     };
-    let has_targets = p.data.train.target_cols > 0;
+    // Fixed-weight models are scored only when their output lines up with the targets.
+    let out = &model.dag.nodes[model.dag.output];
+    let has_targets = p.data.train.target_cols > 0
+        && out.batched
+        && p.data.train.target_matrix(out.width()).len() == p.data.train.len() * out.width();
     let history: Option<History> = match &spec.train {
         Some(t) if t.get_ref().solver == Some(Solver::Lstsq) => {
             fit_least_squares(&be, &mut model, &p.data.train).map_err(Error::Data)?;

@@ -200,8 +200,12 @@ pub fn precheck(probe: &ProbeSpec, spec: &crate::spec::Spec, data: &crate::data:
     };
     match probe.kind {
         ProbeKind::Curves if spec.train.is_none() => Err("curves need a [train] table".into()),
+        ProbeKind::Curves => match probe.metrics.iter().flatten().find(|m| !spec.metrics.record.contains(m)) {
+            Some(m) => Err(format!("curves draws `{}`, which [metrics] record does not list", m.name())),
+            None => Ok(()),
+        },
         ProbeKind::Params if !spec.output.params => Err("set [output] params = true to record parameter paths".into()),
-        ProbeKind::Curves | ProbeKind::Params => Ok(()),
+        ProbeKind::Params => Ok(()),
         ProbeKind::Confusion => class_labels(d).map(|_| ()),
         ProbeKind::Misclassified if d.sample_shape().len() != 3 => Err("misclassified shows images [c, h, w]".into()),
         ProbeKind::Misclassified => class_labels(d).map(|_| ()),

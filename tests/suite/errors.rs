@@ -181,3 +181,29 @@ fn overrides_reach_layers_by_name_and_show_in_the_resolved_spec() {
     // 2·7 + 7 + 7·1 + 1 parameters
     assert!(check.stdout.contains("total parameters: 29"), "{}", check.stdout);
 }
+
+#[test]
+fn empty_data_and_impossible_labels_are_errors() {
+    let out = failing(&GOOD.replace("n = 40", "n = 0"), &[]);
+    assert!(out.stderr.contains("[data] has 0 samples"), "{}", out.stderr);
+    let inline = GOOD.replace(
+        "kind = \"xor\"\nn = 40",
+        "kind = \"inline\"\ninputs = [[0, 0], [1, 1]]\ntargets = [[0], [2]]\nclasses = 2",
+    );
+    let out = failing(&inline, &[]);
+    assert!(
+        out.stderr.contains("target 1 is 2; with 2 classes a label is a whole number from 0 to 1"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_probe_that_cannot_be_drawn_is_refused_before_training() {
+    let text = format!("{GOOD}\n[[probes]]\nkind = \"curves\"\nmetrics = [\"accuracy\"]\n");
+    let out = failing(&text, &[]);
+    assert!(out.stderr.contains("curves draws `accuracy`, which [metrics] record does not list"), "{}", out.stderr);
+    let text = format!("{GOOD}\n[[probes]]\nkind = \"decision_boundary\"\nsplit = \"test\"\n");
+    let out = failing(&text, &[]);
+    assert!(out.stderr.contains("no test split"), "{}", out.stderr);
+}
