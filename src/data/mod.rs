@@ -234,3 +234,28 @@ fn hold_out(data: &Dataset, fraction: f64, seed: u64, stream: &str) -> Result<(D
     let (held_idx, rest_idx) = order.split_at(held);
     Ok((data.select(rest_idx), data.select(held_idx)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::DataSpec;
+
+    fn inline(normalize: Option<Normalize>) -> Splits {
+        let d = DataSpec {
+            kind: Some(DataKind::Inline),
+            inputs: Some(vec![vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0], vec![7.0, 8.0]]),
+            normalize,
+            ..Default::default()
+        };
+        load(&d, 1, Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn normalisation_from_the_training_split_and_given() {
+        let s = inline(Some(Normalize::FromSplit(crate::spec::NormalizeFrom::Train)));
+        let (mean, std) = mean_std(&s.train.inputs);
+        assert!(mean.abs() < 1e-12 && (std - 1.0).abs() < 1e-12, "mean {mean} std {std}");
+        let s = inline(Some(Normalize::Given { mean: 1.0, std: 2.0 }));
+        assert_eq!(s.train.inputs, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
+    }
+}

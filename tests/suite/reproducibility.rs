@@ -57,3 +57,29 @@ fn the_resolved_spec_reruns_to_the_same_metrics() {
     let b = run_ok(resolved.to_str().unwrap(), &tmp.path().join("again"), &[]);
     files_equal(&a, &b, &["metrics.csv", "predictions.csv"]);
 }
+
+#[test]
+fn augmentation_batch_norm_and_dropout_are_the_same_on_one_thread_or_two() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    for spec in ["experiments/mnist_cnn_bn.toml", "experiments/mnist_mlp.toml"] {
+        let args = [
+            "run",
+            spec,
+            "--quiet",
+            "--results",
+            results,
+            "--set",
+            "data.n=256",
+            "--set",
+            "data.test_n=64",
+            "--set",
+            "train.epochs=1",
+        ];
+        let one = runner(&args, &[("RAYON_NUM_THREADS", "1")]);
+        let two = runner(&args, &[("RAYON_NUM_THREADS", "2")]);
+        assert_eq!(one.code, 0, "{}", one.stderr);
+        assert_eq!(two.code, 0, "{}", two.stderr);
+        files_equal(&one.dir(), &two.dir(), &["metrics.csv", "model.safetensors", "confusion.csv"]);
+    }
+}
