@@ -1,11 +1,13 @@
 //! TOML → typed [`Spec`]: parsing with exact error positions, `--set` overrides,
 //! "did you mean" for misspelt keys and values, and per-kind validation.
 
+mod data;
 mod load;
 mod overrides;
 mod types;
 mod validate;
 
+pub use data::*;
 pub use load::{load, load_str, suggest, LoadedSpec};
 pub use types::*;
 pub use validate::{kind_name, op_name_of};

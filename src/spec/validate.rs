@@ -1,6 +1,7 @@
 //! Checks that need more than serde: which fields each kind accepts, and values that
 //! must agree with each other. Layer wiring and shapes are checked by `graph`.
 
+use super::data::*;
 use super::types::*;
 use crate::error::{Result, Source};
 
