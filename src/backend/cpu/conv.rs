@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 /// Images whose weight-gradient contributions are summed together before the groups
 /// are added in order: fixed, so the sum's order never depends on the threads.
-const GRAD_GROUP: usize = 8;
+pub(crate) const GRAD_GROUP: usize = 8;
 
 /// Unrolls one image [c_in, h, w] into columns [c_in·kh·kw, oh·ow]. The image is first
 /// copied into a zero-padded plane, so every column row is a plain strided read with
@@ -181,9 +181,9 @@ pub fn conv2d_grad_weight<T: Element>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
 }
 
 pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
-    let (oh, ow) = (g.oh(), g.ow());
-    let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
     if g.k == 2 && g.stride == 2 {
+        let (oh, ow) = (g.oh(), g.ow());
+        let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
         // The common case, as two row passes the compiler vectorises.
         y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
             let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
@@ -199,24 +199,7 @@ pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
         });
         return y;
     }
-    y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
-        let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let mut best = T::neg_infinity();
-                for i in 0..g.k {
-                    for j in 0..g.k {
-                        let v = xp[(oy * g.stride + i) * g.w + ox * g.stride + j];
-                        if v > best {
-                            best = v;
-                        }
-                    }
-                }
-                yp[oy * ow + ox] = best;
-            }
-        }
-    });
-    y
+    pool_windows(x, g, |window| window.fold(T::neg_infinity(), |best, v| if v > best { v } else { best }))
 }
 
 pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
@@ -268,20 +251,20 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
 }
 
 pub fn avg_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
-    let (oh, ow) = (g.oh(), g.ow());
     let inv = T::from_f64(1.0 / (g.k * g.k) as f64);
+    pool_windows(x, g, |window| window.fold(T::zero(), |s, v| s + v) * inv)
+}
+
+/// Each output of a pooling: `reduce` over its window's values, in window order.
+fn pool_windows<T: Element>(x: &[T], g: Pool2d, reduce: impl Fn(&mut dyn Iterator<Item = T>) -> T + Sync) -> Vec<T> {
+    let (oh, ow) = (g.oh(), g.ow());
     let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
     y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
         let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
         for oy in 0..oh {
             for ox in 0..ow {
-                let mut s = T::zero();
-                for i in 0..g.k {
-                    for j in 0..g.k {
-                        s = s + xp[(oy * g.stride + i) * g.w + ox * g.stride + j];
-                    }
-                }
-                yp[oy * ow + ox] = s * inv;
+                let mut window = (0..g.k * g.k).map(|t| xp[(oy * g.stride + t / g.k) * g.w + ox * g.stride + t % g.k]);
+                yp[oy * ow + ox] = reduce(&mut window);
             }
         }
     });

@@ -6,6 +6,7 @@
 //! im2col path. Each image is one task, so results do not depend on the thread count
 //! (they differ from the im2col path's in the last bits: another summation order).
 
+use super::conv::GRAD_GROUP;
 use crate::backend::Conv2d;
 use rayon::prelude::*;
 
@@ -129,9 +130,6 @@ unsafe fn rows_block<const R: usize>(
     }
 }
 
-/// Images one weight-gradient task accumulates before the tasks' sums are added in
-/// order: fixed, so the result never depends on the thread count.
-const GRAD_GROUP: usize = 8;
 /// Images one weight-gradient pass sums before its horizontal additions.
 const PER_PASS: usize = 4;
 
