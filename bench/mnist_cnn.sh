@@ -3,6 +3,8 @@
 # same machine, one after the other; prints images/s for each and the ratios.
 # Run it on a quiet machine: another process on the second core skews both.
 set -euo pipefail
+# PYTHON picks the interpreter that has torch (a virtual environment, say).
+python=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 variant=${1:-plain}
 spec=experiments/mnist_cnn.toml
@@ -23,7 +25,7 @@ print(json.dumps({"train": m["train_samples_per_second"], "infer": m["inference_
 PY
 )
 echo "runner ($variant): $ours"
-if theirs=$(python3 bench/mnist_cnn_torch.py "$variant"); then
+if theirs=$("$python" bench/mnist_cnn_torch.py "$variant"); then
   echo "pytorch ($variant): $theirs"
   python3 - "$ours" "$theirs" <<'PY'
 import json, sys

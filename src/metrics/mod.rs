@@ -35,8 +35,22 @@ pub fn score(metrics: &[Metric], s: &Scored) -> Vec<f64> {
         .collect()
 }
 
+/// Summed in eight independent lanes (combined in a fixed order) so it vectorises;
+/// one chain of dependent additions is the slow part of scoring every step.
 fn sse(s: &Scored) -> f64 {
-    s.outputs.iter().zip(s.targets).map(|(p, t)| (p - t) * (p - t)).sum()
+    const LANES: usize = 8;
+    let mut lanes = [0.0f64; LANES];
+    let (outputs, targets) = (s.outputs.chunks_exact(LANES), s.targets.chunks_exact(LANES));
+    let (rest_o, rest_t) = (outputs.remainder(), targets.remainder());
+    for (p, t) in outputs.zip(targets) {
+        for l in 0..LANES {
+            lanes[l] += (p[l] - t[l]) * (p[l] - t[l]);
+        }
+    }
+    for ((l, p), t) in lanes.iter_mut().zip(rest_o).zip(rest_t) {
+        *l += (p - t) * (p - t);
+    }
+    lanes.iter().sum()
 }
 
 /// The class a row stands for: 0.5 threshold for one column, argmax otherwise.
