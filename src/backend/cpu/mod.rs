@@ -8,6 +8,7 @@ mod conv;
 pub(crate) mod direct_conv;
 mod elementwise;
 mod loss;
+pub(crate) mod narrow_gemm;
 mod optim;
 
 use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
@@ -279,6 +280,9 @@ impl<T: Element> Backend<T> for CpuBackend {
 /// when the shared dimension is the long one, row updates (axpy) otherwise. Short
 /// inner loops get a fixed-length version the compiler unrolls completely.
 fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
+    if T::narrow_matmul(a, b, d, c) {
+        return;
+    }
     let (m, k, n) = (d.m, d.k, d.n);
     if d.trans_a && !d.trans_b && m <= 4 && n <= 4 {
         // Aᵀ·B with both stored k-major (a weight gradient, dYᵀ·X): C = Σₚ A row p ⊗ B row p,

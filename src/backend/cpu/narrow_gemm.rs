@@ -1,0 +1,300 @@
+//! Matrix products of the course's tiny dense layers (3 → 4 → 1 on 500 rows) in f32
+//! with AVX-512. With only a handful of columns a row-at-a-time loop leaves most of a
+//! 16-lane vector idle, so these kernels pack several rows into one vector instead:
+//!
+//! * `rows_times_small`: C = A·op(B) with A m×k row-major and op(B) a small k×n. One
+//!   vector holds R whole rows of C (R·n lanes); for each p it gathers A[r][p] into
+//!   the lanes of row r with one permute of the R·k values of A those rows use, and
+//!   multiplies by B's row p repeated R times.
+//! * `small_outer_sum`: C = Aᵀ·B with A k×m and B k×n stored row-major (a weight
+//!   gradient, Σₚ A row p ⊗ B row p). One vector holds G rows of the wider side; for
+//!   each column j of the narrower side a permute repeats B[p][j] across row p's lanes,
+//!   and the G partial rows are added at the end.
+//!
+//! Each output is summed in a fixed order that depends only on the shapes, so results
+//! are the same bytes on any thread count (they differ from the portable loops' in the
+//! last bits: fused multiply-adds).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use crate::backend::MatMul;
+
+const LANES: usize = 16;
+/// The most values one permute can pick from: two vectors.
+const REACH: usize = 2 * LANES;
+/// Below this many useful lanes per vector the portable loops do as well.
+const MIN_LANES: usize = 8;
+
+/// Computes C = op(A)·op(B) into `c` where a packed kernel fits the shape and the CPU
+/// has AVX-512; returns false (leaving `c` alone) otherwise.
+pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        if !d.trans_a && rows_per_vector(d.k, d.n) * d.n >= MIN_LANES {
+            // SAFETY: AVX-512F is present (checked above); the lengths are asserted by the caller.
+            unsafe { rows_times_small(a, b, d, c) };
+            return true;
+        }
+        if d.trans_a && !d.trans_b {
+            if let Some(layout) = OuterLayout::choose(d.m, d.n) {
+                // SAFETY: as above.
+                unsafe { small_outer_sum(a, b, d, layout, c) };
+                return true;
+            }
+        }
+        false
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (a, b, d, c);
+        false
+    }
+}
+
+/// Rows of C one vector holds in `rows_times_small`: as many as fit in 16 lanes whose A
+/// values (k per row) one permute can reach.
+fn rows_per_vector(k: usize, n: usize) -> usize {
+    if k == 0 || n == 0 || n > LANES {
+        return 0;
+    }
+    (LANES / n).min(REACH / k)
+}
+
+/// Lane masks for the first `count` lanes of the low and high vector of a pair.
+fn pair_masks(count: usize) -> (u16, u16) {
+    let low = count.min(LANES);
+    let high = count.saturating_sub(LANES).min(LANES);
+    (first_lanes(low), first_lanes(high))
+}
+
+fn first_lanes(count: usize) -> u16 {
+    if count >= LANES {
+        u16::MAX
+    } else {
+        (1u16 << count) - 1
+    }
+}
+
+/// C = A·op(B), A m×k row-major; see the module notes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
+    // A fixed k for the common widths lets the loop over p unroll, with every index and
+    // pattern vector held in a register.
+    match d.k {
+        1 => rows_times_small_k::<1>(a, b, d, c),
+        2 => rows_times_small_k::<2>(a, b, d, c),
+        3 => rows_times_small_k::<3>(a, b, d, c),
+        4 => rows_times_small_k::<4>(a, b, d, c),
+        5..=8 => rows_times_small_k::<8>(a, b, d, c),
+        _ => rows_times_small_k::<REACH>(a, b, d, c),
+    }
+}
+
+/// `rows_times_small` with the loop over p running to `K` ≥ k (the p ≥ k terms add
+/// zeros: their pattern lanes are zero).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
+    let (m, k, n) = (d.m, d.k, d.n);
+    let rows = rows_per_vector(k, n);
+    let op_b = |p: usize, j: usize| if d.trans_b { b[j * k + p] } else { b[p * n + j] };
+    // For each p: which of the 2·16 loaded A values each lane takes, and B's row p
+    // repeated once per packed row.
+    let mut index = [_mm512_setzero_si512(); K];
+    let mut pattern = [_mm512_setzero_ps(); K];
+    for p in 0..k {
+        let mut ix = [0i32; LANES];
+        let mut pat = [0.0f32; LANES];
+        for lane in 0..rows * n {
+            ix[lane] = ((lane / n) * k + p) as i32;
+            pat[lane] = op_b(p, lane % n);
+        }
+        index[p] = _mm512_loadu_si512(ix.as_ptr().cast());
+        pattern[p] = _mm512_loadu_ps(pat.as_ptr());
+    }
+    let block = |r0: usize, count: usize, (lo_mask, hi_mask): (u16, u16), store_mask: u16, c: &mut [f32]| {
+        // SAFETY: the masks cover exactly rows r0..r0+count of A (count·k values from
+        // r0·k) and of C (count·n values from r0·n); masked-off lanes are not accessed.
+        let src = a.as_ptr().add(r0 * k);
+        let lo = _mm512_maskz_loadu_ps(lo_mask, src);
+        let hi = _mm512_maskz_loadu_ps(hi_mask, src.add(LANES));
+        let mut acc = _mm512_mul_ps(_mm512_permutex2var_ps(lo, index[0], hi), pattern[0]);
+        for p in 1..K.min(k) {
+            acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, index[p], hi), pattern[p], acc);
+        }
+        let _ = count;
+        _mm512_mask_storeu_ps(c.as_mut_ptr().add(r0 * n), store_mask, acc);
+    };
+    let full = m / rows;
+    let (load_masks, store_mask) = (pair_masks(rows * k), first_lanes(rows * n));
+    for chunk in 0..full {
+        block(chunk * rows, rows, load_masks, store_mask, c);
+    }
+    let tail = m - full * rows;
+    if tail > 0 {
+        block(full * rows, tail, pair_masks(tail * k), first_lanes(tail * n), c);
+    }
+}
+
+/// How `small_outer_sum` lays out C = Σₚ A row p ⊗ B row p (A rows m long, B rows n
+/// long): the `wide` side's rows fill the vector, `group` of them at a time, and the
+/// `narrow` side's values are repeated across them.
+#[derive(Clone, Copy, Debug)]
+struct OuterLayout {
+    /// The wide side is B (so the sums come out as Cᵀ).
+    swapped: bool,
+    wide: usize,
+    narrow: usize,
+    group: usize,
+}
+
+impl OuterLayout {
+    fn choose(m: usize, n: usize) -> Option<Self> {
+        let fits = |wide: usize, narrow: usize, swapped| {
+            if wide == 0 || narrow == 0 || wide > LANES || narrow > LANES {
+                return None;
+            }
+            let group = LANES / wide;
+            (group * wide >= MIN_LANES && group * narrow <= REACH).then_some(OuterLayout {
+                swapped,
+                wide,
+                narrow,
+                group,
+            })
+        };
+        // Prefer the layout that fills more lanes.
+        let (first, second) = if m >= n { ((m, n, false), (n, m, true)) } else { ((n, m, true), (m, n, false)) };
+        fits(first.0, first.1, first.2).or_else(|| fits(second.0, second.1, second.2))
+    }
+}
+
+/// C (m×n) = Aᵀ·B with A k×m and B k×n row-major; see the module notes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
+    match layout.narrow {
+        1 => small_outer_sum_n::<1>(a, b, d, layout, c),
+        2 => small_outer_sum_n::<2>(a, b, d, layout, c),
+        3 => small_outer_sum_n::<3>(a, b, d, layout, c),
+        4 => small_outer_sum_n::<4>(a, b, d, layout, c),
+        5..=8 => small_outer_sum_n::<8>(a, b, d, layout, c),
+        _ => small_outer_sum_n::<LANES>(a, b, d, layout, c),
+    }
+}
+
+/// `small_outer_sum` with room for `N` ≥ narrow columns, so the accumulators live in
+/// registers. Two sets of accumulators take alternate groups of rows, so consecutive
+/// multiply-adds do not wait on each other.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
+    let OuterLayout { swapped, wide, narrow, group } = layout;
+    let (wide_src, narrow_src) = if swapped { (b, a) } else { (a, b) };
+    // For column j of the narrow side: lane g·wide + i takes narrow[p0 + g][j].
+    let mut index = [_mm512_setzero_si512(); N];
+    for (j, index) in index.iter_mut().enumerate().take(narrow) {
+        let mut ix = [0i32; LANES];
+        for (lane, v) in ix.iter_mut().enumerate().take(group * wide) {
+            *v = ((lane / wide) * narrow + j) as i32;
+        }
+        *index = _mm512_loadu_si512(ix.as_ptr().cast());
+    }
+    let mut acc = [[_mm512_setzero_ps(); N]; 2];
+    // SAFETY (both closures' callers): rows p0..p0+count of both sides lie inside A
+    // and B, count·wide and count·narrow values, exactly what the masks cover.
+    let rows = |p0: usize, wide_mask: u16, (lo_mask, hi_mask): (u16, u16)| {
+        let w = _mm512_maskz_loadu_ps(wide_mask, wide_src.as_ptr().add(p0 * wide));
+        let src = narrow_src.as_ptr().add(p0 * narrow);
+        (w, _mm512_maskz_loadu_ps(lo_mask, src), _mm512_maskz_loadu_ps(hi_mask, src.add(LANES)))
+    };
+    let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512)| {
+        for j in 0..N.min(narrow) {
+            acc[j] = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(lo, index[j], hi), acc[j]);
+        }
+    };
+    let full = d.k / group;
+    let (wide_mask, narrow_masks) = (first_lanes(group * wide), pair_masks(group * narrow));
+    for chunk in 0..full {
+        add(&mut acc[chunk % 2], rows(chunk * group, wide_mask, narrow_masks));
+    }
+    let tail = d.k - full * group;
+    if tail > 0 {
+        add(&mut acc[full % 2], rows(full * group, first_lanes(tail * wide), pair_masks(tail * narrow)));
+    }
+    // Add the two sets, then the group's partial rows, in a fixed order.
+    let mut lanes = [0.0f32; LANES];
+    for (j, (even, odd)) in acc[0].iter().zip(&acc[1]).enumerate().take(narrow) {
+        _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(*even, *odd));
+        for i in 0..wide {
+            let s = (0..group).fold(0.0f32, |s, g| s + lanes[g * wide + i]);
+            let at = if swapped { j * d.n + i } else { i * d.n + j };
+            c[at] = s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(a: &[f32], b: &[f32], d: MatMul) -> Vec<f64> {
+        let mut c = vec![0.0; d.m * d.n];
+        for i in 0..d.m {
+            for j in 0..d.n {
+                for p in 0..d.k {
+                    let av = if d.trans_a { a[p * d.m + i] } else { a[i * d.k + p] };
+                    let bv = if d.trans_b { b[j * d.k + p] } else { b[p * d.n + j] };
+                    c[i * d.n + j] += av as f64 * bv as f64;
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn packed_kernels_agree_with_the_textbook_loop() {
+        if !cfg!(target_arch = "x86_64") || !std::is_x86_feature_detected!("avx512f") {
+            eprintln!("no AVX-512 here: the packed kernels are never used");
+            return;
+        }
+        let mut taken = 0;
+        for m in [1, 2, 3, 4, 5, 7, 16, 33, 500] {
+            for k in [1, 2, 3, 4, 5, 8, 17, 32, 500] {
+                for n in [1, 2, 3, 4, 5, 8, 16] {
+                    for (trans_a, trans_b) in [(false, false), (false, true), (true, false)] {
+                        let d = MatMul { m, k, n, trans_a, trans_b };
+                        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 4.0 - 1.25).collect();
+                        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 8.0 - 0.75).collect();
+                        let mut c = vec![f32::NAN; m * n];
+                        if !try_matmul(&a, &b, d, &mut c) {
+                            continue;
+                        }
+                        taken += 1;
+                        for (got, want) in c.iter().zip(reference(&a, &b, d)) {
+                            assert!((*got as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()), "{d:?}: {got} vs {want}");
+                        }
+                    }
+                }
+            }
+        }
+        // Both kernels, over many shapes: the diamond's 500×3·3×4, 500×4·4×1, 500×1·1×4,
+        // and the weight gradients 4×500·500×3 and 1×500·500×4 among them.
+        assert!(taken > 300, "only {taken} shapes took a packed kernel");
+        for d in [
+            MatMul { m: 500, k: 3, n: 4, trans_a: false, trans_b: true },
+            MatMul { m: 500, k: 4, n: 1, trans_a: false, trans_b: true },
+            MatMul { m: 500, k: 1, n: 4, trans_a: false, trans_b: false },
+            MatMul { m: 4, k: 500, n: 3, trans_a: true, trans_b: false },
+            MatMul { m: 1, k: 500, n: 4, trans_a: true, trans_b: false },
+        ] {
+            let mut c = vec![0.0; d.m * d.n];
+            assert!(try_matmul(&vec![1.0; d.m * d.k], &vec![1.0; d.k * d.n], d, &mut c), "{d:?}");
+            assert!(c.iter().all(|v| *v == d.k as f32), "{d:?}");
+        }
+    }
+}
