@@ -130,8 +130,8 @@ impl Element for f32 {
         direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g))
     }
     fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: super::Conv2d) -> Option<Vec<Self>> {
-        use super::cpu::direct_conv;
-        direct_conv::grad_weight_supported(&g).then(|| direct_conv::conv2d_grad_weight(x, dy, g))
+        use super::cpu::weight_grad;
+        weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g))
     }
     fn narrow_matmul(a: &[Self], b: &[Self], d: super::MatMul, c: &mut [Self]) -> bool {
         super::cpu::narrow_gemm::try_matmul(a, b, d, c)

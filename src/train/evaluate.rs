@@ -68,7 +68,8 @@ pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Data
         let mut tape = Tape::new(be);
         let x: Vec<T> = d.inputs[start * d.features..end * d.features].iter().map(|v| T::from_f64(*v)).collect();
         let xv = tape.leaf(be.upload(&x), batch_shape(rows, &d.sample_shape()), false);
-        let fwd = model.forward(&mut tape, xv, &mut Mode::eval());
+        // Only the output and the loss are read, so the cheaper ReLU placement is safe.
+        let fwd = model.forward(&mut tape, xv, &mut Mode { pool_before_relu: true, ..Mode::eval() });
         if !targets.is_empty() {
             let t: Vec<T> = targets[start * out_width..end * out_width].iter().map(|v| T::from_f64(*v)).collect();
             // Sum here and divide once below, so chunking never changes a mean.
@@ -94,7 +95,7 @@ pub fn input_gradients<T: Element, B: Backend<T>>(
     let mut tape = Tape::new(be);
     let x: Vec<T> = d.inputs.iter().map(|v| T::from_f64(*v)).collect();
     let xv = tape.leaf(be.upload(&x), batch_shape(d.len(), &d.sample_shape()), true);
-    let mut mode = Mode { train: false, param_grads: true, dropout: None };
+    let mut mode = Mode { train: false, param_grads: true, dropout: None, pool_before_relu: false };
     let fwd = model.forward(&mut tape, xv, &mut mode);
     let grads = tape.backward(fwd.nodes[model.dag.output]);
     nodes

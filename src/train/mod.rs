@@ -105,7 +105,7 @@ pub fn train<T: Element, B: Backend<T>>(
         let mut shape = vec![rows];
         shape.extend(&sample_shape);
         let xv = tape.leaf(x, shape, false);
-        let mut mode = Mode { train: true, param_grads: true, dropout: Some(&mut dropout_rng) };
+        let mut mode = Mode { train: true, param_grads: true, dropout: Some(&mut dropout_rng), pool_before_relu: true };
         let fwd = model.forward(&mut tape, xv, &mut mode);
         let (root, value) = loss.record(&mut tape, &fwd, target, rows);
         if !value.is_finite() {

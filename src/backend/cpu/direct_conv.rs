@@ -6,7 +6,6 @@
 //! im2col path. Each image is one task, so results do not depend on the thread count
 //! (they differ from the im2col path's in the last bits: another summation order).
 
-use super::conv::GRAD_GROUP;
 use crate::backend::Conv2d;
 use rayon::prelude::*;
 
@@ -130,92 +129,6 @@ unsafe fn rows_block<const R: usize>(
     }
 }
 
-/// Images one weight-gradient pass sums before its horizontal additions.
-const PER_PASS: usize = 4;
-
-/// Whether the weight gradient takes the direct path: stride 1, AVX-512, output
-/// channels a multiple of 4 and kernels 5 wide (the course's layers).
-pub fn grad_weight_supported(g: &Conv2d) -> bool {
-    supported(&Conv2d { c_out: OB, ..*g }) && g.c_out.is_multiple_of(4) && g.kw == 5
-}
-
-/// dW [c_out, c_in, kh, kw] = Σ over images and pixels of dy · the input patch, for f32;
-/// call only where `grad_weight_supported(&g)`.
-pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
-    assert!(grad_weight_supported(&g), "direct weight gradient on an unsupported geometry or CPU");
-    let in_size = g.c_in * g.h * g.w;
-    let out_size = g.c_out * g.oh() * g.ow();
-    let parts: Vec<Vec<f32>> = (0..g.batch.div_ceil(GRAD_GROUP))
-        .into_par_iter()
-        .map(|grp| {
-            let images = grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch);
-            let mut pads: Vec<Vec<f32>> = vec![Vec::new(); PER_PASS];
-            let mut dw = vec![0.0f32; g.c_out * g.patch()];
-            // Several images per pass: fewer horizontal sums (a third of the work with one).
-            let group: Vec<usize> = images.collect();
-            for chunk in group.chunks(PER_PASS) {
-                for (pad, &b) in pads.iter_mut().zip(chunk) {
-                    pad_image(&x[b * in_size..(b + 1) * in_size], &g, pad);
-                }
-                let p: Vec<&[f32]> = pads.iter().take(chunk.len()).map(|v| v.as_slice()).collect();
-                let d: Vec<&[f32]> = chunk.iter().map(|&b| &dy[b * out_size..(b + 1) * out_size]).collect();
-                // SAFETY: `grad_weight_supported` checked for AVX-512F; reads stay inside
-                // the padded images (by their slack) and dy, writes inside dw.
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    grad_weight_images(&p, &d, &g, &mut dw)
-                };
-            }
-            dw
-        })
-        .collect();
-    let mut total = vec![0.0f32; g.c_out * g.patch()];
-    for part in &parts {
-        total.iter_mut().zip(part).for_each(|(t, v)| *t += *v);
-    }
-    total
-}
-
-/// Adds the images' dW into `dw`: for 4 output channels × the 5 taps of one kernel row,
-/// 20 vector sums run over the images' pixels, 16 at a time, then fold into dw.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn grad_weight_images(padded: &[&[f32]], dys: &[&[f32]], g: &Conv2d, dw: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let (oh, ow) = (g.oh(), g.ow());
-    let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
-    for o0 in (0..g.c_out).step_by(4) {
-        for c in 0..g.c_in {
-            for i in 0..g.kh {
-                let mut acc = [[_mm512_setzero_ps(); 5]; 4];
-                for (image, dyb) in padded.iter().zip(dys) {
-                    let (pp, dp) = (image.as_ptr(), dyb.as_ptr());
-                    for yy in 0..oh {
-                        for x0 in (0..ow).step_by(LANES) {
-                            let mask: __mmask16 = ((1u32 << LANES.min(ow - x0)) - 1) as u16;
-                            let row = pp.add((c * ph + yy + i) * pw + x0);
-                            let xs = [0, 1, 2, 3, 4].map(|j| _mm512_loadu_ps(row.add(j)));
-                            for (o, acc_o) in acc.iter_mut().enumerate() {
-                                // dy's spare lanes load as zeros: the inputs' spare lanes add nothing.
-                                let d = _mm512_maskz_loadu_ps(mask, dp.add(((o0 + o) * oh + yy) * ow + x0));
-                                for (a, xv) in acc_o.iter_mut().zip(&xs) {
-                                    *a = _mm512_fmadd_ps(d, *xv, *a);
-                                }
-                            }
-                        }
-                    }
-                }
-                for (o, acc_o) in acc.iter().enumerate() {
-                    let at = (((o0 + o) * g.c_in + c) * g.kh + i) * 5;
-                    for (j, a) in acc_o.iter().enumerate() {
-                        dw[at + j] += _mm512_reduce_add_ps(*a);
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,21 +171,5 @@ mod tests {
         let general = super::super::conv::conv2d_grad_input(&dy, &w, g);
         let worst = fast.iter().zip(&general).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
         assert!(worst < 1e-5, "worst relative difference {worst}");
-    }
-
-    #[test]
-    fn the_direct_weight_gradient_matches_the_im2col_path() {
-        let g = Conv2d { batch: 11, c_in: 3, h: 9, w: 21, c_out: 8, kh: 5, kw: 5, stride: 1, pad: 2 };
-        if !grad_weight_supported(&g) {
-            eprintln!("no AVX-512 here: the direct path is not used, so there is nothing to compare");
-            return;
-        }
-        let x: Vec<f32> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f32 * 0.25 - 1.5).collect();
-        let dy: Vec<f32> =
-            (0..g.batch * g.c_out * g.oh() * g.ow()).map(|i| ((i * 3) % 17) as f32 * 0.1 - 0.8).collect();
-        let fast = conv2d_grad_weight(&x, &dy, g);
-        let general = super::super::conv::conv2d_grad_weight(&x, &dy, g);
-        let worst = fast.iter().zip(&general).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
-        assert!(worst < 1e-4, "worst relative difference {worst}");
     }
 }

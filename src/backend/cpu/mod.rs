@@ -10,6 +10,7 @@ mod elementwise;
 mod loss;
 pub(crate) mod narrow_gemm;
 mod optim;
+pub(crate) mod weight_grad;
 
 use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
 use rayon::prelude::*;
