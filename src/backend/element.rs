@@ -42,6 +42,14 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: super::Conv2d) -> Option<Vec<Self>> {
         None
     }
+    /// The 2×2 max-pool and its gradient by vector kernels where there are some (f32
+    /// with AVX-512).
+    fn fast_max_pool2d(_x: &[Self], _g: super::Pool2d) -> Option<Vec<Self>> {
+        None
+    }
+    fn fast_max_pool2d_grad(_x: &[Self], _dy: &[Self], _g: super::Pool2d) -> Option<Vec<Self>> {
+        None
+    }
     /// C = op(A)·op(B) by a packed kernel for tiny dense layers where there is one (f32
     /// with AVX-512); false leaves `c` alone and sends the caller to the portable loops.
     fn narrow_matmul(_a: &[Self], _b: &[Self], _d: super::MatMul, _c: &mut [Self]) -> bool {
@@ -132,6 +140,14 @@ impl Element for f32 {
     fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: super::Conv2d) -> Option<Vec<Self>> {
         use super::cpu::weight_grad;
         weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g))
+    }
+    fn fast_max_pool2d(x: &[Self], g: super::Pool2d) -> Option<Vec<Self>> {
+        use super::cpu::pool2x2;
+        pool2x2::supported(&g).then(|| pool2x2::max_pool(x, g))
+    }
+    fn fast_max_pool2d_grad(x: &[Self], dy: &[Self], g: super::Pool2d) -> Option<Vec<Self>> {
+        use super::cpu::pool2x2;
+        pool2x2::supported(&g).then(|| pool2x2::max_pool_grad(x, dy, g))
     }
     fn narrow_matmul(a: &[Self], b: &[Self], d: super::MatMul, c: &mut [Self]) -> bool {
         super::cpu::narrow_gemm::try_matmul(a, b, d, c)

@@ -10,6 +10,7 @@ mod elementwise;
 mod loss;
 pub(crate) mod narrow_gemm;
 mod optim;
+pub(crate) mod pool2x2;
 pub(crate) mod weight_grad;
 
 use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
@@ -202,10 +203,10 @@ impl<T: Element> Backend<T> for CpuBackend {
         T::direct_conv2d_grad_weight(x, dy, g).unwrap_or_else(|| conv::conv2d_grad_weight(x, dy, g))
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
-        conv::max_pool2d(x, g)
+        T::fast_max_pool2d(x, g).unwrap_or_else(|| conv::max_pool2d(x, g))
     }
     fn max_pool2d_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
-        conv::max_pool2d_grad(x, dy, g)
+        T::fast_max_pool2d_grad(x, dy, g).unwrap_or_else(|| conv::max_pool2d_grad(x, dy, g))
     }
     fn avg_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         conv::avg_pool2d(x, g)
