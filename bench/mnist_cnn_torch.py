@@ -18,7 +18,7 @@ except ImportError:
 import resource
 
 torch.set_num_threads(2)
-torch.manual_seed(1)
+torch.manual_seed(int(os.environ.get("BENCH_SEED", "1")))
 root = os.path.join(os.path.dirname(__file__), "..", "data", "mnist-10k")
 
 
