@@ -34,6 +34,35 @@ fn mnist_cnn_reaches_pytorchs_accuracy() {
     }
 }
 
+/// Golden against PyTorch: from the same initial weights (PyTorch's default init,
+/// written by tests/golden/mnist_cnn_pytorch.py) and the same batches (file order),
+/// runner's batch losses follow PyTorch's step by step and the test accuracy after
+/// the epoch is PyTorch's. The two differ only by float rounding, which grows slowly
+/// along the run.
+#[test]
+fn the_cnn_follows_pytorch_step_by_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let golden = root().join("tests/golden");
+    let init = format!("model.init={{from=\"{}\"}}", golden.join("mnist_cnn_init.safetensors").display());
+    let sets = ["train.shuffle=false", "train.epochs=1", "metrics.batch_every=10", init.as_str()];
+    let extra: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    let dir = run_ok("experiments/mnist_cnn.toml", tmp.path(), &extra);
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden.join("mnist_cnn_trace.json")).unwrap()).unwrap();
+    let batch = metric(&dir, "batch", "loss");
+    assert_eq!(batch.len(), 13, "steps 0, 10, …, 120");
+    for (step, loss) in batch {
+        let want = trace["batch_loss"][step.to_string()].as_f64().unwrap();
+        // Six digits or more over the first 30 steps; after that rounding differences
+        // compound (1e-4 by step 50, a few 1e-3 by step 100), as between any two BLASes.
+        let tolerance = if step <= 30 { 1e-5 } else { 2e-2 };
+        assert!((loss - want).abs() <= tolerance * want, "step {step}: runner {loss}, PyTorch {want}");
+    }
+    let accuracy = last(&dir, "test", "accuracy");
+    let want = trace["test_accuracy"].as_f64().unwrap();
+    assert!((accuracy - want).abs() <= 0.002, "test accuracy: runner {accuracy}, PyTorch {want}");
+}
+
 const SHORT: [&str; 6] = ["--set", "data.n=640", "--set", "data.test_n=300", "--set", "train.epochs=2"];
 
 #[test]
