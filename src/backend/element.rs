@@ -33,53 +33,9 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
         Self::exp_in_place(xs);
         xs.iter_mut().for_each(|v| *v = Self::one() / (Self::one() + *v));
     }
-    /// A faster convolution for this type and CPU where there is one (f32 with AVX-512);
-    /// None sends the caller to the general path.
-    fn direct_conv2d(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: super::Conv2d) -> Option<Vec<Self>> {
-        None
-    }
-    /// The weight gradient by the same faster path, where there is one.
-    fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: super::Conv2d) -> Option<Vec<Self>> {
-        None
-    }
-    /// The 2×2 max-pool and its gradient by vector kernels where there are some (f32
-    /// with AVX-512).
-    fn fast_max_pool2d(_x: &[Self], _g: super::Pool2d) -> Option<Vec<Self>> {
-        None
-    }
-    fn fast_max_pool2d_grad(_x: &[Self], _dy: &[Self], _g: super::Pool2d) -> Option<Vec<Self>> {
-        None
-    }
-    /// C = op(A)·op(B) by a packed kernel for tiny dense layers where there is one (f32
-    /// with AVX-512); false leaves `c` alone and sends the caller to the portable loops.
-    fn narrow_matmul(_a: &[Self], _b: &[Self], _d: super::MatMul, _c: &mut [Self]) -> bool {
-        false
-    }
     /// ln(x) for a slice of positive, finite, normal values, vectorisable like `exp_in_place`.
     fn ln_positive_in_place(xs: &mut [Self]);
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
-
-    /// C = A·B + beta·C with arbitrary row/column strides (matrixmultiply's API).
-    ///
-    /// # Safety
-    /// The pointers and strides must describe valid, non-overlapping matrices of the
-    /// given sizes.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
 }
 
 /// Applies an element-wise function to a slice with the widest vectors this CPU has:
@@ -133,44 +89,8 @@ impl Element for f32 {
     fn sigmoid_in_place(xs: &mut [Self]) {
         with_widest_vectors!(xs, |x: &mut f32| *x = 1.0 / (1.0 + exp_f32(-*x)));
     }
-    fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: super::Conv2d) -> Option<Vec<Self>> {
-        use super::cpu::direct_conv;
-        direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g))
-    }
-    fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: super::Conv2d) -> Option<Vec<Self>> {
-        use super::cpu::weight_grad;
-        weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g))
-    }
-    fn fast_max_pool2d(x: &[Self], g: super::Pool2d) -> Option<Vec<Self>> {
-        use super::cpu::pool2x2;
-        pool2x2::supported(&g).then(|| pool2x2::max_pool(x, g))
-    }
-    fn fast_max_pool2d_grad(x: &[Self], dy: &[Self], g: super::Pool2d) -> Option<Vec<Self>> {
-        use super::cpu::pool2x2;
-        pool2x2::supported(&g).then(|| pool2x2::max_pool_grad(x, dy, g))
-    }
-    fn narrow_matmul(a: &[Self], b: &[Self], d: super::MatMul, c: &mut [Self]) -> bool {
-        super::cpu::narrow_gemm::try_matmul(a, b, d, c)
-    }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
     }
 }
 
@@ -194,23 +114,6 @@ impl Element for f64 {
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
     }
 }
 

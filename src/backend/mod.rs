@@ -6,7 +6,7 @@
 pub mod cpu;
 mod element;
 
-pub use cpu::CpuBackend;
+pub use cpu::{CpuBackend, CpuKernels};
 pub use element::{exp_f32, ln_f32, DType, Element};
 
 /// Element-wise functions of one argument. Scalars are f64 so one enum serves both dtypes.

@@ -1,7 +1,7 @@
 //! Runs a prepared experiment in one dtype on the CPU backend and writes its files.
 
 use super::{outputs, Prepared, RunSummary};
-use crate::backend::{Backend, CpuBackend, Element, LossKernel};
+use crate::backend::{Backend, CpuBackend, CpuKernels, Element, LossKernel};
 use crate::error::{Error, Result};
 use crate::graph::NodeOp;
 use crate::layers::Model;
@@ -15,7 +15,7 @@ pub struct Executed {
     pub diverged: Option<(usize, f64)>,
 }
 
-pub fn execute<T: Element>(
+pub fn execute<T: CpuKernels>(
     p: &Prepared,
     dir: &RunDir,
     spec_path: &Path,

@@ -3,7 +3,7 @@
 //! one thread, so a value never depends on the thread count. The weight gradient sums
 //! over images in fixed groups, then adds the groups in order, for the same reason.
 
-use super::gemm_into;
+use super::{gemm_into, CpuKernels};
 use crate::backend::{Conv2d, Element, MatMul, Pool2d};
 use rayon::prelude::*;
 
@@ -91,7 +91,7 @@ fn col2im<T: Element>(cols: &[T], g: &Conv2d, dx: &mut [T], padded: &mut Vec<T>)
     }
 }
 
-pub fn conv2d<T: Element>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d) -> Vec<T> {
+pub fn conv2d<T: CpuKernels>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
@@ -112,7 +112,7 @@ pub fn conv2d<T: Element>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d) -> Ve
     y
 }
 
-pub fn conv2d_grad_input<T: Element>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
+pub fn conv2d_grad_input<T: CpuKernels>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     let mut dx = vec![T::zero(); g.batch * in_size];
@@ -148,7 +148,7 @@ pub fn flipped_transposed<T: Element>(w: &[T], g: &Conv2d) -> Vec<T> {
     out
 }
 
-pub fn conv2d_grad_weight<T: Element>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
+pub fn conv2d_grad_weight<T: CpuKernels>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     // dWᵀ [k, c_out] = Σ_b cols_b [k, p] · dy_bᵀ [p, c_out]: the large operand (cols) is

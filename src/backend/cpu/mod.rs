@@ -7,6 +7,7 @@ mod channels;
 mod conv;
 pub(crate) mod direct_conv;
 mod elementwise;
+mod kernels;
 mod loss;
 pub(crate) mod narrow_gemm;
 mod optim;
@@ -15,6 +16,8 @@ pub(crate) mod weight_grad;
 
 use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
 use rayon::prelude::*;
+
+pub use kernels::CpuKernels;
 
 /// Below this many multiply-adds a GEMM runs on the calling thread: splitting costs more.
 const PARALLEL_GEMM_WORK: usize = 1 << 18;
@@ -32,7 +35,7 @@ impl CpuBackend {
     }
 }
 
-impl<T: Element> Backend<T> for CpuBackend {
+impl<T: CpuKernels> Backend<T> for CpuBackend {
     type Buf = Vec<T>;
 
     fn name(&self) -> &'static str {
@@ -281,7 +284,7 @@ impl<T: Element> Backend<T> for CpuBackend {
 /// first laid out so the inner loop runs over contiguous memory: dot products of rows
 /// when the shared dimension is the long one, row updates (axpy) otherwise. Short
 /// inner loops get a fixed-length version the compiler unrolls completely.
-fn small_gemm<T: Element>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
+fn small_gemm<T: CpuKernels>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
     if T::narrow_matmul(a, b, d, c) {
         return;
     }
@@ -431,7 +434,7 @@ fn dot<T: Element>(x: &[T], y: &[T]) -> T {
 
 /// C (+)= op(A)·op(B) on the calling thread, for kernels that parallelise at a coarser
 /// grain (over images). With `accumulate`, adds to what C holds.
-pub(crate) fn gemm_into<T: Element>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool) {
+pub(crate) fn gemm_into<T: CpuKernels>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool) {
     assert!(a.len() >= d.m * d.k && b.len() >= d.k * d.n && c.len() >= d.m * d.n, "gemm_into: short buffer");
     let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
     let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
