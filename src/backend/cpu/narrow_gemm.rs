@@ -64,7 +64,9 @@ fn rows_per_vector(k: usize, n: usize) -> usize {
     (LANES / n).min(REACH / k)
 }
 
-/// Lane masks for the first `count` lanes of the low and high vector of a pair.
+/// Lane masks for the first `count` lanes of the low and high vector of a pair. With an
+/// empty high mask the high vector's address may lie past the buffer: it is computed
+/// with `wrapping_add` and never touched (masked-off lanes are not accessed).
 fn pair_masks(count: usize) -> (u16, u16) {
     let low = count.min(LANES);
     let high = count.saturating_sub(LANES).min(LANES);
@@ -122,7 +124,7 @@ unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c:
         // r0·k) and of C (count·n values from r0·n); masked-off lanes are not accessed.
         let src = a.as_ptr().add(r0 * k);
         let lo = _mm512_maskz_loadu_ps(lo_mask, src);
-        let hi = _mm512_maskz_loadu_ps(hi_mask, src.add(LANES));
+        let hi = _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES));
         let mut acc = _mm512_mul_ps(_mm512_permutex2var_ps(lo, index[0], hi), pattern[0]);
         for p in 1..K.min(k) {
             acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, index[p], hi), pattern[p], acc);
@@ -210,7 +212,7 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
     let rows = |p0: usize, wide_mask: u16, (lo_mask, hi_mask): (u16, u16)| {
         let w = _mm512_maskz_loadu_ps(wide_mask, wide_src.as_ptr().add(p0 * wide));
         let src = narrow_src.as_ptr().add(p0 * narrow);
-        (w, _mm512_maskz_loadu_ps(lo_mask, src), _mm512_maskz_loadu_ps(hi_mask, src.add(LANES)))
+        (w, _mm512_maskz_loadu_ps(lo_mask, src), _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES)))
     };
     let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512)| {
         for j in 0..N.min(narrow) {

@@ -97,11 +97,13 @@ unsafe fn corner_indices() -> [__m512i; 4] {
 }
 
 /// The left and right corners of the windows ox0..ox0+count in the row starting at `src`.
+/// For a short row the second vector's mask is empty and its address may lie past the
+/// buffer, so it is formed with `wrapping_add` (masked-off lanes are never accessed).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn corners(src: *const f32, count: usize, left: __m512i, right: __m512i) -> (__m512, __m512) {
     let (lo, hi) = (first_lanes(2 * count), first_lanes((2 * count).saturating_sub(LANES)));
-    let (v0, v1) = (_mm512_maskz_loadu_ps(lo, src), _mm512_maskz_loadu_ps(hi, src.add(LANES)));
+    let (v0, v1) = (_mm512_maskz_loadu_ps(lo, src), _mm512_maskz_loadu_ps(hi, src.wrapping_add(LANES)));
     (_mm512_permutex2var_ps(v0, left, v1), _mm512_permutex2var_ps(v0, right, v1))
 }
 
@@ -144,7 +146,7 @@ unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
                 let (l, rt) = (_mm512_maskz_mov_ps(pick_left, grad), _mm512_maskz_mov_ps(pick_right, grad));
                 let dst = dx.add(r + 2 * ox0);
                 _mm512_mask_storeu_ps(dst, lo, _mm512_permutex2var_ps(l, low_half, rt));
-                _mm512_mask_storeu_ps(dst.add(LANES), hi, _mm512_permutex2var_ps(l, high_half, rt));
+                _mm512_mask_storeu_ps(dst.wrapping_add(LANES), hi, _mm512_permutex2var_ps(l, high_half, rt));
             }
         }
     }
