@@ -6,10 +6,10 @@
 //! im2col path. Each image is one task, so results do not depend on the thread count
 //! (they differ from the im2col path's in the last bits: another summation order).
 
+use super::avx512::{first_lanes, LANES};
 use crate::backend::Conv2d;
 use rayon::prelude::*;
 
-const LANES: usize = 16;
 const OB: usize = 8;
 
 /// Whether this geometry takes the direct path on this CPU.
@@ -118,7 +118,7 @@ unsafe fn rows_block<const R: usize>(
             }
         }
         let valid = LANES.min(ow - x0);
-        let mask: __mmask16 = ((1u32 << valid) - 1) as u16;
+        let mask: __mmask16 = first_lanes(valid);
         for (o, acc_o) in acc.iter().enumerate() {
             let bv = _mm512_set1_ps(bias.map_or(0.0, |b| b[o0 + o]));
             for (r, v) in acc_o.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! element is computed by exactly one thread in a fixed order, so results are the
 //! same bytes whatever the thread count.
 
+mod avx512;
 mod channels;
 mod conv;
 pub(crate) mod direct_conv;
@@ -454,23 +455,26 @@ pub(crate) fn softmax_in_place<T: Element>(r: &mut [T]) {
     r.iter_mut().for_each(|v| *v = *v / sum);
 }
 
+/// C = op(A)·op(B) by the textbook triple loop, summed in f64: what the fast paths are
+/// tested against.
+#[cfg(test)]
+pub(crate) fn textbook_matmul<T: Element>(a: &[T], b: &[T], d: MatMul) -> Vec<f64> {
+    let mut c = vec![0.0; d.m * d.n];
+    for i in 0..d.m {
+        for j in 0..d.n {
+            for p in 0..d.k {
+                let av = if d.trans_a { a[p * d.m + i] } else { a[i * d.k + p] };
+                let bv = if d.trans_b { b[j * d.k + p] } else { b[p * d.n + j] };
+                c[i * d.n + j] += av.as_f64() * bv.as_f64();
+            }
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reference(a: &[f64], b: &[f64], d: MatMul) -> Vec<f64> {
-        let mut c = vec![0.0; d.m * d.n];
-        for i in 0..d.m {
-            for j in 0..d.n {
-                for p in 0..d.k {
-                    let av = if d.trans_a { a[p * d.m + i] } else { a[i * d.k + p] };
-                    let bv = if d.trans_b { b[j * d.k + p] } else { b[p * d.n + j] };
-                    c[i * d.n + j] += av * bv;
-                }
-            }
-        }
-        c
-    }
 
     #[test]
     fn every_matmul_path_agrees_with_the_textbook_loop() {
@@ -484,7 +488,7 @@ mod tests {
                         let a: Vec<f64> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f64 - 5.0).collect();
                         let b: Vec<f64> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f64 - 6.0).collect();
                         let got = be.matmul(&a, &b, d);
-                        assert_eq!(got, reference(&a, &b, d), "{d:?}");
+                        assert_eq!(got, textbook_matmul(&a, &b, d), "{d:?}");
                     }
                 }
             }

@@ -18,9 +18,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use super::avx512::{first_lanes, LANES};
 use crate::backend::MatMul;
 
-const LANES: usize = 16;
 /// The most values one permute can pick from: two vectors.
 const REACH: usize = 2 * LANES;
 /// Below this many useful lanes per vector the portable loops do as well.
@@ -71,14 +71,6 @@ fn pair_masks(count: usize) -> (u16, u16) {
     let low = count.min(LANES);
     let high = count.saturating_sub(LANES).min(LANES);
     (first_lanes(low), first_lanes(high))
-}
-
-fn first_lanes(count: usize) -> u16 {
-    if count >= LANES {
-        u16::MAX
-    } else {
-        (1u16 << count) - 1
-    }
 }
 
 /// C = A·op(B), A m×k row-major; see the module notes.
@@ -244,20 +236,6 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
 mod tests {
     use super::*;
 
-    fn reference(a: &[f32], b: &[f32], d: MatMul) -> Vec<f64> {
-        let mut c = vec![0.0; d.m * d.n];
-        for i in 0..d.m {
-            for j in 0..d.n {
-                for p in 0..d.k {
-                    let av = if d.trans_a { a[p * d.m + i] } else { a[i * d.k + p] };
-                    let bv = if d.trans_b { b[j * d.k + p] } else { b[p * d.n + j] };
-                    c[i * d.n + j] += av as f64 * bv as f64;
-                }
-            }
-        }
-        c
-    }
-
     #[test]
     fn packed_kernels_agree_with_the_textbook_loop() {
         if !cfg!(target_arch = "x86_64") || !std::is_x86_feature_detected!("avx512f") {
@@ -277,7 +255,7 @@ mod tests {
                             continue;
                         }
                         taken += 1;
-                        for (got, want) in c.iter().zip(reference(&a, &b, d)) {
+                        for (got, want) in c.iter().zip(super::super::textbook_matmul(&a, &b, d)) {
                             assert!((*got as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()), "{d:?}: {got} vs {want}");
                         }
                     }

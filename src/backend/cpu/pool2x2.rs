@@ -9,10 +9,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use super::avx512::{first_lanes, LANES};
 use crate::backend::Pool2d;
 use rayon::prelude::*;
-
-const LANES: usize = 16;
 
 /// Whether this geometry takes this path on this CPU: 2×2 windows, stride 2, and even
 /// sides, so the windows cover every input value.
@@ -69,14 +68,6 @@ pub fn max_pool_grad(x: &[f32], dy: &[f32], g: Pool2d) -> Vec<f32> {
     // SAFETY: every plane was written in full above (even sides: the windows tile it).
     unsafe { dx.set_len(x.len()) };
     dx
-}
-
-fn first_lanes(count: usize) -> u16 {
-    if count >= LANES {
-        u16::MAX
-    } else {
-        (1u16 << count) - 1
-    }
 }
 
 /// Index vectors that split a row pair's 32 values into 16 left and 16 right corners,

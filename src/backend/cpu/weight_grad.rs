@@ -15,11 +15,10 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use super::avx512::LANES;
 use super::conv::GRAD_GROUP;
 use crate::backend::Conv2d;
 use rayon::prelude::*;
-
-const LANES: usize = 16;
 
 /// Whether the weight gradient of this geometry takes this path on this CPU.
 pub fn supported(g: &Conv2d) -> bool {
