@@ -111,27 +111,49 @@ unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c:
         index[p] = _mm512_loadu_si512(ix.as_ptr().cast());
         pattern[p] = _mm512_loadu_ps(pat.as_ptr());
     }
-    let block = |r0: usize, count: usize, (lo_mask, hi_mask): (u16, u16), store_mask: u16, c: &mut [f32]| {
-        // SAFETY: the masks cover exactly rows r0..r0+count of A (count·k values from
-        // r0·k) and of C (count·n values from r0·n); masked-off lanes are not accessed.
+    // Rows whose A values fit one vector need one load and a one-vector permute.
+    let pair = rows * k > LANES;
+    let block = |r0: usize, (lo_mask, hi_mask): (u16, u16), store_mask: u16, c: &mut [f32]| {
+        // SAFETY: the masks cover exactly rows r0.. of A (k values each from r0·k) and of
+        // C (n values each from r0·n); masked-off lanes are not accessed.
         let src = a.as_ptr().add(r0 * k);
-        let lo = _mm512_maskz_loadu_ps(lo_mask, src);
-        let hi = _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES));
-        let mut acc = _mm512_mul_ps(_mm512_permutex2var_ps(lo, index[0], hi), pattern[0]);
+        let (lo, hi) = load_pair(src, lo_mask, hi_mask, pair);
+        let mut acc = _mm512_mul_ps(pick(lo, hi, index[0], pair), pattern[0]);
         for p in 1..K.min(k) {
-            acc = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, index[p], hi), pattern[p], acc);
+            acc = _mm512_fmadd_ps(pick(lo, hi, index[p], pair), pattern[p], acc);
         }
-        let _ = count;
         _mm512_mask_storeu_ps(c.as_mut_ptr().add(r0 * n), store_mask, acc);
     };
     let full = m / rows;
     let (load_masks, store_mask) = (pair_masks(rows * k), first_lanes(rows * n));
     for chunk in 0..full {
-        block(chunk * rows, rows, load_masks, store_mask, c);
+        block(chunk * rows, load_masks, store_mask, c);
     }
     let tail = m - full * rows;
     if tail > 0 {
-        block(full * rows, tail, pair_masks(tail * k), first_lanes(tail * n), c);
+        block(full * rows, pair_masks(tail * k), first_lanes(tail * n), c);
+    }
+}
+
+/// Up to 32 values from `src` as two vectors (the second left empty when `pair` is off).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn load_pair(src: *const f32, lo_mask: u16, hi_mask: u16, pair: bool) -> (__m512, __m512) {
+    let lo = _mm512_maskz_loadu_ps(lo_mask, src);
+    let hi = if pair { _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES)) } else { _mm512_setzero_ps() };
+    (lo, hi)
+}
+
+/// The values `index` names from the pair (lo, hi), or from lo alone.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn pick(lo: __m512, hi: __m512, index: __m512i, pair: bool) -> __m512 {
+    if pair {
+        _mm512_permutex2var_ps(lo, index, hi)
+    } else {
+        _mm512_permutexvar_ps(index, lo)
     }
 }
 
@@ -201,14 +223,15 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
     let mut acc = [[_mm512_setzero_ps(); N]; 2];
     // SAFETY (both closures' callers): rows p0..p0+count of both sides lie inside A
     // and B, count·wide and count·narrow values, exactly what the masks cover.
+    let pair = group * narrow > LANES;
     let rows = |p0: usize, wide_mask: u16, (lo_mask, hi_mask): (u16, u16)| {
         let w = _mm512_maskz_loadu_ps(wide_mask, wide_src.as_ptr().add(p0 * wide));
-        let src = narrow_src.as_ptr().add(p0 * narrow);
-        (w, _mm512_maskz_loadu_ps(lo_mask, src), _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES)))
+        let (lo, hi) = load_pair(narrow_src.as_ptr().add(p0 * narrow), lo_mask, hi_mask, pair);
+        (w, lo, hi)
     };
     let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512)| {
         for j in 0..N.min(narrow) {
-            acc[j] = _mm512_fmadd_ps(w, _mm512_permutex2var_ps(lo, index[j], hi), acc[j]);
+            acc[j] = _mm512_fmadd_ps(w, pick(lo, hi, index[j], pair), acc[j]);
         }
     };
     let full = d.k / group;
