@@ -1,0 +1,46 @@
+//! `cargo bench --bench dense_ops`: time of each op of one diamond training step (500
+//! rows, 3 → 4 sigmoid → 1 sigmoid, summed BCE), to see where an iteration goes.
+//! Medians of 21 batches of 2,000 calls.
+
+// The allocator the runner binary uses, so timings match what a run sees.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use runner::backend::{Backend, CpuBackend, LossKernel, Map, MatMul};
+use std::hint::black_box;
+use std::time::Instant;
+
+fn time(name: &str, mut f: impl FnMut()) {
+    const CALLS: usize = 2000;
+    for _ in 0..CALLS {
+        f();
+    }
+    let mut t: Vec<f64> = (0..21)
+        .map(|_| {
+            let s = Instant::now();
+            for _ in 0..CALLS {
+                f();
+            }
+            s.elapsed().as_secs_f64() * 1e9 / CALLS as f64
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    println!("{name:>34}: {:7.1} ns", t[10]);
+}
+
+fn main() {
+    let be = CpuBackend::new();
+    let values = |n: usize, k: usize| -> Vec<f32> { (0..n).map(|i| (i % k) as f32 * 0.1 - 0.3).collect() };
+    let (x, w1, a, w2) = (values(1500, 7), values(12, 12), values(2000, 5), values(4, 4));
+    let (g, t) = (values(500, 3), (0..500).map(|i| (i % 2) as f32).collect::<Vec<f32>>());
+    let mm = |m, k, n, trans_a, trans_b| MatMul { m, k, n, trans_a, trans_b };
+    time("hidden = x·W1ᵀ (500×3, 3×4)", || drop(black_box(be.matmul(&x, &w1, mm(500, 3, 4, false, true)))));
+    time("sigmoid (2,000)", || drop(black_box(be.map(Map::Sigmoid, &a))));
+    time("logit = a·W2ᵀ (500×4, 4×1)", || drop(black_box(be.matmul(&a, &w2, mm(500, 4, 1, false, true)))));
+    time("sigmoid (500)", || drop(black_box(be.map(Map::Sigmoid, &g))));
+    time("sigmoid + BCE, fused (500)", || drop(black_box(be.loss(LossKernel::SigmoidBce, &g, &t, 1))));
+    time("dW2 = gᵀ·a (1×500, 500×4)", || drop(black_box(be.matmul(&g, &a, mm(1, 500, 4, true, false)))));
+    time("da = g·W2 (500×1, 1×4)", || drop(black_box(be.matmul(&g, &w2, mm(500, 1, 4, false, false)))));
+    time("sigmoid gradient (2,000)", || drop(black_box(be.map_grad(Map::Sigmoid, &a, &a, &a))));
+    time("dW1 = dzᵀ·x (4×500, 500×3)", || drop(black_box(be.matmul(&a, &x, mm(4, 500, 3, true, false)))));
+}
