@@ -7,28 +7,14 @@
 use super::{direct_conv, narrow_gemm, pool2x2, weight_grad};
 use crate::backend::{Conv2d, Element, MatMul, Pool2d};
 
+/// matrixmultiply's GEMM signature: C = α·A·B + β·C with arbitrary row and column
+/// strides. Calling it is unsafe: the pointers and strides must describe valid,
+/// non-overlapping matrices of the given sizes.
+pub type Gemm<T> =
+    unsafe fn(usize, usize, usize, T, *const T, isize, isize, *const T, isize, isize, T, *mut T, isize, isize);
+
 pub trait CpuKernels: Element {
-    /// C = A·B + beta·C with arbitrary row/column strides (matrixmultiply's API).
-    ///
-    /// # Safety
-    /// The pointers and strides must describe valid, non-overlapping matrices of the
-    /// given sizes.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
+    const GEMM: Gemm<Self>;
 
     /// A stride-1 convolution by the direct kernel.
     fn direct_conv2d(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: Conv2d) -> Option<Vec<Self>> {
@@ -53,23 +39,7 @@ pub trait CpuKernels: Element {
 }
 
 impl CpuKernels for f32 {
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
-    }
+    const GEMM: Gemm<Self> = matrixmultiply::sgemm;
     fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: Conv2d) -> Option<Vec<Self>> {
         direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g))
     }
@@ -88,21 +58,5 @@ impl CpuKernels for f32 {
 }
 
 impl CpuKernels for f64 {
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    ) {
-        matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
-    }
+    const GEMM: Gemm<Self> = matrixmultiply::dgemm;
 }

@@ -90,10 +90,11 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
             let a_off = r0 as isize * rsa;
             // SAFETY: rows r0..r0+rows of op(A) lie inside A; `block` is exactly those rows of C.
             unsafe {
-                T::gemm(
+                (T::GEMM)(
                     rows,
                     d.k,
                     d.n,
+                    T::one(),
                     a.as_ptr().offset(a_off),
                     rsa,
                     csa,
@@ -442,7 +443,22 @@ pub(crate) fn gemm_into<T: CpuKernels>(a: &[T], b: &[T], c: &mut [T], d: MatMul,
     let beta = if accumulate { T::one() } else { T::zero() };
     // SAFETY: the lengths were checked above; the strides describe those buffers.
     unsafe {
-        T::gemm(d.m, d.k, d.n, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), d.n as isize, 1);
+        (T::GEMM)(
+            d.m,
+            d.k,
+            d.n,
+            T::one(),
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            d.n as isize,
+            1,
+        );
     }
 }
 
