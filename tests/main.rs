@@ -5,6 +5,8 @@
 mod checkpoint;
 #[path = "suite/common/mod.rs"]
 mod common;
+#[path = "suite/corpus.rs"]
+mod corpus;
 #[path = "suite/errors.rs"]
 mod errors;
 #[path = "suite/experiments.rs"]
