@@ -1,6 +1,9 @@
 //! runner: declarative neural-network experiments. A TOML spec becomes a checked
 //! layer graph, trains on a backend, and leaves a reproducible results folder.
 
+// Inside an `unsafe fn`, each unsafe operation still needs its own block and SAFETY note.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod autodiff;
 pub mod backend;
 pub mod cli;

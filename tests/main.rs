@@ -7,6 +7,8 @@ mod checkpoint;
 mod common;
 #[path = "suite/corpus.rs"]
 mod corpus;
+#[path = "suite/cpu_paths.rs"]
+mod cpu_paths;
 #[path = "suite/errors.rs"]
 mod errors;
 #[path = "suite/experiments.rs"]

@@ -1,6 +1,7 @@
 //! The floating-point types a backend computes in. f32 is the default; f64 exists for
 //! exact comparison with numpy references and for finite-difference gradient checks.
 
+use super::cpu::path::{self, note, CpuPath, Family, Kernel};
 use std::fmt::{Debug, Display};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
@@ -38,38 +39,64 @@ pub trait Element: num_traits::Float + Send + Sync + Default + Debug + Display +
     fn le_bytes(xs: &[Self]) -> Vec<u8>;
 }
 
-/// Applies an element-wise function to a slice with the widest vectors this CPU has:
-/// the same loop compiled for AVX-512 or AVX2 + FMA where the CPU supports them (detected once, at run
-/// time), SSE2 otherwise. Only the vector width changes, never the arithmetic, so the
-/// results are the same bytes either way.
-macro_rules! with_widest_vectors {
-    ($xs:expr, $f:expr) => {{
+/// Applies an element-wise function to a slice with the vectors `path` allows: the
+/// same loop compiled for AVX-512 or AVX2 + FMA where the path (and so the CPU, checked
+/// once in `cpu::path`) has them, the build's baseline otherwise. Only the vector width
+/// changes, never the arithmetic (the functions use `mul_add`, which is a correctly
+/// rounded fused multiply-add on every path: one instruction with FMA, libm's `fmaf`
+/// without), so the results are the same bits on every path; a test checks it.
+macro_rules! with_vectors {
+    ($path:expr, $xs:expr, $f:expr) => {{
         #[inline(always)]
         fn portable(xs: &mut [f32]) {
             xs.iter_mut().for_each($f);
         }
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(xs: &mut [f32]) {
+        fn avx2(xs: &mut [f32]) {
             portable(xs)
         }
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx512f")]
-        unsafe fn avx512(xs: &mut [f32]) {
+        fn avx512(xs: &mut [f32]) {
             portable(xs)
         }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { avx512($xs) };
+        let (path, xs): (CpuPath, &mut [f32]) = ($path, $xs);
+        match path {
+            #[cfg(target_arch = "x86_64")]
+            CpuPath::Avx512 if path.available() => {
+                note(Family::Elementwise, Kernel::Avx512);
+                // SAFETY: `available` checked that this CPU has AVX-512F, the only
+                // feature `avx512` is compiled for.
+                unsafe { avx512(xs) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            CpuPath::Avx2 if path.available() => {
+                note(Family::Elementwise, Kernel::Avx2);
+                // SAFETY: `available` checked that this CPU has AVX2 and FMA.
+                unsafe { avx2(xs) }
+            }
+            _ => {
+                note(Family::Elementwise, Kernel::Portable);
+                portable(xs)
+            }
         }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { avx2($xs) };
-        }
-        portable($xs)
     }};
+}
+
+/// e^x over a slice of f32 on the given CPU path (see `exp_f32`).
+pub fn exp_slice(path: CpuPath, xs: &mut [f32]) {
+    with_vectors!(path, xs, |x: &mut f32| *x = exp_f32(*x))
+}
+
+/// ln(x) over a slice of positive, finite, normal f32 on the given CPU path.
+pub fn ln_slice(path: CpuPath, xs: &mut [f32]) {
+    with_vectors!(path, xs, |x: &mut f32| *x = ln_f32(*x))
+}
+
+/// σ(x) = 1 / (1 + e^−x) over a slice of f32 on the given CPU path.
+pub fn sigmoid_slice(path: CpuPath, xs: &mut [f32]) {
+    with_vectors!(path, xs, |x: &mut f32| *x = 1.0 / (1.0 + exp_f32(-*x)))
 }
 
 impl Element for f32 {
@@ -81,13 +108,13 @@ impl Element for f32 {
         self as f64
     }
     fn exp_in_place(xs: &mut [Self]) {
-        with_widest_vectors!(xs, |x: &mut f32| *x = exp_f32(*x));
+        exp_slice(path::current(), xs)
     }
     fn ln_positive_in_place(xs: &mut [Self]) {
-        with_widest_vectors!(xs, |x: &mut f32| *x = ln_f32(*x));
+        ln_slice(path::current(), xs)
     }
     fn sigmoid_in_place(xs: &mut [Self]) {
-        with_widest_vectors!(xs, |x: &mut f32| *x = 1.0 / (1.0 + exp_f32(-*x)));
+        sigmoid_slice(path::current(), xs)
     }
     fn le_bytes(xs: &[Self]) -> Vec<u8> {
         xs.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -103,11 +130,13 @@ impl Element for f64 {
         self
     }
     fn exp_in_place(xs: &mut [Self]) {
+        note(Family::Elementwise, Kernel::Portable);
         for x in xs {
             *x = x.exp();
         }
     }
     fn ln_positive_in_place(xs: &mut [Self]) {
+        note(Family::Elementwise, Kernel::Portable);
         for x in xs {
             *x = x.ln();
         }

@@ -39,6 +39,7 @@ pub struct Prepared {
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
+    crate::backend::cpu::path::select()?;
     let mut loaded = spec::load(path, sets, seed)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let data = data::load(loaded.spec.data.get_ref(), loaded.spec.seed, base_dir)?;

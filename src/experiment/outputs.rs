@@ -75,6 +75,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
         seed: spec.seed,
         streams: crate::rng::STREAMS.iter().map(|s| s.to_string()).collect(),
         backend: be.name().into(),
+        cpu: (be.name() == "cpu").then(crate::backend::cpu::path::report),
         dtype: T::DTYPE.name().into(),
         threads: be.threads(),
         started: started.iso(),

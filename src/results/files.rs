@@ -116,6 +116,9 @@ pub struct Manifest {
     pub seed: u64,
     pub streams: Vec<String>,
     pub backend: String,
+    /// The CPU path and the kernel each op family ran (CPU backend only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<crate::backend::cpu::path::CpuReport>,
     pub dtype: String,
     pub threads: usize,
     pub started: String,

@@ -12,10 +12,14 @@ mod kernels;
 mod loss;
 pub(crate) mod narrow_gemm;
 mod optim;
+#[cfg(test)]
+mod parity;
+pub mod path;
 pub(crate) mod pool2x2;
 pub(crate) mod weight_grad;
 
 use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
+use path::{note, CpuPath, Family, Kernel};
 use rayon::prelude::*;
 
 pub use kernels::CpuKernels;
@@ -27,12 +31,33 @@ const SMALL_GEMM_WORK: usize = 1 << 14;
 /// Element-wise work is split into chunks of this size once a buffer exceeds it.
 pub(crate) const CHUNK: usize = 1 << 15;
 
-#[derive(Clone, Debug, Default)]
-pub struct CpuBackend;
+/// The CPU backend on one CPU path: the process's (`path::current`, from `RUNNER_CPU`
+/// or detection) unless a test asks for another with [`CpuBackend::on`]. The path
+/// picks the hand-written kernels; element-wise exp/ln/sigmoid follow the process's
+/// path, which gives the same bits on every path.
+#[derive(Clone, Debug)]
+pub struct CpuBackend {
+    path: CpuPath,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl CpuBackend {
     pub fn new() -> Self {
-        CpuBackend
+        CpuBackend { path: path::current() }
+    }
+
+    /// The backend on `path`, or None where this CPU cannot run it.
+    pub fn on(path: CpuPath) -> Option<Self> {
+        path.available().then_some(CpuBackend { path })
+    }
+
+    pub fn path(&self) -> CpuPath {
+        self.path
     }
 }
 
@@ -70,9 +95,10 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
         }
         let work = d.m * d.k * d.n;
         if work < SMALL_GEMM_WORK || d.k.min(d.n) < 8 {
-            small_gemm(a, b, d, &mut c);
+            small_gemm(a, b, d, &mut c, self.path);
             return c;
         }
+        note(Family::Gemm, Kernel::Portable);
         let threads = rayon::current_num_threads();
         if work < PARALLEL_GEMM_WORK || threads == 1 || d.m < 16 {
             gemm_into(a, b, &mut c, d, false);
@@ -88,7 +114,9 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
             let r0 = i * rows_per;
             let rows = block.len() / d.n;
             let a_off = r0 as isize * rsa;
-            // SAFETY: rows r0..r0+rows of op(A) lie inside A; `block` is exactly those rows of C.
+            // SAFETY: A holds m·k and B k·n values (asserted above) and the strides describe
+            // those layouts; rows r0..r0+rows of op(A) start at offset r0·rsa, inside A;
+            // `block` is exactly those rows of C (rows·n values, row stride n).
             unsafe {
                 (T::GEMM)(
                     rows,
@@ -182,7 +210,12 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
 
     fn conv2d(&self, x: &Vec<T>, w: &Vec<T>, bias: Option<&Vec<T>>, g: Conv2d) -> Vec<T> {
         let bias = bias.map(|b| b.as_slice());
-        T::direct_conv2d(x, w, bias, g).unwrap_or_else(|| conv::conv2d(x, w, bias, g))
+        if let Some(y) = T::direct_conv2d(x, w, bias, g, self.path) {
+            note(Family::Conv, Kernel::Avx512);
+            return y;
+        }
+        note(Family::Conv, Kernel::Portable);
+        conv::conv2d(x, w, bias, g)
     }
     fn conv2d_grad_input(&self, dy: &Vec<T>, w: &Vec<T>, g: Conv2d) -> Vec<T> {
         // With stride 1, dx is dy convolved with the flipped, transposed weight; that
@@ -198,20 +231,37 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
                 pad: g.kh - 1 - g.pad,
                 ..g
             };
-            if let Some(dx) = T::direct_conv2d(dy, &conv::flipped_transposed(w, &g), None, back) {
+            if let Some(dx) = T::direct_conv2d(dy, &conv::flipped_transposed(w, &g), None, back, self.path) {
+                note(Family::ConvInputGrad, Kernel::Avx512);
                 return dx;
             }
         }
+        note(Family::ConvInputGrad, Kernel::Portable);
         conv::conv2d_grad_input(dy, w, g)
     }
     fn conv2d_grad_weight(&self, x: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {
-        T::direct_conv2d_grad_weight(x, dy, g).unwrap_or_else(|| conv::conv2d_grad_weight(x, dy, g))
+        if let Some(dw) = T::direct_conv2d_grad_weight(x, dy, g, self.path) {
+            note(Family::ConvWeightGrad, Kernel::Avx512);
+            return dw;
+        }
+        note(Family::ConvWeightGrad, Kernel::Portable);
+        conv::conv2d_grad_weight(x, dy, g)
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
-        T::fast_max_pool2d(x, g).unwrap_or_else(|| conv::max_pool2d(x, g))
+        if let Some(y) = T::fast_max_pool2d(x, g, self.path) {
+            note(Family::Pool2x2, Kernel::Avx512);
+            return y;
+        }
+        note_portable_pool(g);
+        conv::max_pool2d(x, g)
     }
     fn max_pool2d_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
-        T::fast_max_pool2d_grad(x, dy, g).unwrap_or_else(|| conv::max_pool2d_grad(x, dy, g))
+        if let Some(dx) = T::fast_max_pool2d_grad(x, dy, g, self.path) {
+            note(Family::Pool2x2, Kernel::Avx512);
+            return dx;
+        }
+        note_portable_pool(g);
+        conv::max_pool2d_grad(x, dy, g)
     }
     fn avg_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         conv::avg_pool2d(x, g)
@@ -281,15 +331,25 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
     }
 }
 
+/// A max-pool that the 2×2 kernel could have taken, had the path allowed, counts as the
+/// 2×2 family's portable run; other windows are not that family.
+fn note_portable_pool(g: Pool2d) {
+    if pool2x2::fits(&g) {
+        note(Family::Pool2x2, Kernel::Portable);
+    }
+}
+
 /// C = op(A)·op(B) by direct loops, for the small and thin products where GEMM's
 /// packing costs more than the arithmetic (the course's 3→4→1 networks). Operands are
 /// first laid out so the inner loop runs over contiguous memory: dot products of rows
 /// when the shared dimension is the long one, row updates (axpy) otherwise. Short
 /// inner loops get a fixed-length version the compiler unrolls completely.
-fn small_gemm<T: CpuKernels>(a: &[T], b: &[T], d: MatMul, c: &mut [T]) {
-    if T::narrow_matmul(a, b, d, c) {
+fn small_gemm<T: CpuKernels>(a: &[T], b: &[T], d: MatMul, c: &mut [T], path: CpuPath) {
+    if T::narrow_matmul(a, b, d, c, path) {
+        note(Family::DenseSmallGemm, Kernel::Avx512);
         return;
     }
+    note(Family::DenseSmallGemm, Kernel::Portable);
     let (m, k, n) = (d.m, d.k, d.n);
     if d.trans_a && !d.trans_b && m <= 4 && n <= 4 {
         // Aᵀ·B with both stored k-major (a weight gradient, dYᵀ·X): C = Σₚ A row p ⊗ B row p,
@@ -441,6 +501,7 @@ pub(crate) fn gemm_into<T: CpuKernels>(a: &[T], b: &[T], c: &mut [T], d: MatMul,
     let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
     let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
     let beta = if accumulate { T::one() } else { T::zero() };
+    note(Family::Gemm, Kernel::Portable);
     // SAFETY: the lengths were checked above; the strides describe those buffers.
     unsafe {
         (T::GEMM)(

@@ -19,6 +19,7 @@
 use std::arch::x86_64::*;
 
 use super::avx512::{first_lanes, LANES};
+use super::path::CpuPath;
 use crate::backend::MatMul;
 
 /// The most values one permute can pick from: two vectors.
@@ -27,21 +28,27 @@ const REACH: usize = 2 * LANES;
 const MIN_LANES: usize = 8;
 
 /// Computes C = op(A)·op(B) into `c` where a packed kernel fits the shape and the CPU
-/// has AVX-512; returns false (leaving `c` alone) otherwise.
-pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) -> bool {
+/// path is avx512 (so the CPU has AVX-512F: `CpuPath::avx512`); returns false (leaving
+/// `c` alone) otherwise. Panics if a buffer's length does not match `d`.
+pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32], path: CpuPath) -> bool {
+    // Checked, not trusted: the kernels below read and write by these sizes.
+    assert_eq!(a.len(), d.m * d.k, "narrow matmul: A has the wrong length");
+    assert_eq!(b.len(), d.k * d.n, "narrow matmul: B has the wrong length");
+    assert_eq!(c.len(), d.m * d.n, "narrow matmul: C has the wrong length");
     #[cfg(target_arch = "x86_64")]
     {
-        if !std::is_x86_feature_detected!("avx512f") {
+        if !path.avx512() {
             return false;
         }
         if !d.trans_a && rows_per_vector(d.k, d.n) * d.n >= MIN_LANES {
-            // SAFETY: AVX-512F is present (checked above); the lengths are asserted by the caller.
+            // SAFETY: `path.avx512()` holds only where the CPU has AVX-512F; the lengths
+            // were asserted above and rows_per_vector(k, n) > 0 here.
             unsafe { rows_times_small(a, b, d, c) };
             return true;
         }
         if d.trans_a && !d.trans_b {
             if let Some(layout) = OuterLayout::choose(d.m, d.n) {
-                // SAFETY: as above.
+                // SAFETY: AVX-512F and lengths as above; `layout` was chosen for (m, n).
                 unsafe { small_outer_sum(a, b, d, layout, c) };
                 return true;
             }
@@ -50,7 +57,7 @@ pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (a, b, d, c);
+        let _ = (a, b, d, c, path);
         false
     }
 }
@@ -74,23 +81,33 @@ fn pair_masks(count: usize) -> (u16, u16) {
 }
 
 /// C = A·op(B), A m×k row-major; see the module notes.
+///
+/// # Safety
+/// The CPU has AVX-512F; a, b and c hold m·k, k·n and m·n values; rows_per_vector(k, n) > 0.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
     // A fixed k for the common widths lets the loop over p unroll, with every index and
     // pattern vector held in a register.
-    match d.k {
-        1 => rows_times_small_k::<1>(a, b, d, c),
-        2 => rows_times_small_k::<2>(a, b, d, c),
-        3 => rows_times_small_k::<3>(a, b, d, c),
-        4 => rows_times_small_k::<4>(a, b, d, c),
-        5..=8 => rows_times_small_k::<8>(a, b, d, c),
-        _ => rows_times_small_k::<REACH>(a, b, d, c),
+    // SAFETY: the contract is passed on unchanged; K ≥ k in every arm (k ≤ REACH, since
+    // rows_per_vector(k, n) = min(16/n, 32/k) > 0).
+    unsafe {
+        match d.k {
+            1 => rows_times_small_k::<1>(a, b, d, c),
+            2 => rows_times_small_k::<2>(a, b, d, c),
+            3 => rows_times_small_k::<3>(a, b, d, c),
+            4 => rows_times_small_k::<4>(a, b, d, c),
+            5..=8 => rows_times_small_k::<8>(a, b, d, c),
+            _ => rows_times_small_k::<REACH>(a, b, d, c),
+        }
     }
 }
 
 /// `rows_times_small` with the loop over p running to `K` ≥ k (the p ≥ k terms add
 /// zeros: their pattern lanes are zero).
+///
+/// # Safety
+/// As for `rows_times_small`, with K ≥ k.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
@@ -108,21 +125,22 @@ unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c:
             ix[lane] = ((lane / n) * k + p) as i32;
             pat[lane] = op_b(p, lane % n);
         }
-        index[p] = _mm512_loadu_si512(ix.as_ptr().cast());
-        pattern[p] = _mm512_loadu_ps(pat.as_ptr());
+        // SAFETY: `ix` and `pat` are 16 lanes each, one vector.
+        (index[p], pattern[p]) = unsafe { (_mm512_loadu_si512(ix.as_ptr().cast()), _mm512_loadu_ps(pat.as_ptr())) };
     }
     // Rows whose A values fit one vector need one load and a one-vector permute.
     let pair = rows * k > LANES;
     let block = |r0: usize, (lo_mask, hi_mask): (u16, u16), store_mask: u16, c: &mut [f32]| {
-        // SAFETY: the masks cover exactly rows r0.. of A (k values each from r0·k) and of
-        // C (n values each from r0·n); masked-off lanes are not accessed.
-        let src = a.as_ptr().add(r0 * k);
-        let (lo, hi) = load_pair(src, lo_mask, hi_mask, pair);
+        // SAFETY: the block's rows r0..r0+count (count ≤ rows, r0 + count ≤ m) hold
+        // count·k values of A from r0·k and count·n values of C from r0·n, exactly what
+        // the masks cover (count·k ≤ rows·k ≤ 32 = both vectors of the pair, and
+        // count·n ≤ 16); masked-off lanes are not accessed.
+        let (lo, hi) = unsafe { load_pair(a.as_ptr().add(r0 * k), lo_mask, hi_mask, pair) };
         let mut acc = _mm512_mul_ps(pick(lo, hi, index[0], pair), pattern[0]);
         for p in 1..K.min(k) {
             acc = _mm512_fmadd_ps(pick(lo, hi, index[p], pair), pattern[p], acc);
         }
-        _mm512_mask_storeu_ps(c.as_mut_ptr().add(r0 * n), store_mask, acc);
+        unsafe { _mm512_mask_storeu_ps(c.as_mut_ptr().add(r0 * n), store_mask, acc) };
     };
     let full = m / rows;
     let (load_masks, store_mask) = (pair_masks(rows * k), first_lanes(rows * n));
@@ -136,20 +154,27 @@ unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c:
 }
 
 /// Up to 32 values from `src` as two vectors (the second left empty when `pair` is off).
+///
+/// # Safety
+/// The CPU has AVX-512F; the lanes `lo_mask` selects from `src`, and (with `pair`) those
+/// `hi_mask` selects from `src + 16`, are readable.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn load_pair(src: *const f32, lo_mask: u16, hi_mask: u16, pair: bool) -> (__m512, __m512) {
-    let lo = _mm512_maskz_loadu_ps(lo_mask, src);
-    let hi = if pair { _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES)) } else { _mm512_setzero_ps() };
-    (lo, hi)
+    // SAFETY: only the masked lanes are read, which the contract makes readable.
+    unsafe {
+        let lo = _mm512_maskz_loadu_ps(lo_mask, src);
+        let hi = if pair { _mm512_maskz_loadu_ps(hi_mask, src.wrapping_add(LANES)) } else { _mm512_setzero_ps() };
+        (lo, hi)
+    }
 }
 
-/// The values `index` names from the pair (lo, hi), or from lo alone.
+/// The values `index` names from the pair (lo, hi), or from lo alone. Register-only.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn pick(lo: __m512, hi: __m512, index: __m512i, pair: bool) -> __m512 {
+fn pick(lo: __m512, hi: __m512, index: __m512i, pair: bool) -> __m512 {
     if pair {
         _mm512_permutex2var_ps(lo, index, hi)
     } else {
@@ -190,22 +215,32 @@ impl OuterLayout {
 }
 
 /// C (m×n) = Aᵀ·B with A k×m and B k×n row-major; see the module notes.
+///
+/// # Safety
+/// The CPU has AVX-512F; a, b and c hold k·m, k·n and m·n values; `layout` is
+/// `OuterLayout::choose(m, n)`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
-    match layout.narrow {
-        1 => small_outer_sum_n::<1>(a, b, d, layout, c),
-        2 => small_outer_sum_n::<2>(a, b, d, layout, c),
-        3 => small_outer_sum_n::<3>(a, b, d, layout, c),
-        4 => small_outer_sum_n::<4>(a, b, d, layout, c),
-        5..=8 => small_outer_sum_n::<8>(a, b, d, layout, c),
-        _ => small_outer_sum_n::<LANES>(a, b, d, layout, c),
+    // SAFETY: the contract is passed on unchanged; N ≥ narrow in every arm (narrow ≤ 16).
+    unsafe {
+        match layout.narrow {
+            1 => small_outer_sum_n::<1>(a, b, d, layout, c),
+            2 => small_outer_sum_n::<2>(a, b, d, layout, c),
+            3 => small_outer_sum_n::<3>(a, b, d, layout, c),
+            4 => small_outer_sum_n::<4>(a, b, d, layout, c),
+            5..=8 => small_outer_sum_n::<8>(a, b, d, layout, c),
+            _ => small_outer_sum_n::<LANES>(a, b, d, layout, c),
+        }
     }
 }
 
 /// `small_outer_sum` with room for `N` ≥ narrow columns, so the accumulators live in
 /// registers. Two sets of accumulators take alternate groups of rows, so consecutive
 /// multiply-adds do not wait on each other.
+///
+/// # Safety
+/// As for `small_outer_sum`, with N ≥ layout.narrow.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
@@ -218,16 +253,22 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
         for (lane, v) in ix.iter_mut().enumerate().take(group * wide) {
             *v = ((lane / wide) * narrow + j) as i32;
         }
-        *index = _mm512_loadu_si512(ix.as_ptr().cast());
+        // SAFETY: `ix` is 16 lanes, one vector.
+        *index = unsafe { _mm512_loadu_si512(ix.as_ptr().cast()) };
     }
     let mut acc = [[_mm512_setzero_ps(); N]; 2];
-    // SAFETY (both closures' callers): rows p0..p0+count of both sides lie inside A
-    // and B, count·wide and count·narrow values, exactly what the masks cover.
     let pair = group * narrow > LANES;
+    // Rows p0..p0+count of both sides (count ≤ group, p0 + count ≤ k), under masks of
+    // count·wide and count·narrow lanes.
     let rows = |p0: usize, wide_mask: u16, (lo_mask, hi_mask): (u16, u16)| {
-        let w = _mm512_maskz_loadu_ps(wide_mask, wide_src.as_ptr().add(p0 * wide));
-        let (lo, hi) = load_pair(narrow_src.as_ptr().add(p0 * narrow), lo_mask, hi_mask, pair);
-        (w, lo, hi)
+        // SAFETY: those rows lie inside A and B (k rows of m and of n values: the
+        // lengths in the contract), count·wide and count·narrow values from p0·wide and
+        // p0·narrow, exactly what the masks cover (count·narrow ≤ group·narrow ≤ 32).
+        unsafe {
+            let w = _mm512_maskz_loadu_ps(wide_mask, wide_src.as_ptr().add(p0 * wide));
+            let (lo, hi) = load_pair(narrow_src.as_ptr().add(p0 * narrow), lo_mask, hi_mask, pair);
+            (w, lo, hi)
+        }
     };
     let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512)| {
         for j in 0..N.min(narrow) {
@@ -246,7 +287,8 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
     // Add the two sets, then the group's partial rows, in a fixed order.
     let mut lanes = [0.0f32; LANES];
     for (j, (even, odd)) in acc[0].iter().zip(&acc[1]).enumerate().take(narrow) {
-        _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(*even, *odd));
+        // SAFETY: `lanes` is 16 values, one vector.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(*even, *odd)) };
         for i in 0..wide {
             let s = (0..group).fold(0.0f32, |s, g| s + lanes[g * wide + i]);
             let at = if swapped { j * d.n + i } else { i * d.n + j };
@@ -259,12 +301,12 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
 mod tests {
     use super::*;
 
+    use crate::backend::cpu::parity::{one_order_bound, required};
+
     #[test]
+    #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
     fn packed_kernels_agree_with_the_textbook_loop() {
-        if !cfg!(target_arch = "x86_64") || !std::is_x86_feature_detected!("avx512f") {
-            eprintln!("no AVX-512 here: the packed kernels are never used");
-            return;
-        }
+        let path = required(CpuPath::Avx512);
         let mut taken = 0;
         for m in [1, 2, 3, 4, 5, 7, 16, 33, 500] {
             for k in [1, 2, 3, 4, 5, 8, 17, 32, 500] {
@@ -274,12 +316,18 @@ mod tests {
                         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 4.0 - 1.25).collect();
                         let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 8.0 - 0.75).collect();
                         let mut c = vec![f32::NAN; m * n];
-                        if !try_matmul(&a, &b, d, &mut c) {
+                        if !try_matmul(&a, &b, d, &mut c, path) {
                             continue;
                         }
                         taken += 1;
-                        for (got, want) in c.iter().zip(super::super::textbook_matmul(&a, &b, d)) {
-                            assert!((*got as f64 - want).abs() <= 1e-4 * (1.0 + want.abs()), "{d:?}: {got} vs {want}");
+                        // The textbook loop sums in f64 (exact here: quarters and eighths),
+                        // so the f32 sum of k products is within γₖ·Σ|products| of it.
+                        let abs = |x: &[f32]| x.iter().map(|v| v.abs()).collect::<Vec<_>>();
+                        let sizes = super::super::textbook_matmul(&abs(&a), &abs(&b), d);
+                        let want = super::super::textbook_matmul(&a, &b, d);
+                        for ((got, want), size) in c.iter().zip(want).zip(sizes) {
+                            let bound = one_order_bound(k, size);
+                            assert!((*got as f64 - want).abs() <= bound, "{d:?}: {got} vs {want}");
                         }
                     }
                 }
@@ -296,7 +344,7 @@ mod tests {
             MatMul { m: 1, k: 500, n: 4, trans_a: true, trans_b: false },
         ] {
             let mut c = vec![0.0; d.m * d.n];
-            assert!(try_matmul(&vec![1.0; d.m * d.k], &vec![1.0; d.k * d.n], d, &mut c), "{d:?}");
+            assert!(try_matmul(&vec![1.0; d.m * d.k], &vec![1.0; d.k * d.n], d, &mut c, path), "{d:?}");
             assert!(c.iter().all(|v| *v == d.k as f32), "{d:?}");
         }
     }

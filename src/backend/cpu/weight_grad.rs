@@ -17,20 +17,14 @@ use std::arch::x86_64::*;
 
 use super::avx512::LANES;
 use super::conv::GRAD_GROUP;
+use super::path::CpuPath;
 use crate::backend::Conv2d;
 use rayon::prelude::*;
 
-/// Whether the weight gradient of this geometry takes this path on this CPU.
-pub fn supported(g: &Conv2d) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        g.stride == 1 && g.c_out.is_multiple_of(LANES) && std::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = g;
-        false
-    }
+/// Whether the weight gradient of this geometry takes this kernel on this CPU path
+/// (which is only ever avx512 where the CPU has AVX-512F: `CpuPath::avx512`).
+pub fn supported(g: &Conv2d, path: CpuPath) -> bool {
+    cfg!(target_arch = "x86_64") && g.stride == 1 && g.c_out.is_multiple_of(LANES) && path.avx512()
 }
 
 /// One image made ready for the kernel: the zero-padded input and dy pixel-major.
@@ -39,10 +33,13 @@ struct Prepared {
     dy: Vec<f32>,
 }
 
-/// dW [c_out, c_in, kh, kw]; call only where `supported(&g)`.
-pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
-    assert!(supported(&g), "direct weight gradient on an unsupported geometry or CPU");
+/// dW [c_out, c_in, kh, kw]; call only where `supported(&g, path)`.
+pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Vec<f32> {
+    // Checked, not trusted: the unsafe kernels below read by these sizes.
+    assert!(supported(&g, path), "direct weight gradient on an unsupported geometry or CPU path");
     let (in_size, pixels) = (g.c_in * g.h * g.w, g.oh() * g.ow());
+    assert_eq!(x.len(), g.batch * in_size, "weight gradient: x has the wrong length");
+    assert_eq!(dy.len(), g.batch * g.c_out * pixels, "weight gradient: dy has the wrong length");
     let k = g.patch();
     let parts: Vec<Vec<f32>> = (0..g.batch.div_ceil(GRAD_GROUP))
         .into_par_iter()
@@ -53,7 +50,9 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
                     super::conv::pad_image(&x[b * in_size..(b + 1) * in_size], &g, &mut padded, 0);
                     let dyb = &dy[b * g.c_out * pixels..(b + 1) * g.c_out * pixels];
                     let mut dyt = vec![0.0f32; dyb.len()];
-                    // SAFETY: `supported` checked for AVX-512F; both buffers hold c_out·pixels.
+                    // SAFETY: `supported` (asserted above) holds only where the CPU has
+                    // AVX-512F; both buffers hold c_out·pixels values and c_out is a
+                    // multiple of 16, as `pixel_major` asks.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
                         pixel_major(dyb, pixels, g.c_out, &mut dyt)
@@ -63,7 +62,9 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
                 .collect();
             // dWᵀ [triple][o] for this group.
             let mut dwt = vec![0.0f32; k * g.c_out];
-            // SAFETY: `supported` checked for AVX-512F; see `tile` for the bounds.
+            // SAFETY: AVX-512F as above; every image was prepared from this `g` (padded
+            // planes of c_in·(h + 2·pad)·(w + 2·pad), dy pixel-major with c_out per
+            // pixel) and `dwt` holds kh·kw·c_in·c_out values: `group_gradient`'s contract.
             #[cfg(target_arch = "x86_64")]
             unsafe {
                 group_gradient(&images, &g, &mut dwt)
@@ -86,18 +87,22 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d) -> Vec<f32> {
 }
 
 /// dy [o][p] → [p][o]: 16×16 blocks transposed in registers, the last pixels one by one.
+///
+/// # Safety
+/// The CPU has AVX-512F; c_out is a multiple of 16; `dy` and `out` hold c_out·pixels values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn pixel_major(dy: &[f32], pixels: usize, c_out: usize, out: &mut [f32]) {
     let whole = pixels - pixels % LANES;
     for o0 in (0..c_out).step_by(LANES) {
         for p0 in (0..whole).step_by(LANES) {
-            // SAFETY: rows o0..o0+16 of dy hold pixels p0..p0+16; out's rows p0..p0+16
-            // hold channels o0..o0+16.
+            // SAFETY (loads and stores): o0 + 16 ≤ c_out (c_out is a multiple of 16) and
+            // p0 + 16 ≤ pixels, so rows o0..o0+16 of dy hold pixels p0..p0+16 and out's
+            // rows p0..p0+16 hold channels o0..o0+16, all inside the c_out·pixels values.
             let rows: [__m512; LANES] =
-                std::array::from_fn(|o| _mm512_loadu_ps(dy.as_ptr().add((o0 + o) * pixels + p0)));
+                std::array::from_fn(|o| unsafe { _mm512_loadu_ps(dy.as_ptr().add((o0 + o) * pixels + p0)) });
             for (p, v) in transpose16(rows).iter().enumerate() {
-                _mm512_storeu_ps(out.as_mut_ptr().add((p0 + p) * c_out + o0), *v);
+                unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((p0 + p) * c_out + o0), *v) };
             }
         }
         for p in whole..pixels {
@@ -109,9 +114,10 @@ unsafe fn pixel_major(dy: &[f32], pixels: usize, c_out: usize, out: &mut [f32]) 
 }
 
 /// A 16×16 transpose: unpack pairs of rows, then 64-bit pairs, then 128-bit lanes twice.
+/// Register-only, so safe to call wherever AVX-512F is enabled.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose16(r: [__m512; LANES]) -> [__m512; LANES] {
+fn transpose16(r: [__m512; LANES]) -> [__m512; LANES] {
     let mut t = [_mm512_setzero_ps(); LANES];
     for i in (0..LANES).step_by(2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -154,6 +160,12 @@ fn triple_offsets(g: &Conv2d) -> Vec<usize> {
     offsets
 }
 
+/// Adds one group of images' weight gradient into dwt [triple][o].
+///
+/// # Safety
+/// The CPU has AVX-512F; c_out is a multiple of 16; each image's `padded` holds
+/// c_in·(h + 2·pad)·(w + 2·pad) values and its `dy` oh·ow·c_out; `dwt` holds
+/// c_in·kh·kw·c_out.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn group_gradient(images: &[Prepared], g: &Conv2d, dwt: &mut [f32]) {
@@ -170,16 +182,20 @@ unsafe fn group_gradient(images: &[Prepared], g: &Conv2d, dwt: &mut [f32]) {
         let wide = g.c_out - o0 >= 2 * LANES;
         let t = per_tile(if wide { 12 } else { 24 });
         for t0 in (0..k).step_by(t) {
-            match (wide, t) {
-                (true, 4) => tile::<2, 4>(images, g, &offsets, t0, o0, dwt),
-                (true, 8) => tile::<2, 8>(images, g, &offsets, t0, o0, dwt),
-                (true, _) => tile::<2, 12>(images, g, &offsets, t0, o0, dwt),
-                (false, 4) => tile::<1, 4>(images, g, &offsets, t0, o0, dwt),
-                (false, 8) => tile::<1, 8>(images, g, &offsets, t0, o0, dwt),
-                (false, 12) => tile::<1, 12>(images, g, &offsets, t0, o0, dwt),
-                (false, 16) => tile::<1, 16>(images, g, &offsets, t0, o0, dwt),
-                (false, 20) => tile::<1, 20>(images, g, &offsets, t0, o0, dwt),
-                (false, _) => tile::<1, 24>(images, g, &offsets, t0, o0, dwt),
+            // SAFETY: this function's contract is `tile`'s; t0 < k and o0 + 16·V ≤ c_out
+            // (V = 2 only where 32 channels are left).
+            unsafe {
+                match (wide, t) {
+                    (true, 4) => tile::<2, 4>(images, g, &offsets, t0, o0, dwt),
+                    (true, 8) => tile::<2, 8>(images, g, &offsets, t0, o0, dwt),
+                    (true, _) => tile::<2, 12>(images, g, &offsets, t0, o0, dwt),
+                    (false, 4) => tile::<1, 4>(images, g, &offsets, t0, o0, dwt),
+                    (false, 8) => tile::<1, 8>(images, g, &offsets, t0, o0, dwt),
+                    (false, 12) => tile::<1, 12>(images, g, &offsets, t0, o0, dwt),
+                    (false, 16) => tile::<1, 16>(images, g, &offsets, t0, o0, dwt),
+                    (false, 20) => tile::<1, 20>(images, g, &offsets, t0, o0, dwt),
+                    (false, _) => tile::<1, 24>(images, g, &offsets, t0, o0, dwt),
+                }
             }
         }
         o0 += if wide { 2 * LANES } else { LANES };
@@ -188,6 +204,10 @@ unsafe fn group_gradient(images: &[Prepared], g: &Conv2d, dwt: &mut [f32]) {
 
 /// Adds into dwt the sums for output channels o0..o0+16·V and triples t0..t0+T (fewer
 /// at the end: the spare slots repeat triple t0 and are not stored).
+///
+/// # Safety
+/// As for `group_gradient`, with `offsets` from `triple_offsets(g)`, t0 < offsets.len()
+/// and o0 + 16·V ≤ c_out.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile<const V: usize, const T: usize>(
@@ -206,14 +226,14 @@ unsafe fn tile<const V: usize, const T: usize>(
         let (xp, dp) = (image.padded.as_ptr(), image.dy.as_ptr());
         for y in 0..oh {
             for x in 0..ow {
-                // SAFETY: pixel (y, x) plus a triple's offset stays inside the padded image
-                // (y + ky < h + 2·pad, x + kx < w + 2·pad), and dy's row for the pixel has
-                // c_out ≥ o0 + 16·V values.
-                let base = xp.add(y * pw + x);
-                let row = dp.add((y * ow + x) * g.c_out + o0);
-                let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(row.add(v * LANES)));
+                // SAFETY (pointer arithmetic and reads): pixel (y, x) plus a triple's
+                // offset stays inside the padded image (y + ky < h + 2·pad and
+                // x + kx < w + 2·pad, since oh = h + 2·pad − kh + 1 with stride 1), and
+                // dy's row for the pixel holds c_out ≥ o0 + 16·V values.
+                let (base, row) = unsafe { (xp.add(y * pw + x), dp.add((y * ow + x) * g.c_out + o0)) };
+                let d: [__m512; V] = std::array::from_fn(|v| unsafe { _mm512_loadu_ps(row.add(v * LANES)) });
                 for s in 0..T {
-                    let xv = _mm512_set1_ps(*base.add(off[s]));
+                    let xv = _mm512_set1_ps(unsafe { *base.add(off[s]) });
                     for v in 0..V {
                         acc[v][s] = _mm512_fmadd_ps(d[v], xv, acc[v][s]);
                     }
@@ -223,8 +243,10 @@ unsafe fn tile<const V: usize, const T: usize>(
     }
     for (v, acc_v) in acc.iter().enumerate() {
         for (s, a) in acc_v.iter().enumerate().take(count) {
-            let dst = dwt.as_mut_ptr().add((t0 + s) * g.c_out + o0 + v * LANES);
-            _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), *a));
+            // Triple t0 + s < k, channels o0 + 16·v .. +16 ≤ c_out: inside dwt [k][c_out].
+            let dst = &mut dwt[(t0 + s) * g.c_out + o0 + v * LANES..][..LANES];
+            // SAFETY: `dst` is 16 values long, exactly one vector.
+            unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), _mm512_add_ps(_mm512_loadu_ps(dst.as_ptr()), *a)) };
         }
     }
 }
@@ -232,16 +254,17 @@ unsafe fn tile<const V: usize, const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::cpu::parity::{required, two_orders_bound};
 
     #[test]
+    #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
     fn pixel_major_is_a_transpose() {
-        if !supported(&Conv2d { batch: 1, c_in: 1, h: 1, w: 1, c_out: 16, kh: 1, kw: 1, stride: 1, pad: 0 }) {
-            return;
-        }
+        required(CpuPath::Avx512);
         for (pixels, c_out) in [(196, 32), (16, 16), (37, 48)] {
             let dy: Vec<f32> = (0..pixels * c_out).map(|i| i as f32).collect();
             let mut out = vec![0.0; dy.len()];
-            // SAFETY: AVX-512F checked above; both buffers hold c_out·pixels values.
+            // SAFETY: `required` checked AVX-512F; c_out is a multiple of 16 and both
+            // buffers hold c_out·pixels values.
             unsafe { pixel_major(&dy, pixels, c_out, &mut out) };
             for p in 0..pixels {
                 for o in 0..c_out {
@@ -252,25 +275,29 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
     fn the_lane_per_channel_weight_gradient_matches_the_im2col_path() {
+        let path = required(CpuPath::Avx512);
         let shapes = [
             Conv2d { batch: 11, c_in: 3, h: 9, w: 21, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 2 },
             Conv2d { batch: 9, c_in: 16, h: 14, w: 14, c_out: 32, kh: 5, kw: 5, stride: 1, pad: 2 },
             Conv2d { batch: 3, c_in: 2, h: 7, w: 6, c_out: 48, kh: 3, kw: 2, stride: 1, pad: 0 },
             Conv2d { batch: 2, c_in: 1, h: 28, w: 28, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 2 },
         ];
-        if !supported(&shapes[0]) {
-            eprintln!("no AVX-512 here: the direct path is not used, so there is nothing to compare");
-            return;
-        }
         for g in shapes {
+            assert!(supported(&g, path), "{g:?}");
             let x: Vec<f32> = (0..g.batch * g.c_in * g.h * g.w).map(|i| ((i * 7) % 13) as f32 * 0.25 - 1.5).collect();
             let dy: Vec<f32> =
                 (0..g.batch * g.c_out * g.oh() * g.ow()).map(|i| ((i * 3) % 17) as f32 * 0.1 - 0.8).collect();
-            let fast = conv2d_grad_weight(&x, &dy, g);
+            let fast = conv2d_grad_weight(&x, &dy, g, path);
             let general = super::super::conv::conv2d_grad_weight(&x, &dy, g);
-            let worst = fast.iter().zip(&general).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "{g:?}: worst relative difference {worst}");
+            // One product per image and output pixel, summed in two orders (see `parity`).
+            let abs = |v: &[f32]| v.iter().map(|x| x.abs() as f64).collect::<Vec<_>>();
+            let sizes = super::super::conv::conv2d_grad_weight::<f64>(&abs(&x), &abs(&dy), g);
+            for ((a, b), size) in fast.iter().zip(&general).zip(sizes) {
+                let bound = two_orders_bound(g.batch * g.oh() * g.ow(), size);
+                assert!(((a - b).abs() as f64) <= bound, "{g:?}: {a} vs {b}, bound {bound:e}");
+            }
         }
     }
 }
