@@ -229,9 +229,8 @@ impl Kernel {
     fn label(self, family: Family) -> String {
         match (family, self) {
             (Family::Gemm, _) => gemm_kernel().into(),
-            (Family::Conv | Family::ConvInputGrad | Family::ConvWeightGrad, Kernel::Portable) => {
-                format!("im2col-{}", gemm_kernel())
-            }
+            (Family::ConvInputGrad, Kernel::Portable) => format!("col2im-{}", gemm_kernel()),
+            (Family::Conv | Family::ConvWeightGrad, Kernel::Portable) => format!("im2col-{}", gemm_kernel()),
             (Family::Conv | Family::ConvInputGrad, _) => "avx512-direct".into(),
             (Family::ConvWeightGrad, _) => "avx512-channel-lanes".into(),
             (Family::DenseSmallGemm, Kernel::Avx512) => "avx512-packed".into(),
