@@ -54,8 +54,9 @@ fn mnist_cnn_reaches_pytorchs_accuracy() {
 ///   growing: a batch's loss differs by at most 4.5e-3 on any path (steps 60–120);
 ///   the cap, 2e-2, leaves four times that.
 ///
-/// Measured, relative to PyTorch: portable and avx2 (the AVX2 machines' kernels)
-/// 1.1e-5 at step 30 and 4.5e-3 at most; avx512 7.6e-7 at step 30 and 4.5e-3 at most.
+/// Measured, relative to PyTorch: portable and avx2 (the AVX2 machines' kernels; the
+/// same bits with matrixmultiply held to its FMA + AVX2 kernel) 1.1e-5 at step 30 and
+/// 4.5e-3 at most; avx512 7.6e-7 at step 30 and 4.5e-3 at most.
 /// A real fault (a wrong gradient, bias correction or padding) moves the loss by 1e-3
 /// or more within ten steps, far outside the envelope there.
 fn rounding_envelope(step: usize) -> f64 {

@@ -157,6 +157,8 @@ pub fn current() -> CpuPath {
 
 /// The GEMM kernel matrixmultiply 0.3 picks on this CPU, by its own rule (its
 /// `sgemm_kernel::detect`; built with its default `avx512` feature on Rust ≥ 1.89).
+/// Its build-time test knob `MMTEST_FEATURE=fma,avx2` (read by `option_env!`) holds it
+/// to the AVX2 kernel for an experiment; this label does not see that knob.
 pub fn gemm_kernel() -> &'static str {
     let f = features();
     if f.avx512f {
