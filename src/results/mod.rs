@@ -114,3 +114,31 @@ fn sanitize(name: &str) -> String {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_taken_before_the_rename_gets_the_next_suffix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let started = clock::from_unix(1_795_812_543.0);
+        let a = RunDir::create(tmp.path(), "x", 3, &started).unwrap();
+        let b = RunDir::create(tmp.path(), "x", 3, &started).unwrap();
+        assert_eq!(a.final_path(), tmp.path().join("x/20261127-204903-seed3"));
+        assert_eq!(b.final_path(), tmp.path().join("x/20261127-204903-seed3-2"));
+        // Another process finished a run under a's name between a's check and its
+        // reservation: a moves on to the next free name (b's, which b has not used yet),
+        // and b then to the one after.
+        let taken = tmp.path().join("x/20261127-204903-seed3");
+        std::fs::create_dir(&taken).unwrap();
+        std::fs::write(taken.join("manifest.json"), "{}").unwrap();
+        a.write("metrics.csv", b"step\n").unwrap();
+        let a_done = a.finish().unwrap();
+        assert_eq!(a_done, tmp.path().join("x/20261127-204903-seed3-2"));
+        assert_eq!(std::fs::read(a_done.join("metrics.csv")).unwrap(), b"step\n");
+        assert!(!a_done.join(OWNER_FILE).exists());
+        assert_eq!(b.finish().unwrap(), tmp.path().join("x/20261127-204903-seed3-3"));
+        assert_eq!(std::fs::read(taken.join("manifest.json")).unwrap(), b"{}", "the other run is untouched");
+    }
+}
