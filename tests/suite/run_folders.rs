@@ -63,11 +63,7 @@ fn a_run_that_fails_after_its_folder_is_reserved_is_kept_marked_failed() {
     assert_eq!(folders.len(), 1, "{folders:?}");
     let dir = &folders[0];
     assert!(!dir.file_name().unwrap().to_string_lossy().starts_with('.'), "visible: {}", dir.display());
-    assert!(
-        out.stderr.contains(&format!("status `failed`")) && out.stderr.contains(dir.to_str().unwrap()),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("status `failed`") && out.stderr.contains(dir.to_str().unwrap()), "{}", out.stderr);
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["status"], "failed");
