@@ -127,7 +127,9 @@ pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> 
 /// written.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
     let prepared = prepare(&opts.spec_path, &opts.sets, opts.seed)?;
-    let removed_stale = crate::results::remove_stale(&opts.results_root)?;
+    // Best effort: a folder that cannot be removed is no reason not to run (`runner
+    // clean` reports it).
+    let removed_stale = crate::results::remove_stale(&opts.results_root).unwrap_or_default();
     let started = now_utc();
     let spec = &prepared.loaded.spec;
     let dir = RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?;
