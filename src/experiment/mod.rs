@@ -54,7 +54,6 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let data_files = data_files::hash_files(&loaded, base_dir)?;
     data_files::check_against_manifest(path, &data_files)?;
-    data_files::make_paths_absolute(&mut loaded, base_dir);
     let data = data::load(loaded.spec.data.get_ref(), loaded.spec.seed, base_dir)?;
     // Record every default the data generator used in the resolved spec.
     let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
@@ -79,6 +78,8 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
         }
         None => None,
     };
+    // After loading, so the loaders' messages name paths as the spec wrote them.
+    data_files::make_paths_absolute(&mut loaded, base_dir);
     Ok(Prepared { loaded, data, dag, initial, data_files })
 }
 

@@ -145,7 +145,7 @@ fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
     let Some(h) = history else { return vec![] };
     let mut out = Vec::new();
     for split in [Split::Train, Split::Validation, Split::Test] {
-        if let Some(r) = h.records.iter().rev().find(|r| r.split == split) {
+        if let Some(r) = h.last.iter().find(|r| r.split == split) {
             for (m, v) in h.metrics.iter().zip(&r.values) {
                 out.push((format!("{}.{}", split.name(), m.name()), *v));
             }
