@@ -16,6 +16,18 @@ pub enum Error {
     Diverged { step: usize, value: f64, dir: PathBuf },
     #[error("{0}")]
     Usage(String),
+    #[error("{source}\nThe run's folder is kept with status `failed` and this error in its manifest: {}", dir.display())]
+    RunFailed { source: Box<Error>, dir: PathBuf },
+    #[error("interrupted by {} after {steps} steps; status `interrupted`, its files are in {}", signal_name(*signal), dir.display())]
+    Interrupted { signal: i32, steps: usize, dir: PathBuf },
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        s => format!("signal {s}"),
+    }
 }
 
 impl Error {
@@ -23,10 +35,13 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    /// The process exit code for this error: 3 for a run that diverged, 2 otherwise.
+    /// The process exit code for this error: 3 for a run that diverged, 128 + the
+    /// signal for an interrupted run (130 for SIGINT, 143 for SIGTERM), 2 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 3,
+            Error::RunFailed { source, .. } => source.exit_code(),
+            Error::Interrupted { signal, .. } => 128 + signal,
             _ => 2,
         }
     }

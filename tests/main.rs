@@ -13,7 +13,11 @@ mod cpu_paths;
 mod errors;
 #[path = "suite/experiments.rs"]
 mod experiments;
+#[path = "suite/interrupt.rs"]
+mod interrupt;
 #[path = "suite/mnist.rs"]
 mod mnist;
 #[path = "suite/reproducibility.rs"]
 mod reproducibility;
+#[path = "suite/run_folders.rs"]
+mod run_folders;

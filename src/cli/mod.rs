@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::experiment::{self, RunOptions};
+use crate::train::Interrupt;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -24,6 +25,15 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a spec and print its layer table, without running it.
     Check(SpecArgs),
+    /// Remove the hidden `.incomplete-*` folders of runs whose process is gone; prints each.
+    Clean(CleanArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// Root folder of results.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -52,7 +62,7 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 6] = ["run", "check", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 7] = ["run", "check", "clean", "help", "--help", "-h", "--version"];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -76,7 +86,29 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
             Ok(())
         }
         Command::Run(a) => run(a),
+        Command::Clean(a) => {
+            for dir in crate::results::remove_stale(&a.results)? {
+                println!("removed {}", dir.display());
+            }
+            Ok(())
+        }
     }
+}
+
+/// Ctrl-C or SIGTERM asks the run to stop after the step in progress and write its
+/// files; a second one ends the process at once (exit 128 + signal), leaving the hidden
+/// folder for `runner clean`.
+fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    for signal in [SIGINT, SIGTERM] {
+        let fail = |e: std::io::Error| Error::Usage(format!("cannot handle signal {signal}: {e}"));
+        // The shutdown goes first: it fires only when an earlier signal set the flag.
+        flag::register_conditional_shutdown(signal, 128 + signal, interrupt.flag()).map_err(fail)?;
+        flag::register_usize(signal, interrupt.signal_slot(), signal as usize).map_err(fail)?;
+        flag::register(signal, interrupt.flag()).map_err(fail)?;
+    }
+    Ok(())
 }
 
 fn run(a: RunArgs) -> Result<()> {
@@ -91,7 +123,15 @@ fn run(a: RunArgs) -> Result<()> {
         );
         b
     };
-    let opts = RunOptions { spec_path: a.spec.spec, results_root: a.results, seed: a.spec.seed, sets: a.spec.sets };
+    let interrupt = Interrupt::new();
+    stop_on_signals(&interrupt)?;
+    let opts = RunOptions {
+        spec_path: a.spec.spec,
+        results_root: a.results,
+        seed: a.spec.seed,
+        sets: a.spec.sets,
+        interrupt: interrupt.clone(),
+    };
     let mut progress = |step: usize, total: usize, loss: f64| {
         bar.set_length(total as u64);
         bar.set_position(step as u64);
@@ -101,11 +141,19 @@ fn run(a: RunArgs) -> Result<()> {
     bar.finish_and_clear();
     let summary = result?;
     if !a.quiet {
+        for dir in &summary.removed_stale {
+            eprintln!("removed {} (left by a process that is gone)", dir.display());
+        }
         eprintln!("{} in {:.2} s, {} steps", summary.status, summary.wall_seconds, summary.steps);
         for (name, value) in &summary.final_metrics {
             eprintln!("  {name:<20} {value:.6}");
         }
     }
     println!("{}", summary.dir.display());
-    Ok(())
+    match interrupt.signal() {
+        Some(signal) if summary.status == "interrupted" => {
+            Err(Error::Interrupted { signal, steps: summary.steps, dir: summary.dir })
+        }
+        _ => Ok(()),
+    }
 }

@@ -2,6 +2,7 @@
 //! folder. The CLI calls this; everything it needs is in [`RunOptions`].
 
 mod checkpoint;
+mod data_files;
 mod execute;
 mod outputs;
 
@@ -11,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::graph::{summary_table, Dag};
 use crate::results::{now_utc, RunDir};
 use crate::spec::{self, LoadedSpec, Solver};
+use crate::train::Interrupt;
+pub use data_files::DataHashes;
 use std::path::{Path, PathBuf};
 
 pub struct RunOptions {
@@ -18,15 +21,21 @@ pub struct RunOptions {
     pub results_root: PathBuf,
     pub seed: Option<u64>,
     pub sets: Vec<String>,
+    /// Set (by a signal handler) to end training after the step in progress; the run
+    /// then writes its files with status `interrupted`.
+    pub interrupt: Interrupt,
 }
 
 #[derive(Debug)]
 pub struct RunSummary {
     pub dir: PathBuf,
+    /// `complete` or `interrupted` (a diverged or failed run is an error).
     pub status: String,
     pub steps: usize,
     pub wall_seconds: f64,
     pub final_metrics: Vec<(String, f64)>,
+    /// Hidden folders of runs whose process is gone, removed before this run started.
+    pub removed_stale: Vec<PathBuf>,
 }
 
 /// Everything checked before any compute: the spec, its data and its graph.
@@ -36,12 +45,16 @@ pub struct Prepared {
     pub dag: Dag,
     /// Starting values from `[model] init`, by checkpoint name.
     pub initial: Option<std::collections::HashMap<String, Vec<f64>>>,
+    /// sha256 of each file read (data and init), by absolute path.
+    pub data_files: DataHashes,
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
     crate::backend::cpu::path::select()?;
     let mut loaded = spec::load(path, sets, seed)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
+    let data_files = data_files::hash_files(&loaded, base_dir)?;
+    data_files::check_against_manifest(path, &data_files)?;
     let data = data::load(loaded.spec.data.get_ref(), loaded.spec.seed, base_dir)?;
     // Record every default the data generator used in the resolved spec.
     let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
@@ -66,7 +79,9 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
         }
         None => None,
     };
-    Ok(Prepared { loaded, data, dag, initial })
+    // After loading, so the loaders' messages name paths as the spec wrote them.
+    data_files::make_paths_absolute(&mut loaded, base_dir);
+    Ok(Prepared { loaded, data, dag, initial, data_files })
 }
 
 /// The loss compares the output with the targets: their widths must agree.
@@ -107,19 +122,47 @@ pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> 
     Ok(out)
 }
 
+/// Runs the experiment into a new folder under `opts.results_root` (after removing the
+/// hidden folders of runs whose process is gone). Every folder it reserves ends up
+/// visible with a manifest whose status says how it ended (`complete`, `interrupted`,
+/// `diverged`, or `failed` with the error), or is removed when even that cannot be
+/// written.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
     let prepared = prepare(&opts.spec_path, &opts.sets, opts.seed)?;
+    // Best effort: a folder that cannot be removed is no reason not to run (`runner
+    // clean` reports it).
+    let removed_stale = crate::results::remove_stale(&opts.results_root).unwrap_or_default();
     let started = now_utc();
     let spec = &prepared.loaded.spec;
     let dir = RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?;
-    let summary = match spec.dtype {
-        DType::F32 => execute::execute::<f32>(&prepared, &dir, &opts.spec_path, started, progress)?,
-        DType::F64 => execute::execute::<f64>(&prepared, &dir, &opts.spec_path, started, progress)?,
+    let executed = {
+        let ctx = execute::RunContext { p: &prepared, dir: &dir, opts, started };
+        let executed = match spec.dtype {
+            DType::F32 => execute::execute::<f32>(&ctx, progress),
+            DType::F64 => execute::execute::<f64>(&ctx, progress),
+        };
+        executed.map_err(|error| (outputs::write_failed_manifest(&ctx, &error).is_ok(), error))
     };
-    let diverged = summary.diverged;
+    // A failed run keeps its folder, visible, with status `failed` and the error in its
+    // manifest (its metrics so far may be worth reading); when even that manifest
+    // cannot be written (a full disk), the folder is removed.
+    let executed = match executed {
+        Ok(x) => x,
+        Err((true, error)) => {
+            return Err(match dir.finish() {
+                Ok(path) => Error::RunFailed { source: Box::new(error), dir: path },
+                Err(_) => error,
+            })
+        }
+        Err((false, error)) => {
+            let _ = dir.discard();
+            return Err(error);
+        }
+    };
+    let diverged = executed.diverged;
     let path = dir.finish()?;
     if let Some((step, value)) = diverged {
         return Err(Error::Diverged { step, value, dir: path });
     }
-    Ok(RunSummary { dir: path, ..summary.summary })
+    Ok(RunSummary { dir: path, removed_stale, ..executed.summary })
 }

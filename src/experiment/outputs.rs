@@ -1,44 +1,38 @@
 //! Decides what a finished run writes and hands the bytes to the results folder.
 
-use super::execute::Executed;
+use super::execute::{Executed, RunContext};
 use super::{Prepared, RunSummary};
 use crate::backend::{Backend, Element};
 use crate::error::{Error, Result};
 use crate::layers::Model;
 use crate::probes::{self, ProbeContext};
-use crate::results::{self, element_names, now_utc, Columns, Manifest, RunDir, UtcTime};
+use crate::results::{self, element_names, now_utc, Columns, Manifest, RunDir};
 use crate::spec::{ProbeKind, ProbeSpec, Split};
 use crate::train::{self, History};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Writes everything but the streamed CSVs (`streamed` names those already written
+/// beside spec.toml), then the manifest.
 pub fn write_all<T: Element, B: Backend<T>>(
+    ctx: &RunContext,
     be: &B,
     model: &Model<T, B>,
-    p: &Prepared,
     history: Option<&History>,
-    dir: &RunDir,
-    spec_path: &Path,
-    started: UtcTime,
+    streamed: Vec<String>,
 ) -> Result<Executed> {
+    let p = ctx.p;
+    let dir = ctx.dir;
     let spec = &p.loaded.spec;
-    let mut files: Vec<String> = Vec::new();
+    let mut files: Vec<String> = vec!["spec.toml".into()];
+    files.extend(streamed);
     let mut write = |name: &str, bytes: &[u8]| -> Result<()> {
         dir.write(name, bytes)?;
         files.push(name.to_string());
         Ok(())
     };
-    let resolved = toml::to_string(spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
-    write("spec.toml", resolved.as_bytes())?;
-
     let param_names: Vec<String> =
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
-    if let Some(h) = history {
-        write("metrics.csv", results::metrics_csv(h).as_bytes())?;
-        if spec.output.params {
-            write("params.csv", results::params_csv(&param_names, &h.params).as_bytes())?;
-        }
-    }
     if let Some(c) = class_report(be, model, p) {
         write("confusion.csv", results::confusion_csv(&c).as_bytes())?;
         write("classes.csv", results::classes_csv(&c).as_bytes())?;
@@ -58,14 +52,48 @@ pub fn write_all<T: Element, B: Backend<T>>(
         write(&name, &png)?;
     }
 
-    let finished = now_utc();
     let diverged = history.and_then(|h| h.diverged);
-    let status = if diverged.is_some() { "diverged" } else { "complete" }.to_string();
+    let status = match history {
+        _ if diverged.is_some() => "diverged",
+        Some(h) if h.interrupted => "interrupted",
+        _ => "complete",
+    };
     let final_metrics = final_metrics(history);
-    let wall_seconds = finished.unix_seconds - started.unix_seconds;
     let steps = history.map(|h| h.steps).unwrap_or(0);
+    let mut manifest = manifest(ctx, status, files)?;
+    manifest.steps = steps;
+    manifest.parameters = model.dag.param_count();
+    manifest.backend = be.name().into();
+    manifest.cpu = (be.name() == "cpu").then(crate::backend::cpu::path::report);
+    manifest.dtype = T::DTYPE.name().into();
+    manifest.threads = be.threads();
+    manifest.final_metrics = final_metrics.iter().cloned().collect::<BTreeMap<_, _>>();
+    manifest.train_samples_per_second = history.and_then(History::train_rate);
+    manifest.inference_samples_per_second = history.and_then(History::eval_rate);
+    let wall_seconds = manifest.wall_seconds;
+    write_manifest(dir, &manifest)?;
+    Ok(Executed {
+        summary: RunSummary {
+            dir: dir.final_path(),
+            status: status.to_string(),
+            steps,
+            wall_seconds,
+            final_metrics,
+            removed_stale: vec![],
+        },
+        diverged,
+    })
+}
+
+/// The manifest's fields known whatever happened to the run; the caller fills in the
+/// rest (backend, steps, metrics, …).
+fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Manifest> {
+    let spec = &ctx.p.loaded.spec;
+    let spec_path = &ctx.opts.spec_path;
+    let resolved = toml::to_string(spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
+    let finished = now_utc();
     files.push("manifest.json".into());
-    let manifest = Manifest {
+    Ok(Manifest {
         program: "runner".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         git_commit: git_commit(spec_path),
@@ -74,27 +102,44 @@ pub fn write_all<T: Element, B: Backend<T>>(
         spec_hash: results::spec_hash(&resolved),
         seed: spec.seed,
         streams: crate::rng::STREAMS.iter().map(|s| s.to_string()).collect(),
-        backend: be.name().into(),
-        cpu: (be.name() == "cpu").then(crate::backend::cpu::path::report),
-        dtype: T::DTYPE.name().into(),
-        threads: be.threads(),
-        started: started.iso(),
+        backend: String::new(),
+        cpu: None,
+        dtype: spec.dtype.name().into(),
+        threads: rayon::current_num_threads(),
+        started: ctx.started.iso(),
         finished: finished.iso(),
-        wall_seconds,
-        status: status.clone(),
-        steps,
-        parameters: model.dag.param_count(),
-        final_metrics: final_metrics.iter().cloned().collect::<BTreeMap<_, _>>(),
-        train_samples_per_second: history.and_then(History::train_rate),
-        inference_samples_per_second: history.and_then(History::eval_rate),
+        wall_seconds: finished.unix_seconds - ctx.started.unix_seconds,
+        status: status.into(),
+        error: None,
+        steps: 0,
+        parameters: ctx.p.dag.param_count(),
+        final_metrics: BTreeMap::new(),
+        train_samples_per_second: None,
+        inference_samples_per_second: None,
         files,
-    };
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Data(e.to_string()))?;
-    dir.write("manifest.json", json.as_bytes())?;
-    Ok(Executed {
-        summary: RunSummary { dir: dir.final_path().to_path_buf(), status, steps, wall_seconds, final_metrics },
-        diverged,
+        data_files: ctx.p.data_files.clone(),
     })
+}
+
+fn write_manifest(dir: &RunDir, manifest: &Manifest) -> Result<()> {
+    let json = serde_json::to_string_pretty(manifest).map_err(|e| Error::Data(e.to_string()))?;
+    dir.write("manifest.json", json.as_bytes())
+}
+
+/// The manifest of a run that failed after its folder was reserved: status `failed`,
+/// the error, and the files written so far.
+pub fn write_failed_manifest(ctx: &RunContext, error: &Error) -> Result<()> {
+    let dir = ctx.dir;
+    let listed = std::fs::read_dir(dir.path_of("")).map_err(|e| Error::io(dir.path_of(""), e))?;
+    let mut files: Vec<String> = listed
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != results::OWNER_FILE)
+        .collect();
+    files.sort();
+    let mut manifest = manifest(ctx, "failed", files)?;
+    manifest.error = Some(error.to_string());
+    write_manifest(dir, &manifest)
 }
 
 /// The last record of each split, as `split.metric`.
@@ -102,7 +147,7 @@ fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
     let Some(h) = history else { return vec![] };
     let mut out = Vec::new();
     for split in [Split::Train, Split::Validation, Split::Test] {
-        if let Some(r) = h.records.iter().rev().find(|r| r.split == split) {
+        if let Some(r) = h.last.iter().find(|r| r.split == split) {
             for (m, v) in h.metrics.iter().zip(&r.values) {
                 out.push((format!("{}.{}", split.name(), m.name()), *v));
             }

@@ -1,42 +1,48 @@
 //! The contents of a run folder's files, as bytes. Numbers are written with Rust's
 //! shortest round-trip formatting, so the same values always give the same bytes.
 
-use crate::train::History;
+use crate::spec::Metric;
+use crate::train::Record;
 use serde::Serialize;
 use std::fmt::Write;
 
-pub fn metrics_csv(h: &History) -> String {
+/// metrics.csv's first line: `step,epoch,split,<metric>…`.
+pub fn metrics_header(metrics: &[Metric]) -> String {
     let mut out = String::from("step,epoch,split");
-    for m in &h.metrics {
+    for m in metrics {
         out.push(',');
         out.push_str(m.name());
     }
     out.push('\n');
-    for r in &h.records {
-        let _ = write!(out, "{},{},{}", r.step, r.epoch, r.split.name());
-        for v in &r.values {
-            let _ = write!(out, ",{v}");
-        }
-        out.push('\n');
-    }
     out
 }
 
-/// One column per parameter element, named `layer.param[i][j]`.
-pub fn params_csv(names: &[String], rows: &[(usize, Vec<f64>)]) -> String {
+/// One row of metrics.csv, appended to `out`.
+pub fn metrics_row(out: &mut String, r: &Record) {
+    let _ = write!(out, "{},{},{}", r.step, r.epoch, r.split.name());
+    for v in &r.values {
+        let _ = write!(out, ",{v}");
+    }
+    out.push('\n');
+}
+
+/// params.csv's first line: one column per parameter element, named `layer.param[i][j]`.
+pub fn params_header(names: &[String]) -> String {
     let mut out = String::from("step");
     for n in names {
         let _ = write!(out, ",{n}");
     }
     out.push('\n');
-    for (step, values) in rows {
-        let _ = write!(out, "{step}");
-        for v in values {
-            let _ = write!(out, ",{v}");
-        }
-        out.push('\n');
-    }
     out
+}
+
+/// One row of params.csv, appended to `out`.
+pub fn params_row(out: &mut String, step: usize, values: &[f64]) {
+    let _ = write!(out, "{step}");
+    for v in values {
+        let _ = write!(out, ",{v}");
+    }
+    out.push('\n');
 }
 
 /// A table of named blocks of columns with the same number of rows.
@@ -125,6 +131,9 @@ pub struct Manifest {
     pub finished: String,
     pub wall_seconds: f64,
     pub status: String,
+    /// Why a run with status `failed` failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub steps: usize,
     pub parameters: usize,
     pub final_metrics: std::collections::BTreeMap<String, f64>,
@@ -133,6 +142,9 @@ pub struct Manifest {
     /// Samples per second in evaluation forward passes.
     pub inference_samples_per_second: Option<f64>,
     pub files: Vec<String>,
+    /// sha256 of each data file the run read (data and `[model] init`), by absolute
+    /// path; a rerun of the run folder's spec.toml checks them.
+    pub data_files: std::collections::BTreeMap<String, String>,
 }
 
 /// FNV-1a 64 of the resolved spec, to tell at a glance whether two runs had one spec.

@@ -1,37 +1,57 @@
 //! The only writer under results/. A run folder is written under a hidden temporary
-//! name and renamed when complete, so an interrupted run never looks complete and a
-//! re-run never mixes its files with an older run's.
+//! name (`.incomplete-<id>`, holding an `owner` file) and renamed when complete, so an
+//! interrupted run never looks complete and a re-run never mixes its files with an
+//! older run's. Names are reserved atomically: runs started together never collide.
 
 mod clock;
 mod files;
+mod owner;
+mod stream;
 
 pub use clock::{now_utc, UtcTime};
 pub use files::*;
+pub use owner::{remove_stale, Owner, OWNER_FILE};
+pub use stream::{LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};
+use owner::HIDDEN_PREFIX;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 pub struct RunDir {
+    parent: PathBuf,
+    /// `<UTC start>-seed<seed>`: the id before any `-<k>` suffix.
+    base: String,
+    suffix: usize,
+    id: String,
     tmp: PathBuf,
-    dest: PathBuf,
 }
 
 impl RunDir {
     /// Reserves `root/<name>/<id>` where id is the UTC start time and the seed, with a
-    /// numeric suffix if that folder exists.
+    /// numeric suffix when that name is taken: by a finished folder, or by a hidden one
+    /// that another run created first (`create_dir` fails for all but one of them).
     pub fn create(root: &Path, name: &str, seed: u64, started: &UtcTime) -> Result<RunDir> {
         let parent = root.join(sanitize(name));
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         let base = format!("{}-seed{seed}", started.compact());
-        let mut id = base.clone();
-        let mut k = 2;
-        while parent.join(&id).exists() || parent.join(format!(".incomplete-{id}")).exists() {
-            id = format!("{base}-{k}");
-            k += 1;
+        for suffix in 1.. {
+            let id = with_suffix(&base, suffix);
+            if parent.join(&id).exists() {
+                continue;
+            }
+            let tmp = parent.join(format!("{HIDDEN_PREFIX}{id}"));
+            match std::fs::create_dir(&tmp) {
+                Ok(()) => {
+                    let dir = RunDir { parent, base, suffix, id, tmp };
+                    dir.write(OWNER_FILE, Owner::this_process().to_text().as_bytes())?;
+                    return Ok(dir);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&tmp, e)),
+            }
         }
-        let tmp = parent.join(format!(".incomplete-{id}"));
-        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(RunDir { tmp, dest: parent.join(id) })
+        unreachable!("an unbounded range always yields another suffix")
     }
 
     pub fn write(&self, file: &str, bytes: &[u8]) -> Result<()> {
@@ -39,14 +59,50 @@ impl RunDir {
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
     }
 
-    /// Where the folder will be once finished.
-    pub fn final_path(&self) -> &Path {
-        &self.dest
+    /// Where `file` is while the run is written.
+    pub fn path_of(&self, file: &str) -> PathBuf {
+        self.tmp.join(file)
     }
 
-    pub fn finish(self) -> Result<PathBuf> {
-        std::fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
-        Ok(self.dest)
+    /// Where the folder will be once finished, unless another run takes that name first.
+    pub fn final_path(&self) -> PathBuf {
+        self.parent.join(&self.id)
+    }
+
+    /// Gives the folder its visible name; returns it. When a run that reserved the same
+    /// name earlier finished first (possible only in the moment between our check and
+    /// our reservation), the next free suffix is taken.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let owner = self.tmp.join(OWNER_FILE);
+        std::fs::remove_file(&owner).map_err(|e| Error::io(&owner, e))?;
+        loop {
+            let dest = self.parent.join(&self.id);
+            // rename(2) would replace an empty folder, so a taken name is checked first;
+            // a run that takes it between the check and the rename makes the rename
+            // fail, as every finished run folder holds files.
+            if !dest.exists() {
+                match std::fs::rename(&self.tmp, &dest) {
+                    Ok(()) => return Ok(dest),
+                    Err(_) if dest.exists() => {}
+                    Err(e) => return Err(Error::io(&dest, e)),
+                }
+            }
+            self.suffix += 1;
+            self.id = with_suffix(&self.base, self.suffix);
+        }
+    }
+
+    /// Removes the folder and everything in it.
+    pub fn discard(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))
+    }
+}
+
+fn with_suffix(base: &str, k: usize) -> String {
+    if k == 1 {
+        base.to_string()
+    } else {
+        format!("{base}-{k}")
     }
 }
 
@@ -56,5 +112,33 @@ fn sanitize(name: &str) -> String {
         format!("run{s}")
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_taken_before_the_rename_gets_the_next_suffix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let started = clock::from_unix(1_795_812_543.0);
+        let a = RunDir::create(tmp.path(), "x", 3, &started).unwrap();
+        let b = RunDir::create(tmp.path(), "x", 3, &started).unwrap();
+        assert_eq!(a.final_path(), tmp.path().join("x/20261127-204903-seed3"));
+        assert_eq!(b.final_path(), tmp.path().join("x/20261127-204903-seed3-2"));
+        // Another process finished a run under a's name between a's check and its
+        // reservation: a moves on to the next free name (b's, which b has not used yet),
+        // and b then to the one after.
+        let taken = tmp.path().join("x/20261127-204903-seed3");
+        std::fs::create_dir(&taken).unwrap();
+        std::fs::write(taken.join("manifest.json"), "{}").unwrap();
+        a.write("metrics.csv", b"step\n").unwrap();
+        let a_done = a.finish().unwrap();
+        assert_eq!(a_done, tmp.path().join("x/20261127-204903-seed3-2"));
+        assert_eq!(std::fs::read(a_done.join("metrics.csv")).unwrap(), b"step\n");
+        assert!(!a_done.join(OWNER_FILE).exists());
+        assert_eq!(b.finish().unwrap(), tmp.path().join("x/20261127-204903-seed3-3"));
+        assert_eq!(std::fs::read(taken.join("manifest.json")).unwrap(), b"{}", "the other run is untouched");
     }
 }

@@ -4,11 +4,13 @@
 
 mod evaluate;
 mod loss_plan;
+mod observer;
 mod record;
 
 pub use evaluate::{evaluate, input_gradients, node_values, predict, Evaluation};
 pub use loss_plan::LossPlan;
-pub use record::{History, Record, Recording};
+pub use observer::{Interrupt, Observer};
+pub use record::{History, Record, Recording, KEPT_RECORDS};
 
 use crate::autodiff::Tape;
 use crate::backend::{Backend, Element};
@@ -53,7 +55,7 @@ pub fn train<T: Element, B: Backend<T>>(
     model: &mut Model<T, B>,
     data: &Splits,
     plan: &Plan,
-    mut progress: impl FnMut(usize, usize, f64),
+    observer: &mut dyn Observer,
 ) -> History {
     let t = plan.train;
     let rec = &plan.recording;
@@ -80,7 +82,13 @@ pub fn train<T: Element, B: Backend<T>>(
     let full_x = full_batch.then(|| be.upload(&to_elements::<T>(&data.train.inputs)));
     let full_t = be.upload(&to_elements::<T>(&full_targets));
 
+    let mut done = total;
     for step in 0..total {
+        if observer.stop_requested() {
+            history.interrupted = true;
+            done = step;
+            break;
+        }
         let started = Instant::now();
         let in_epoch = step % steps_per_epoch;
         let epoch = step / steps_per_epoch;
@@ -112,6 +120,8 @@ pub fn train<T: Element, B: Backend<T>>(
             history.diverged = Some((step, value));
             history.steps = step;
             history.record(be, model, data, rec, &loss, step, epoch, None);
+            history.publish(observer);
+            history.close();
             return history;
         }
         let outputs = || to_f64(&be.download(tape.value(fwd.nodes[model.dag.output])));
@@ -119,12 +129,14 @@ pub fn train<T: Element, B: Backend<T>>(
             let _ = every;
             let targets = host_targets.as_deref().unwrap_or(&full_targets);
             history.record_batch(step, epoch, &outputs(), targets, out_width, value);
+            history.publish(observer);
         }
         if rec.every.is_some_and(|e| step % e == 0) {
             let pause = Instant::now();
             // A full, ordered batch in eval-equivalent mode is the train split: reuse it.
             let reuse = reuse_forward.then(|| Evaluation { loss: value, outputs: outputs() });
             history.record(be, model, data, rec, &loss, step, epoch, reuse);
+            history.publish(observer);
             history.train_seconds -= pause.elapsed().as_secs_f64();
         }
         let grads = tape.backward(root);
@@ -148,15 +160,21 @@ pub fn train<T: Element, B: Backend<T>>(
         history.train_samples += rows;
         if rec.per_epoch && (step + 1) % steps_per_epoch == 0 {
             history.record(be, model, data, rec, &loss, step + 1, epoch + 1, None);
+            history.publish(observer);
         }
         if step % 16 == 0 || step + 1 == total {
-            progress(step + 1, total, value);
+            observer.progress(step + 1, total, value);
         }
     }
-    let recorded_at_end = rec.per_epoch && total.is_multiple_of(steps_per_epoch);
+    history.steps = done;
+    // The state after the last step run (all of them, or as many as ran before a stop)
+    // is recorded unless the epoch record just did.
+    let recorded_at_end = rec.per_epoch && done.is_multiple_of(steps_per_epoch) && done > 0;
     if rec.every.is_some() && !recorded_at_end {
-        history.record(be, model, data, rec, &loss, total, total / steps_per_epoch.max(1), None);
+        history.record(be, model, data, rec, &loss, done, done / steps_per_epoch.max(1), None);
+        history.publish(observer);
     }
+    history.close();
     history
 }
 
@@ -168,8 +186,11 @@ pub fn score_once<T: Element, B: Backend<T>>(
     data: &Splits,
     recording: &Recording,
     loss: &LossPlan,
+    observer: &mut dyn Observer,
 ) -> History {
     let mut history = History::new(model, data, recording);
     history.record(be, model, data, recording, loss, 0, 0, None);
+    history.publish(observer);
+    history.close();
     history
 }

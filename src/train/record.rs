@@ -28,16 +28,33 @@ pub struct Recording<'a> {
     pub params: bool,
 }
 
-/// Everything the loop observed, for CSVs, pictures and the manifest.
+/// Most records of one split kept in memory for the pictures. Up to this many, every
+/// record is kept (so the pictures of every shipped experiment are unchanged); past it,
+/// every other one is dropped and the spacing doubles, so a run of any length holds at
+/// most this many per split (~80 bytes each, ~2.6 MB per split) plus each split's last.
+/// metrics.csv, written as records are made, always has every record.
+pub const KEPT_RECORDS: usize = 1 << 15;
+
+/// What the loop observed, for pictures and the manifest: a bounded, evenly thinned
+/// sample of the records and parameter paths (every record goes to the observer, and
+/// from it to metrics.csv), the last record of each split, and throughput.
 #[derive(Debug, Default)]
 pub struct History {
     pub metrics: Vec<Metric>,
+    /// Every record while a split has at most [`KEPT_RECORDS`]; past that an evenly
+    /// spaced sample of them, plus the split's last record once training ends.
     pub records: Vec<Record>,
-    /// (step, every parameter value flattened in graph order), when asked for.
+    /// The latest record of each split.
+    pub last: Vec<Record>,
+    /// (step, every parameter value flattened in graph order), when asked for; thinned
+    /// as `records` is.
     pub params: Vec<(usize, Vec<f64>)>,
+    /// Steps run (the planned number unless the run diverged or was interrupted).
     pub steps: usize,
     /// Set when the loss stopped being finite: (step, value).
     pub diverged: Option<(usize, f64)>,
+    /// Set when training stopped early because the observer asked it to.
+    pub interrupted: bool,
     /// Seconds in training steps and the samples they processed.
     pub train_seconds: f64,
     pub train_samples: usize,
@@ -46,6 +63,59 @@ pub struct History {
     pub eval_samples: usize,
     /// The target matrix of each recorded split, built once.
     targets: Vec<(Split, Vec<f64>)>,
+    /// Records made since the observer last saw them.
+    fresh: Vec<Record>,
+    fresh_params: Option<(usize, Vec<f64>)>,
+    thinning: Vec<(Split, Thinning)>,
+    params_thinning: Thinning,
+}
+
+/// Keeps record number 0, s, 2s, … of a series; doubles s whenever the kept ones fill
+/// [`KEPT_RECORDS`].
+#[derive(Debug, Clone, Copy)]
+struct Thinning {
+    seen: usize,
+    stride: usize,
+    kept: usize,
+}
+
+impl Default for Thinning {
+    fn default() -> Self {
+        Thinning { seen: 0, stride: 1, kept: 0 }
+    }
+}
+
+impl Thinning {
+    /// Whether the next item of the series is kept; `halve` is called first when the
+    /// kept ones are full and must drop every other one.
+    fn admit(&mut self, halve: impl FnOnce()) -> bool {
+        let index = self.seen;
+        self.seen += 1;
+        if !index.is_multiple_of(self.stride) {
+            return false;
+        }
+        if self.kept == KEPT_RECORDS {
+            // The kept items are numbers 0, s, …, (KEPT−1)·s; keeping every other one
+            // leaves 0, 2s, 4s, …, and this one (KEPT·s) is on that new grid too.
+            halve();
+            self.kept = KEPT_RECORDS / 2;
+            self.stride *= 2;
+        }
+        self.kept += 1;
+        true
+    }
+}
+
+/// Keeps every other item (the 1st, 3rd, …) of those `pick` selects; the rest stay.
+fn drop_every_other<T>(items: &mut Vec<T>, pick: impl Fn(&T) -> bool) {
+    let mut k = 0usize;
+    items.retain(|item| {
+        if !pick(item) {
+            return true;
+        }
+        k += 1;
+        k % 2 == 1
+    });
 }
 
 impl History {
@@ -54,6 +124,48 @@ impl History {
         let targets =
             plan.splits.iter().filter_map(|&s| split_data(data, s).map(|d| (s, d.target_matrix(out_width)))).collect();
         History { metrics: plan.metrics.to_vec(), targets, ..Default::default() }
+    }
+
+    /// Hands the records made since the last call to the observer, and keeps the
+    /// bounded summary of them.
+    pub fn publish(&mut self, observer: &mut dyn super::Observer) {
+        for r in std::mem::take(&mut self.fresh) {
+            observer.record(&r);
+            let split = r.split;
+            let at = match self.thinning.iter().position(|(s, _)| *s == split) {
+                Some(i) => i,
+                None => {
+                    self.thinning.push((split, Thinning::default()));
+                    self.thinning.len() - 1
+                }
+            };
+            let records = &mut self.records;
+            if self.thinning[at].1.admit(|| drop_every_other(records, |x| x.split == split)) {
+                self.records.push(r.clone());
+            }
+            match self.last.iter_mut().find(|x| x.split == split) {
+                Some(last) => *last = r,
+                None => self.last.push(r),
+            }
+        }
+        if let Some((step, values)) = self.fresh_params.take() {
+            observer.params(step, &values);
+            let params = &mut self.params;
+            if self.params_thinning.admit(|| drop_every_other(params, |_| true)) {
+                self.params.push((step, values));
+            }
+        }
+    }
+
+    /// Adds each split's last record to the thinned sample when thinning left it out,
+    /// so the pictures end where training ended.
+    pub fn close(&mut self) {
+        for last in &self.last {
+            let kept = self.records.iter().rev().find(|r| r.split == last.split);
+            if kept.is_some_and(|r| r.step != last.step || r.epoch != last.epoch) {
+                self.records.push(last.clone());
+            }
+        }
     }
 
     /// Training images (samples) per second.
@@ -77,7 +189,7 @@ impl History {
         loss: f64,
     ) {
         let values = score(&self.metrics, &Scored { outputs, targets, cols, loss });
-        self.records.push(Record { step, epoch, split: Split::Batch, values });
+        self.fresh.push(Record { step, epoch, split: Split::Batch, values });
     }
 
     /// Scores every requested split at `step` (reusing `train_eval` for the train split
@@ -109,10 +221,62 @@ impl History {
             };
             let scored = Scored { outputs: &ev.outputs, targets, cols: out_width, loss: ev.loss };
             let values = score(&self.metrics, &scored);
-            self.records.push(Record { step, epoch, split: *split, values });
+            self.fresh.push(Record { step, epoch, split: *split, values });
         }
         if plan.params {
-            self.params.push((step, super::flat_params(be, model)));
+            self.fresh_params = Some((step, super::flat_params(be, model)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts what it is shown.
+    #[derive(Default)]
+    struct Count(usize);
+
+    impl crate::train::Observer for Count {
+        fn record(&mut self, _: &Record) {
+            self.0 += 1;
+        }
+    }
+
+    #[test]
+    fn a_long_history_stays_bounded_evenly_spaced_and_ends_at_the_last_record() {
+        let mut h = History::default();
+        let mut seen = Count::default();
+        let n = 5 * KEPT_RECORDS + 123;
+        for step in 0..n {
+            for split in [Split::Train, Split::Test] {
+                h.fresh.push(Record { step, epoch: 0, split, values: vec![step as f64] });
+            }
+            h.publish(&mut seen);
+        }
+        h.close();
+        assert_eq!(seen.0, 2 * n, "the observer sees every record");
+        for split in [Split::Train, Split::Test] {
+            let steps: Vec<usize> = h.records.iter().filter(|r| r.split == split).map(|r| r.step).collect();
+            assert!(steps.len() <= KEPT_RECORDS + 1 && steps.len() > KEPT_RECORDS / 2, "{} kept", steps.len());
+            assert_eq!(steps[0], 0);
+            assert_eq!(*steps.last().unwrap(), n - 1, "the last record is drawn");
+            let gaps: Vec<usize> = steps.windows(2).map(|w| w[1] - w[0]).collect();
+            let stride = gaps[0];
+            assert_eq!(stride, 8, "5·KEPT records thin to every 8th");
+            assert!(gaps[..gaps.len() - 1].iter().all(|&g| g == stride), "evenly spaced");
+            assert_eq!(h.last.iter().find(|r| r.split == split).map(|r| r.step), Some(n - 1));
+        }
+    }
+
+    #[test]
+    fn a_short_history_keeps_every_record() {
+        let mut h = History::default();
+        for step in 0..1000 {
+            h.fresh.push(Record { step, epoch: 0, split: Split::Train, values: vec![] });
+            h.publish(&mut ());
+        }
+        h.close();
+        assert_eq!(h.records.iter().map(|r| r.step).collect::<Vec<_>>(), (0..1000).collect::<Vec<_>>());
     }
 }

@@ -1,0 +1,145 @@
+//! Run folders: runs started together never collide, a failed run is marked so, and a
+//! run folder's spec.toml reruns from anywhere to the same bytes while its data is the
+//! data it was made with.
+
+use crate::common::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[test]
+fn runs_of_one_spec_and_seed_started_together_all_finish_in_their_own_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_runner"))
+                .args(["run", "experiments/xor.toml", "--quiet", "--results"])
+                .arg(tmp.path())
+                .args(["--set", "train.iterations=40"])
+                .current_dir(root())
+                .env("RAYON_NUM_THREADS", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut dirs: Vec<PathBuf> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap())
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    assert_eq!(dirs.len(), 12, "distinct folders: {dirs:?}");
+    let first = std::fs::read(dirs[0].join("metrics.csv")).unwrap();
+    assert!(first.len() > 100);
+    for d in &dirs {
+        assert_eq!(std::fs::read(d.join("metrics.csv")).unwrap(), first, "{}", d.display());
+        assert!(d.join("manifest.json").is_file());
+    }
+    let on_disk = std::fs::read_dir(tmp.path().join("xor")).unwrap().count();
+    assert_eq!(on_disk, 12, "no hidden folder is left");
+}
+
+#[test]
+fn a_run_that_fails_after_its_folder_is_reserved_is_kept_marked_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A bias beside the data's constant column: the least-squares fit, run after the
+    // folder is reserved, finds the inputs linearly dependent.
+    let text = std::fs::read_to_string(root().join("experiments/linear_regression.toml")).unwrap();
+    let text =
+        text.replace("bias = false", "bias = true").replace("lr = 1e-3\niterations = 2000", "solver = \"lstsq\"");
+    let spec = write_spec(tmp.path(), "dependent.toml", &text);
+    let results = tmp.path().join("results");
+    let out = runner(&["run", spec.to_str().unwrap(), "--quiet", "--results", results.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("linearly dependent"), "{}", out.stderr);
+    let folders: Vec<PathBuf> =
+        std::fs::read_dir(results.join("linear_regression")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let dir = &folders[0];
+    assert!(!dir.file_name().unwrap().to_string_lossy().starts_with('.'), "visible: {}", dir.display());
+    assert!(out.stderr.contains("status `failed`") && out.stderr.contains(dir.to_str().unwrap()), "{}", out.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["status"], "failed");
+    assert!(manifest["error"].as_str().unwrap().contains("linearly dependent"), "{manifest}");
+    let files: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(files, ["metrics.csv", "params.csv", "spec.toml", "manifest.json"]);
+    assert!(!dir.join("owner").exists());
+}
+
+/// Runs the runner binary in `cwd`.
+fn runner_in(cwd: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_runner")).args(args).current_dir(cwd).output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn a_run_folders_spec_reruns_from_anywhere_and_checks_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The spec and a copy of the data, laid out as in the repository: `../data/mnist-10k`.
+    copy_folder(&root().join("data/mnist-10k"), &tmp.path().join("data/mnist-10k"));
+    std::fs::create_dir_all(tmp.path().join("experiments")).unwrap();
+    let spec = tmp.path().join("experiments/mnist_mlp.toml");
+    std::fs::copy(root().join("experiments/mnist_mlp.toml"), &spec).unwrap();
+    let results = tmp.path().join("results");
+    let small = ["--set", "data.n=128", "--set", "data.test_n=32", "--set", "train.epochs=1"];
+    let mut args = vec!["run", spec.to_str().unwrap(), "--quiet", "--results", results.to_str().unwrap()];
+    args.extend(small);
+    let first = runner_in(tmp.path(), &args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let dir = first.dir();
+    let dir = if dir.is_absolute() { dir } else { tmp.path().join(dir) };
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let hashes = manifest["data_files"].as_object().unwrap();
+    let labels = tmp.path().join("data/mnist-10k/t10k-labels-idx1-ubyte.gz").canonicalize().unwrap();
+    assert_eq!(hashes.len(), 4, "{hashes:?}");
+    let recorded = hashes[labels.to_str().unwrap()].as_str().unwrap();
+    assert_eq!(recorded.len(), 64);
+    assert!(recorded.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // From another working directory, the run's own spec.toml gives the same bytes.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let rerun_spec = dir.join("spec.toml");
+    let again_results = tmp.path().join("again");
+    let rerun = ["run", rerun_spec.to_str().unwrap(), "--quiet", "--results", again_results.to_str().unwrap()];
+    let second = runner_in(&elsewhere, &rerun);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    for f in ["metrics.csv", "confusion.csv", "model.safetensors"] {
+        assert!(std::fs::read(dir.join(f)).unwrap() == std::fs::read(second.dir().join(f)).unwrap(), "{f} differs");
+    }
+
+    // Change one test label (the file stays valid): the rerun refuses, naming the file.
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&labels).unwrap()).read_to_end(&mut raw).unwrap();
+    raw[8] = (raw[8] + 1) % 10;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).unwrap();
+    std::fs::write(&labels, gz.finish().unwrap()).unwrap();
+    let third = runner_in(&elsewhere, &rerun);
+    assert_eq!(third.code, 2, "{}", third.stderr);
+    assert!(third.stderr.contains(labels.to_str().unwrap()), "{}", third.stderr);
+    assert!(third.stderr.contains("changed since the run was made"), "{}", third.stderr);
+    assert!(third.stderr.contains(recorded), "{}", third.stderr);
+    // The original spec (no manifest beside it) still runs on the changed data.
+    assert_eq!(runner_in(tmp.path(), &args).code, 0);
+}
