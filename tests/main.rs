@@ -11,6 +11,8 @@ mod corpus;
 mod errors;
 #[path = "suite/experiments.rs"]
 mod experiments;
+#[path = "suite/fuzz.rs"]
+mod fuzz;
 #[path = "suite/mnist.rs"]
 mod mnist;
 #[path = "suite/reproducibility.rs"]
