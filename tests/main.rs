@@ -13,6 +13,8 @@ mod errors;
 mod experiments;
 #[path = "suite/fuzz.rs"]
 mod fuzz;
+#[path = "suite/memory.rs"]
+mod memory;
 #[path = "suite/mnist.rs"]
 mod mnist;
 #[path = "suite/reproducibility.rs"]

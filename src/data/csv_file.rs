@@ -102,14 +102,14 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = line_at(&path, e.position());
                 return Err(Error::Data(format!("{shown}:{line}: {}", csv_reason(&e))));
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = || line_at(&path, record.position());
         let value = |c: usize, name: &str| -> Result<f64> {
             let cell = record.get(c).unwrap_or("");
-            let fail = |why: &str| Error::Data(format!("{shown}:{line}: column `{name}` {why}"));
+            let fail = |why: &str| Error::Data(format!("{shown}:{}: column `{name}` {why}", line()));
             if cell.is_empty() {
                 return Err(fail("is empty"));
             }
@@ -127,7 +127,8 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
             let v = value(*c, name)?;
             if let Some(k) = d.classes.filter(|k| super::bad_label(&[v], *k).is_some()) {
                 return Err(Error::Data(format!(
-                    "{shown}:{line}: column `{name}` holds {v}; with {k} classes a label is a whole number from 0 to {}",
+                    "{shown}:{}: column `{name}` holds {v}; with {k} classes a label is a whole number from 0 to {}",
+                    line(),
                     k - 1
                 )));
             }
@@ -140,6 +141,20 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
     Ok(data)
 }
 
+/// The line a record starts on, counted from its byte offset: the csv crate's own
+/// line count is one short after CRLF line endings. Reads the file again, so it is
+/// for error messages only.
+fn line_at(path: &Path, at: Option<&csv::Position>) -> u64 {
+    let Some(at) = at else { return 0 };
+    let Ok(bytes) = std::fs::read(path) else { return at.line() };
+    let mut start = (at.byte() as usize).min(bytes.len());
+    // A record's offset may point at the line break that ended the previous one.
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u64
+}
+
 /// The csv crate's message without its own position (the caller names the line).
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
@@ -149,5 +164,52 @@ fn csv_reason(e: &csv::Error) -> String {
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8 text".into(),
         csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &[u8], classes: Option<usize>) -> Result<Dataset> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("d.csv"), text).unwrap();
+        let d = DataSpec {
+            path: Some("d.csv".into()),
+            feature_columns: Some(vec!["a".into(), "b".into()]),
+            target_columns: Some(vec!["y".into()]),
+            classes,
+            ..Default::default()
+        };
+        read(&d, dir.path())
+    }
+
+    #[test]
+    fn a_bom_crlf_quotes_and_no_final_newline_are_read() {
+        let d = read_text(b"\xef\xbb\xbfa,b,y\r\n\"0.5\",\" 1 \",0\r\n2,3,1", Some(2)).unwrap();
+        assert_eq!(d.inputs, [0.5, 1.0, 2.0, 3.0]);
+        assert_eq!(d.targets, [0.0, 1.0]);
+        assert!(count_rows(&std::path::PathBuf::from("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn rows_are_counted_with_or_without_a_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.csv");
+        for (text, rows) in [("a\n1\n2\n", 2), ("a\n1\n2", 2), ("a", 0), ("", 0), ("a\r\n1\r\n", 1)] {
+            std::fs::write(&p, text).unwrap();
+            assert_eq!(count_rows(&p).unwrap(), rows, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_after_crlf_too() {
+        let err = read_text(b"a,b,y\r\n0,1,0\r\n1,inf,1\r\n", None).unwrap_err().to_string();
+        assert!(err.ends_with("d.csv:3: column `b` holds `inf`; data values must be finite numbers"), "{err}");
+        let err = read_text(b"a,b,y\n0,1,0\n1,1,4\n", Some(3)).unwrap_err().to_string();
+        assert!(
+            err.ends_with("d.csv:3: column `y` holds 4; with 3 classes a label is a whole number from 0 to 2"),
+            "{err}"
+        );
     }
 }

@@ -101,7 +101,10 @@ fn check_length(head: &Header, held: u64, fail: &dyn Fn(String) -> Error) -> Res
 fn parse_header(r: &mut dyn Read, gz: bool, fail: &dyn Fn(String) -> Error) -> Result<Header> {
     let what = if gz { " (a truncated or corrupt .gz file)" } else { "" };
     let mut magic = [0u8; 4];
-    r.read_exact(&mut magic).map_err(|e| fail(format!("cannot read the IDX header: {e}{what}")))?;
+    r.read_exact(&mut magic).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => fail(format!("the file ends before its 4-byte IDX magic number{what}")),
+        _ => fail(format!("cannot read the IDX header: {e}{what}")),
+    })?;
     if magic[0] != 0 || magic[1] != 0 {
         return Err(fail(format!(
             "not an IDX file (magic {:02x}{:02x}{:02x}{:02x})",
@@ -181,7 +184,7 @@ mod tests {
         assert!(err(&[0x12, 0x34, 8, 1]).contains("not an IDX file"));
         assert!(err(&[0, 0, 0x0d, 1, 0, 0, 0, 1]).contains("not unsigned bytes"));
         assert!(err(&idx(&[60000, 60000, 60000], &[])).contains("implausibly large"));
-        assert!(err(&[0, 0, 8]).contains("cannot read the IDX header"));
+        assert!(err(&[0, 0, 8]).contains("the file ends before its 4-byte IDX magic number"));
         assert!(err(&[0, 0, 8, 2, 0, 0]).contains("truncated in the IDX header"));
     }
 }
