@@ -12,7 +12,7 @@ use crate::backend::DType;
 use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::graph::{Dag, NodeOp};
-use crate::spec::{BatchSize, DataKind, LoadedSpec, OptimizerKind};
+use crate::spec::{BatchSize, DataKind, LoadedSpec, Metric, OptimizerKind};
 use std::cell::Cell;
 use std::path::Path;
 
@@ -326,6 +326,16 @@ pub fn estimate(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Estimate {
             format!("training targets: {n_train} × {out_width} as f64 and {}", spec.dtype.name()),
             mul(&[n_train, out_width, 8 + elem]),
             Site::Nowhere,
+        );
+    }
+    // Classification scores build a confusion matrix of width × width counts.
+    let scored = data.train.classes.is_some()
+        || spec.metrics.record.iter().any(|m| !matches!(m, Metric::Loss | Metric::Sse | Metric::LogSse));
+    if scored && out_width > 1 {
+        est.add(
+            format!("confusion matrix: {out_width} × {out_width} counts"),
+            mul(&[out_width, out_width, 8]),
+            Site::Layer(dag.output.saturating_sub(1)),
         );
     }
     // Whole-split passes: gradients for [output] and reductions over the batch.
