@@ -191,6 +191,19 @@ pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Pat
         ));
     }
     let mut splits = split(&d, &place, seed, base_dir)?;
+    for (targets, keys) in [(false, ["range", "noise", "radius"]), (true, ["coefficients", "intercept", "noise"])] {
+        if let Some(v) = first_non_finite(&splits, targets) {
+            // Finite settings can still overflow: range = [-1e308, 1e308] spans infinity.
+            let given: Vec<&str> =
+                keys.into_iter().filter(|k| crate::spec::data_key_span(&source.text, k, None).is_some()).collect();
+            let key = given.first().copied().unwrap_or("kind");
+            let what = if targets { "targets" } else { "inputs" };
+            let named = given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ");
+            return Err(
+                place.key(key, format!("the generated {what} hold {v}: {named} is too large for f64 arithmetic"))
+            );
+        }
+    }
     check(&splits.train)?;
     if d.validation_fraction > 0.0 {
         let (rest, held) = hold_out(&splits.train, d.validation_fraction, seed, "validation")
@@ -217,8 +230,19 @@ pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Pat
         for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
             set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
         }
+        if let Some(v) = first_non_finite(&splits, false) {
+            return Err(
+                place.key("normalize", format!("normalizing with mean {mean:?} and std {std:?} makes a value {v}"))
+            );
+        }
     }
     Ok(splits)
+}
+
+/// The first NaN or infinity among every split's inputs (or targets).
+fn first_non_finite(splits: &Splits, targets: bool) -> Option<f64> {
+    let sets = std::iter::once(&splits.train).chain(splits.validation.as_ref()).chain(splits.test.as_ref());
+    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| !v.is_finite())
 }
 
 /// A data set the rest can rely on: samples with at least one feature.
