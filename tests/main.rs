@@ -13,8 +13,12 @@ mod cpu_paths;
 mod errors;
 #[path = "suite/experiments.rs"]
 mod experiments;
+#[path = "suite/fuzz.rs"]
+mod fuzz;
 #[path = "suite/interrupt.rs"]
 mod interrupt;
+#[path = "suite/memory.rs"]
+mod memory;
 #[path = "suite/mnist.rs"]
 mod mnist;
 #[path = "suite/reproducibility.rs"]

@@ -1,33 +1,91 @@
 //! A CSV file with a header row; features and targets are picked by column name.
+//! Cells are trimmed and may be quoted; a UTF-8 byte-order mark and CRLF line endings
+//! are accepted. Every picked cell must be a finite number (and a class id below
+//! `classes` for a target when classes are given); an error names the file, the line
+//! and the column.
 
 use super::Dataset;
 use crate::error::{Error, Result};
 use crate::spec::DataSpec;
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+const BOM: &str = "\u{feff}";
+
+pub fn path_of(d: &DataSpec, base_dir: &Path) -> PathBuf {
+    base_dir.join(d.path.as_deref().unwrap_or_default())
+}
+
+/// Data lines in the file (lines after the first, not counting a blank last one),
+/// counted without holding the file, for the memory estimate before reading it.
+pub fn count_rows(path: &Path) -> Result<u64> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut lines, mut last) = (0u64, b'\n');
+    loop {
+        let got = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if got == 0 {
+            break;
+        }
+        lines += buf[..got].iter().filter(|b| **b == b'\n').count() as u64;
+        last = buf[got - 1];
+    }
+    // A last line without its newline is a line too; the header is not a data row.
+    Ok((lines + u64::from(last != b'\n')).saturating_sub(1))
+}
 
 pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
-    let rel = d.path.clone().unwrap_or_default();
-    let path = base_dir.join(&rel);
+    let path = path_of(d, base_dir);
+    let shown = path.display();
     let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
-    let header: Vec<String> = reader
+    let mut header: Vec<String> = reader
         .headers()
-        .map_err(|e| Error::Data(format!("{}: cannot read the header row: {e}", path.display())))?
+        .map_err(|e| Error::Data(format!("{shown}: cannot read the header row: {}", csv_reason(&e))))?
         .iter()
         .map(String::from)
         .collect();
+    if let Some(first) = header.first_mut() {
+        if let Some(rest) = first.strip_prefix(BOM) {
+            *first = rest.trim().to_string();
+        }
+    }
+    if header.iter().all(String::is_empty) {
+        return Err(Error::Data(format!(
+            "{shown}: the file is empty; a CSV file starts with a header row naming its columns"
+        )));
+    }
     let column = |name: &String| -> Result<usize> {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            let hint = crate::spec::suggest(name, header.iter().map(String::as_str))
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            Error::Data(format!("{}: no column `{name}` (columns: {}){hint}", path.display(), header.join(", ")))
-        })
+        let mut at = header.iter().enumerate().filter(|(_, h)| *h == name).map(|(i, _)| i);
+        match (at.next(), at.next()) {
+            (Some(i), None) => Ok(i),
+            (Some(i), Some(j)) => Err(Error::Data(format!(
+                "{shown}: the header names `{name}` twice (columns {} and {}); which one is meant is unclear",
+                i + 1,
+                j + 1
+            ))),
+            (None, _) => {
+                let hint = crate::spec::suggest(name, header.iter().map(String::as_str))
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                let listed: String = header.join(", ").chars().take(300).collect();
+                Err(Error::Data(format!("{shown}: no column `{name}` (columns: {listed}){hint}")))
+            }
+        }
     };
     let features = d.feature_columns.clone().unwrap_or_default();
     let targets = d.target_columns.clone().unwrap_or_default();
+    if features.is_empty() {
+        return Err(Error::Data(format!("{shown}: `feature_columns` is empty; name at least one column")));
+    }
     let fcols: Vec<usize> = features.iter().map(column).collect::<Result<_>>()?;
     let tcols: Vec<usize> = targets.iter().map(column).collect::<Result<_>>()?;
+    if d.classes.is_some() && tcols.len() != 1 {
+        return Err(Error::Data(format!(
+            "{shown}: with `classes`, the target is one column of class ids; `target_columns` names {}",
+            tcols.len()
+        )));
+    }
     let mut data = Dataset {
         inputs: Vec::new(),
         features: fcols.len(),
@@ -38,24 +96,120 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
         classes: d.classes,
         shape: Vec::new(),
     };
-    for (row, record) in reader.records().enumerate() {
-        let line = row + 2;
-        let record = record.map_err(|e| Error::Data(format!("{}:{line}: {e}", path.display())))?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = line_at(&path, e.position());
+                return Err(Error::Data(format!("{shown}:{line}: {}", csv_reason(&e))));
+            }
+        }
+        let line = || line_at(&path, record.position());
         let value = |c: usize, name: &str| -> Result<f64> {
             let cell = record.get(c).unwrap_or("");
-            cell.parse::<f64>().map_err(|_| {
-                Error::Data(format!("{}:{line}: column `{name}` holds `{cell}`, not a number", path.display()))
-            })
+            let fail = |why: &str| Error::Data(format!("{shown}:{}: column `{name}` {why}", line()));
+            if cell.is_empty() {
+                return Err(fail("is empty"));
+            }
+            let shown_cell: String = cell.chars().take(40).collect();
+            match cell.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                Ok(_) => Err(fail(&format!("holds `{shown_cell}`; data values must be finite numbers"))),
+                Err(_) => Err(fail(&format!("holds `{shown_cell}`, not a number"))),
+            }
         };
         for (c, name) in fcols.iter().zip(&features) {
             data.inputs.push(value(*c, name)?);
         }
         for (c, name) in tcols.iter().zip(&targets) {
-            data.targets.push(value(*c, name)?);
+            let v = value(*c, name)?;
+            if let Some(k) = d.classes.filter(|k| super::bad_label(&[v], *k).is_some()) {
+                return Err(Error::Data(format!(
+                    "{shown}:{}: column `{name}` holds {v}; with {k} classes a label is a whole number from 0 to {}",
+                    line(),
+                    k - 1
+                )));
+            }
+            data.targets.push(v);
         }
     }
     if data.is_empty() {
-        return Err(Error::Data(format!("{}: no data rows", path.display())));
+        return Err(Error::Data(format!("{shown}: the header has no data rows after it")));
     }
     Ok(data)
+}
+
+/// The line a record starts on, counted from its byte offset: the csv crate's own
+/// line count is one short after CRLF line endings. Reads the file again, so it is
+/// for error messages only.
+fn line_at(path: &Path, at: Option<&csv::Position>) -> u64 {
+    let Some(at) = at else { return 0 };
+    let Ok(bytes) = std::fs::read(path) else { return at.line() };
+    let mut start = (at.byte() as usize).min(bytes.len());
+    // A record's offset may point at the line break that ended the previous one.
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// The csv crate's message without its own position (the caller names the line).
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("this row has {len} fields; the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8 text".into(),
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &[u8], classes: Option<usize>) -> Result<Dataset> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("d.csv"), text).unwrap();
+        let d = DataSpec {
+            path: Some("d.csv".into()),
+            feature_columns: Some(vec!["a".into(), "b".into()]),
+            target_columns: Some(vec!["y".into()]),
+            classes,
+            ..Default::default()
+        };
+        read(&d, dir.path())
+    }
+
+    #[test]
+    fn a_bom_crlf_quotes_and_no_final_newline_are_read() {
+        let d = read_text(b"\xef\xbb\xbfa,b,y\r\n\"0.5\",\" 1 \",0\r\n2,3,1", Some(2)).unwrap();
+        assert_eq!(d.inputs, [0.5, 1.0, 2.0, 3.0]);
+        assert_eq!(d.targets, [0.0, 1.0]);
+        assert!(count_rows(&std::path::PathBuf::from("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn rows_are_counted_with_or_without_a_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.csv");
+        for (text, rows) in [("a\n1\n2\n", 2), ("a\n1\n2", 2), ("a", 0), ("", 0), ("a\r\n1\r\n", 1)] {
+            std::fs::write(&p, text).unwrap();
+            assert_eq!(count_rows(&p).unwrap(), rows, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_after_crlf_too() {
+        let err = read_text(b"a,b,y\r\n0,1,0\r\n1,inf,1\r\n", None).unwrap_err().to_string();
+        assert!(err.ends_with("d.csv:3: column `b` holds `inf`; data values must be finite numbers"), "{err}");
+        let err = read_text(b"a,b,y\n0,1,0\n1,1,4\n", Some(3)).unwrap_err().to_string();
+        assert!(
+            err.ends_with("d.csv:3: column `y` holds 4; with 3 classes a label is a whole number from 0 to 2"),
+            "{err}"
+        );
+    }
 }

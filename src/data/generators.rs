@@ -1,7 +1,7 @@
 //! Seeded generators of the course's data sets and the usual toy classification sets.
 
-use super::Dataset;
-use crate::error::{Error, Result};
+use super::{Dataset, Place};
+use crate::error::Result;
 use crate::rng::{normal, uniform, StreamRng};
 use crate::spec::{DataKind, DataSpec, Gate};
 
@@ -78,11 +78,22 @@ fn labelled_square(d: &DataSpec, rng: &mut StreamRng, inside: impl Fn(f64, f64) 
     classified(inputs, labels, 2)
 }
 
-pub fn generate(d: &DataSpec, rng: &mut StreamRng) -> Dataset {
+/// Checks what a generator needs of `n` and `classes` (each value alone was checked
+/// when parsed), then draws the data set.
+pub fn generate(d: &DataSpec, place: &Place, rng: &mut StreamRng) -> Result<Dataset> {
     let n = d.n.unwrap_or(0);
     let noise = d.noise.unwrap_or(0.0);
     let radius = d.radius.unwrap_or(0.5);
-    match d.kind.unwrap_or(DataKind::Inline) {
+    let kind = d.kind.unwrap_or(DataKind::Inline);
+    if matches!(kind, DataKind::Spirals | DataKind::Blobs) {
+        let k = d.classes.unwrap_or(2);
+        if k > n {
+            return Err(
+                place.key("classes", format!("{k} classes need at least {k} samples (one per class), and `n` is {n}"))
+            );
+        }
+    }
+    Ok(match kind {
         DataKind::Linear => linear(d, rng),
         DataKind::Gates => gates(d.gate.unwrap_or(Gate::And)),
         DataKind::Xor => labelled_square(d, rng, |x, y| (x > 0.0) != (y > 0.0)),
@@ -92,8 +103,10 @@ pub fn generate(d: &DataSpec, rng: &mut StreamRng) -> Dataset {
         DataKind::Spirals => spirals(n, d.classes.unwrap_or(2), noise, rng),
         DataKind::Moons => moons(n, noise, rng),
         DataKind::Blobs => blobs(n, d.classes.unwrap_or(3), noise, rng),
-        DataKind::Inline | DataKind::Csv | DataKind::Mnist => unreachable!("not a generator"),
-    }
+        DataKind::Inline | DataKind::Csv | DataKind::Mnist => {
+            return Err(place.key("kind", "internal: this kind is not a generator"));
+        }
+    })
 }
 
 /// The notes' draw order: every x1, then every x2, then every noise term.
@@ -196,26 +209,39 @@ fn blobs(n: usize, k: usize, std: f64, rng: &mut StreamRng) -> Dataset {
     classified(inputs, labels, k)
 }
 
-pub fn inline(d: &DataSpec) -> Result<Dataset> {
-    let rows = d.inputs.clone().unwrap_or_default();
+/// The spec's own rows (each row was checked for length and finite values when
+/// parsed); here the checks that need both matrices.
+pub fn inline(d: &DataSpec, place: &Place) -> Result<Dataset> {
+    let rows = d.inputs.as_deref().unwrap_or_default();
     let features = rows.first().map(Vec::len).unwrap_or(0);
     if rows.is_empty() || features == 0 {
-        return Err(Error::Data("[data] inputs is empty".into()));
+        return Err(place.key("inputs", "`inputs` is empty"));
     }
-    if let Some(i) = rows.iter().position(|r| r.len() != features) {
-        return Err(Error::Data(format!("[data] inputs row {i} has {} values; row 0 has {features}", rows[i].len())));
-    }
-    let targets = d.targets.clone().unwrap_or_default();
+    let targets = d.targets.as_deref().unwrap_or_default();
     let target_cols = targets.first().map(Vec::len).unwrap_or(0);
-    if !targets.is_empty() {
-        if targets.len() != rows.len() {
-            return Err(Error::Data(format!("[data] has {} input rows but {} target rows", rows.len(), targets.len())));
+    if d.targets.is_some() && targets.len() != rows.len() {
+        return Err(place.key(
+            "targets",
+            format!(
+                "`targets` has {} rows but `inputs` has {}; give one target row per input row",
+                targets.len(),
+                rows.len()
+            ),
+        ));
+    }
+    if let Some(k) = d.classes {
+        if target_cols > 1 {
+            return Err(place.key(
+                "classes",
+                format!("with `classes`, targets are one column of class ids; these rows have {target_cols}"),
+            ));
         }
-        if let Some(i) = targets.iter().position(|r| r.len() != target_cols) {
-            return Err(Error::Data(format!(
-                "[data] targets row {i} has {} values; row 0 has {target_cols}",
-                targets[i].len()
-            )));
+        if let Some((i, t)) = super::bad_label(&targets.concat(), k) {
+            return Err(place.row(
+                "targets",
+                i,
+                format!("`targets` row {i} is {t}; with {k} classes a label is a whole number from 0 to {}", k - 1),
+            ));
         }
     }
     Ok(Dataset {

@@ -2,18 +2,40 @@
 //! `train-labels-idx1-ubyte[.gz]`, `t10k-…`), so full MNIST or Fashion-MNIST work too.
 //! Pixels are scaled to [0, 1].
 
-use super::{idx, Dataset, Splits};
+use super::{idx, Dataset, Place, Splits};
 use crate::error::{Error, Result};
 use crate::spec::DataSpec;
 use std::path::Path;
 
-pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Splits> {
+/// Classes in MNIST-format label files, unless `[data] classes` says otherwise.
+pub const CLASSES: usize = 10;
+
+pub fn folder(d: &DataSpec, base_dir: &Path) -> Result<std::path::PathBuf> {
     let dir = base_dir.join(d.path.as_deref().unwrap_or("."));
     if !dir.is_dir() {
         return Err(Error::Data(format!("{}: no such folder (the MNIST files' folder)", dir.display())));
     }
-    let train = pair(&dir, "train", d.n)?;
-    let test = pair(&dir, "t10k", d.test_n)?;
+    Ok(dir)
+}
+
+/// The images files of both splits, for the memory estimate: (path, header).
+pub fn image_headers(d: &DataSpec, base_dir: &Path) -> Result<Vec<(std::path::PathBuf, idx::Header)>> {
+    let dir = folder(d, base_dir)?;
+    ["train", "t10k"]
+        .iter()
+        .map(|prefix| {
+            let path = idx::locate(&dir, &format!("{prefix}-images-idx3-ubyte"))?;
+            let header = idx::header(&path)?;
+            Ok((path, header))
+        })
+        .collect()
+}
+
+pub fn read(d: &DataSpec, place: &Place, base_dir: &Path) -> Result<Splits> {
+    let dir = folder(d, base_dir)?;
+    let classes = d.classes.unwrap_or(CLASSES);
+    let train = pair(&dir, "train", d.n, classes).map_err(|e| e.at(place, "n"))?;
+    let test = pair(&dir, "t10k", d.test_n, classes).map_err(|e| e.at(place, "test_n"))?;
     if train.shape != test.shape {
         return Err(Error::Data(format!(
             "{}: training images are {:?} but test images are {:?}",
@@ -25,8 +47,30 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Splits> {
     Ok(Splits { train, validation: None, test: Some(test) })
 }
 
+/// A problem with one split: in its files, or with the spec's count for it.
+enum PairError {
+    File(Error),
+    /// The spec asks for more images than the file holds.
+    Count(String),
+}
+
+impl From<Error> for PairError {
+    fn from(e: Error) -> Self {
+        PairError::File(e)
+    }
+}
+
+impl PairError {
+    fn at(self, place: &Place, key: &str) -> Error {
+        match self {
+            PairError::File(e) => e,
+            PairError::Count(m) => place.key(key, m),
+        }
+    }
+}
+
 /// Images and labels of one split, the first `limit` of them when given.
-fn pair(dir: &Path, prefix: &str, limit: Option<usize>) -> Result<Dataset> {
+fn pair(dir: &Path, prefix: &str, limit: Option<usize>, classes: usize) -> std::result::Result<Dataset, PairError> {
     let images_path = idx::locate(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = idx::locate(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
     let images = idx::read(&images_path)?;
@@ -36,14 +80,16 @@ fn pair(dir: &Path, prefix: &str, limit: Option<usize>) -> Result<Dataset> {
             "{}: expected 3 dimensions (count, rows, cols), found {:?}",
             images_path.display(),
             images.dims
-        )));
+        ))
+        .into());
     };
     if labels.dims.len() != 1 {
         return Err(Error::Data(format!(
             "{}: expected 1 dimension (count), found {:?}",
             labels_path.display(),
             labels.dims
-        )));
+        ))
+        .into());
     }
     if labels.dims[0] != n {
         return Err(Error::Data(format!(
@@ -51,13 +97,30 @@ fn pair(dir: &Path, prefix: &str, limit: Option<usize>) -> Result<Dataset> {
             images_path.display(),
             labels_path.display(),
             labels.dims[0]
-        )));
+        ))
+        .into());
     }
-    let keep = limit.unwrap_or(n).min(n);
-    if keep == 0 {
-        return Err(Error::Data(format!("{}: no images to use", images_path.display())));
+    if n == 0 || h == 0 || w == 0 {
+        return Err(Error::Data(format!("{}: holds {n} images of {h}×{w} pixels", images_path.display())).into());
     }
-    let classes = labels.values.iter().take(keep).max().map(|m| (*m as usize + 1).max(10)).unwrap_or(10);
+    let keep = match limit {
+        Some(k) if k > n => {
+            let key = if prefix == "train" { "n" } else { "test_n" };
+            return Err(PairError::Count(format!("`{key}` is {k} but {} holds {n} images", images_path.display())));
+        }
+        Some(k) => k,
+        None => n,
+    };
+    if let Some((i, t)) =
+        super::bad_label(&labels.values[..keep].iter().map(|v| f64::from(*v)).collect::<Vec<_>>(), classes)
+    {
+        return Err(Error::Data(format!(
+            "{}: label {i} is {t}; with {classes} classes a label is 0 to {}",
+            labels_path.display(),
+            classes - 1
+        ))
+        .into());
+    }
     Ok(Dataset {
         inputs: images.values[..keep * h * w].iter().map(|v| f64::from(*v) / 255.0).collect(),
         features: h * w,

@@ -7,10 +7,12 @@ mod generators;
 pub mod idx;
 mod mnist;
 
-use crate::error::Result;
+use crate::error::{Error, Result, Source};
 use crate::rng;
 use crate::spec::{BiasColumn, DataKind, DataSpec, Normalize};
+use std::ops::Range;
 use std::path::Path;
+use toml::Spanned;
 
 /// Row-major samples: `inputs` is n×features, `targets` n×target_cols.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,19 +140,74 @@ impl Splits {
     }
 }
 
+/// The CSV file a spec names, and its data rows (counted, not read), for sizing.
+pub use csv_file::{count_rows as csv_rows, path_of as csv_path};
+/// The headers of an MNIST-format folder's two images files, for sizing.
+pub use mnist::image_headers as mnist_headers;
+
 /// Fills in every default a generator uses, so the resolved spec shows them.
 pub fn resolve_defaults(d: &DataSpec) -> DataSpec {
     generators::with_defaults(d)
 }
 
+/// Where a problem with the data is reported: at a `[data]` key (or one of its rows)
+/// in the spec, falling back to the `[data]` table when the key is not in the text.
+pub struct Place<'a> {
+    pub source: &'a Source,
+    pub span: Range<usize>,
+}
+
+impl Place<'_> {
+    pub fn of<'s>(data: &Spanned<DataSpec>, source: &'s Source) -> Place<'s> {
+        Place { source, span: data.span() }
+    }
+
+    pub fn key(&self, key: &str, message: impl Into<String>) -> Error {
+        let span = crate::spec::data_key_span(&self.source.text, key, None).unwrap_or(self.span.clone());
+        self.source.error(Some(span), message).into()
+    }
+
+    pub fn row(&self, key: &str, row: usize, message: impl Into<String>) -> Error {
+        let span = crate::spec::data_key_span(&self.source.text, key, Some(row));
+        match span {
+            Some(span) => self.source.error(Some(span), message).into(),
+            None => self.key(key, message),
+        }
+    }
+}
+
 /// Builds the data set a spec describes, splits it and normalises it. `base_dir`
-/// resolves relative paths.
-pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
-    let d = resolve_defaults(d);
-    let mut splits = split(&d, seed, base_dir)?;
+/// resolves relative paths; errors about values in the spec point at their key.
+pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Path) -> Result<Splits> {
+    let place = Place::of(data, source);
+    let d = resolve_defaults(data.get_ref());
+    if d.test_fraction + d.validation_fraction >= 1.0 {
+        return Err(place.key(
+            "validation_fraction",
+            format!(
+                "test_fraction ({}) and validation_fraction ({}) together hold out everything",
+                d.test_fraction, d.validation_fraction
+            ),
+        ));
+    }
+    let mut splits = split(&d, &place, seed, base_dir)?;
+    for (targets, keys) in [(false, ["range", "noise", "radius"]), (true, ["coefficients", "intercept", "noise"])] {
+        if let Some(v) = first_non_finite(&splits, targets) {
+            // Finite settings can still overflow: range = [-1e308, 1e308] spans infinity.
+            let given: Vec<&str> =
+                keys.into_iter().filter(|k| crate::spec::data_key_span(&source.text, k, None).is_some()).collect();
+            let key = given.first().copied().unwrap_or("kind");
+            let what = if targets { "targets" } else { "inputs" };
+            let named = given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ");
+            return Err(
+                place.key(key, format!("the generated {what} hold {v}: {named} is too large for f64 arithmetic"))
+            );
+        }
+    }
     check(&splits.train)?;
     if d.validation_fraction > 0.0 {
-        let (rest, held) = hold_out(&splits.train, d.validation_fraction, seed, "validation")?;
+        let (rest, held) = hold_out(&splits.train, d.validation_fraction, seed, "validation")
+            .map_err(|m| place.key("validation_fraction", m))?;
         splits.train = rest;
         splits.validation = Some(held);
     }
@@ -159,43 +216,54 @@ pub fn load(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
             Normalize::Given { mean, std } => (mean, std),
             Normalize::FromSplit(_) => mean_std(&splits.train.inputs),
         };
-        if std.is_nan() || std <= 0.0 {
-            return Err(crate::error::Error::Data("normalize: the training inputs are constant (std 0)".into()));
+        if !mean.is_finite() || !std.is_finite() || std <= 0.0 {
+            let m = match norm {
+                Normalize::Given { .. } => {
+                    format!("normalize needs a finite mean and a positive, finite std, found mean {mean}, std {std}")
+                }
+                Normalize::FromSplit(_) => format!(
+                    "normalize: the training inputs have mean {mean} and std {std}; they cannot be normalised (constant inputs?)"
+                ),
+            };
+            return Err(place.key("normalize", m));
         }
         for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
             set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
+        }
+        if let Some(v) = first_non_finite(&splits, false) {
+            return Err(
+                place.key("normalize", format!("normalizing with mean {mean:?} and std {std:?} makes a value {v}"))
+            );
         }
     }
     Ok(splits)
 }
 
-/// A data set the rest can rely on: samples with at least one feature, and class
-/// labels that are whole numbers below the class count.
+/// The first NaN or infinity among every split's inputs (or targets).
+fn first_non_finite(splits: &Splits, targets: bool) -> Option<f64> {
+    let sets = std::iter::once(&splits.train).chain(splits.validation.as_ref()).chain(splits.test.as_ref());
+    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| !v.is_finite())
+}
+
+/// A data set the rest can rely on: samples with at least one feature.
 fn check(d: &Dataset) -> Result<()> {
-    let fail = |m: String| Err(crate::error::Error::Data(m));
     if d.features == 0 || d.is_empty() {
-        return fail(format!(
+        return Err(Error::Data(format!(
             "[data] has {} samples of {} features; it needs at least one of each",
             d.len(),
             d.features
-        ));
-    }
-    if let Some(k) = d.classes {
-        if k == 0 {
-            return fail("[data] classes must be at least 1".into());
-        }
-        if d.target_cols == 1 {
-            if let Some((i, t)) =
-                d.targets.iter().enumerate().find(|(_, t)| !(t.fract() == 0.0 && **t >= 0.0 && **t < k as f64))
-            {
-                return fail(format!(
-                    "[data] target {i} is {t}; with {k} classes a label is a whole number from 0 to {}",
-                    k - 1
-                ));
-            }
-        }
+        )));
     }
     Ok(())
+}
+
+/// The first target that is not a class id below `classes`: (row, value).
+pub(crate) fn bad_label(targets: &[f64], classes: usize) -> Option<(usize, f64)> {
+    targets
+        .iter()
+        .enumerate()
+        .find(|(_, t)| !(t.fract() == 0.0 && **t >= 0.0 && **t < classes as f64))
+        .map(|(i, t)| (i, *t))
 }
 
 /// Mean and standard deviation over every value, summed in order.
@@ -206,12 +274,12 @@ fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-fn split(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
+fn split(d: &DataSpec, place: &Place, seed: u64, base_dir: &Path) -> Result<Splits> {
     let mut data = match d.kind.unwrap_or(DataKind::Inline) {
-        DataKind::Mnist => return mnist::read(d, base_dir),
+        DataKind::Mnist => return mnist::read(d, place, base_dir),
         DataKind::Csv => csv_file::read(d, base_dir)?,
-        DataKind::Inline => generators::inline(d)?,
-        _ => generators::generate(d, &mut rng::stream(seed, "data")),
+        DataKind::Inline => generators::inline(d, place)?,
+        _ => generators::generate(d, place, &mut rng::stream(seed, "data"))?,
     };
     if let Some(at) = d.bias_column {
         data.add_bias_column(at);
@@ -219,16 +287,19 @@ fn split(d: &DataSpec, seed: u64, base_dir: &Path) -> Result<Splits> {
     if d.test_fraction <= 0.0 {
         return Ok(Splits { train: data, validation: None, test: None });
     }
-    let (train, test) = hold_out(&data, d.test_fraction, seed, "split")?;
+    let (train, test) = hold_out(&data, d.test_fraction, seed, "split").map_err(|m| place.key("test_fraction", m))?;
     Ok(Splits { train, validation: None, test: Some(test) })
 }
 
 /// A seeded random `fraction` of `data` held out: (the rest, the held-out part).
-fn hold_out(data: &Dataset, fraction: f64, seed: u64, stream: &str) -> Result<(Dataset, Dataset)> {
+fn hold_out(data: &Dataset, fraction: f64, seed: u64, stream: &str) -> Result<(Dataset, Dataset), String> {
     let n = data.len();
     let held = ((n as f64) * fraction).round() as usize;
     if held == 0 || held >= n {
-        return Err(crate::error::Error::Data(format!("holding out {fraction} of {n} samples leaves an empty split")));
+        return Err(format!(
+            "holding out {fraction} of {n} samples leaves an empty split ({held} held out, {} kept)",
+            n.saturating_sub(held)
+        ));
     }
     let order = rng::permutation(&mut rng::stream(seed, stream), n);
     let (held_idx, rest_idx) = order.split_at(held);
@@ -247,7 +318,8 @@ mod tests {
             normalize,
             ..Default::default()
         };
-        load(&d, 1, Path::new(".")).unwrap()
+        let source = Source { file: "t.toml".into(), text: String::new() };
+        load(&Spanned::new(0..0, d), &source, 1, Path::new(".")).unwrap()
     }
 
     #[test]

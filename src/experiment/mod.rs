@@ -1,6 +1,7 @@
 //! One experiment, end to end: spec → data → graph → train or evaluate → results
 //! folder. The CLI calls this; everything it needs is in [`RunOptions`].
 
+pub mod budget;
 mod checkpoint;
 mod data_files;
 mod execute;
@@ -53,14 +54,16 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     crate::backend::cpu::path::select()?;
     let mut loaded = spec::load(path, sets, seed)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
+    budget::enforce(&budget::data_estimate(&loaded, base_dir)?, &loaded)?;
     let data_files = data_files::hash_files(&loaded, base_dir)?;
     data_files::check_against_manifest(path, &data_files)?;
-    let data = data::load(loaded.spec.data.get_ref(), loaded.spec.seed, base_dir)?;
+    let data = data::load(&loaded.spec.data, &loaded.source, loaded.spec.seed, base_dir)?;
     // Record every default the data generator used in the resolved spec.
     let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
     let span = loaded.spec.data.span();
     loaded.spec.data = toml::Spanned::new(span, resolved);
     let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.sample_shape())?;
+    budget::enforce(&budget::estimate(&loaded, &data, &dag), &loaded)?;
     check_targets(&loaded, &data, &dag)?;
     let output = &loaded.spec.output;
     for name in output.nodes.iter().chain(&output.gradients) {
@@ -119,6 +122,7 @@ pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> 
     let mut out = summary_table(&p.dag);
     let test = p.data.test.as_ref().map(|t| format!(", {} test", t.len())).unwrap_or_default();
     out += &format!("data: {} train{test}, {} input features\n", p.data.train.len(), p.data.train.features);
+    out += &budget::estimate(&p.loaded, &p.data, &p.dag).render();
     Ok(out)
 }
 

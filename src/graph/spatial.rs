@@ -17,10 +17,18 @@ fn image_dims(what: &str, first: &Node) -> Result<(usize, usize, usize), String>
 
 /// Output size of a window of `k` with `stride` over `n` values padded by `pad` each side.
 fn windows(what: &str, n: usize, k: usize, stride: usize, pad: usize) -> Result<usize, String> {
-    if k > n + 2 * pad {
+    if stride == 0 || k == 0 {
+        return Err(format!("{what}: kernel and stride must be at least 1, found kernel {k}, stride {stride}"));
+    }
+    // Checked: a padding near usize::MAX must be an error, not a wrapped size.
+    let padded = pad.checked_mul(2).and_then(|p| p.checked_add(n));
+    let Some(padded) = padded else {
+        return Err(format!("{what}: padding {pad} is too large"));
+    };
+    if k > padded {
         return Err(format!("{what}: a window of {k} does not fit in {n} values (padding {pad})"));
     }
-    Ok((n + 2 * pad - k) / stride + 1)
+    Ok((padded - k) / stride + 1)
 }
 
 fn constant(value: f64) -> ParamInit {

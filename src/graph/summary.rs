@@ -2,6 +2,18 @@
 
 use super::Dag;
 
+/// The most characters a table cell shows: format widths above 65,535 panic, and a
+/// table with a 65,536-character layer name is unreadable anyway.
+const MAX_CELL: usize = 60;
+
+fn cut(cell: &str) -> String {
+    if cell.chars().count() > MAX_CELL {
+        format!("{}…", cell.chars().take(MAX_CELL - 1).collect::<String>())
+    } else {
+        cell.to_string()
+    }
+}
+
 pub fn summary_table(dag: &Dag) -> String {
     let mut rows: Vec<[String; 5]> =
         vec![["layer".into(), "op".into(), "inputs".into(), "output shape".into(), "params".into()]];
@@ -13,7 +25,8 @@ pub fn summary_table(dag: &Dag) -> String {
             let dims: Vec<String> = node.shape.iter().map(|d| d.to_string()).collect();
             format!("[batch, {}]", dims.join(", "))
         };
-        rows.push([node.name.clone(), node.op_name.clone(), inputs.join(", "), shape, node.param_count().to_string()]);
+        let cells = [node.name.clone(), node.op_name.clone(), inputs.join(", "), shape, node.param_count().to_string()];
+        rows.push(cells.map(|c| cut(&c)));
     }
     let mut widths = [0usize; 5];
     for r in &rows {
@@ -44,6 +57,6 @@ pub fn summary_table(dag: &Dag) -> String {
     }
     out += &rule;
     out += &format!("total parameters: {}\n", dag.param_count());
-    out += &format!("output: {}\n", dag.nodes[dag.output].name);
+    out += &format!("output: {}\n", cut(&dag.nodes[dag.output].name));
     out
 }

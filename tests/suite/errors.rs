@@ -185,14 +185,14 @@ fn overrides_reach_layers_by_name_and_show_in_the_resolved_spec() {
 #[test]
 fn empty_data_and_impossible_labels_are_errors() {
     let out = failing(&GOOD.replace("n = 40", "n = 0"), &[]);
-    assert!(out.stderr.contains("[data] has 0 samples"), "{}", out.stderr);
+    assert!(out.stderr.contains("spec.toml:6:5: `n` must be at least 1, found 0"), "{}", out.stderr);
     let inline = GOOD.replace(
         "kind = \"xor\"\nn = 40",
         "kind = \"inline\"\ninputs = [[0, 0], [1, 1]]\ntargets = [[0], [2]]\nclasses = 2",
     );
     let out = failing(&inline, &[]);
     assert!(
-        out.stderr.contains("target 1 is 2; with 2 classes a label is a whole number from 0 to 1"),
+        out.stderr.contains("`targets` row 1 is 2; with 2 classes a label is a whole number from 0 to 1"),
         "{}",
         out.stderr
     );
