@@ -458,14 +458,16 @@ impl<'de> Deserialize<'de> for BatchSize {
                 f.write_str("\"all\" or a positive integer")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<BatchSize, E> {
-                if v >= 1 {
-                    Ok(BatchSize::Size(v as usize))
-                } else {
-                    Err(E::custom(format!("batch_size must be at least 1, found {v}")))
+                match usize::try_from(v) {
+                    Ok(n) if n >= 1 => Ok(BatchSize::Size(n)),
+                    _ => Err(E::custom(format!("batch_size must be at least 1, found {v}"))),
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<BatchSize, E> {
-                self.visit_i64(v as i64)
+                match usize::try_from(v) {
+                    Ok(n) if n >= 1 => Ok(BatchSize::Size(n)),
+                    _ => Err(E::custom(format!("batch_size must be from 1 to {}, found {v}", usize::MAX))),
+                }
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<BatchSize, E> {
                 if v == "all" {

@@ -81,7 +81,7 @@ fn a_missing_input_layer_is_named_with_a_suggestion() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("spec.toml:13:1"), "{}", out.stderr);
+    assert!(out.stderr.contains("spec.toml:16:11"), "at the name in `inputs`: {}", out.stderr);
 }
 
 #[test]
