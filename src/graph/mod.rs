@@ -140,7 +140,12 @@ impl Dag {
         let names: Vec<&str> = spec.model.layers.iter().map(|l| l.get_ref().name.as_str()).collect();
         for (i, layer) in spec.model.layers.iter().enumerate() {
             let node = build_node(layer.get_ref(), &nodes, &names[i + 1..]).map_err(|(key, m)| {
-                let key = if key.is_empty() { "name".to_string() } else { key };
+                // A key the layer does not write (its default inputs) is reported at its op.
+                let key = match key.as_str() {
+                    "" => "name".to_string(),
+                    k if k.starts_with("inputs") && layer.get_ref().inputs.is_none() => "op".to_string(),
+                    _ => key,
+                };
                 crate::spec::error_at(source, &format!("model.layers.{i}.{key}"), m)
             })?;
             nodes.push(node);
