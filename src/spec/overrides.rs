@@ -9,6 +9,8 @@ use crate::error::{Error, Result, Source};
 use toml::de::{DeArray, DeTable, DeValue};
 use toml::Spanned;
 
+const MAX_PATH_SEGMENTS: usize = 16;
+
 /// One command-line edit, in the order they are applied: unsets, sets, then the seed.
 #[derive(Debug, Clone)]
 pub enum Edit {
@@ -60,10 +62,15 @@ pub fn parse_with_edits<'a>(
 ) -> Result<Spanned<DeTable<'a>>> {
     let mut doc = DeTable::parse(&source.text).map_err(|e| source.error(e.span(), e.message().trim_end()))?;
     for (i, (edit, (path, raw))) in edits.iter().zip(parts).enumerate() {
-        let usage = |m: String| Error::Usage(format!("{}: {m}", edit.shown()));
+        let usage = |m: String| Error::Usage(format!("{}: {m}", crate::error::clip(&edit.shown(), 120)));
         let segments: Vec<&str> = path.split('.').map(str::trim).collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(usage("empty segment in the key path (write key.path=value)".into()));
+        }
+        // No spec key is deeper than a handful of segments; a deeper path would only
+        // build nested tables deep enough to overflow the stack.
+        if segments.len() > MAX_PATH_SEGMENTS {
+            return Err(usage(format!("the key path has {} segments; at most {MAX_PATH_SEGMENTS}", segments.len())));
         }
         let span = source.override_span(i);
         match (edit, raw) {
