@@ -219,3 +219,56 @@ pub fn locate(doc: &Spanned<DeTable<'_>>, path: &[&str]) -> Option<std::ops::Ran
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "seed = 1\n[train]\nlr = 0.1\niterations = 5\n[[model.layers]]\nname = \"h\"\nunits = 3\n";
+
+    fn apply(edits: &[Edit]) -> (Source, Result<()>) {
+        let source = Source { overrides: edits.iter().map(Edit::shown).collect(), ..Source::new("s.toml", TEXT) };
+        let parts = raw_parts(edits);
+        let result = parse_with_edits(&source, edits, &parts).map(|_| ());
+        (source, result)
+    }
+
+    fn span_of(edits: &[Edit], path: &[&str]) -> Option<std::ops::Range<usize>> {
+        let source = Source { overrides: edits.iter().map(Edit::shown).collect(), ..Source::new("s.toml", TEXT) };
+        let parts = raw_parts(edits);
+        let doc = parse_with_edits(&source, edits, &parts).unwrap();
+        locate(&doc, path)
+    }
+
+    #[test]
+    fn keys_of_the_file_keep_their_place_and_set_keys_move_past_the_text() {
+        let lr = TEXT.find("lr").unwrap();
+        assert_eq!(span_of(&[], &["train", "lr"]).map(|s| s.start), Some(lr));
+        let units = TEXT.find("units").unwrap();
+        assert_eq!(span_of(&[], &["model", "layers", "h", "units"]).map(|s| s.start), Some(units));
+        assert_eq!(span_of(&[], &["model", "layers", "0", "units"]).map(|s| s.start), Some(units));
+        // A missing key is reported at the deepest part that exists.
+        assert_eq!(span_of(&[], &["train", "momentum"]).map(|s| s.start), Some(TEXT.find("train").unwrap()));
+        let edits = [Edit::Unset("train.iterations".into()), Edit::Set("train.lr=0.5".into()), Edit::Seed(u64::MAX)];
+        let source = Source::new("s.toml", TEXT);
+        let set_lr = span_of(&edits, &["train", "lr"]).unwrap();
+        assert!(set_lr.start >= source.override_span(1).start && set_lr.start < source.override_span(2).start);
+        assert!(span_of(&edits, &["seed"]).unwrap().start >= source.override_span(2).start);
+        assert_eq!(span_of(&edits, &["train", "iterations"]).map(|s| s.start), Some(TEXT.find("train").unwrap()));
+    }
+
+    #[test]
+    fn bad_edits_name_their_argument() {
+        let (_, r) = apply(&[Edit::Unset("train.iteration".into())]);
+        let m = r.unwrap_err().to_string();
+        assert_eq!(m, "--unset train.iteration: there is no key `iteration` to remove; did you mean `iterations`?");
+        let (_, r) = apply(&[Edit::Set("model.layers.zzz.units=2".into())]);
+        assert_eq!(r.unwrap_err().to_string(), "--set model.layers.zzz.units=2: `layers` has no entry named `zzz`");
+        let (_, r) = apply(&[Edit::Set("train..lr=2".into())]);
+        assert!(r.unwrap_err().to_string().contains("empty segment"));
+        let (source, r) = apply(&[Edit::Set("train.lr=abc".into())]);
+        assert!(r.is_ok(), "a bare word is a string; serde rejects it later");
+        let e = source.error(Some(source.override_span(0)), "invalid type");
+        assert_eq!(e.to_string(), "--set train.lr=abc: invalid type");
+    }
+}
