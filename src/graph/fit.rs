@@ -50,6 +50,15 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
         }
     }
     for (i, p) in spec.probes.iter().enumerate() {
+        let width = dag.nodes.get(dag.output).map(|n| n.width()).unwrap_or(0);
+        if p.get_ref().kind == crate::spec::ProbeKind::TruthVsPrediction && width != 1 {
+            return Err(at(
+                &format!("probes.{i}.kind"),
+                format!(
+                    "probe `truth_vs_prediction` needs a binary classifier with one output; the output has {width}"
+                ),
+            ));
+        }
         crate::probes::precheck(p.get_ref(), spec, data).map_err(|(key, m)| {
             let kind = toml::Value::try_from(p.get_ref().kind).ok();
             let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("?");

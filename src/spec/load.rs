@@ -53,12 +53,18 @@ pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Opti
     }
     let parts = overrides::raw_parts(&edits);
     let doc = overrides::parse_with_edits(&source, &edits, &parts)?;
+    // Settings with defaults cannot tell "given" from "defaulted" once parsed; which
+    // optimizer settings were written is read here, to refuse ones the optimizer ignores.
+    let train_keys: Vec<String> = match doc.get_ref().get("train").map(|t| t.get_ref()) {
+        Some(toml::de::DeValue::Table(t)) => t.keys().map(|k| k.get_ref().to_string()).collect(),
+        _ => vec![],
+    };
     let spec = Spec::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
         let message = with_suggestion(e.message());
         source.error(e.span(), message)
     })?;
     drop(parts);
-    validate::validate(&spec, &source)?;
+    validate::validate(&spec, &source, &train_keys)?;
     Ok(LoadedSpec { spec, source })
 }
 

@@ -85,13 +85,14 @@ pub fn show(v: f64) -> String {
     }
 }
 
-pub fn validate(spec: &Spec, source: &Source) -> Result<()> {
+/// `train_keys` are the keys written in `[train]` (after the command line's edits).
+pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<()> {
     let c = Check { source };
     validate_name(&c, &spec.name)?;
     validate_data(&c, &spec.data)?;
     super::validate_model::validate_model(&c, &spec.model)?;
     if let Some(train) = &spec.train {
-        validate_train(&c, train.get_ref())?;
+        validate_train(&c, train.get_ref(), train_keys)?;
     }
     let m = &spec.metrics;
     c.at_least_one("metrics.every", "[metrics] `every`", m.every)?;
@@ -102,6 +103,15 @@ pub fn validate(spec: &Spec, source: &Source) -> Result<()> {
     c.ensure(!m.record.is_empty(), "metrics.record", || {
         "[metrics] `record` is empty; it needs at least one metric".into()
     })?;
+    if let Some(j) = (1..m.record.len()).find(|&j| m.record[..j].contains(&m.record[j])) {
+        let message = format!("[metrics] `record` lists `{}` twice", m.record[j].name());
+        return Err(c.fail(&format!("metrics.record.{j}"), message));
+    }
+    let splits = m.splits.as_deref().unwrap_or_default();
+    if let Some(j) = (1..splits.len()).find(|&j| splits[..j].contains(&splits[j])) {
+        let message = format!("[metrics] `splits` lists `{}` twice", splits[j].name());
+        return Err(c.fail(&format!("metrics.splits.{j}"), message));
+    }
     for (i, p) in spec.probes.iter().enumerate() {
         validate_probe(&c, i, p.get_ref())?;
     }
@@ -217,7 +227,7 @@ pub fn op_name_of(op: LayerOp) -> String {
     toml::Value::try_from(op).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
-fn validate_train(c: &Check, t: &TrainSpec) -> Result<()> {
+fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
     if t.solver == Some(Solver::Lstsq) {
         let key = if t.iterations.is_some() { "train.iterations" } else { "train.epochs" };
         return c.ensure(t.iterations.is_none() && t.epochs.is_none(), key, || {
@@ -237,6 +247,17 @@ fn validate_train(c: &Check, t: &TrainSpec) -> Result<()> {
     }
     c.at_least_one("train.iterations", "[train] `iterations`", t.iterations)?;
     c.at_least_one("train.epochs", "[train] `epochs`", t.epochs)?;
+    let (optimizer, takes): (&str, &[&str]) = match t.optimizer {
+        OptimizerKind::Sgd => ("sgd", &["momentum", "nesterov"]),
+        OptimizerKind::Adam => ("adam", &["beta1", "beta2", "eps"]),
+        OptimizerKind::AdamW => ("adamw", &["beta1", "beta2", "eps"]),
+        OptimizerKind::RmsProp => ("rmsprop", &["alpha", "eps", "momentum"]),
+    };
+    let set: Vec<(&str, bool)> = ["momentum", "nesterov", "beta1", "beta2", "eps", "alpha"]
+        .into_iter()
+        .map(|k| (k, given.iter().any(|g| g == k)))
+        .collect();
+    c.reject_extra("train", &format!("[train] optimizer `{optimizer}`"), &set, takes)?;
     c.number("train.lr", "[train] `lr`", t.lr, 0.0, true, MAX_LR)?;
     c.number("train.loss_scale", "[train] `loss_scale`", t.loss_scale, 0.0, true, MAX_SCALE)?;
     c.fraction("train.momentum", "[train] `momentum`", t.momentum, 0.0, 1.0)?;
@@ -285,6 +306,12 @@ fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
         _ => &["split"],
     };
     c.reject_extra(&base, &format!("probe `{kind}`"), &set, allowed)?;
+    if p.metrics.as_ref().is_some_and(Vec::is_empty) {
+        return Err(c.fail(
+            &format!("{base}.metrics"),
+            format!("probe `{kind}`: `metrics` is empty; leave it out to draw every recorded one"),
+        ));
+    }
     if let Some(r) = p.resolution {
         c.ensure(RESOLUTIONS.contains(&r), &format!("{base}.resolution"), || {
             let (low, high) = (RESOLUTIONS.start(), RESOLUTIONS.end());
