@@ -80,6 +80,9 @@ pub fn show(v: f64) -> String {
         "nan".into()
     } else if v.is_infinite() {
         if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else if v != 0.0 && !(1e-4..1e9).contains(&v.abs()) {
+        // 1e308 as 1e308, not as 309 digits.
+        format!("{v:e}")
     } else {
         v.to_string()
     }
