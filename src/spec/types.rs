@@ -281,6 +281,34 @@ pub struct TrainSpec {
     pub shuffle: bool,
 }
 
+impl TrainSpec {
+    /// Every setting at its default, as serde fills them in.
+    pub fn default_optimizer_settings() -> TrainSpec {
+        TrainSpec {
+            solver: None,
+            loss: None,
+            reduction: Reduction::Mean,
+            loss_scale: one(),
+            optimizer: OptimizerKind::Sgd,
+            lr: default_lr(),
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_eps(),
+            alpha: default_alpha(),
+            schedule: None,
+            warmup: 0,
+            clip_norm: None,
+            batch_size: BatchSize::All,
+            iterations: None,
+            epochs: None,
+            shuffle: yes(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {

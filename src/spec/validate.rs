@@ -256,10 +256,19 @@ fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
         OptimizerKind::AdamW => ("adamw", &["beta1", "beta2", "eps"]),
         OptimizerKind::RmsProp => ("rmsprop", &["alpha", "eps", "momentum"]),
     };
-    let set: Vec<(&str, bool)> = ["momentum", "nesterov", "beta1", "beta2", "eps", "alpha"]
-        .into_iter()
-        .map(|k| (k, given.iter().any(|g| g == k)))
-        .collect();
+    // A default value is let through: the resolved spec.toml writes every setting.
+    let defaults = TrainSpec::default_optimizer_settings();
+    let set: Vec<(&str, bool)> = [
+        ("momentum", t.momentum != defaults.momentum),
+        ("nesterov", t.nesterov != defaults.nesterov),
+        ("beta1", t.beta1 != defaults.beta1),
+        ("beta2", t.beta2 != defaults.beta2),
+        ("eps", t.eps != defaults.eps),
+        ("alpha", t.alpha != defaults.alpha),
+    ]
+    .into_iter()
+    .map(|(k, changed)| (k, changed && given.iter().any(|g| g == k)))
+    .collect();
     c.reject_extra("train", &format!("[train] optimizer `{optimizer}`"), &set, takes)?;
     c.number("train.lr", "[train] `lr`", t.lr, 0.0, true, MAX_LR)?;
     c.number("train.loss_scale", "[train] `loss_scale`", t.loss_scale, 0.0, true, MAX_SCALE)?;
