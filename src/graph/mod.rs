@@ -168,12 +168,15 @@ fn fail<T>(key: &str, message: String) -> std::result::Result<T, Fail> {
     Err((key.to_string(), message))
 }
 
-/// The product of a shape's dimensions, or an error naming the layer when it does not
-/// fit in memory's address space.
+/// The product of a shape's dimensions, or an error naming the layer when its f64
+/// values could not even be addressed (a `Vec` that large panics; whether the machine
+/// has the memory is a later, finer check).
 pub(crate) fn checked_size(what: &str, dims: &[usize]) -> std::result::Result<usize, Fail> {
-    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        (String::new(), format!("{what}: a shape of {dims:?} has more values than this machine can address"))
-    })
+    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match count {
+        Some(n) if n.checked_mul(8).is_some_and(|bytes| bytes <= isize::MAX as usize) => Ok(n),
+        _ => Err((String::new(), format!("{what}: a shape of {dims:?} has more values than this machine can address"))),
+    }
 }
 
 pub(crate) fn shape_str(n: &Node) -> String {
@@ -257,7 +260,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node], later: &[&str]) -> std::result::Res
                 );
             }
             let fan_in = first.shape[0];
-            checked_size(&what, &[units, fan_in])?;
+            checked_size(&what, &[units, fan_in]).map_err(|(_, m)| ("units".to_string(), m))?;
             let bias = l.bias.unwrap_or(true);
             node.op = NodeOp::Dense { units, bias };
             node.shape = vec![units];
