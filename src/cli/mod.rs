@@ -40,12 +40,23 @@ pub struct CleanArgs {
 pub struct SpecArgs {
     /// The experiment file.
     pub spec: PathBuf,
-    /// Override the spec's seed.
+    /// Override the spec's seed (0 to 18446744073709551615).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Override any spec value: --set train.lr=0.1, --set model.layers.hidden.units=8.
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub sets: Vec<String>,
+    /// Remove a spec value before the --set ones apply: --unset train.iterations --set train.epochs=2.
+    #[arg(long = "unset", value_name = "KEY.PATH")]
+    pub unsets: Vec<String>,
+}
+
+impl SpecArgs {
+    /// The --unset and --set arguments as the spec loader takes them (unsets marked).
+    pub fn edits(&self) -> Vec<String> {
+        let unsets = self.unsets.iter().map(|k| format!("{}{k}", crate::spec::UNSET_PREFIX));
+        unsets.chain(self.sets.iter().cloned()).collect()
+    }
 }
 
 #[derive(Args, Debug)]
@@ -78,11 +89,16 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
             print!("{e}");
             return Ok(());
         }
-        Err(e) => return Err(Error::Usage(e.to_string().trim_end().to_string())),
+        // clap's message starts with its own `error: `; main adds the one that is printed.
+        Err(e) => {
+            let message = e.to_string();
+            let message = message.trim_end();
+            return Err(Error::Usage(message.strip_prefix("error: ").unwrap_or(message).to_string()));
+        }
     };
     match cli.command {
         Command::Check(a) => {
-            print!("{}", experiment::check(&a.spec, &a.sets, a.seed)?);
+            print!("{}", experiment::check(&a.spec, &a.edits(), a.seed)?);
             Ok(())
         }
         Command::Run(a) => run(a),
@@ -125,11 +141,12 @@ fn run(a: RunArgs) -> Result<()> {
     };
     let interrupt = Interrupt::new();
     stop_on_signals(&interrupt)?;
+    let sets = a.spec.edits();
     let opts = RunOptions {
         spec_path: a.spec.spec,
         results_root: a.results,
         seed: a.spec.seed,
-        sets: a.spec.sets,
+        sets,
         interrupt: interrupt.clone(),
     };
     let mut progress = |step: usize, total: usize, loss: f64| {

@@ -318,7 +318,7 @@ mod tests {
             normalize,
             ..Default::default()
         };
-        let source = Source { file: "t.toml".into(), text: String::new() };
+        let source = Source::new("t.toml", String::new());
         load(&Spanned::new(0..0, d), &source, 1, Path::new(".")).unwrap()
     }
 

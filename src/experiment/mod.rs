@@ -12,7 +12,7 @@ use crate::data::{self, Splits};
 use crate::error::{Error, Result};
 use crate::graph::{summary_table, Dag};
 use crate::results::{now_utc, RunDir};
-use crate::spec::{self, LoadedSpec, Solver};
+use crate::spec::{self, LoadedSpec};
 use crate::train::Interrupt;
 pub use data_files::DataHashes;
 use std::path::{Path, PathBuf};
@@ -64,15 +64,7 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     loaded.spec.data = toml::Spanned::new(span, resolved);
     let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.sample_shape())?;
     budget::enforce(&budget::estimate(&loaded, &data, &dag), &loaded)?;
-    check_targets(&loaded, &data, &dag)?;
-    let output = &loaded.spec.output;
-    for name in output.nodes.iter().chain(&output.gradients) {
-        dag.resolve(name).map_err(|m| loaded.source.error(None, format!("[output]: {m}")))?;
-    }
-    for p in &loaded.spec.probes {
-        crate::probes::precheck(p.get_ref(), &loaded.spec, &data)
-            .map_err(|m| loaded.source.error(Some(p.span()), format!("probe `{:?}`: {m}", p.get_ref().kind)))?;
-    }
+    crate::graph::check_fit(&loaded, &data, &dag)?;
     let initial = match &loaded.spec.model.init {
         Some(init) => {
             let file = base_dir.join(&init.get_ref().from);
@@ -85,36 +77,6 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     // After loading, so the loaders' messages name paths as the spec wrote them.
     data_files::make_paths_absolute(&mut loaded, base_dir);
     Ok(Prepared { loaded, data, dag, initial, data_files })
-}
-
-/// The loss compares the output with the targets: their widths must agree.
-fn check_targets(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
-    let Some(train) = &loaded.spec.train else {
-        return Ok(());
-    };
-    let out = &dag.nodes[dag.output];
-    let fail = |m: String| -> Result<()> { Err(loaded.source.error(Some(train.span()), m).into()) };
-    if data.train.target_cols == 0 {
-        return fail("[train] needs targets, and the data set has none".into());
-    }
-    if !out.batched || out.shape.len() != 1 {
-        return fail(format!("[train] the output `{}` must be one row per sample to compare with targets", out.name));
-    }
-    let width = out.width();
-    let got = data.train.target_matrix(width).len() / data.train.len().max(1);
-    if got != width {
-        return fail(format!(
-            "[train] the output `{}` has {width} value(s) per sample but the targets have {got}{}",
-            out.name,
-            data.train.classes.map(|k| format!(" ({k} classes)")).unwrap_or_default()
-        ));
-    }
-    if train.get_ref().solver == Some(Solver::Lstsq)
-        && !(dag.nodes.len() == 2 && matches!(dag.nodes[1].op, crate::graph::NodeOp::Dense { .. }))
-    {
-        return fail("[train] solver = \"lstsq\" fits a model that is a single dense layer".into());
-    }
-    Ok(())
 }
 
 pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> {

@@ -2,9 +2,11 @@
 //! layers), shapes inferred and checked before any compute, parameters counted and
 //! their initial values decided. Nothing here runs.
 
+mod fit;
 mod spatial;
 mod summary;
 
+pub use fit::{check_fit, MAX_STEPS};
 pub use summary::summary_table;
 
 use crate::backend::{Map, Zip};
@@ -132,19 +134,48 @@ impl Dag {
             batched: true,
             params: vec![],
         }];
-        for layer in &spec.model.layers {
-            let node = build_node(layer.get_ref(), &nodes).map_err(|m| source.error(Some(layer.span()), m))?;
-            nodes.push(node);
-        }
         if spec.model.layers.is_empty() {
-            return Err(source.error(None, "[model] has no layers").into());
+            return Err(crate::spec::error_at(source, "model.layers", "[model] has no layers"));
+        }
+        let names: Vec<&str> = spec.model.layers.iter().map(|l| l.get_ref().name.as_str()).collect();
+        for (i, layer) in spec.model.layers.iter().enumerate() {
+            let node = build_node(layer.get_ref(), &nodes, &names[i + 1..]).map_err(|(key, m)| {
+                // A key the layer does not write (its default inputs) is reported at its op.
+                let key = match key.as_str() {
+                    "" => "name".to_string(),
+                    k if k.starts_with("inputs") && layer.get_ref().inputs.is_none() => "op".to_string(),
+                    _ => key,
+                };
+                crate::spec::error_at(source, &format!("model.layers.{i}.{key}"), m)
+            })?;
+            nodes.push(node);
         }
         let dag_so_far = Dag { nodes, output: 0 };
         let output = match &spec.model.output {
-            Some(name) => dag_so_far.resolve(name).map_err(|m| source.error(None, format!("[model] output: {m}")))?,
+            Some(name) => dag_so_far
+                .resolve(name)
+                .map_err(|m| crate::spec::error_at(source, "model.output", format!("[model] output: {m}")))?,
             None => dag_so_far.nodes.len() - 1,
         };
         Ok(Dag { output, ..dag_so_far })
+    }
+}
+
+/// A failed layer: the key it is about (empty for the layer as a whole) and the message.
+type Fail = (String, String);
+
+fn fail<T>(key: &str, message: String) -> std::result::Result<T, Fail> {
+    Err((key.to_string(), message))
+}
+
+/// The product of a shape's dimensions, or an error naming the layer when its f64
+/// values could not even be addressed (a `Vec` that large panics; whether the machine
+/// has the memory is a later, finer check).
+pub(crate) fn checked_size(what: &str, dims: &[usize]) -> std::result::Result<usize, Fail> {
+    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match count {
+        Some(n) if n.checked_mul(8).is_some_and(|bytes| bytes <= isize::MAX as usize) => Ok(n),
+        _ => Err((String::new(), format!("{what}: a shape of {dims:?} has more values than this machine can address"))),
     }
 }
 
@@ -156,22 +187,32 @@ pub(crate) fn shape_str(n: &Node) -> String {
     }
 }
 
-fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String> {
+/// `later` names the layers after this one, to tell a forward reference from a typo.
+fn build_node(l: &LayerSpec, nodes: &[Node], later: &[&str]) -> std::result::Result<Node, Fail> {
     let op_name = crate::spec::op_name_of(l.op);
     let what = format!("layer `{}` ({op_name})", l.name);
     if nodes.iter().any(|n| n.name == l.name) {
-        return Err(format!("{what}: the name `{}` is already taken", l.name));
+        let whose = if l.name == INPUT { " (by the data)" } else { "" };
+        return fail("name", format!("{what}: the name `{}` is already taken{whose}", l.name));
     }
-    let input_names = l.inputs.clone().unwrap_or_else(|| vec![nodes[nodes.len() - 1].name.clone()]);
+    let previous = nodes.last().map(|n| n.name.clone()).unwrap_or_else(|| INPUT.to_string());
+    let input_names = l.inputs.clone().unwrap_or_else(|| vec![previous]);
     let mut inputs = Vec::with_capacity(input_names.len());
-    for name in &input_names {
+    for (j, name) in input_names.iter().enumerate() {
         match nodes.iter().position(|n| &n.name == name) {
             Some(i) => inputs.push(i),
+            None if name == &l.name || later.contains(&name.as_str()) => {
+                let which = if name == &l.name { "is this layer itself" } else { "comes later" };
+                return fail(
+                    &format!("inputs.{j}"),
+                    format!("{what}: input `{name}` {which}; a layer takes only earlier layers (no cycles)"),
+                );
+            }
             None => {
                 let hint = crate::spec::suggest(name, nodes.iter().map(|n| n.name.as_str()))
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                return Err(format!("{what}: input `{name}` is not an earlier layer{hint}"));
+                return fail(&format!("inputs.{j}"), format!("{what}: input `{name}` is not an earlier layer{hint}"));
             }
         }
     }
@@ -182,17 +223,19 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
     };
     match arity {
         Some(k) if inputs.len() != k => {
-            return Err(format!("{what} takes {k} input(s), found {}", inputs.len()));
+            return fail("inputs", format!("{what} takes {k} input(s), found {}", inputs.len()));
         }
-        None if inputs.len() < 2 => return Err(format!("{what} joins at least 2 inputs, found {}", inputs.len())),
+        None if inputs.len() < 2 => {
+            return fail("inputs", format!("{what} joins at least 2 inputs, found {}", inputs.len()))
+        }
         _ => {}
     }
     let first = &nodes[inputs[0]];
     if !first.batched && !matches!(l.op, LayerOp::AddScalar | LayerOp::MulScalar | LayerOp::Identity) {
-        return Err(format!(
-            "{what}: input `{}` is a scalar reduction; only scalar arithmetic may follow it",
-            first.name
-        ));
+        return fail(
+            "inputs",
+            format!("{what}: input `{}` is a scalar reduction; only scalar arithmetic may follow it", first.name),
+        );
     }
     let mut node = Node {
         name: l.name.clone(),
@@ -207,13 +250,17 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::Dense => {
             let units = l.units.unwrap_or(1);
             if first.shape.len() != 1 {
-                return Err(format!(
-                    "{what} needs a flat input; `{}` has shape {} (add a `flatten` layer before it)",
-                    first.name,
-                    shape_str(first)
-                ));
+                return fail(
+                    "op",
+                    format!(
+                        "{what} needs a flat input; `{}` has shape {} (add a `flatten` layer before it)",
+                        first.name,
+                        shape_str(first)
+                    ),
+                );
             }
             let fan_in = first.shape[0];
+            checked_size(&what, &[units, fan_in]).map_err(|(_, m)| ("units".to_string(), m))?;
             let bias = l.bias.unwrap_or(true);
             node.op = NodeOp::Dense { units, bias };
             node.shape = vec![units];
@@ -221,7 +268,7 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             if bias {
                 let init = match &l.biases {
                     Some(b) if b.len() != units => {
-                        return Err(format!("{what}: `biases` has {} values for {units} units", b.len()));
+                        return fail("biases", format!("{what}: `biases` has {} values for {units} units", b.len()));
                     }
                     Some(b) => ParamInit::Given(b.clone()),
                     None => default_bias_init(l),
@@ -244,20 +291,24 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
         LayerOp::MulScalar => node.op = NodeOp::Map(Map::MulScalar(l.value.unwrap_or(1.0))),
         LayerOp::Softmax => {
             if first.shape.len() != 1 {
-                return Err(format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first)));
+                let m = format!("{what} needs a flat input; `{}` has shape {}", first.name, shape_str(first));
+                return fail("op", m);
             }
             node.op = NodeOp::Softmax;
         }
         LayerOp::Add | LayerOp::Sub | LayerOp::Mul => {
             let second = &nodes[inputs[1]];
             if second.shape != first.shape || second.batched != first.batched {
-                return Err(format!(
-                    "{what}: inputs `{}` {} and `{}` {} have different shapes",
-                    first.name,
-                    shape_str(first),
-                    second.name,
-                    shape_str(second)
-                ));
+                return fail(
+                    "inputs",
+                    format!(
+                        "{what}: inputs `{}` {} and `{}` {} have different shapes",
+                        first.name,
+                        shape_str(first),
+                        second.name,
+                        shape_str(second)
+                    ),
+                );
             }
             node.op = NodeOp::Zip(match l.op {
                 LayerOp::Add => Zip::Add,
@@ -266,17 +317,17 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
             });
         }
         LayerOp::Concat => {
-            let mut width = 0;
+            let mut width: usize = 0;
             for &i in &inputs {
                 let n = &nodes[i];
                 if n.shape.len() != 1 || !n.batched {
-                    return Err(format!(
-                        "{what}: input `{}` has shape {}; concat joins flat inputs",
-                        n.name,
-                        shape_str(n)
-                    ));
+                    let m = format!("{what}: input `{}` has shape {}; concat joins flat inputs", n.name, shape_str(n));
+                    return fail("inputs", m);
                 }
-                width += n.shape[0];
+                width = match width.checked_add(n.shape[0]) {
+                    Some(w) => w,
+                    None => return fail("inputs", format!("{what}: the joined width does not fit in memory")),
+                };
             }
             node.op = NodeOp::Concat;
             node.shape = vec![width];
@@ -297,12 +348,16 @@ fn build_node(l: &LayerSpec, nodes: &[Node]) -> std::result::Result<Node, String
 }
 
 /// The weight of a dense layer: given in×out (as in the notes' x·W) and stored out×in.
-fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::result::Result<ParamDef, String> {
+fn dense_weight(l: &LayerSpec, what: &str, fan_in: usize, units: usize) -> std::result::Result<ParamDef, Fail> {
     let init = match &l.weights {
         Some(rows) => {
             let cols = rows.first().map(Vec::len).unwrap_or(0);
-            if rows.len() != fan_in || rows.iter().any(|r| r.len() != units) {
-                return Err(format!(
+            if let Some(r) = rows.iter().position(|r| r.len() != cols) {
+                let m = format!("{what}: `weights` row {r} has {} values; row 0 has {cols}", rows[r].len());
+                return fail(&format!("weights.{r}"), m);
+            }
+            if rows.len() != fan_in || cols != units {
+                return fail("weights", format!(
                     "{what}: `weights` is {}×{cols} but the layer maps {fan_in} inputs to {units} units (expects {fan_in}×{units}, rows are inputs)",
                     rows.len()
                 ));

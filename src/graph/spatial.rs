@@ -1,32 +1,33 @@
 //! Shape inference and parameters of the image layers: conv2d, pools, batchnorm,
 //! dropout and flatten. Images are [channels, height, width] per sample.
 
-use super::{shape_str, Node, NodeOp, ParamDef, ParamInit};
+use super::{checked_size, shape_str, Fail, Node, NodeOp, ParamDef, ParamInit};
 use crate::spec::{InitKind, InitSpec, LayerOp, LayerSpec};
 
-fn image_dims(what: &str, first: &Node) -> Result<(usize, usize, usize), String> {
+fn image_dims(what: &str, first: &Node) -> Result<(usize, usize, usize), Fail> {
     match first.shape[..] {
         [c, h, w] => Ok((c, h, w)),
-        _ => Err(format!(
-            "{what} needs an image input [channels, height, width]; `{}` has shape {}",
-            first.name,
-            shape_str(first)
+        _ => Err((
+            "op".into(),
+            format!(
+                "{what} needs an image input [channels, height, width]; `{}` has shape {}",
+                first.name,
+                shape_str(first)
+            ),
         )),
     }
 }
 
 /// Output size of a window of `k` with `stride` over `n` values padded by `pad` each side.
-fn windows(what: &str, n: usize, k: usize, stride: usize, pad: usize) -> Result<usize, String> {
-    if stride == 0 || k == 0 {
-        return Err(format!("{what}: kernel and stride must be at least 1, found kernel {k}, stride {stride}"));
+/// Zero sizes and absurd paddings are refused by validation; this still never divides by
+/// zero or overflows.
+fn windows(what: &str, n: usize, k: usize, stride: usize, pad: usize) -> Result<usize, Fail> {
+    let padded = pad.checked_mul(2).and_then(|p| p.checked_add(n)).unwrap_or(usize::MAX);
+    if k == 0 || stride == 0 {
+        return Err(("kernel".into(), format!("{what}: `kernel` and `stride` must be at least 1")));
     }
-    // Checked: a padding near usize::MAX must be an error, not a wrapped size.
-    let padded = pad.checked_mul(2).and_then(|p| p.checked_add(n));
-    let Some(padded) = padded else {
-        return Err(format!("{what}: padding {pad} is too large"));
-    };
     if k > padded {
-        return Err(format!("{what}: a window of {k} does not fit in {n} values (padding {pad})"));
+        return Err(("kernel".into(), format!("{what}: a window of {k} does not fit in {n} values (padding {pad})")));
     }
     Ok((padded - k) / stride + 1)
 }
@@ -35,7 +36,7 @@ fn constant(value: f64) -> ParamInit {
     ParamInit::Random(InitSpec { kind: InitKind::Constant, low: None, high: None, std: None, value: Some(value) })
 }
 
-pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result<(), String> {
+pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result<(), Fail> {
     match l.op {
         LayerOp::Conv2d => {
             let (c, h, w) = image_dims(what, first)?;
@@ -44,6 +45,8 @@ pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result
             let oh = windows(what, h, kernel, stride, padding)?;
             let ow = windows(what, w, kernel, stride, padding)?;
             let bias = l.bias.unwrap_or(true);
+            checked_size(what, &[channels, c, kernel, kernel])?;
+            checked_size(what, &[channels, oh, ow])?;
             node.op = NodeOp::Conv2d { channels, kernel, stride, padding, bias };
             node.shape = vec![channels, oh, ow];
             let fans = (c * kernel * kernel, channels * kernel * kernel);
@@ -77,6 +80,10 @@ pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result
                 NodeOp::AvgPool2d { kernel, stride }
             };
         }
+        // Batch-norm on a flat input normalises each feature; on a scalar there is nothing to do.
+        LayerOp::BatchNorm if first.shape.is_empty() => {
+            return Err(("op".into(), format!("{what} needs a batched input; `{}` is a scalar", first.name)))
+        }
         LayerOp::BatchNorm => {
             let c = first.shape.first().copied().unwrap_or(1);
             node.op = NodeOp::BatchNorm { momentum: l.momentum.unwrap_or(0.1), eps: l.eps.unwrap_or(1e-5) };
@@ -96,9 +103,9 @@ pub fn build(l: &LayerSpec, what: &str, first: &Node, node: &mut Node) -> Result
         LayerOp::Dropout => node.op = NodeOp::Dropout { rate: l.rate.unwrap_or(0.5) },
         LayerOp::Flatten => {
             node.op = NodeOp::Flatten;
-            node.shape = vec![first.shape.iter().product()];
+            node.shape = vec![checked_size(what, &first.shape)?];
         }
-        _ => unreachable!("not an image layer"),
+        _ => return Err(("op".into(), format!("{what} is not an image layer"))),
     }
     Ok(())
 }

@@ -1,32 +1,30 @@
 //! The layer table `runner check` prints, like Keras' `summary()`.
 
 use super::Dag;
+use crate::error::clip;
 
-/// The most characters a table cell shows: format widths above 65,535 panic, and a
-/// table with a 65,536-character layer name is unreadable anyway.
-const MAX_CELL: usize = 60;
-
-fn cut(cell: &str) -> String {
-    if cell.chars().count() > MAX_CELL {
-        format!("{}…", cell.chars().take(MAX_CELL - 1).collect::<String>())
-    } else {
-        cell.to_string()
-    }
-}
+/// The widest a name or list of inputs is shown; a longer one is cut with `…`.
+const SHOWN_NAME_CHARS: usize = 40;
 
 pub fn summary_table(dag: &Dag) -> String {
     let mut rows: Vec<[String; 5]> =
         vec![["layer".into(), "op".into(), "inputs".into(), "output shape".into(), "params".into()]];
     for node in &dag.nodes {
-        let inputs: Vec<&str> = node.inputs.iter().map(|&i| dag.nodes[i].name.as_str()).collect();
+        let inputs: Vec<&str> = node.inputs.iter().filter_map(|&i| dag.nodes.get(i)).map(|n| n.name.as_str()).collect();
         let shape = if node.shape.is_empty() {
             "scalar".to_string()
         } else {
             let dims: Vec<String> = node.shape.iter().map(|d| d.to_string()).collect();
             format!("[batch, {}]", dims.join(", "))
         };
-        let cells = [node.name.clone(), node.op_name.clone(), inputs.join(", "), shape, node.param_count().to_string()];
-        rows.push(cells.map(|c| cut(&c)));
+        let inputs = clip(&inputs.join(", "), SHOWN_NAME_CHARS);
+        rows.push([
+            clip(&node.name, SHOWN_NAME_CHARS),
+            node.op_name.clone(),
+            inputs,
+            shape,
+            node.param_count().to_string(),
+        ]);
     }
     let mut widths = [0usize; 5];
     for r in &rows {
@@ -57,6 +55,7 @@ pub fn summary_table(dag: &Dag) -> String {
     }
     out += &rule;
     out += &format!("total parameters: {}\n", dag.param_count());
-    out += &format!("output: {}\n", cut(&dag.nodes[dag.output].name));
+    let output = dag.nodes.get(dag.output).map(|n| clip(&n.name, SHOWN_NAME_CHARS)).unwrap_or_default();
+    out += &format!("output: {output}\n");
     out
 }

@@ -9,7 +9,11 @@ pub fn learning_rate(t: &TrainSpec, step: usize, total: usize) -> f64 {
     }
     let Some(s) = t.schedule else { return t.lr };
     match s.kind {
-        ScheduleKind::Step => t.lr * s.gamma.unwrap_or(0.1).powi((step / s.every.unwrap_or(1).max(1)) as i32),
+        ScheduleKind::Step => {
+            // Saturated, not wrapped: past 2^31 decays `as i32` turned negative and the rate exploded.
+            let decays = i32::try_from(step / s.every.unwrap_or(1).max(1)).unwrap_or(i32::MAX);
+            t.lr * s.gamma.unwrap_or(0.1).powi(decays)
+        }
         ScheduleKind::Cosine => {
             let min = s.min_lr.unwrap_or(0.0);
             let span = total.saturating_sub(t.warmup).max(1) as f64;

@@ -187,31 +187,43 @@ fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
 }
 
-/// Checks before any compute that a probe can be drawn for this spec and data.
-pub fn precheck(probe: &ProbeSpec, spec: &crate::spec::Spec, data: &crate::data::Splits) -> Result<(), String> {
+/// Checks before any compute that a probe can be drawn for this spec and data; an error
+/// names the probe's key it is about (`split` or `kind`).
+pub fn precheck(
+    probe: &ProbeSpec,
+    spec: &crate::spec::Spec,
+    data: &crate::data::Splits,
+) -> Result<(), (&'static str, String)> {
     let split = probe.split.unwrap_or(Split::Train);
+    let on_split = |m: &str| ("split", m.to_string());
     let d = match split {
         Split::Train => &data.train,
-        Split::Test => data.test.as_ref().ok_or("the data has no test split (set test_fraction)")?,
-        Split::Validation => {
-            data.validation.as_ref().ok_or("the data has no validation split (set validation_fraction)")?
-        }
-        Split::Batch => return Err("pictures show `train` or `test`, not `batch`".into()),
+        Split::Test => data.test.as_ref().ok_or_else(|| on_split("the data has no test split (set test_fraction)"))?,
+        Split::Validation => data
+            .validation
+            .as_ref()
+            .ok_or_else(|| on_split("the data has no validation split (set validation_fraction)"))?,
+        Split::Batch => return Err(on_split("pictures show `train`, `validation` or `test`, not `batch`")),
     };
+    let on_kind = |m: String| ("kind", m);
     match probe.kind {
-        ProbeKind::Curves if spec.train.is_none() => Err("curves need a [train] table".into()),
+        ProbeKind::Curves if spec.train.is_none() => Err(on_kind("curves need a [train] table".into())),
         ProbeKind::Curves => match probe.metrics.iter().flatten().find(|m| !spec.metrics.record.contains(m)) {
-            Some(m) => Err(format!("curves draws `{}`, which [metrics] record does not list", m.name())),
+            Some(m) => Err(("metrics", format!("curves draws `{}`, which [metrics] record does not list", m.name()))),
             None => Ok(()),
         },
-        ProbeKind::Params if !spec.output.params => Err("set [output] params = true to record parameter paths".into()),
+        ProbeKind::Params if !spec.output.params => {
+            Err(on_kind("set [output] params = true to record parameter paths".into()))
+        }
         ProbeKind::Params => Ok(()),
-        ProbeKind::Confusion => class_labels(d).map(|_| ()),
-        ProbeKind::Misclassified if d.sample_shape().len() != 3 => Err("misclassified shows images [c, h, w]".into()),
-        ProbeKind::Misclassified => class_labels(d).map(|_| ()),
+        ProbeKind::Confusion => class_labels(d).map(|_| ()).map_err(on_kind),
+        ProbeKind::Misclassified if d.sample_shape().len() != 3 => {
+            Err(on_kind("misclassified shows images [c, h, w]".into()))
+        }
+        ProbeKind::Misclassified => class_labels(d).map(|_| ()).map_err(on_kind),
         ProbeKind::Dataset | ProbeKind::DecisionBoundary | ProbeKind::TruthVsPrediction => {
-            plane(d)?;
-            class_labels(d)?;
+            plane(d).map_err(on_kind)?;
+            class_labels(d).map_err(on_kind)?;
             Ok(())
         }
     }

@@ -1,9 +1,20 @@
-use super::{overrides, validate, Spec};
+use super::overrides::{self, Edit};
+use super::{validate, Spec};
 use crate::error::{Error, Result, Source};
+use serde::Deserialize;
 use std::path::Path;
 
-/// A parsed, validated spec with the text it came from (after overrides), so later
-/// stages can report errors at a line and column.
+/// The largest spec file read: far above any real spec (the shipped ones are a few KB,
+/// inline data of 10^5 rows is a few MB). Parsing keeps every value with its span, about
+/// 35 bytes of memory per byte of inline data, so this bounds it near a gigabyte.
+pub const MAX_SPEC_BYTES: u64 = 32 << 20;
+
+/// How the command line marks an `--unset KEY.PATH` among the `--set` arguments it
+/// passes down (a `--set` always has `=`; this prefix cannot begin a key path).
+pub const UNSET_PREFIX: &str = "\u{1}unset ";
+
+/// A parsed, validated spec with the text it came from and the command-line edits
+/// applied to it, so later stages can report errors at a line and column or an argument.
 #[derive(Debug, Clone)]
 pub struct LoadedSpec {
     pub spec: Spec,
@@ -11,20 +22,78 @@ pub struct LoadedSpec {
 }
 
 pub fn load(path: &Path, sets: &[String], seed: Option<u64>) -> Result<LoadedSpec> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    load_str(&path.display().to_string(), &text, sets, seed)
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // Read through a limit, not by the size the file claims: /dev/zero or a pipe has none.
+    let mut text = String::new();
+    file.take(MAX_SPEC_BYTES + 1).read_to_string(&mut text).map_err(|e| Error::io(path, e))?;
+    if text.len() as u64 > MAX_SPEC_BYTES {
+        return Err(Error::Usage(format!(
+            "{}: the spec is over {MAX_SPEC_BYTES} bytes (32 MiB), the most runner reads; put large data in a CSV or IDX file",
+            path.display()
+        )));
+    }
+    load_str(&path.display().to_string(), text, sets, seed)
 }
 
-pub fn load_str(file: &str, text: &str, sets: &[String], seed: Option<u64>) -> Result<LoadedSpec> {
-    let original = Source { file: file.to_string(), text: text.to_string() };
-    let text = overrides::apply(&original, sets, seed)?;
-    let source = Source { file: file.to_string(), text };
-    let spec: Spec = toml::from_str(&source.text).map_err(|e| {
+/// The edits a command line asked for: `sets` holds `--set` arguments and, marked with
+/// [`UNSET_PREFIX`], `--unset` ones.
+fn command_line_edits(sets: &[String], seed: Option<u64>) -> Vec<Edit> {
+    let unsets: Vec<String> = sets.iter().filter_map(|s| s.strip_prefix(UNSET_PREFIX)).map(String::from).collect();
+    let sets: Vec<String> = sets.iter().filter(|s| !s.starts_with(UNSET_PREFIX)).cloned().collect();
+    overrides::edits(&unsets, &sets, seed)
+}
+
+pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Option<u64>) -> Result<LoadedSpec> {
+    let edits = command_line_edits(sets, seed);
+    let source =
+        Source { file: file.to_string(), text: text.into(), overrides: edits.iter().map(Edit::shown).collect() };
+    if source.text.len() as u64 > MAX_SPEC_BYTES {
+        return Err(Error::Usage(format!("{file}: the spec is larger than {MAX_SPEC_BYTES} bytes (32 MiB)")));
+    }
+    let parts = overrides::raw_parts(&edits);
+    let doc = overrides::parse_with_edits(&source, &edits, &parts)?;
+    // Settings with defaults cannot tell "given" from "defaulted" once parsed; which
+    // optimizer settings were written is read here, to refuse ones the optimizer ignores.
+    let train_keys: Vec<String> = match doc.get_ref().get("train").map(|t| t.get_ref()) {
+        Some(toml::de::DeValue::Table(t)) => t.keys().map(|k| k.get_ref().to_string()).collect(),
+        _ => vec![],
+    };
+    let spec = Spec::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
         let message = with_suggestion(e.message());
         source.error(e.span(), message)
     })?;
-    validate::validate(&spec, &source)?;
+    drop(parts);
+    validate::validate(&spec, &source, &train_keys)?;
     Ok(LoadedSpec { spec, source })
+}
+
+/// The span of the key at a dotted path (`train.lr`, `model.layers.3.units`, entries by
+/// index or name), or of the deepest part of it that exists; `None` when not even its
+/// table is in the spec. Parses the text again: it is only called to report an error.
+pub fn key_span(source: &Source, path: &str) -> Option<std::ops::Range<usize>> {
+    let edits: Vec<Edit> = source
+        .overrides
+        .iter()
+        .map(|shown| {
+            if let Some(p) = shown.strip_prefix("--unset ") {
+                Edit::Unset(p.to_string())
+            } else if let Some(a) = shown.strip_prefix("--set ") {
+                Edit::Set(a.to_string())
+            } else {
+                Edit::Seed(shown.trim_start_matches("--seed ").parse().unwrap_or(0))
+            }
+        })
+        .collect();
+    let parts = overrides::raw_parts(&edits);
+    let doc = overrides::parse_with_edits(source, &edits, &parts).ok()?;
+    let segments: Vec<&str> = path.split('.').collect();
+    overrides::locate(&doc, &segments)
+}
+
+/// An error at the key `path` (see [`key_span`]).
+pub fn error_at(source: &Source, path: &str, message: impl Into<String>) -> Error {
+    source.error(key_span(source, path), message).into()
 }
 
 /// serde names the bad key or value and the expected ones in backticks; add the
@@ -44,8 +113,13 @@ fn with_suggestion(message: &str) -> String {
 
 /// The candidate closest to `word`, when it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // A long word is no typo of a short name, and comparing it would cost its length squared.
+    if word.len() > 64 {
+        return None;
+    }
     candidates
         .into_iter()
+        .filter(|c| c.len() <= 64)
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1) + usize::from(c.len() > 6))
         .min_by_key(|(d, _)| *d)

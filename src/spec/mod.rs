@@ -6,8 +6,10 @@ mod load;
 mod overrides;
 mod types;
 mod validate;
+mod validate_model;
 
 pub use data::*;
-pub use load::{load, load_str, suggest, LoadedSpec};
+pub use load::{error_at, key_span, load, load_str, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX};
 pub use types::*;
-pub use validate::{kind_name, op_name_of};
+pub use validate::{kind_name, op_name_of, show};
+pub use validate_model::name_problem;

@@ -281,6 +281,34 @@ pub struct TrainSpec {
     pub shuffle: bool,
 }
 
+impl TrainSpec {
+    /// Every setting at its default, as serde fills them in.
+    pub fn default_optimizer_settings() -> TrainSpec {
+        TrainSpec {
+            solver: None,
+            loss: None,
+            reduction: Reduction::Mean,
+            loss_scale: one(),
+            optimizer: OptimizerKind::Sgd,
+            lr: default_lr(),
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_eps(),
+            alpha: default_alpha(),
+            schedule: None,
+            warmup: 0,
+            clip_norm: None,
+            batch_size: BatchSize::All,
+            iterations: None,
+            epochs: None,
+            shuffle: yes(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -458,14 +486,16 @@ impl<'de> Deserialize<'de> for BatchSize {
                 f.write_str("\"all\" or a positive integer")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<BatchSize, E> {
-                if v >= 1 {
-                    Ok(BatchSize::Size(v as usize))
-                } else {
-                    Err(E::custom(format!("batch_size must be at least 1, found {v}")))
+                match usize::try_from(v) {
+                    Ok(n) if n >= 1 => Ok(BatchSize::Size(n)),
+                    _ => Err(E::custom(format!("batch_size must be at least 1, found {v}"))),
                 }
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<BatchSize, E> {
-                self.visit_i64(v as i64)
+                match usize::try_from(v) {
+                    Ok(n) if n >= 1 => Ok(BatchSize::Size(n)),
+                    _ => Err(E::custom(format!("batch_size must be from 1 to {}, found {v}", usize::MAX))),
+                }
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<BatchSize, E> {
                 if v == "all" {

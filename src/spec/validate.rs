@@ -1,45 +1,146 @@
-//! Checks that need more than serde: which fields each kind accepts, and values that
-//! must agree with each other. Layer wiring and shapes are checked by `graph`.
+//! Checks that need more than serde: which fields each kind accepts, the range of every
+//! number, and values that must agree with each other. Each error is reported at its
+//! key (or, for a `--set`, at the argument). Layer wiring and shapes are checked by
+//! `graph`; the fit of loss, metrics and splits to the data by `graph::fit`.
+//! The ranges are listed in the README's spec reference.
 
 use super::data::*;
 use super::types::*;
 use crate::error::{Result, Source};
 
-pub fn validate(spec: &Spec, source: &Source) -> Result<()> {
-    validate_data(&spec.data, source)?;
-    for layer in &spec.model.layers {
-        validate_layer(layer, source)?;
-    }
-    if let Some(train) = &spec.train {
-        validate_train(train, source)?;
-    }
-    if spec.metrics.every == Some(0) || spec.metrics.batch_every == Some(0) {
-        return Err(source.error(None, "[metrics] every and batch_every must be at least 1").into());
-    }
-    Ok(())
+/// Larger learning rates, scales and sizes than these are typos, not experiments.
+pub const MAX_LR: f64 = 1e4;
+const MAX_SCALE: f64 = 1e6;
+/// Decision-boundary grids: cells per side (the picture has room for no more).
+pub const RESOLUTIONS: std::ops::RangeInclusive<usize> = 8..=600;
+/// Layer names become CSV columns, checkpoint keys and `--set` segments.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Reports errors at keys of one spec.
+pub(crate) struct Check<'a> {
+    pub source: &'a Source,
 }
 
-fn reject_extra(
-    source: &Source,
-    span: std::ops::Range<usize>,
-    what: &str,
-    set: &[(&str, bool)],
-    allowed: &[&str],
-) -> Result<()> {
-    for (field, present) in set {
-        if *present && !allowed.contains(field) {
-            let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-            return Err(source.error(Some(span), format!("{what} does not take `{field}` (it takes {list})")).into());
+impl Check<'_> {
+    pub fn fail(&self, path: &str, message: impl Into<String>) -> crate::error::Error {
+        super::load::error_at(self.source, path, message)
+    }
+
+    pub fn ensure(&self, ok: bool, path: &str, message: impl FnOnce() -> String) -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(path, message()))
         }
     }
+
+    /// `value` at `path` is finite and within [low, high] (or (low, high] when
+    /// `low_open`). `what` names it in the message, e.g. "[train] `lr`".
+    pub fn number(&self, path: &str, what: &str, value: f64, low: f64, low_open: bool, high: f64) -> Result<()> {
+        let range = format!("{}{low}, {high}]", if low_open { "(" } else { "[" });
+        let ok = value.is_finite() && value <= high && if low_open { value > low } else { value >= low };
+        self.ensure(ok, path, || format!("{what} must be a finite number in {range}, found {}", show(value)))
+    }
+
+    /// `value` is finite and in [low, high) (probabilities and decay rates).
+    pub fn fraction(&self, path: &str, what: &str, value: f64, low: f64, high: f64) -> Result<()> {
+        let ok = value.is_finite() && value >= low && value < high;
+        self.ensure(ok, path, || format!("{what} must be in [{low}, {high}), found {}", show(value)))
+    }
+
+    pub fn finite(&self, path: &str, what: &str, value: f64) -> Result<()> {
+        self.number(path, what, value, -MAX_SCALE, false, MAX_SCALE)
+    }
+
+    pub fn at_least_one(&self, path: &str, what: &str, value: Option<usize>) -> Result<()> {
+        self.ensure(value != Some(0), path, || format!("{what} must be at least 1, found 0"))
+    }
+
+    /// Fields a kind does not take, reported at the first such key.
+    pub fn reject_extra(&self, base: &str, what: &str, set: &[(&str, bool)], allowed: &[&str]) -> Result<()> {
+        for (field, present) in set {
+            if *present && !allowed.contains(field) {
+                let list = if allowed.is_empty() {
+                    "no settings".to_string()
+                } else {
+                    allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                };
+                return Err(
+                    self.fail(&format!("{base}.{field}"), format!("{what} does not take `{field}` (it takes {list})"))
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// NaN and infinities as TOML writes them.
+pub fn show(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else if v != 0.0 && !(1e-4..1e9).contains(&v.abs()) {
+        // 1e308 as 1e308, not as 309 digits.
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// `train_keys` are the keys written in `[train]` (after the command line's edits).
+pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<()> {
+    let c = Check { source };
+    validate_name(&c, &spec.name)?;
+    validate_data(&c, &spec.data)?;
+    super::validate_model::validate_model(&c, &spec.model)?;
+    if let Some(train) = &spec.train {
+        validate_train(&c, train.get_ref(), train_keys)?;
+    }
+    let m = &spec.metrics;
+    c.at_least_one("metrics.every", "[metrics] `every`", m.every)?;
+    c.at_least_one("metrics.batch_every", "[metrics] `batch_every`", m.batch_every)?;
+    c.ensure(!m.splits.as_ref().is_some_and(Vec::is_empty), "metrics.splits", || {
+        "[metrics] `splits` is empty; leave it out to evaluate every split".into()
+    })?;
+    c.ensure(!m.record.is_empty(), "metrics.record", || {
+        "[metrics] `record` is empty; it needs at least one metric".into()
+    })?;
+    if let Some(j) = (1..m.record.len()).find(|&j| m.record[..j].contains(&m.record[j])) {
+        let message = format!("[metrics] `record` lists `{}` twice", m.record[j].name());
+        return Err(c.fail(&format!("metrics.record.{j}"), message));
+    }
+    let splits = m.splits.as_deref().unwrap_or_default();
+    if let Some(j) = (1..splits.len()).find(|&j| splits[..j].contains(&splits[j])) {
+        let message = format!("[metrics] `splits` lists `{}` twice", splits[j].name());
+        return Err(c.fail(&format!("metrics.splits.{j}"), message));
+    }
+    for (i, p) in spec.probes.iter().enumerate() {
+        validate_probe(&c, i, p.get_ref())?;
+    }
     Ok(())
 }
 
-fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> {
+/// The run's folder is named after it: no path separators, no hidden or parent folder.
+fn validate_name(c: &Check, name: &str) -> Result<()> {
+    let chars = name.chars().count();
+    let ok = chars > 0
+        && chars <= 128
+        && !name.starts_with('.')
+        && !name.chars().any(|ch| ch == '/' || ch == '\\' || ch.is_control());
+    c.ensure(ok, "name", || {
+        "`name` names the results folder: 1 to 128 characters, no `/`, `\\` or control characters, not starting with `.`"
+            .into()
+    })
+}
+
+/// Which keys each kind takes, what it needs, and the normalisation constants. The
+/// values of the other `[data]` keys (counts, fractions, noise, ranges, augmentation,
+/// inline rows) are checked where they are parsed, in `spec/data/checked.rs`.
+fn validate_data(c: &Check, data: &toml::Spanned<DataSpec>) -> Result<()> {
     let d = data.get_ref();
-    let span = data.span();
     let Some(kind) = d.kind else {
-        return Err(source.error(Some(span), "[data] needs a `kind` (linear, gates, xor, diamond, square, circle, spirals, moons, blobs, inline or csv)").into());
+        return Err(c.source.error(Some(data.span()), "[data] needs a `kind` (linear, gates, xor, diamond, square, circle, spirals, moons, blobs, inline, csv or mnist)").into());
     };
     let set = [
         ("n", d.n.is_some()),
@@ -71,27 +172,8 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
         DataKind::Mnist => &["path", "n", "test_n", "augment"],
     };
     let name = format!("[data] kind = \"{}\"", kind_name(kind));
-    reject_extra(source, span.clone(), &name, &set, allowed)?;
-    if !(0.0..1.0).contains(&d.validation_fraction) {
-        return Err(source
-            .error(
-                Some(span.clone()),
-                format!("validation_fraction must be in [0, 1), found {}", d.validation_fraction),
-            )
-            .into());
-    }
-    if !(0.0..1.0).contains(&d.test_fraction) {
-        return Err(source
-            .error(Some(span), format!("test_fraction must be in [0, 1), found {}", d.test_fraction))
-            .into());
-    }
-    let need = |ok: bool, what: &str| -> Result<()> {
-        if ok {
-            Ok(())
-        } else {
-            Err(source.error(Some(span.clone()), format!("{name} needs `{what}`")).into())
-        }
-    };
+    c.reject_extra("data", &name, &set, allowed)?;
+    let need = |ok: bool, what: &str| c.ensure(ok, "data.kind", || format!("{name} needs `{what}`"));
     match kind {
         DataKind::Gates => need(d.gate.is_some(), "gate")?,
         DataKind::Inline => need(d.inputs.is_some(), "inputs")?,
@@ -102,25 +184,15 @@ fn validate_data(data: &toml::Spanned<DataSpec>, source: &Source) -> Result<()> 
         }
         _ => {}
     }
-    if let Some(Normalize::Given { std, .. }) = d.normalize {
-        if std.is_nan() || std <= 0.0 {
-            return Err(source.error(Some(span), format!("normalize std must be positive, found {std}")).into());
-        }
+    if let Some(Normalize::Given { mean, std }) = d.normalize {
+        c.finite("data.normalize.mean", "[data] normalize `mean`", mean)?;
+        c.number("data.normalize.std", "[data] normalize `std`", std, 0.0, true, MAX_SCALE)?;
     }
     if kind == DataKind::Mnist && d.test_fraction > 0.0 {
-        return Err(source
-            .error(
-                Some(span),
-                "[data] kind = \"mnist\" has its own test split (the t10k files); use `test_n` to shorten it",
-            )
-            .into());
-    }
-    if let Some(r) = d.range {
-        if r[0] >= r[1] {
-            return Err(source
-                .error(Some(span), format!("range must be [low, high] with low < high, found [{}, {}]", r[0], r[1]))
-                .into());
-        }
+        return Err(c.fail(
+            "data.test_fraction",
+            "[data] kind = \"mnist\" has its own test split (the t10k files); use `test_n` to shorten it",
+        ));
     }
     Ok(())
 }
@@ -133,99 +205,105 @@ pub fn op_name_of(op: LayerOp) -> String {
     toml::Value::try_from(op).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
-fn validate_layer(layer: &toml::Spanned<LayerSpec>, source: &Source) -> Result<()> {
-    let l = layer.get_ref();
-    let set = [
-        ("units", l.units.is_some()),
-        ("bias", l.bias.is_some()),
-        ("init", l.init.is_some()),
-        ("weights", l.weights.is_some()),
-        ("biases", l.biases.is_some()),
-        ("alpha", l.alpha.is_some()),
-        ("value", l.value.is_some()),
-        ("channels", l.channels.is_some()),
-        ("kernel", l.kernel.is_some()),
-        ("stride", l.stride.is_some()),
-        ("padding", l.padding.is_some()),
-        ("rate", l.rate.is_some()),
-        ("momentum", l.momentum.is_some()),
-        ("eps", l.eps.is_some()),
-    ];
-    let allowed: &[&str] = match l.op {
-        LayerOp::Dense => &["units", "bias", "init", "weights", "biases"],
-        LayerOp::Conv2d => &["channels", "kernel", "stride", "padding", "bias", "init"],
-        LayerOp::MaxPool2d | LayerOp::AvgPool2d => &["kernel", "stride"],
-        LayerOp::BatchNorm => &["momentum", "eps"],
-        LayerOp::Dropout => &["rate"],
-        LayerOp::LeakyRelu => &["alpha"],
-        LayerOp::AddScalar | LayerOp::MulScalar => &["value"],
-        _ => &[],
-    };
-    let what = format!("layer `{}` (op `{}`)", l.name, op_name_of(l.op));
-    reject_extra(source, layer.span(), &what, &set, allowed)?;
-    let fail = |m: String| -> Result<()> { Err(source.error(Some(layer.span()), format!("{what}: {m}")).into()) };
-    match l.op {
-        LayerOp::Dense if l.units.is_none() => fail("needs `units`".into())?,
-        LayerOp::Dense if l.units == Some(0) => fail("`units` must be at least 1".into())?,
-        LayerOp::Dense if l.init.is_some() && l.weights.is_some() => {
-            fail("give either `weights` or `init`, not both".into())?
+fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
+    if t.solver == Some(Solver::Lstsq) {
+        let key = if t.iterations.is_some() { "train.iterations" } else { "train.epochs" };
+        return c.ensure(t.iterations.is_none() && t.epochs.is_none(), key, || {
+            "[train] `solver = \"lstsq\"` is closed-form: drop `iterations` and `epochs`".into()
+        });
+    }
+    c.ensure(t.loss.is_some(), "train", || "[train] needs a `loss` (mse, sse, bce or cross_entropy)".into())?;
+    match (t.iterations, t.epochs) {
+        (Some(_), Some(_)) => {
+            return Err(c.fail(
+                "train.epochs",
+                "[train] give `iterations` or `epochs`, not both (`--unset train.iterations` removes one)",
+            ))
         }
-        LayerOp::Dense if l.bias == Some(false) && l.biases.is_some() => {
-            fail("has `bias = false` and `biases`".into())?
-        }
-        LayerOp::AddScalar | LayerOp::MulScalar if l.value.is_none() => fail("needs `value`".into())?,
+        (None, None) => return Err(c.fail("train", "[train] needs `iterations` or `epochs`")),
         _ => {}
     }
-    if let Some(init) = &l.init {
-        let ok = match init.kind {
-            InitKind::Uniform => init.low.is_some() && init.high.is_some(),
-            InitKind::Normal => init.std.is_some(),
-            InitKind::Constant => init.value.is_some(),
-            _ => true,
-        };
-        if !ok {
-            fail("init `uniform` needs `low` and `high`, `normal` needs `std`, `constant` needs `value`".into())?;
+    c.at_least_one("train.iterations", "[train] `iterations`", t.iterations)?;
+    c.at_least_one("train.epochs", "[train] `epochs`", t.epochs)?;
+    let (optimizer, takes): (&str, &[&str]) = match t.optimizer {
+        OptimizerKind::Sgd => ("sgd", &["momentum", "nesterov"]),
+        OptimizerKind::Adam => ("adam", &["beta1", "beta2", "eps"]),
+        OptimizerKind::AdamW => ("adamw", &["beta1", "beta2", "eps"]),
+        OptimizerKind::RmsProp => ("rmsprop", &["alpha", "eps", "momentum"]),
+    };
+    // A default value is let through: the resolved spec.toml writes every setting.
+    let defaults = TrainSpec::default_optimizer_settings();
+    let set: Vec<(&str, bool)> = [
+        ("momentum", t.momentum != defaults.momentum),
+        ("nesterov", t.nesterov != defaults.nesterov),
+        ("beta1", t.beta1 != defaults.beta1),
+        ("beta2", t.beta2 != defaults.beta2),
+        ("eps", t.eps != defaults.eps),
+        ("alpha", t.alpha != defaults.alpha),
+    ]
+    .into_iter()
+    .map(|(k, changed)| (k, changed && given.iter().any(|g| g == k)))
+    .collect();
+    c.reject_extra("train", &format!("[train] optimizer `{optimizer}`"), &set, takes)?;
+    c.number("train.lr", "[train] `lr`", t.lr, 0.0, true, MAX_LR)?;
+    c.number("train.loss_scale", "[train] `loss_scale`", t.loss_scale, 0.0, true, MAX_SCALE)?;
+    c.fraction("train.momentum", "[train] `momentum`", t.momentum, 0.0, 1.0)?;
+    c.ensure(!(t.nesterov && t.momentum == 0.0), "train.nesterov", || {
+        "[train] `nesterov = true` needs `momentum` > 0".into()
+    })?;
+    c.number("train.weight_decay", "[train] `weight_decay`", t.weight_decay, 0.0, false, MAX_SCALE)?;
+    c.fraction("train.beta1", "[train] `beta1`", t.beta1, 0.0, 1.0)?;
+    c.fraction("train.beta2", "[train] `beta2`", t.beta2, 0.0, 1.0)?;
+    c.number("train.eps", "[train] `eps`", t.eps, 0.0, true, 1.0)?;
+    c.fraction("train.alpha", "[train] `alpha`", t.alpha, 0.0, 1.0)?;
+    if let Some(s) = t.schedule {
+        let set = [("every", s.every.is_some()), ("gamma", s.gamma.is_some()), ("min_lr", s.min_lr.is_some())];
+        match s.kind {
+            ScheduleKind::Step => {
+                c.reject_extra("train.schedule", "schedule `step`", &set, &["every", "gamma"])?;
+                c.ensure(s.every.unwrap_or(0) > 0, "train.schedule.every", || {
+                    "[train] schedule `step` needs `every` (steps between decays, at least 1)".into()
+                })?;
+                if let Some(gamma) = s.gamma {
+                    c.number("train.schedule.gamma", "[train] schedule `gamma`", gamma, 0.0, true, 1.0)?;
+                }
+            }
+            ScheduleKind::Cosine => {
+                c.reject_extra("train.schedule", "schedule `cosine`", &set, &["min_lr"])?;
+                if let Some(min_lr) = s.min_lr {
+                    c.number("train.schedule.min_lr", "[train] schedule `min_lr`", min_lr, 0.0, false, t.lr)?;
+                }
+            }
         }
+    }
+    if let Some(clip) = t.clip_norm {
+        c.number("train.clip_norm", "[train] `clip_norm`", clip, 0.0, true, f64::MAX)?;
     }
     Ok(())
 }
 
-fn validate_train(train: &toml::Spanned<TrainSpec>, source: &Source) -> Result<()> {
-    let t = train.get_ref();
-    let fail = |m: &str| -> Result<()> { Err(source.error(Some(train.span()), format!("[train] {m}")).into()) };
-    if t.solver == Some(Solver::Lstsq) {
-        if t.iterations.is_some() || t.epochs.is_some() {
-            fail("`solver = \"lstsq\"` is closed-form: drop `iterations` and `epochs`")?;
-        }
-        return Ok(());
+fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
+    let base = format!("probes.{i}");
+    let kind = toml::Value::try_from(p.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let set = [("split", p.split.is_some()), ("resolution", p.resolution.is_some()), ("metrics", p.metrics.is_some())];
+    let allowed: &[&str] = match p.kind {
+        ProbeKind::Curves => &["metrics"],
+        ProbeKind::Params => &[],
+        ProbeKind::DecisionBoundary => &["split", "resolution"],
+        _ => &["split"],
+    };
+    c.reject_extra(&base, &format!("probe `{kind}`"), &set, allowed)?;
+    if p.metrics.as_ref().is_some_and(Vec::is_empty) {
+        return Err(c.fail(
+            &format!("{base}.metrics"),
+            format!("probe `{kind}`: `metrics` is empty; leave it out to draw every recorded one"),
+        ));
     }
-    if t.loss.is_none() {
-        fail("needs a `loss` (mse, sse, bce or cross_entropy)")?;
-    }
-    match (t.iterations, t.epochs) {
-        (Some(_), Some(_)) => fail("give `iterations` or `epochs`, not both")?,
-        (None, None) => fail("needs `iterations` or `epochs`")?,
-        _ => {}
-    }
-    if !(t.lr > 0.0 && t.lr.is_finite()) {
-        fail("`lr` must be a positive number")?;
-    }
-    if !(0.0..1.0).contains(&t.momentum) {
-        fail("`momentum` must be in [0, 1)")?;
-    }
-    if t.nesterov && t.momentum == 0.0 {
-        fail("`nesterov = true` needs `momentum` > 0")?;
-    }
-    if !(0.0..1.0).contains(&t.beta1) || !(0.0..1.0).contains(&t.beta2) {
-        fail("`beta1` and `beta2` must be in [0, 1)")?;
-    }
-    if let Some(s) = t.schedule {
-        if s.kind == ScheduleKind::Step && s.every.unwrap_or(0) == 0 {
-            fail("schedule `step` needs `every` (steps between decays, at least 1)")?;
-        }
-    }
-    if t.clip_norm.is_some_and(|c| c.is_nan() || c <= 0.0) {
-        fail("`clip_norm` must be positive")?;
+    if let Some(r) = p.resolution {
+        c.ensure(RESOLUTIONS.contains(&r), &format!("{base}.resolution"), || {
+            let (low, high) = (RESOLUTIONS.start(), RESOLUTIONS.end());
+            format!("probe `{kind}`: `resolution` (grid cells per side) must be from {low} to {high}, found {r}")
+        })?;
     }
     Ok(())
 }

@@ -81,7 +81,7 @@ fn a_missing_input_layer_is_named_with_a_suggestion() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("spec.toml:13:1"), "{}", out.stderr);
+    assert!(out.stderr.contains("spec.toml:16:11"), "at the name in `inputs`: {}", out.stderr);
 }
 
 #[test]
@@ -206,4 +206,98 @@ fn a_probe_that_cannot_be_drawn_is_refused_before_training() {
     let text = format!("{GOOD}\n[[probes]]\nkind = \"decision_boundary\"\nsplit = \"test\"\n");
     let out = failing(&text, &[]);
     assert!(out.stderr.contains("no test split"), "{}", out.stderr);
+}
+
+#[test]
+fn any_u64_seed_is_taken_and_recorded_exactly() {
+    for seed in ["9223372036854775808", "18446744073709551615"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = write_spec(tmp.path(), "spec.toml", GOOD);
+        let dir = run_ok(spec.to_str().unwrap(), &tmp.path().join("r"), &["--seed", seed]);
+        assert!(dir.file_name().unwrap().to_str().unwrap().ends_with(&format!("seed{seed}")), "{}", dir.display());
+        let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+        assert!(manifest.contains(&format!("\"seed\": {seed}")), "{manifest}");
+        let resolved = std::fs::read_to_string(dir.join("spec.toml")).unwrap();
+        assert!(resolved.contains(&format!("seed = {seed}\n")), "{resolved}");
+        // The resolved spec runs again with that seed.
+        let again = run_ok(dir.join("spec.toml").to_str().unwrap(), &tmp.path().join("r2"), &[]);
+        assert!(again.file_name().unwrap().to_str().unwrap().ends_with(&format!("seed{seed}")));
+    }
+}
+
+#[test]
+fn a_bad_set_value_names_the_argument_not_a_line() {
+    let out = failing(GOOD, &["--set", "train.lr=abc"]);
+    assert!(out.stderr.starts_with("error: --set train.lr=abc: invalid type: string \"abc\""), "{}", out.stderr);
+    assert!(!out.stderr.contains("spec.toml:"), "no line of the file: {}", out.stderr);
+    let out = failing(GOOD, &["--set", "train.lr=-1"]);
+    assert!(out.stderr.starts_with("error: --set train.lr=-1: [train] `lr` must be"), "{}", out.stderr);
+    let out = failing(GOOD, &["--set", "train.lrr=0.1"]);
+    assert!(out.stderr.contains("--set train.lrr=0.1: unknown field `lrr`"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `lr`?"), "{}", out.stderr);
+}
+
+#[test]
+fn errors_in_the_file_keep_their_lines_when_overrides_add_keys() {
+    let text = format!("{GOOD}\n[metrics]\nevery = 0\n");
+    let line = text.lines().position(|l| l == "every = 0").unwrap() + 1;
+    let out = failing(&text, &["--set", "train.momentum=0.5", "--set", "data.noise=0.1", "--seed", "3"]);
+    assert!(
+        out.stderr.contains(&format!("spec.toml:{line}:1: [metrics] `every` must be at least 1")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&format!("{line} | every = 0")), "{}", out.stderr);
+}
+
+#[test]
+fn unset_switches_a_spec_from_iterations_to_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(tmp.path(), "spec.toml", GOOD);
+    let both = failing(GOOD, &["--set", "train.epochs=2"]);
+    assert!(
+        both.stderr.contains("--set train.epochs=2: [train] give `iterations` or `epochs`, not both"),
+        "{}",
+        both.stderr
+    );
+    let args = ["--unset", "train.iterations", "--set", "train.epochs=2", "--set", "train.batch_size=10"];
+    let dir = run_ok(spec.to_str().unwrap(), &tmp.path().join("r"), &args);
+    let resolved = std::fs::read_to_string(dir.join("spec.toml")).unwrap();
+    assert!(resolved.contains("epochs = 2") && !resolved.contains("iterations"), "{resolved}");
+    // 40 samples in batches of 10 for 2 epochs
+    assert_eq!(metric(&dir, "train", "loss").last().unwrap().0, 8);
+    let typo = failing(GOOD, &["--unset", "train.iteration"]);
+    assert!(typo.stderr.contains("did you mean `iterations`?"), "{}", typo.stderr);
+}
+
+#[test]
+fn argument_errors_say_error_once() {
+    let out = runner(&["check", "experiments/xor.toml", "--bogus"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.starts_with("error: unexpected argument '--bogus'"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("error:").count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn a_huge_line_is_cut_around_the_column_in_the_error() {
+    let long = "a".repeat(10 << 20);
+    let text = GOOD.replace("name = \"t\"", &format!("name = \"t\"\ndescription = \"{long}\" oops"));
+    let out = failing(&text, &[]);
+    assert!(out.stderr.len() < 1000, "{} bytes", out.stderr.len());
+    assert!(out.stderr.contains(&format!("spec.toml:2:{}", 10 * (1 << 20) + 18)), "{}", out.stderr);
+    assert!(out.stderr.contains("2 | …aaaa") && out.stderr.contains("\" oops"), "{}", out.stderr);
+    let caret = out.stderr.lines().last().unwrap();
+    let shown = out.stderr.lines().rev().nth(1).unwrap();
+    let column = caret.chars().count() - 1;
+    assert_eq!(shown.chars().nth(column), Some('o'), "the caret is under the error:\n{shown}\n{caret}");
+}
+
+#[test]
+fn a_spec_over_the_size_limit_is_refused_before_parsing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!("{GOOD}#{}\n", "x".repeat(33 << 20));
+    let spec = write_spec(tmp.path(), "spec.toml", &text);
+    let out = runner(&["check", spec.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("the spec is over 33554432 bytes (32 MiB)"), "{}", out.stderr);
 }

@@ -7,12 +7,9 @@ use serde::de::{DeserializeSeed, Error, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
+/// A value as the messages show it (1e308 as 1e308, not as 309 digits).
 fn describe(v: f64) -> String {
-    if v.is_nan() {
-        "nan".into()
-    } else {
-        v.to_string()
-    }
+    crate::spec::validate::show(v)
 }
 
 fn finite<E: Error>(key: &str, v: f64) -> Result<f64, E> {
@@ -81,14 +78,67 @@ pub fn radius<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> 
 }
 
 pub fn coefficients<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-    let v = Vec::<f64>::deserialize(d)?;
-    if v.is_empty() {
-        return Err(D::Error::custom("`coefficients` is empty; give one per input feature"));
+    d.deserialize_seq(FiniteList { key: "coefficients" }).map(Some)
+}
+
+/// A non-empty list of finite numbers. Each element is read through [`FiniteElement`],
+/// so a bad one is reported at its own column, not at the start of a long line.
+struct FiniteList {
+    key: &'static str,
+}
+
+impl<'de> Visitor<'de> for FiniteList {
+    type Value = Vec<f64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "`{}` as an array of numbers", self.key)
     }
-    for (i, c) in v.iter().enumerate() {
-        finite(&format!("coefficients[{i}]"), *c)?;
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(v) = seq.next_element_seed(FiniteElement { key: self.key, index: values.len() })? {
+            values.push(v);
+        }
+        if values.is_empty() {
+            return Err(A::Error::custom(format!("`{}` is empty; give one per input feature", self.key)));
+        }
+        Ok(values)
     }
-    Ok(Some(v))
+}
+
+struct FiniteElement {
+    key: &'static str,
+    index: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for FiniteElement {
+    type Value = f64;
+
+    // The check runs inside the element's own deserializer call (a visitor, not a test
+    // after `f64::deserialize` returns), so toml attaches the element's span to the error.
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
+        d.deserialize_f64(self)
+    }
+}
+
+impl Visitor<'_> for FiniteElement {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "`{}[{}]` as a number", self.key, self.index)
+    }
+
+    fn visit_f64<E: Error>(self, v: f64) -> Result<f64, E> {
+        finite(&format!("{}[{}]", self.key, self.index), v)
+    }
+
+    fn visit_i64<E: Error>(self, v: i64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+
+    fn visit_u64<E: Error>(self, v: u64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
 }
 
 pub fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
@@ -103,7 +153,8 @@ pub fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Err
 
 pub fn shift<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;
-    in_range("shift", v, v >= 0.0, "at least 0 (pixels)")
+    // A shift beyond any image's size moves it out of the picture.
+    in_range("shift", v, (0.0..=1000.0).contains(&v), "in [0, 1000] (pixels)")
 }
 
 pub fn rotate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
