@@ -227,5 +227,8 @@ fn validate_train(train: &toml::Spanned<TrainSpec>, source: &Source) -> Result<(
     if t.clip_norm.is_some_and(|c| c.is_nan() || c <= 0.0) {
         fail("`clip_norm` must be positive")?;
     }
+    if t.checkpoint_every == Some(0) {
+        fail("`checkpoint_every` must be at least 1 (steps between resume checkpoints)")?;
+    }
     Ok(())
 }
