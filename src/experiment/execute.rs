@@ -206,11 +206,7 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
 /// What every checkpoint of this run says besides the loop's position.
 fn checkpoint_meta(ctx: &RunContext, resolved: &str) -> ResumeMeta {
     let (spec_file, resumes) = match ctx.resuming {
-        Some(r) => {
-            let mut resumes = r.meta.resumes.clone();
-            resumes.push(r.event.clone());
-            (r.meta.spec_file.clone(), resumes)
-        }
+        Some(r) => (r.meta.spec_file.clone(), r.meta.resumes.clone()),
         None => (ctx.opts.spec_path.display().to_string(), vec![]),
     };
     ResumeMeta {

@@ -20,10 +20,10 @@ pub struct ResumeOptions {
 
 /// A checkpoint being continued from.
 pub struct Resuming {
+    /// Its metadata, with this resume already added to `resumes`.
     pub meta: ResumeMeta,
+    /// Its tensors by name.
     pub tensors: HashMap<String, StoredTensor>,
-    /// This resume, for the manifest.
-    pub event: ResumeEvent,
 }
 
 pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
@@ -40,7 +40,13 @@ pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64))
     let prepared = prepare(&found.path.join("spec.toml"), &[], None)?;
     check_matches(&prepared, &meta, &tensors, &found.path).map_err(refuse)?;
     let dir = RunDir::adopt(&found)?;
-    let event = ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after };
+    let mut meta = meta;
+    meta.resumes.push(ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after });
+    // The checkpoint records this resume at once, so a resume of a resume that stops
+    // before its next checkpoint still lists every attempt.
+    let listed: Vec<(String, Vec<usize>, Vec<u8>)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.shape.clone(), t.bytes.clone())).collect();
+    results::write_checkpoint(&dir.path_of(""), &listed, prepared.loaded.spec.dtype, &mut meta)?;
     let run_opts = RunOptions {
         // The manifest names the spec the run was started from.
         spec_path: PathBuf::from(&meta.spec_file),
@@ -50,7 +56,7 @@ pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64))
         interrupt: opts.interrupt.clone(),
     };
     let started = results::from_unix(meta.started_unix);
-    let resuming = Resuming { meta, tensors, event };
+    let resuming = Resuming { meta, tensors };
     super::execute_in(&prepared, dir, &run_opts, started, Some(&resuming), progress)
 }
 
