@@ -173,36 +173,42 @@ pub fn restore<T: Element, B: Backend<T>>(
         .filter_map(|(name, t)| train::parse_optim_name(name).map(|(i, j, w)| (i, j, w, be.upload(&decode::<T>(t)))))
         .collect();
     let mut history = History::new(model, data, recording);
-    let metrics_path = folder.join("metrics.csv");
-    let text = read_prefix(&metrics_path, r.meta.metrics_bytes)?;
-    for (k, line) in text.lines().enumerate().skip(1) {
-        let record = parse_metrics_row(line, recording.metrics.len()).ok_or_else(|| {
-            Error::Data(format!("{}: row {} does not parse: `{line}`", metrics_path.display(), k + 1))
-        })?;
-        history.replay(record);
-    }
+    let metrics = recording.metrics.len();
+    for_each_row(&folder.join("metrics.csv"), r.meta.metrics_bytes, |line| {
+        history.replay(parse_metrics_row(line, metrics)?);
+        Some(())
+    })?;
     if let Some(len) = r.meta.params_bytes {
-        let params_path = folder.join("params.csv");
-        let text = read_prefix(&params_path, len)?;
-        for (k, line) in text.lines().enumerate().skip(1) {
+        for_each_row(&folder.join("params.csv"), len, |line| {
             let mut fields = line.split(',');
-            let step = fields.next().and_then(|s| s.parse().ok());
-            let values: Option<Vec<f64>> = fields.map(|v| v.parse().ok()).collect();
-            let (Some(step), Some(values)) = (step, values) else {
-                return Err(Error::Data(format!("{}: row {} does not parse", params_path.display(), k + 1)));
-            };
+            let step = fields.next()?.parse().ok()?;
+            let values: Vec<f64> = fields.map(|v| v.parse().ok()).collect::<Option<_>>()?;
             history.replay_params(step, values);
-        }
+            Some(())
+        })?;
     }
     Ok(Start { position: r.meta.position.clone(), optimizer, history })
 }
 
-fn read_prefix(path: &Path, len: u64) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let prefix = bytes
-        .get(..len as usize)
-        .ok_or_else(|| Error::Data(format!("{}: shorter than its checkpoint", path.display())))?;
-    String::from_utf8(prefix.to_vec()).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+/// Calls `row` on each line after the header within the first `len` bytes of `path`,
+/// streaming (a long run's metrics.csv may be larger than memory).
+fn for_each_row(path: &Path, len: u64, mut row: impl FnMut(&str) -> Option<()>) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = std::io::BufReader::new(file.take(len));
+    let mut line = String::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        number += 1;
+        if reader.read_line(&mut line).map_err(|e| Error::io(path, e))? == 0 {
+            return Ok(());
+        }
+        if number > 1 && row(line.trim_end_matches('\n')).is_none() {
+            let shown = line.trim_end();
+            return Err(Error::Data(format!("{}: row {number} does not parse: `{shown}`", path.display())));
+        }
+    }
 }
 
 /// `step,epoch,split,<values>` as metrics.csv writes it (shortest round-trip numbers,

@@ -209,16 +209,22 @@ impl RunDir {
         let (base, suffix) = split_suffix(&found.id);
         let dir = RunDir { parent: found.parent.clone(), base, suffix, id: found.id.clone(), tmp };
         dir.write(OWNER_FILE, Owner::this_process().to_text().as_bytes())?;
+        // A kill in the middle of a checkpoint leaves its temporary file.
+        remove_if_present(&dir.path_of(TEMP_FILE))?;
         Ok(dir)
     }
 
     /// Removes the resume checkpoint (a finished run has no use for it).
     pub fn remove_checkpoint(&self) -> Result<()> {
-        let path = self.path_of(RESUME_FILE);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.path_of(TEMP_FILE))?;
+        remove_if_present(&self.path_of(RESUME_FILE))
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
     }
 }
 

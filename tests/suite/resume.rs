@@ -132,6 +132,8 @@ fn stopped(out: &Output, results: &Path, name: &str, signal: i32) -> PathBuf {
         // cut off by the resume, with the rows the checkpoint did not see.
         let mut metrics = std::fs::OpenOptions::new().append(true).open(folder.join("metrics.csv")).unwrap();
         std::io::Write::write_all(&mut metrics, b"999999,0,tra").unwrap();
+        // …or in the middle of writing a checkpoint, which leaves its temporary file.
+        std::fs::write(folder.join(".resume.safetensors.tmp"), b"half a checkpoi").unwrap();
     } else {
         assert_eq!(out.code, 128 + signal, "{}", out.stderr);
         assert!(!hidden && out.dir() == folder, "a stopped run is finished as `interrupted`");
