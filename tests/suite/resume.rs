@@ -172,7 +172,14 @@ fn assert_same_run(expected: &Path, got: &Path, also_differs: &[&str]) {
 
 /// Runs `spec` uninterrupted, then once per scenario stopped at its steps and resumed
 /// after each stop; every resumed run must equal the uninterrupted one.
-fn stop_and_resume(spec: &str, name: &str, sets: &[&str], scenarios: &[Vec<(usize, i32)>], one_thread_resume: bool) {
+fn stop_and_resume(
+    spec: &str,
+    name: &str,
+    sets: &[&str],
+    scenarios: &[Vec<(usize, i32)>],
+    every: usize,
+    one_thread_resume: bool,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let full = run_ok(spec, &tmp.path().join("full"), sets);
     assert!(!full.join("resume.safetensors").exists(), "a finished run keeps no resume checkpoint");
@@ -206,7 +213,7 @@ fn stop_and_resume(spec: &str, name: &str, sets: &[&str], scenarios: &[Vec<(usiz
             let from = r["from_step"].as_u64().unwrap() as usize;
             if signal == SIGKILL {
                 // From the last checkpoint before the kill.
-                assert!(from <= step && step - from <= 40, "killed at {step}, resumed from {from}");
+                assert!(from <= step && step - from <= every, "killed at {step}, resumed from {from}");
                 assert_eq!(r["after"], "killed");
             } else {
                 assert_eq!((from, r["after"].as_str()), (step, Some("interrupted")));
@@ -237,7 +244,7 @@ fn scenarios(seed: u64, count: usize, total: u64, every: u64) -> Vec<Vec<(usize,
 fn a_diamond_run_stopped_or_killed_and_resumed_is_byte_identical() {
     let plan = scenarios(8, 6, 300, 40);
     assert!(plan.iter().flatten().any(|s| s.1 == SIGKILL) && plan.iter().any(|s| s.len() == 2));
-    stop_and_resume("experiments/diamond.toml", "diamond", &DIAMOND, &plan, false);
+    stop_and_resume("experiments/diamond.toml", "diamond", &DIAMOND, &plan, 40, false);
 }
 
 #[test]
@@ -247,7 +254,7 @@ fn a_cnn_with_batch_norm_dropout_and_augmentation_resumes_byte_identical() {
     // 256 digits in batches of 48 is 6 steps an epoch (the last one short): stops fall
     // inside epochs and on their edges.
     let plan = scenarios(3, 4, 18, 4);
-    stop_and_resume(spec.to_str().unwrap(), "resume_cnn", &[], &plan, true);
+    stop_and_resume(spec.to_str().unwrap(), "resume_cnn", &[], &plan, 4, true);
 }
 
 fn refused(folder: &Path, expect: &str) {
@@ -354,4 +361,24 @@ fn checkpoint_every_must_be_at_least_one() {
     let out = runner(&["check", "experiments/diamond.toml", "--set", "train.checkpoint_every=0"], &[]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("`checkpoint_every` must be at least 1"), "{}", out.stderr);
+}
+
+/// Past 32,768 records a split's pictures draw a thinned sample; the resumed run
+/// rebuilds that sample from metrics.csv and params.csv, so its curves and parameter
+/// paths are the same pictures.
+#[test]
+fn a_run_long_enough_to_thin_its_pictures_resumes_byte_identical() {
+    let sets = [
+        "--set",
+        "train.iterations=70000",
+        "--set",
+        "train.checkpoint_every=25000",
+        "--set",
+        "output.params=true",
+        "--set",
+        "data.n=50",
+    ];
+    let with_params_probe = [&sets[..], &["--set", "probes=[{kind=\"curves\"},{kind=\"params\"}]"]].concat();
+    let plan = vec![vec![(60_001, SIGKILL)], vec![(41_234, SIGTERM), (66_000, SIGINT)]];
+    stop_and_resume("experiments/diamond.toml", "diamond", &with_params_probe, &plan, 25_000, false);
 }
