@@ -18,6 +18,8 @@ pub enum Error {
     Usage(String),
     #[error("{source}\nThe run's folder is kept with status `failed` and this error in its manifest: {}", dir.display())]
     RunFailed { source: Box<Error>, dir: PathBuf },
+    #[error("cannot resume {}: {reason}", dir.display())]
+    Resume { dir: PathBuf, reason: String },
     #[error("interrupted by {} after {steps} steps; status `interrupted`, its files are in {}", signal_name(*signal), dir.display())]
     Interrupted { signal: i32, steps: usize, dir: PathBuf },
 }

@@ -23,5 +23,7 @@ mod memory;
 mod mnist;
 #[path = "suite/reproducibility.rs"]
 mod reproducibility;
+#[path = "suite/resume.rs"]
+mod resume;
 #[path = "suite/run_folders.rs"]
 mod run_folders;

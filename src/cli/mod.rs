@@ -1,5 +1,7 @@
 //! The commands. Parsing and printing only: the work is in `experiment`.
 
+mod resume;
+
 use crate::error::{Error, Result};
 use crate::experiment::{self, RunOptions};
 use crate::train::Interrupt;
@@ -27,6 +29,8 @@ pub enum Command {
     Check(SpecArgs),
     /// Remove the hidden `.incomplete-*` folders of runs whose process is gone; prints each.
     Clean(CleanArgs),
+    /// Continue an interrupted or killed run from its resume checkpoint; prints the run folder.
+    Resume(resume::ResumeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -73,7 +77,7 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 7] = ["run", "check", "clean", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 8] = ["run", "check", "clean", "resume", "help", "--help", "-h", "--version"];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -102,6 +106,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
             Ok(())
         }
         Command::Run(a) => run(a),
+        Command::Resume(a) => resume::resume(a),
         Command::Clean(a) => {
             for dir in crate::results::remove_stale(&a.results)? {
                 println!("removed {}", dir.display());

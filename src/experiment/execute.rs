@@ -1,13 +1,14 @@
 //! Runs a prepared experiment in one dtype on the CPU backend and writes its files.
 
+use super::resume::{restore, Resuming};
 use super::{outputs, Prepared, RunOptions, RunSummary};
 use crate::backend::{Backend, CpuBackend, CpuKernels, Element, LossKernel};
 use crate::error::{Error, Result};
 use crate::graph::NodeOp;
 use crate::layers::Model;
-use crate::results::{element_names, MetricsStream, ParamsStream, RunDir, UtcTime};
+use crate::results::{element_names, write_checkpoint, MetricsStream, ParamsStream, ResumeMeta, RunDir, UtcTime};
 use crate::spec::{Solver, Split};
-use crate::train::{self, Interrupt, LossPlan, Observer, Plan, Record, Recording};
+use crate::train::{self, Interrupt, LoopPosition, LossPlan, Observer, Plan, Record, Recording, Snapshot};
 
 /// One run being executed: what was prepared, where it goes, and how it was asked for.
 pub struct RunContext<'a> {
@@ -15,6 +16,8 @@ pub struct RunContext<'a> {
     pub dir: &'a RunDir,
     pub opts: &'a RunOptions,
     pub started: UtcTime,
+    /// The checkpoint a resumed run continues from.
+    pub resuming: Option<&'a Resuming>,
 }
 
 pub struct Executed {
@@ -29,6 +32,33 @@ struct RunObserver<'a> {
     params: Option<ParamsStream>,
     interrupt: &'a Interrupt,
     progress: &'a mut dyn FnMut(usize, usize, f64),
+    checkpoints: Checkpoints,
+    /// Tests only: raise this signal at the top of this step (see [`SIGNAL_AT_VAR`]).
+    signal_at: Option<(usize, i32)>,
+    /// The step whose top the loop is at, counted by `stop_requested` calls (only
+    /// while `signal_at` is set).
+    step: std::cell::Cell<usize>,
+}
+
+/// `RUNNER_TEST_SIGNAL_AT=<step>:<signal>` makes a run raise that signal (2, 15, 9…)
+/// on itself right before step `<step>`: the resume tests stop and kill runs at chosen
+/// steps with real signals, which timing alone cannot do at ~2.5 µs per step.
+pub const SIGNAL_AT_VAR: &str = "RUNNER_TEST_SIGNAL_AT";
+
+fn signal_at() -> Option<(usize, i32)> {
+    let text = std::env::var(SIGNAL_AT_VAR).ok()?;
+    let (step, signal) = text.split_once(':')?;
+    Some((step.trim().parse().ok()?, signal.trim().parse().ok()?))
+}
+
+/// Where resume checkpoints go and what they say besides the loop's snapshot.
+struct Checkpoints {
+    dir: std::path::PathBuf,
+    dtype: crate::backend::DType,
+    meta: ResumeMeta,
+    written: bool,
+    /// The first failure to write one; the run then fails with it.
+    error: Option<Error>,
 }
 
 impl Observer for RunObserver<'_> {
@@ -44,13 +74,38 @@ impl Observer for RunObserver<'_> {
         (self.progress)(step, total, loss);
     }
     fn stop_requested(&self) -> bool {
-        self.interrupt.requested()
+        if let Some((at, signal)) = self.signal_at {
+            let step = self.step.get();
+            self.step.set(step + 1);
+            if step == at {
+                let _ = signal_hook::low_level::raise(signal);
+            }
+        }
+        // A checkpoint that cannot be written stops the run (it then fails with why).
+        self.interrupt.requested() || self.checkpoints.error.is_some()
+    }
+    fn wants_checkpoints(&self) -> bool {
+        self.checkpoints.error.is_none()
+    }
+    fn checkpoint(&mut self, snapshot: &Snapshot) {
+        let c = &mut self.checkpoints;
+        c.meta.position = snapshot.position.clone();
+        // The rows so far reach the file first, so its length is where a resume cuts.
+        c.meta.metrics_bytes = self.metrics.flushed_len();
+        c.meta.params_bytes = self.params.as_mut().map(ParamsStream::flushed_len);
+        match write_checkpoint(&c.dir, &snapshot.tensors, c.dtype, &mut c.meta) {
+            Ok(()) => c.written = true,
+            Err(e) => c.error = Some(e),
+        }
     }
 }
 
 impl RunObserver<'_> {
     /// Writes what is pending; the names of the files written.
     fn finish(self) -> Result<Vec<String>> {
+        if let Some(e) = self.checkpoints.error {
+            return Err(e);
+        }
         self.metrics.finish()?;
         let mut names = vec!["metrics.csv".to_string()];
         if let Some(p) = self.params {
@@ -89,15 +144,35 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
     }
     let param_names: Vec<String> =
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
-    let params = match spec.output.params {
-        true => Some(ParamsStream::create(&ctx.dir.path_of("params.csv"), &param_names)?),
-        false => None,
+    let start = match ctx.resuming {
+        Some(r) => Some(restore(&be, &mut model, r, &recording, &p.data, &ctx.dir.path_of(""))?),
+        None => None,
+    };
+    let (metrics_path, params_path) = (ctx.dir.path_of("metrics.csv"), ctx.dir.path_of("params.csv"));
+    let (metrics, params) = match ctx.resuming.map(|r| &r.meta) {
+        Some(m) => (
+            MetricsStream::reopen(&metrics_path, m.metrics_bytes)?,
+            m.params_bytes.map(|len| ParamsStream::reopen(&params_path, len)).transpose()?,
+        ),
+        None => (
+            MetricsStream::create(&metrics_path, &spec.metrics.record)?,
+            spec.output.params.then(|| ParamsStream::create(&params_path, &param_names)).transpose()?,
+        ),
     };
     let mut observer = RunObserver {
-        metrics: MetricsStream::create(&ctx.dir.path_of("metrics.csv"), &spec.metrics.record)?,
+        metrics,
         params,
         interrupt: &ctx.opts.interrupt,
         progress,
+        checkpoints: Checkpoints {
+            dir: ctx.dir.path_of(""),
+            dtype: T::DTYPE,
+            meta: checkpoint_meta(ctx, &resolved),
+            written: false,
+            error: None,
+        },
+        signal_at: signal_at(),
+        step: std::cell::Cell::new(start.as_ref().map_or(0, |s| s.position.step)),
     };
     let history = match &spec.train {
         Some(t) if t.get_ref().solver == Some(Solver::Lstsq) => {
@@ -109,7 +184,7 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
             // All-zero augmentation (`augment = {}`) is no augmentation.
             let augment = spec.data.get_ref().augment.filter(|a| a.shift > 0.0 || a.rotate > 0.0 || a.scale > 0.0);
             let plan = Plan { train: t.get_ref(), recording, seed: spec.seed, augment };
-            train::train(&be, &mut model, &p.data, &plan, &mut observer)
+            train::train_from(&be, &mut model, &p.data, &plan, &mut observer, start)
         }
         // Fixed weights: score once (the loss column is then the mean squared error).
         None => {
@@ -117,8 +192,36 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
             train::score_once(&be, &model, &p.data, &recording, &loss, &mut observer)
         }
     };
-    let streamed = observer.finish()?;
+    let checkpointed = observer.checkpoints.written || ctx.resuming.is_some();
+    let mut streamed = observer.finish()?;
+    // Only a stopped run has a use for its checkpoint.
+    if history.interrupted && checkpointed {
+        streamed.push(crate::results::RESUME_FILE.into());
+    } else {
+        ctx.dir.remove_checkpoint()?;
+    }
     outputs::write_all(ctx, &be, &model, Some(&history), streamed)
+}
+
+/// What every checkpoint of this run says besides the loop's position.
+fn checkpoint_meta(ctx: &RunContext, resolved: &str) -> ResumeMeta {
+    let (spec_file, resumes) = match ctx.resuming {
+        Some(r) => (r.meta.spec_file.clone(), r.meta.resumes.clone()),
+        None => (ctx.opts.spec_path.display().to_string(), vec![]),
+    };
+    ResumeMeta {
+        format: 1,
+        position: LoopPosition::default(),
+        metrics_bytes: 0,
+        params_bytes: None,
+        spec_hash: crate::results::spec_hash(resolved),
+        dtype: ctx.p.loaded.spec.dtype.name().into(),
+        spec_file,
+        started_unix: ctx.started.unix_seconds,
+        data_files: ctx.p.data_files.clone(),
+        resumes,
+        tensors_sha256: String::new(),
+    }
 }
 
 /// θ = X⁺Y for a single dense layer, in f64 whatever the run's dtype.

@@ -6,6 +6,7 @@ mod checkpoint;
 mod data_files;
 mod execute;
 mod outputs;
+mod resume;
 
 use crate::backend::DType;
 use crate::data::{self, Splits};
@@ -15,6 +16,7 @@ use crate::results::{now_utc, RunDir};
 use crate::spec::{self, LoadedSpec};
 use crate::train::Interrupt;
 pub use data_files::DataHashes;
+pub use resume::{resume, ResumeOptions};
 use std::path::{Path, PathBuf};
 
 pub struct RunOptions {
@@ -97,12 +99,27 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Re
     let prepared = prepare(&opts.spec_path, &opts.sets, opts.seed)?;
     // Best effort: a folder that cannot be removed is no reason not to run (`runner
     // clean` reports it).
-    let removed_stale = crate::results::remove_stale(&opts.results_root).unwrap_or_default();
+    let removed_stale = crate::results::remove_stale_unresumable(&opts.results_root).unwrap_or_default();
     let started = now_utc();
     let spec = &prepared.loaded.spec;
     let dir = RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?;
+    let summary = execute_in(&prepared, dir, opts, started, None, progress)?;
+    Ok(RunSummary { removed_stale, ..summary })
+}
+
+/// Runs (or, with `resuming`, continues) a prepared experiment in its reserved folder
+/// and finishes the folder whatever happens.
+fn execute_in(
+    prepared: &Prepared,
+    dir: RunDir,
+    opts: &RunOptions,
+    started: crate::results::UtcTime,
+    resuming: Option<&resume::Resuming>,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<RunSummary> {
+    let spec = &prepared.loaded.spec;
     let executed = {
-        let ctx = execute::RunContext { p: &prepared, dir: &dir, opts, started };
+        let ctx = execute::RunContext { p: prepared, dir: &dir, opts, started, resuming };
         let executed = match spec.dtype {
             DType::F32 => execute::execute::<f32>(&ctx, progress),
             DType::F64 => execute::execute::<f64>(&ctx, progress),
@@ -130,5 +147,5 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Re
     if let Some((step, value)) = diverged {
         return Err(Error::Diverged { step, value, dir: path });
     }
-    Ok(RunSummary { dir: path, removed_stale, ..executed.summary })
+    Ok(RunSummary { dir: path, ..executed.summary })
 }

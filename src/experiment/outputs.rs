@@ -118,6 +118,7 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         inference_samples_per_second: None,
         files,
         data_files: ctx.p.data_files.clone(),
+        resumed: ctx.resuming.map(|r| r.meta.resumes.clone()).unwrap_or_default(),
     })
 }
 

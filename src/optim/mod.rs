@@ -28,6 +28,43 @@ impl<Buf> Optimizer<Buf> {
         Optimizer { kind: spec.optimizer, spec: spec.clone(), slots: Vec::new(), steps: 0 }
     }
 
+    /// Updates applied so far (Adam's bias correction counts them).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Every state buffer, as (node, parameter, `first` or `second`, buffer): momentum
+    /// or Adam's first moment is `first`, Adam's or RMSProp's square average `second`.
+    pub fn state(&self) -> Vec<(usize, usize, &'static str, &Buf)> {
+        let mut out = Vec::new();
+        for (i, node) in self.slots.iter().enumerate() {
+            for (j, slot) in node.iter().enumerate() {
+                out.extend(slot.first.as_ref().map(|b| (i, j, "first", b)));
+                out.extend(slot.second.as_ref().map(|b| (i, j, "second", b)));
+            }
+        }
+        out
+    }
+
+    /// An optimizer continuing from `state()` taken after `steps` updates; `shape`
+    /// gives the number of parameters of each node.
+    pub fn restored(spec: &TrainSpec, steps: u64, shape: &[usize], state: Vec<(usize, usize, &str, Buf)>) -> Self {
+        let mut opt = Optimizer::new(spec);
+        opt.steps = steps;
+        if steps > 0 {
+            opt.slots = shape.iter().map(|&k| (0..k).map(|_| Slot { first: None, second: None }).collect()).collect();
+        }
+        for (i, j, which, buf) in state {
+            if let Some(slot) = opt.slots.get_mut(i).and_then(|n| n.get_mut(j)) {
+                match which {
+                    "first" => slot.first = Some(buf),
+                    _ => slot.second = Some(buf),
+                }
+            }
+        }
+        opt
+    }
+
     /// Applies one update with learning rate `lr` to every parameter that has a gradient.
     pub fn update<T: Element, B: Backend<T, Buf = Buf>>(
         &mut self,

@@ -145,6 +145,9 @@ pub struct Manifest {
     /// sha256 of each data file the run read (data and `[model] init`), by absolute
     /// path; a rerun of the run folder's spec.toml checks them.
     pub data_files: std::collections::BTreeMap<String, String>,
+    /// Each time `runner resume` continued the run: when, from which step, after what.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<super::ResumeEvent>,
 }
 
 /// FNV-1a 64 of the resolved spec, to tell at a glance whether two runs had one spec.

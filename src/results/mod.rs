@@ -6,11 +6,15 @@
 mod clock;
 mod files;
 mod owner;
+mod resume;
 mod stream;
 
-pub use clock::{now_utc, UtcTime};
+pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
-pub use owner::{remove_stale, Owner, OWNER_FILE};
+pub use owner::{remove_stale, remove_stale_unresumable, Owner, OWNER_FILE};
+pub use resume::{
+    find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
+};
 pub use stream::{LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};

@@ -99,6 +99,17 @@ fn is_stale(dir: &Path) -> bool {
 /// Removes the hidden folders under `root/<name>/` whose writer is gone; returns them.
 /// A missing root is nothing to clean.
 pub fn remove_stale(root: &Path) -> Result<Vec<PathBuf>> {
+    remove_stale_where(root, |_| true)
+}
+
+/// As [`remove_stale`], but keeps the folders that hold a resume checkpoint: a run
+/// starting beside a killed one must not take away what `runner resume` continues
+/// (`runner clean` removes them).
+pub fn remove_stale_unresumable(root: &Path) -> Result<Vec<PathBuf>> {
+    remove_stale_where(root, |dir| !dir.join(super::RESUME_FILE).is_file())
+}
+
+fn remove_stale_where(root: &Path, removable: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let Ok(names) = std::fs::read_dir(root) else {
         return Ok(removed);
@@ -111,7 +122,7 @@ pub fn remove_stale(root: &Path) -> Result<Vec<PathBuf>> {
         for run in runs.flatten() {
             let hidden = run.file_name().to_string_lossy().starts_with(HIDDEN_PREFIX);
             let path = run.path();
-            if hidden && run.file_type().is_ok_and(|t| t.is_dir()) && is_stale(&path) {
+            if hidden && run.file_type().is_ok_and(|t| t.is_dir()) && is_stale(&path) && removable(&path) {
                 match std::fs::remove_dir_all(&path) {
                     Ok(()) => removed.push(path),
                     // Another cleaner got there first.

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::spec::Metric;
 use crate::train::Record;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,8 @@ pub struct LineStream {
     path: PathBuf,
     file: File,
     pending: String,
+    /// Bytes handed to the OS so far: the file's length.
+    written: u64,
     last_flush: Instant,
     /// The first write error; rows after it are dropped and `finish` reports it.
     error: Option<Error>,
@@ -34,13 +36,32 @@ impl LineStream {
     pub fn create(path: &Path, header: &str) -> Result<LineStream> {
         let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
         file.write_all(header.as_bytes()).map_err(|e| Error::io(path, e))?;
-        Ok(LineStream {
+        Ok(Self::over(path, file, header.len() as u64))
+    }
+
+    /// Opens `path` to append after its first `keep` bytes, dropping the rest (rows a
+    /// resumed run writes again).
+    pub fn reopen(path: &Path, keep: u64) -> Result<LineStream> {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+        file.set_len(keep).map_err(|e| Error::io(path, e))?;
+        file.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+        Ok(Self::over(path, file, keep))
+    }
+
+    fn over(path: &Path, file: File, written: u64) -> LineStream {
+        LineStream {
             path: path.to_path_buf(),
             file,
             pending: String::with_capacity(FLUSH_BYTES + 4096),
+            written,
             last_flush: Instant::now(),
             error: None,
-        })
+        }
+    }
+
+    /// The file's length once pending lines are flushed.
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// Appends whatever `line` writes (whole lines, ending in '\n').
@@ -59,8 +80,9 @@ impl LineStream {
     /// point, not surviving the machine).
     pub fn flush(&mut self) {
         if self.error.is_none() && !self.pending.is_empty() {
-            if let Err(e) = self.file.write_all(self.pending.as_bytes()) {
-                self.error = Some(Error::io(&self.path, e));
+            match self.file.write_all(self.pending.as_bytes()) {
+                Ok(()) => self.written += self.pending.len() as u64,
+                Err(e) => self.error = Some(Error::io(&self.path, e)),
             }
         }
         self.pending.clear();
@@ -81,6 +103,17 @@ impl LineStream {
 pub struct MetricsStream(LineStream);
 
 impl MetricsStream {
+    /// Continues the file after its first `keep` bytes.
+    pub fn reopen(path: &Path, keep: u64) -> Result<Self> {
+        LineStream::reopen(path, keep).map(MetricsStream)
+    }
+
+    /// Flushes, and returns the file's length.
+    pub fn flushed_len(&mut self) -> u64 {
+        self.0.flush();
+        self.0.written()
+    }
+
     pub fn create(path: &Path, metrics: &[Metric]) -> Result<Self> {
         LineStream::create(path, &metrics_header(metrics)).map(MetricsStream)
     }
@@ -98,6 +131,17 @@ impl MetricsStream {
 pub struct ParamsStream(LineStream);
 
 impl ParamsStream {
+    /// Continues the file after its first `keep` bytes.
+    pub fn reopen(path: &Path, keep: u64) -> Result<Self> {
+        LineStream::reopen(path, keep).map(ParamsStream)
+    }
+
+    /// Flushes, and returns the file's length.
+    pub fn flushed_len(&mut self) -> u64 {
+        self.0.flush();
+        self.0.written()
+    }
+
     pub fn create(path: &Path, names: &[String]) -> Result<Self> {
         LineStream::create(path, &params_header(names)).map(ParamsStream)
     }

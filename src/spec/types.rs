@@ -279,6 +279,10 @@ pub struct TrainSpec {
     /// Reshuffle the training split every epoch (mini-batch and stochastic).
     #[serde(default = "yes")]
     pub shuffle: bool,
+    /// Write a resume checkpoint (`resume.safetensors` + `resume.json`) every N steps,
+    /// for `runner resume`; a stopped run writes one whatever this says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
 }
 
 impl TrainSpec {

@@ -305,5 +305,8 @@ fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
             format!("probe `{kind}`: `resolution` (grid cells per side) must be from {low} to {high}, found {r}")
         })?;
     }
+    if t.checkpoint_every == Some(0) {
+        fail("`checkpoint_every` must be at least 1 (steps between resume checkpoints)")?;
+    }
     Ok(())
 }

@@ -6,11 +6,13 @@ mod evaluate;
 mod loss_plan;
 mod observer;
 mod record;
+mod resume;
 
 pub use evaluate::{evaluate, input_gradients, node_values, predict, Evaluation};
 pub use loss_plan::LossPlan;
 pub use observer::{Interrupt, Observer};
 pub use record::{History, Record, Recording, KEPT_RECORDS};
+pub use resume::{parse_optim_name, LoopPosition, Snapshot, Start, OPTIM_PREFIX, PARAM_PREFIX};
 
 use crate::autodiff::Tape;
 use crate::backend::{Backend, Element};
@@ -57,6 +59,19 @@ pub fn train<T: Element, B: Backend<T>>(
     plan: &Plan,
     observer: &mut dyn Observer,
 ) -> History {
+    train_from(be, model, data, plan, observer, None)
+}
+
+/// Trains from the start, or from a checkpoint's `start` (the model then already holds
+/// the checkpoint's parameters).
+pub fn train_from<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &mut Model<T, B>,
+    data: &Splits,
+    plan: &Plan,
+    observer: &mut dyn Observer,
+    start: Option<Start<B::Buf>>,
+) -> History {
     let t = plan.train;
     let rec = &plan.recording;
     let loss = LossPlan::new(t, &model.dag);
@@ -70,21 +85,61 @@ pub fn train<T: Element, B: Backend<T>>(
     let total = t.iterations.unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
     let full_batch = batch == n && plan.augment.is_none();
     let reuse_forward = full_batch && train_mode_is_eval_mode(model);
-    let mut history = History::new(model, data, rec);
-    history.steps = total;
-    let mut optimizer = Optimizer::new(t);
     let mut shuffle = rng::stream(plan.seed, "shuffle");
     let mut augment_rng = rng::stream(plan.seed, "augment");
     let mut dropout_rng = rng::stream(plan.seed, "dropout");
     let mut order: Vec<usize> = (0..n).collect();
+    let mut shuffle_epoch_start = shuffle.get_word_pos();
+    let (mut history, mut optimizer, first) = match start {
+        None => (History::new(model, data, rec), Optimizer::new(t), 0),
+        Some(s) => {
+            let p = s.position;
+            shuffle.set_word_pos(p.shuffle_epoch_start);
+            shuffle_epoch_start = p.shuffle_epoch_start;
+            if p.step % steps_per_epoch != 0 && t.shuffle && !full_batch {
+                order = rng::permutation(&mut shuffle, n);
+            }
+            shuffle.set_word_pos(p.shuffle);
+            augment_rng.set_word_pos(p.augment);
+            dropout_rng.set_word_pos(p.dropout);
+            let shape: Vec<usize> = model.params.iter().map(Vec::len).collect();
+            let state =
+                s.optimizer.into_iter().map(|(i, j, w, b)| (i, j, if w == "first" { "first" } else { "second" }, b));
+            let optimizer = Optimizer::restored(t, p.optimizer_steps, &shape, state.collect());
+            let mut history = s.history;
+            history.train_seconds = p.train_seconds;
+            history.train_samples = p.train_samples;
+            history.eval_seconds = p.eval_seconds;
+            history.eval_samples = p.eval_samples;
+            (history, optimizer, p.step)
+        }
+    };
+    history.steps = total;
+    let wants_checkpoints = observer.wants_checkpoints();
+    // Compared with the step once per step: the only per-step cost of checkpoints.
+    let every = t.checkpoint_every.filter(|_| wants_checkpoints).unwrap_or(usize::MAX).max(1);
+    let mut next_checkpoint = (first / every).saturating_add(1).saturating_mul(every);
     let sample_shape = data.train.sample_shape();
     let full_targets = data.train.target_matrix(out_width);
     let full_x = full_batch.then(|| be.upload(&to_elements::<T>(&data.train.inputs)));
     let full_t = be.upload(&to_elements::<T>(&full_targets));
 
     let mut done = total;
-    for step in 0..total {
-        if observer.stop_requested() {
+    for step in first..total {
+        let stop = observer.stop_requested();
+        if stop || step == next_checkpoint {
+            if wants_checkpoints {
+                let streams = resume::Streams {
+                    shuffle: &shuffle,
+                    augment: &augment_rng,
+                    dropout: &dropout_rng,
+                    shuffle_epoch_start,
+                };
+                observer.checkpoint(&resume::snapshot(be, model, &optimizer, &history, step, total, streams));
+            }
+            next_checkpoint = next_checkpoint.saturating_add(every);
+        }
+        if stop {
             history.interrupted = true;
             done = step;
             break;
@@ -93,6 +148,7 @@ pub fn train<T: Element, B: Backend<T>>(
         let in_epoch = step % steps_per_epoch;
         let epoch = step / steps_per_epoch;
         if in_epoch == 0 && t.shuffle && !full_batch {
+            shuffle_epoch_start = shuffle.get_word_pos();
             order = rng::permutation(&mut shuffle, n);
         }
         let (x, target, rows, host_targets) = match &full_x {

@@ -1,7 +1,7 @@
 //! What the training loop tells the outside world while it runs, and how the outside
 //! world asks it to stop: an observer passed in, instead of more arguments to `train`.
 
-use super::Record;
+use super::{Record, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -17,6 +17,14 @@ pub trait Observer {
     fn stop_requested(&self) -> bool {
         false
     }
+    /// Whether [`Observer::checkpoint`] is wanted (building a snapshot downloads every
+    /// parameter, so the loop asks first).
+    fn wants_checkpoints(&self) -> bool {
+        false
+    }
+    /// A resume checkpoint between two steps: every `checkpoint_every` steps, and when
+    /// training stops because a stop was requested.
+    fn checkpoint(&mut self, _snapshot: &Snapshot) {}
 }
 
 /// An observer that ignores everything.

@@ -157,6 +157,19 @@ impl History {
         }
     }
 
+    /// Takes a record written before a checkpoint back into the bounded summary, as
+    /// if it had just been made (the thinning then keeps exactly what it kept before).
+    pub fn replay(&mut self, record: Record) {
+        self.fresh.push(record);
+        self.publish(&mut ());
+    }
+
+    /// Takes a parameter row written before a checkpoint back, as [`History::replay`].
+    pub fn replay_params(&mut self, step: usize, values: Vec<f64>) {
+        self.fresh_params = Some((step, values));
+        self.publish(&mut ());
+    }
+
     /// Adds each split's last record to the thinned sample when thinning left it out,
     /// so the pictures end where training ended.
     pub fn close(&mut self) {

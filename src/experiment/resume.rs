@@ -1,0 +1,253 @@
+//! `runner resume RUN_FOLDER`: continues an interrupted or killed run from its resume
+//! checkpoint, so that its files end byte for byte as an uninterrupted run's would.
+//! Everything is checked before the folder is touched; then the folder is taken over,
+//! metrics.csv and params.csv are cut back to the checkpoint, and the run goes on.
+
+use super::{prepare, Prepared, RunOptions, RunSummary};
+use crate::backend::{Backend, Element};
+use crate::error::{Error, Result};
+use crate::layers::Model;
+use crate::results::{self, ResumeEvent, ResumeMeta, RunDir, StoredTensor, RESUME_FILE};
+use crate::spec::Split;
+use crate::train::{self, History, Record, Recording, Start};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub struct ResumeOptions {
+    pub folder: PathBuf,
+    pub interrupt: crate::train::Interrupt,
+}
+
+/// A checkpoint being continued from.
+pub struct Resuming {
+    /// Its metadata, with this resume already added to `resumes`.
+    pub meta: ResumeMeta,
+    /// Its tensors by name.
+    pub tensors: HashMap<String, StoredTensor>,
+}
+
+pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
+    let found = results::find_unfinished(&opts.folder)?;
+    let refuse = |reason: String| Error::Resume { dir: found.path.clone(), reason };
+    let checkpoint = found.path.join(RESUME_FILE);
+    if !checkpoint.is_file() {
+        return Err(refuse(format!(
+            "it has no resume checkpoint ({RESUME_FILE}): runs write one every `[train] checkpoint_every` \
+             steps, and when stopped by Ctrl-C or SIGTERM"
+        )));
+    }
+    let (meta, tensors) = results::read_checkpoint(&checkpoint).map_err(refuse)?;
+    let prepared = prepare(&found.path.join("spec.toml"), &[], None)?;
+    check_matches(&prepared, &meta, &tensors, &found.path).map_err(refuse)?;
+    let dir = RunDir::adopt(&found)?;
+    let mut meta = meta;
+    meta.resumes.push(ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after });
+    // The checkpoint records this resume at once, so a resume of a resume that stops
+    // before its next checkpoint still lists every attempt.
+    let listed: Vec<(String, Vec<usize>, Vec<u8>)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.shape.clone(), t.bytes.clone())).collect();
+    results::write_checkpoint(&dir.path_of(""), &listed, prepared.loaded.spec.dtype, &mut meta)?;
+    let run_opts = RunOptions {
+        // The manifest names the spec the run was started from.
+        spec_path: PathBuf::from(&meta.spec_file),
+        results_root: found.parent.clone(),
+        seed: None,
+        sets: vec![],
+        interrupt: opts.interrupt.clone(),
+    };
+    let started = results::from_unix(meta.started_unix);
+    let resuming = Resuming { meta, tensors };
+    super::execute_in(&prepared, dir, &run_opts, started, Some(&resuming), progress)
+}
+
+/// Whether the checkpoint belongs to this folder's spec, data and files; the reason
+/// when not.
+fn check_matches(
+    p: &Prepared,
+    meta: &ResumeMeta,
+    tensors: &HashMap<String, StoredTensor>,
+    folder: &Path,
+) -> std::result::Result<(), String> {
+    let spec = &p.loaded.spec;
+    let resolved = toml::to_string(spec).map_err(|e| format!("cannot write the resolved spec: {e}"))?;
+    if results::spec_hash(&resolved) != meta.spec_hash {
+        return Err("its spec.toml is not the spec the checkpoint was written for (edited since?)".into());
+    }
+    if spec.dtype.name() != meta.dtype {
+        return Err(format!("the checkpoint is {} and the spec {}", meta.dtype, spec.dtype.name()));
+    }
+    for (file, hash) in &meta.data_files {
+        if p.data_files.get(file) != Some(hash) {
+            return Err(format!("the data file {file} changed since the checkpoint (or is gone)"));
+        }
+    }
+    let mut expected = 0;
+    for node in &p.dag.nodes {
+        for param in &node.params {
+            let name = format!("{}{}.{}", train::PARAM_PREFIX, node.name, param.name);
+            let t = tensors.get(&name).ok_or_else(|| format!("the checkpoint has no `{name}`"))?;
+            if t.shape != param.shape || t.dtype != spec.dtype {
+                return Err(format!(
+                    "`{name}` is {:?} {}; the model needs {:?} {}",
+                    t.shape,
+                    t.dtype.name(),
+                    param.shape,
+                    spec.dtype.name()
+                ));
+            }
+            expected += 1;
+        }
+    }
+    for (name, t) in tensors.iter().filter(|(n, _)| !n.starts_with(train::PARAM_PREFIX)) {
+        let (i, j, _) = train::parse_optim_name(name).ok_or_else(|| format!("unknown tensor `{name}`"))?;
+        let param =
+            p.dag.nodes.get(i).and_then(|n| n.params.get(j)).ok_or_else(|| format!("`{name}` names no parameter"))?;
+        if t.shape != [param.shape.iter().product::<usize>()] || t.dtype != spec.dtype {
+            return Err(format!("`{name}` does not fit its parameter's shape {:?}", param.shape));
+        }
+    }
+    if tensors.keys().filter(|n| n.starts_with(train::PARAM_PREFIX)).count() != expected {
+        return Err("the checkpoint holds parameters the model does not have".into());
+    }
+    check_prefix(&folder.join("metrics.csv"), meta.metrics_bytes)?;
+    match (spec.output.params, meta.params_bytes) {
+        (true, Some(len)) => check_prefix(&folder.join("params.csv"), len)?,
+        (false, None) => {}
+        _ => return Err("the checkpoint and the spec disagree on params.csv".into()),
+    }
+    Ok(())
+}
+
+/// The file holds at least `len` bytes, and they end with a whole line.
+fn check_prefix(path: &Path, len: u64) -> std::result::Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let fail = |m: String| format!("{}: {m}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let have = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    if have < len || len == 0 {
+        return Err(fail(format!("{have} bytes, shorter than the {len} the checkpoint saw")));
+    }
+    let mut last = [0u8];
+    file.seek(SeekFrom::Start(len - 1)).and_then(|_| file.read_exact(&mut last)).map_err(|e| fail(e.to_string()))?;
+    if last[0] != b'\n' {
+        return Err(fail(format!("byte {len} is not the end of a row")));
+    }
+    Ok(())
+}
+
+fn decode<T: Element>(t: &StoredTensor) -> Vec<T> {
+    match t.dtype {
+        crate::backend::DType::F32 => {
+            t.bytes.chunks_exact(4).map(|b| T::from_f64(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)).collect()
+        }
+        crate::backend::DType::F64 => t
+            .bytes
+            .chunks_exact(8)
+            .map(|b| T::from_f64(f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])))
+            .collect(),
+    }
+}
+
+/// Puts the checkpoint's parameters into `model` and returns where the loop goes on
+/// from: positions, optimizer buffers, and the history of the rows before the
+/// checkpoint (read back from metrics.csv and params.csv, which the run keeps).
+pub fn restore<T: Element, B: Backend<T>>(
+    be: &B,
+    model: &mut Model<T, B>,
+    r: &Resuming,
+    recording: &Recording,
+    data: &crate::data::Splits,
+    folder: &Path,
+) -> Result<Start<B::Buf>> {
+    for (node, bufs) in model.dag.nodes.iter().zip(model.params.iter_mut()) {
+        for (param, buf) in node.params.iter().zip(bufs.iter_mut()) {
+            let name = format!("{}{}.{}", train::PARAM_PREFIX, node.name, param.name);
+            if let Some(t) = r.tensors.get(&name) {
+                *buf = be.upload(&decode::<T>(t));
+            }
+        }
+    }
+    let optimizer = r
+        .tensors
+        .iter()
+        .filter_map(|(name, t)| train::parse_optim_name(name).map(|(i, j, w)| (i, j, w, be.upload(&decode::<T>(t)))))
+        .collect();
+    let mut history = History::new(model, data, recording);
+    let metrics = recording.metrics.len();
+    for_each_row(&folder.join("metrics.csv"), r.meta.metrics_bytes, |line| {
+        history.replay(parse_metrics_row(line, metrics)?);
+        Some(())
+    })?;
+    if let Some(len) = r.meta.params_bytes {
+        for_each_row(&folder.join("params.csv"), len, |line| {
+            let mut fields = line.split(',');
+            let step = fields.next()?.parse().ok()?;
+            let values: Vec<f64> = fields.map(|v| v.parse().ok()).collect::<Option<_>>()?;
+            history.replay_params(step, values);
+            Some(())
+        })?;
+    }
+    Ok(Start { position: r.meta.position.clone(), optimizer, history })
+}
+
+/// Calls `row` on each line after the header within the first `len` bytes of `path`,
+/// streaming (a long run's metrics.csv may be larger than memory).
+fn for_each_row(path: &Path, len: u64, mut row: impl FnMut(&str) -> Option<()>) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = std::io::BufReader::new(file.take(len));
+    let mut line = String::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        number += 1;
+        if reader.read_line(&mut line).map_err(|e| Error::io(path, e))? == 0 {
+            return Ok(());
+        }
+        if number > 1 && row(line.trim_end_matches('\n')).is_none() {
+            let shown = line.trim_end();
+            return Err(Error::Data(format!("{}: row {number} does not parse: `{shown}`", path.display())));
+        }
+    }
+}
+
+/// `step,epoch,split,<values>` as metrics.csv writes it (shortest round-trip numbers,
+/// so parsing gives the very values back).
+fn parse_metrics_row(line: &str, metrics: usize) -> Option<Record> {
+    let mut fields = line.split(',');
+    let step = fields.next()?.parse().ok()?;
+    let epoch = fields.next()?.parse().ok()?;
+    let split = match fields.next()? {
+        "train" => Split::Train,
+        "validation" => Split::Validation,
+        "test" => Split::Test,
+        "batch" => Split::Batch,
+        _ => return None,
+    };
+    let values: Vec<f64> = fields.map(|v| v.parse().ok()).collect::<Option<_>>()?;
+    (values.len() == metrics).then_some(Record { step, epoch, split, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_rows_parse_back_to_the_values_written() {
+        let r = Record {
+            step: 12,
+            epoch: 1,
+            split: Split::Batch,
+            values: vec![0.1 + 0.2, f64::NAN, -1e-300, f64::INFINITY],
+        };
+        let mut line = String::new();
+        results::metrics_row(&mut line, &r);
+        let back = parse_metrics_row(line.trim_end(), 4).unwrap();
+        assert_eq!((back.step, back.epoch, back.split), (12, 1, Split::Batch));
+        assert_eq!(back.values[0].to_bits(), r.values[0].to_bits());
+        assert!(back.values[1].is_nan());
+        assert_eq!(&back.values[2..], &r.values[2..]);
+        assert_eq!(parse_metrics_row("1,0,train,0.5", 2), None, "a short row");
+        assert_eq!(parse_metrics_row("1,0,nowhere,0.5", 1), None);
+    }
+}

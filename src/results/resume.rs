@@ -1,0 +1,251 @@
+//! Resume checkpoints in a run folder, and taking an unfinished run folder over to
+//! continue it. The checkpoint is one file, `resume.safetensors`: the tensors, and in
+//! its metadata (key `runner.resume`) a JSON [`ResumeMeta`] with the positions. One
+//! file renamed into place after an fsync, so a kill at any moment leaves either the
+//! previous checkpoint or the new one, never half of one or a mix of two.
+
+use super::owner::{HIDDEN_PREFIX, OWNER_FILE};
+use super::{Owner, RunDir};
+use crate::backend::DType;
+use crate::error::{Error, Result};
+use crate::train::LoopPosition;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const RESUME_FILE: &str = "resume.safetensors";
+const TEMP_FILE: &str = ".resume.safetensors.tmp";
+const META_KEY: &str = "runner.resume";
+const FORMAT: u32 = 1;
+
+/// An earlier stop of a resumed run, for the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeEvent {
+    /// When `runner resume` took the run over (UTC, ISO 8601).
+    pub at: String,
+    /// The checkpoint's step: the run continued from there.
+    pub from_step: usize,
+    /// How the earlier attempt ended: `interrupted`, `failed` or `killed`.
+    pub after: String,
+}
+
+/// Everything besides tensors that a checkpoint holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeMeta {
+    pub format: u32,
+    pub position: LoopPosition,
+    /// Length of metrics.csv (and params.csv) when the checkpoint was taken: rows past
+    /// it were written after, by the steps a resumed run redoes.
+    pub metrics_bytes: u64,
+    pub params_bytes: Option<u64>,
+    /// Hash of the resolved spec (as the manifest's `spec_hash`).
+    pub spec_hash: String,
+    pub dtype: String,
+    /// The spec file the run was started from, and when (the manifest keeps both).
+    pub spec_file: String,
+    pub started_unix: f64,
+    pub data_files: BTreeMap<String, String>,
+    pub resumes: Vec<ResumeEvent>,
+    /// sha256 over every tensor's name and bytes, in name order: a damaged file is
+    /// refused rather than continued from.
+    pub tensors_sha256: String,
+}
+
+/// A tensor read back: shape, dtype, little-endian bytes.
+pub struct StoredTensor {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub bytes: Vec<u8>,
+}
+
+fn tensors_digest<'a>(tensors: impl Iterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut sorted: Vec<(&str, &[u8])> = tensors.collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = Sha256::new();
+    for (name, bytes) in sorted {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `dir/resume.safetensors` atomically (temp file, fsync, rename, fsync of the
+/// folder). `meta.tensors_sha256` is filled in here.
+pub fn write_checkpoint(
+    dir: &Path,
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    dtype: DType,
+    meta: &mut ResumeMeta,
+) -> Result<()> {
+    meta.tensors_sha256 = tensors_digest(tensors.iter().map(|(n, _, b)| (n.as_str(), b.as_slice())));
+    let json = serde_json::to_string(meta).map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
+    let dt = match dtype {
+        DType::F32 => safetensors::Dtype::F32,
+        DType::F64 => safetensors::Dtype::F64,
+    };
+    let views = tensors
+        .iter()
+        .map(|(n, shape, bytes)| safetensors::tensor::TensorView::new(dt, shape.clone(), bytes).map(|v| (n.clone(), v)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
+    let metadata = HashMap::from([(META_KEY.to_string(), json)]);
+    let bytes = safetensors::tensor::serialize(views, Some(metadata))
+        .map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
+    let tmp = dir.join(TEMP_FILE);
+    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(&bytes).and_then(|()| file.sync_all()).map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    let dest = dir.join(RESUME_FILE);
+    std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+    // The rename itself reaches the disk with the folder's entry.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads and checks a checkpoint; a reason (for [`Error::Resume`]) when it cannot be used.
+pub fn read_checkpoint(path: &Path) -> std::result::Result<(ResumeMeta, HashMap<String, StoredTensor>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let corrupt = |m: String| format!("{} is damaged ({m})", path.display());
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| corrupt(format!("no `{META_KEY}` metadata")))?;
+    let meta: ResumeMeta = serde_json::from_str(json).map_err(|e| corrupt(format!("its metadata: {e}")))?;
+    if meta.format != FORMAT {
+        return Err(format!("{} has format {}; this runner reads format {FORMAT}", path.display(), meta.format));
+    }
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        let dtype = match view.dtype() {
+            safetensors::Dtype::F32 => DType::F32,
+            safetensors::Dtype::F64 => DType::F64,
+            other => return Err(corrupt(format!("`{name}` has dtype {other:?}"))),
+        };
+        tensors.insert(name, StoredTensor { shape: view.shape().to_vec(), dtype, bytes: view.data().to_vec() });
+    }
+    let digest = tensors_digest(tensors.iter().map(|(n, t)| (n.as_str(), t.bytes.as_slice())));
+    if digest != meta.tensors_sha256 {
+        return Err(corrupt("its tensors do not match their recorded sha256".into()));
+    }
+    Ok((meta, tensors))
+}
+
+/// A run folder that `runner resume` may continue, as found (nothing changed yet).
+#[derive(Debug)]
+pub struct Unfinished {
+    /// Where the folder is now (visible, or hidden `.incomplete-<id>`).
+    pub path: PathBuf,
+    pub parent: PathBuf,
+    pub id: String,
+    /// How the last attempt ended: `interrupted`, `failed` (visible, with a manifest)
+    /// or `killed` (hidden, its process gone).
+    pub after: String,
+}
+
+/// Looks at `folder`: a visible run folder whose manifest says `interrupted` or
+/// `failed`, or a hidden one whose writer is gone. Everything else is refused.
+pub fn find_unfinished(folder: &Path) -> Result<Unfinished> {
+    let refuse = |reason: String| Error::Resume { dir: folder.to_path_buf(), reason };
+    if !folder.is_dir() {
+        return Err(refuse("no such run folder".into()));
+    }
+    let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = folder.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    if let Some(id) = name.strip_prefix(HIDDEN_PREFIX) {
+        let owner = std::fs::read_to_string(folder.join(OWNER_FILE)).ok().and_then(|t| Owner::parse(&t));
+        return match owner {
+            Some(o) if o.is_gone() => {
+                Ok(Unfinished { path: folder.to_path_buf(), parent, id: id.to_string(), after: "killed".into() })
+            }
+            Some(o) => Err(refuse(format!(
+                "its run is still going (process {} on {}), or cannot be told to be gone from here",
+                o.pid,
+                o.host.unwrap_or_else(|| "an unknown host".into())
+            ))),
+            None => Err(refuse("it has no readable owner file, so its writer cannot be told to be gone".into())),
+        };
+    }
+    let manifest_path = folder.join("manifest.json");
+    let status = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("status").and_then(|s| s.as_str()).map(String::from))
+        .ok_or_else(|| {
+            refuse(format!("{} is missing or has no status: not a runner run folder", manifest_path.display()))
+        })?;
+    match status.as_str() {
+        "interrupted" | "failed" => Ok(Unfinished { path: folder.to_path_buf(), parent, id: name, after: status }),
+        "complete" => Err(refuse("the run is finished (status `complete`): there is nothing to resume".into())),
+        other => Err(refuse(format!("the run ended with status `{other}`, which resuming would repeat"))),
+    }
+}
+
+impl RunDir {
+    /// Takes an unfinished folder over: a visible one goes back to its hidden name, a
+    /// killed one's owner file is replaced by this process's. Only one of several
+    /// processes resuming the same folder at once succeeds (the rename, or the removal
+    /// of the dead owner's file, happens once).
+    pub fn adopt(found: &Unfinished) -> Result<RunDir> {
+        let refuse = |reason: String| Error::Resume { dir: found.path.clone(), reason };
+        let tmp = found.parent.join(format!("{HIDDEN_PREFIX}{}", found.id));
+        if found.path != tmp {
+            if tmp.exists() {
+                return Err(refuse(format!("{} exists: another resume is under way", tmp.display())));
+            }
+            std::fs::rename(&found.path, &tmp).map_err(|e| refuse(format!("cannot take it over: {e}")))?;
+        } else {
+            std::fs::remove_file(tmp.join(OWNER_FILE))
+                .map_err(|e| refuse(format!("cannot take it over (another resume took it first?): {e}")))?;
+        }
+        let (base, suffix) = split_suffix(&found.id);
+        let dir = RunDir { parent: found.parent.clone(), base, suffix, id: found.id.clone(), tmp };
+        dir.write(OWNER_FILE, Owner::this_process().to_text().as_bytes())?;
+        // A kill in the middle of a checkpoint leaves its temporary file.
+        remove_if_present(&dir.path_of(TEMP_FILE))?;
+        Ok(dir)
+    }
+
+    /// Removes the resume checkpoint (a finished run has no use for it).
+    pub fn remove_checkpoint(&self) -> Result<()> {
+        remove_if_present(&self.path_of(TEMP_FILE))?;
+        remove_if_present(&self.path_of(RESUME_FILE))
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// `<base>-<k>` → (base, k) when the id carries a numeric suffix after its seed.
+fn split_suffix(id: &str) -> (String, usize) {
+    if let Some((head, tail)) = id.rsplit_once('-') {
+        let seed_before = head.rsplit_once('-').is_some_and(|(_, s)| s.starts_with("seed"));
+        if let (true, Ok(k)) = (seed_before, tail.parse::<usize>()) {
+            return (head.to_string(), k);
+        }
+    }
+    (id.to_string(), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_split_into_base_and_suffix() {
+        assert_eq!(split_suffix("20261127-204903-seed3"), ("20261127-204903-seed3".into(), 1));
+        assert_eq!(split_suffix("20261127-204903-seed3-4"), ("20261127-204903-seed3".into(), 4));
+    }
+}
