@@ -279,7 +279,7 @@ pub struct TrainSpec {
     /// Reshuffle the training split every epoch (mini-batch and stochastic).
     #[serde(default = "yes")]
     pub shuffle: bool,
-    /// Write a resume checkpoint (`resume.safetensors` + `resume.json`) every N steps,
+    /// Write a resume checkpoint (`resume.safetensors`, positions in its metadata) every N steps,
     /// for `runner resume`; a stopped run writes one whatever this says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<usize>,
@@ -289,6 +289,7 @@ impl TrainSpec {
     /// Every setting at its default, as serde fills them in.
     pub fn default_optimizer_settings() -> TrainSpec {
         TrainSpec {
+            checkpoint_every: None,
             solver: None,
             loss: None,
             reduction: Reduction::Mean,

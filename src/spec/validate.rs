@@ -279,6 +279,7 @@ fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
     if let Some(clip) = t.clip_norm {
         c.number("train.clip_norm", "[train] `clip_norm`", clip, 0.0, true, f64::MAX)?;
     }
+    c.at_least_one("train.checkpoint_every", "[train] `checkpoint_every`", t.checkpoint_every)?;
     Ok(())
 }
 
@@ -304,9 +305,6 @@ fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
             let (low, high) = (RESOLUTIONS.start(), RESOLUTIONS.end());
             format!("probe `{kind}`: `resolution` (grid cells per side) must be from {low} to {high}, found {r}")
         })?;
-    }
-    if t.checkpoint_every == Some(0) {
-        fail("`checkpoint_every` must be at least 1 (steps between resume checkpoints)")?;
     }
     Ok(())
 }
