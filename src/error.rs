@@ -18,6 +18,9 @@ pub enum Error {
     Usage(String),
     #[error("{source}\nThe run's folder is kept with status `failed` and this error in its manifest: {}", dir.display())]
     RunFailed { source: Box<Error>, dir: PathBuf },
+    /// `runner diff` found values beyond tolerance (its report is on standard output).
+    #[error("{0}")]
+    RunsDiffer(String),
     #[error("interrupted by {} after {steps} steps; status `interrupted`, its files are in {}", signal_name(*signal), dir.display())]
     Interrupted { signal: i32, steps: usize, dir: PathBuf },
 }
@@ -35,13 +38,14 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    /// The process exit code for this error: 3 for a run that diverged, 128 + the
+    /// The process exit code for this error: 1 for runs that differ, 3 for a run that diverged, 128 + the
     /// signal for an interrupted run (130 for SIGINT, 143 for SIGTERM), 2 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 3,
             Error::RunFailed { source, .. } => source.exit_code(),
             Error::Interrupted { signal, .. } => 128 + signal,
+            Error::RunsDiffer(_) => 1,
             _ => 2,
         }
     }

@@ -1,5 +1,8 @@
 //! The commands. Parsing and printing only: the work is in `experiment`.
 
+mod diff;
+mod list;
+
 use crate::error::{Error, Result};
 use crate::experiment::{self, RunOptions};
 use crate::train::Interrupt;
@@ -27,6 +30,10 @@ pub enum Command {
     Check(SpecArgs),
     /// Remove the hidden `.incomplete-*` folders of runs whose process is gone; prints each.
     Clean(CleanArgs),
+    /// Compare two runs (or two sweeps run by run); exit 0 same, 1 different, 2 cannot compare.
+    Diff(diff::DiffArgs),
+    /// List the runs under a results folder with status, steps, final metrics and spec hash.
+    List(list::ListArgs),
 }
 
 #[derive(Args, Debug)]
@@ -62,7 +69,7 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 7] = ["run", "check", "clean", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 9] = ["run", "check", "clean", "diff", "list", "help", "--help", "-h", "--version"];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -92,6 +99,8 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
             }
             Ok(())
         }
+        Command::Diff(a) => diff::run(a),
+        Command::List(a) => list::run(a),
     }
 }
 

@@ -1,0 +1,85 @@
+//! Whether two runs had the same resolved spec, apart from what does not change
+//! results. Data files are compared by content (the manifest's sha256), not by path,
+//! so a run made in another checkout (a golden) still compares.
+
+use super::load::RunFolder;
+use std::collections::BTreeMap;
+
+/// Top-level keys that change no computed value: names, the files a run writes
+/// (a changed file set is reported file by file), pictures and these tolerances.
+const IGNORED: [&str; 5] = ["name", "description", "output", "probes", "diff"];
+
+/// At most this many differing keys are named.
+const SHOWN: usize = 6;
+
+pub fn differences(a: &RunFolder, b: &RunFolder) -> Vec<String> {
+    let (fa, fb) = (flatten_run(a), flatten_run(b));
+    let mut keys: Vec<&String> = fa.keys().chain(fb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let absent = String::from("(absent)");
+    let differing: Vec<String> = keys
+        .into_iter()
+        .filter(|k| fa.get(*k) != fb.get(*k))
+        .map(|k| format!("{k}: {} (A) vs {} (B)", fa.get(k).unwrap_or(&absent), fb.get(k).unwrap_or(&absent)))
+        .collect();
+    if differing.is_empty() {
+        return vec![];
+    }
+    let mut text = format!("different spec: {}", differing.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; "));
+    if differing.len() > SHOWN {
+        text += &format!("; and {} more", differing.len() - SHOWN);
+    }
+    vec![text]
+}
+
+fn flatten_run(run: &RunFolder) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (key, value) in &run.spec {
+        if !IGNORED.contains(&key.as_str()) {
+            flatten(key, value, &run.manifest.data_files, &mut out);
+        }
+    }
+    out
+}
+
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    data_files: &BTreeMap<String, String>,
+    out: &mut BTreeMap<String, String>,
+) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten(&format!("{prefix}.{k}"), v, data_files, out);
+            }
+        }
+        toml::Value::Array(items) if !items.is_empty() && items.iter().all(|v| v.is_table()) => {
+            for (i, item) in items.iter().enumerate() {
+                // Layers are known by name, so an inserted layer names itself.
+                let label = item.get("name").and_then(|n| n.as_str()).map(String::from).unwrap_or(i.to_string());
+                flatten(&format!("{prefix}.{label}"), item, data_files, out);
+            }
+        }
+        toml::Value::String(s) => {
+            out.insert(prefix.to_string(), data_content(s, data_files).unwrap_or_else(|| value.to_string()));
+        }
+        _ => {
+            out.insert(prefix.to_string(), value.to_string());
+        }
+    }
+}
+
+/// A path the run read, as the sha256 of its file (or of the files under a folder).
+fn data_content(path: &str, data_files: &BTreeMap<String, String>) -> Option<String> {
+    if let Some(hash) = data_files.get(path) {
+        return Some(format!("file sha256 {}", &hash[..hash.len().min(16)]));
+    }
+    let folder = format!("{}/", path.trim_end_matches('/'));
+    let inside: Vec<String> = data_files
+        .iter()
+        .filter_map(|(p, h)| p.strip_prefix(&folder).map(|rel| format!("{rel} {}", &h[..h.len().min(16)])))
+        .collect();
+    (!inside.is_empty()).then(|| format!("folder [{}]", inside.join(", ")))
+}
