@@ -78,7 +78,7 @@ fn finished(dir: &Path) -> Entry {
             let metrics: Vec<String> = m
                 .final_metrics
                 .iter()
-                .map(|(k, v)| format!("{k}={}", v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "NaN".into())))
+                .map(|(k, v)| format!("{k}={}", v.map(compact).unwrap_or_else(|| "NaN".into())))
                 .collect();
             Entry {
                 status: if m.status.is_empty() { "unknown".into() } else { m.status },
@@ -143,6 +143,18 @@ fn sweep(dir: &Path) -> Entry {
         metrics: format!("{runs} runs: {}", summary.join(", ")),
         spec_hash: String::new(),
         folder: dir.to_path_buf(),
+    }
+}
+
+/// Four significant digits, in a column that stays narrow.
+pub fn compact(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&x.abs()) {
+        let decimals = (3.0 - x.abs().log10().floor()).clamp(0.0, 6.0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.3e}")
     }
 }
 
@@ -231,5 +243,9 @@ mod tests {
         assert!(name_matches("x?r", "xor"));
         assert_eq!(started_from_id("20261130-155206-seed42-2"), "2026-11-30T15:52:06Z");
         assert_eq!(started_from_id("abc"), "");
+        assert_eq!(
+            [compact(0.97153), compact(0.00012086), compact(2.3221), compact(1234.5), compact(0.0)],
+            ["0.9715", "1.209e-4", "2.322", "1234", "0"]
+        );
     }
 }

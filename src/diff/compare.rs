@@ -26,6 +26,7 @@ pub fn compare_runs(pair: &str, a_dir: &Path, b_dir: &Path, opts: &Options) -> R
     report.engine_b = b.manifest.engine();
     report.engine_note = engine_note(&a, &b);
     report.tolerance = describe(&tolerances);
+    report.settings_note = spec_keys::differences(&a, &b).1;
     report.reasons = why_incomparable(&a, &b);
     if report.reasons.is_empty() {
         report.items = compare_files(&a, &b, &tolerances, opts, pair, &mut report.reasons);
@@ -71,7 +72,7 @@ fn engine_note(a: &RunFolder, b: &RunFolder) -> Option<String> {
 }
 
 fn why_incomparable(a: &RunFolder, b: &RunFolder) -> Vec<String> {
-    let mut reasons = spec_keys::differences(a, b);
+    let mut reasons: Vec<String> = spec_keys::differences(a, b).0.into_iter().collect();
     let (ma, mb) = (&a.manifest, &b.manifest);
     if ma.status != mb.status {
         reasons.push(format!("different status: A is {}, B is {}", ma.status, mb.status));
@@ -167,7 +168,11 @@ fn compare_hashes(file: &str, a: &RunFolder, b: &RunFolder) -> Result<Item, Stri
     let kept_by_hash = !a.dir.join(file).is_file() || !b.dir.join(file).is_file();
     let mut item = Item::new(file, if kept_by_hash { "hash" } else { "bytes" });
     item.text(&ha, &hb, || ("sha256".into(), String::new()));
-    Ok(item.finish())
+    let mut item = item.finish();
+    if ha != hb {
+        item.detail = Some(format!("sha256 {}… vs {}…", &ha[..12.min(ha.len())], &hb[..12.min(hb.len())]));
+    }
+    Ok(item)
 }
 
 /// metrics.csv: rows matched by (step, split); the two runs must have the same rows.

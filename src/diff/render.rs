@@ -76,6 +76,9 @@ fn table_pair(out: &mut String, p: &Report) {
         return;
     }
     let _ = writeln!(out, "tolerance: {}", p.tolerance);
+    if let Some(note) = &p.settings_note {
+        let _ = writeln!(out, "note: {note}");
+    }
     let changed = p.items.iter().any(|i| i.status != Status::Identical);
     if let (Some(note), true) = (&p.engine_note, changed) {
         let _ = writeln!(out, "note: {note}");
@@ -132,6 +135,9 @@ fn markdown(o: &Outcome) -> String {
             continue;
         }
         let _ = writeln!(out, "Tolerance: {}\n", escape(&p.tolerance));
+        if let Some(note) = &p.settings_note {
+            let _ = writeln!(out, "> **Note:** {}\n", escape(note));
+        }
         if let (Some(note), true) = (&p.engine_note, p.items.iter().any(|i| i.status != Status::Identical)) {
             let _ = writeln!(out, "> **Note:** {}\n", escape(note));
         }

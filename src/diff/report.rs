@@ -104,7 +104,7 @@ impl Item {
             self.within += 1;
         }
         self.max_abs_diff = self.max_abs_diff.max(diff);
-        self.offer(beyond, diff, tol.bound(b), place, a.to_string(), b.to_string());
+        self.offer(diff, tol.bound(b), place, a.to_string(), b.to_string());
     }
 
     /// Records one text cell: equal or different.
@@ -112,25 +112,27 @@ impl Item {
         self.compared += 1;
         if a != b {
             self.beyond += 1;
-            self.offer(true, f64::INFINITY, 0.0, place, a.to_string(), b.to_string());
+            self.offer(f64::INFINITY, 0.0, place, a.to_string(), b.to_string());
         }
     }
 
-    fn offer(
-        &mut self,
-        beyond: bool,
-        diff: f64,
-        allowed: f64,
-        place: impl FnOnce() -> (String, String),
-        a: String,
-        b: String,
-    ) {
-        let current_beyond = self.worst.as_ref().is_some_and(|w| w.abs_diff > w.allowed);
+    fn offer(&mut self, diff: f64, allowed: f64, place: impl FnOnce() -> (String, String), a: String, b: String) {
+        // Ranked by how far past its allowance a value is: |Δ| / allowed.
+        let score = |d: f64, allowed: f64| {
+            if allowed > 0.0 {
+                d / allowed
+            } else if d > 0.0 {
+                f64::INFINITY
+            } else {
+                0.0
+            }
+        };
         let better = match &self.worst {
             None => true,
-            Some(w) if beyond && !current_beyond => true,
-            Some(w) if beyond == current_beyond => diff - allowed > w.abs_diff - w.allowed,
-            Some(_) => false,
+            Some(w) => {
+                let (new, old) = (score(diff, allowed), score(w.abs_diff, w.allowed));
+                new > old || (new == old && diff > w.abs_diff)
+            }
         };
         if better {
             let (at, column) = place();
@@ -165,6 +167,9 @@ pub struct Report {
     pub engine_b: String,
     /// Set when the runs ran different CPU paths, kernels or backends.
     pub engine_note: Option<String>,
+    /// Set when the specs differ in settings (seed, learning rate, …): the values are
+    /// compared, and differ because of them.
+    pub settings_note: Option<String>,
     pub tolerance: String,
     pub items: Vec<Item>,
 }
@@ -180,6 +185,7 @@ impl Report {
             engine_a: String::new(),
             engine_b: String::new(),
             engine_note: None,
+            settings_note: None,
             tolerance: String::new(),
             items: vec![],
         }

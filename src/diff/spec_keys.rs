@@ -1,6 +1,10 @@
-//! Whether two runs had the same resolved spec, apart from what does not change
-//! results. Data files are compared by content (the manifest's sha256), not by path,
-//! so a run made in another checkout (a golden) still compares.
+//! How two runs' resolved specs differ, apart from what does not change results.
+//! A difference in what the runs compute on (the data, the network's structure, the
+//! dtype, the loss, the length of training, the metrics recorded) makes them
+//! incomparable; a difference in a setting (the seed, a learning rate or other
+//! optimizer setting, initial weights) is what one compares runs for, so it is named
+//! beside the values it moved. Data files are compared by content (the manifest's
+//! sha256), not by path, so a run made in another checkout (a golden) still compares.
 
 use super::load::RunFolder;
 use std::collections::BTreeMap;
@@ -12,25 +16,58 @@ const IGNORED: [&str; 5] = ["name", "description", "output", "probes", "diff"];
 /// At most this many differing keys are named.
 const SHOWN: usize = 6;
 
-pub fn differences(a: &RunFolder, b: &RunFolder) -> Vec<String> {
+/// Training keys that change what is recorded rather than how well it trains.
+const STRUCTURAL_TRAIN: [&str; 5] =
+    ["train.iterations", "train.epochs", "train.batch_size", "train.solver", "train.loss"];
+
+/// Whether a differing key is a setting (comparable) rather than structure.
+fn is_setting(key: &str) -> bool {
+    let layer_values = key.starts_with("model.layers.")
+        && [".init", ".weights", ".biases"].iter().any(|s| key.contains(&format!("{s}.")) || key.ends_with(s));
+    key == "seed"
+        || (key.starts_with("train.") && !STRUCTURAL_TRAIN.contains(&key))
+        || key.starts_with("model.init.")
+        || layer_values
+}
+
+/// (structural differences, setting differences), each as one sentence or none.
+pub fn differences(a: &RunFolder, b: &RunFolder) -> (Option<String>, Option<String>) {
+    let (mut structural, mut settings) = (Vec::new(), Vec::new());
+    for (key, text) in differing_keys(a, b) {
+        if is_setting(&key) {
+            settings.push(text);
+        } else {
+            structural.push(text);
+        }
+    }
+    (sentence("different spec", &structural), sentence("different settings", &settings))
+}
+
+fn sentence(what: &str, differing: &[String]) -> Option<String> {
+    if differing.is_empty() {
+        return None;
+    }
+    let mut text = format!("{what}: {}", differing.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; "));
+    if differing.len() > SHOWN {
+        text += &format!("; and {} more", differing.len() - SHOWN);
+    }
+    Some(text)
+}
+
+/// (key, `key: a (A) vs b (B)`) for every key whose values differ.
+fn differing_keys(a: &RunFolder, b: &RunFolder) -> Vec<(String, String)> {
     let (fa, fb) = (flatten_run(a), flatten_run(b));
     let mut keys: Vec<&String> = fa.keys().chain(fb.keys()).collect();
     keys.sort();
     keys.dedup();
     let absent = String::from("(absent)");
-    let differing: Vec<String> = keys
-        .into_iter()
+    keys.into_iter()
         .filter(|k| fa.get(*k) != fb.get(*k))
-        .map(|k| format!("{k}: {} (A) vs {} (B)", fa.get(k).unwrap_or(&absent), fb.get(k).unwrap_or(&absent)))
-        .collect();
-    if differing.is_empty() {
-        return vec![];
-    }
-    let mut text = format!("different spec: {}", differing.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; "));
-    if differing.len() > SHOWN {
-        text += &format!("; and {} more", differing.len() - SHOWN);
-    }
-    vec![text]
+        .map(|k| {
+            let text = format!("{k}: {} (A) vs {} (B)", fa.get(k).unwrap_or(&absent), fb.get(k).unwrap_or(&absent));
+            (k.clone(), text)
+        })
+        .collect()
 }
 
 fn flatten_run(run: &RunFolder) -> BTreeMap<String, String> {
