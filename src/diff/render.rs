@@ -20,8 +20,9 @@ pub fn render(outcome: &Outcome, format: Format) -> String {
     }
 }
 
-fn headline(v: Verdict) -> &'static str {
+fn headline<'a>(v: Verdict, mut items: impl Iterator<Item = &'a Item>) -> &'static str {
     match v {
+        Verdict::Same if items.all(|i| i.status == Status::Identical) => "identical",
         Verdict::Same => "same within tolerance",
         Verdict::Different => "DIFFERENT",
         Verdict::Incomparable => "cannot compare",
@@ -51,7 +52,11 @@ fn worst(item: &Item) -> String {
 }
 
 fn table(o: &Outcome) -> String {
-    let mut out = format!("runner diff: {} (exit {})\n", headline(o.verdict), o.verdict.exit_code());
+    let mut out = format!(
+        "runner diff: {} (exit {})\n",
+        headline(o.verdict, o.pairs.iter().flat_map(|p| &p.items)),
+        o.verdict.exit_code()
+    );
     if o.pairs.len() != 1 || !o.reasons.is_empty() {
         let _ = writeln!(out, "A  {}\nB  {}", o.a, o.b);
     }
@@ -66,7 +71,7 @@ fn table(o: &Outcome) -> String {
 
 fn table_pair(out: &mut String, p: &Report) {
     if !p.pair.is_empty() {
-        let _ = writeln!(out, "\n== {}: {}", p.pair, headline(p.verdict));
+        let _ = writeln!(out, "\n== {}: {}", p.pair, headline(p.verdict, p.items.iter()));
     }
     let _ = writeln!(out, "A  {}  {}\nB  {}  {}", p.a, p.engine_a, p.b, p.engine_b);
     for r in &p.reasons {
@@ -114,7 +119,7 @@ fn markdown(o: &Outcome) -> String {
         Verdict::Different => "❌",
         Verdict::Incomparable => "⚠️",
     };
-    let mut out = format!("### {icon} runner diff: {}\n\n", headline(o.verdict));
+    let mut out = format!("### {icon} runner diff: {}\n\n", headline(o.verdict, o.pairs.iter().flat_map(|p| &p.items)));
     for r in &o.reasons {
         let _ = writeln!(out, "- cannot compare: {}", escape(r));
     }
@@ -123,7 +128,7 @@ fn markdown(o: &Outcome) -> String {
     }
     for p in &o.pairs {
         if !p.pair.is_empty() {
-            let _ = writeln!(out, "#### {}: {}\n", escape(&p.pair), headline(p.verdict));
+            let _ = writeln!(out, "#### {}: {}\n", escape(&p.pair), headline(p.verdict, p.items.iter()));
         }
         let _ = writeln!(out, "| | run | engine |\n|---|---|---|");
         let _ = writeln!(out, "| A | `{}` | {} |\n| B | `{}` | {} |\n", p.a, p.engine_a, p.b, p.engine_b);

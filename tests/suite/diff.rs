@@ -53,7 +53,7 @@ fn the_same_spec_and_seed_twice_are_identical() {
         assert_eq!(i["status"], "identical", "{i}");
     }
     let table = diff(&a, &b, &[]);
-    assert!(table.stdout.starts_with("runner diff: same within tolerance (exit 0)"), "{}", table.stdout);
+    assert!(table.stdout.starts_with("runner diff: identical (exit 0)"), "{}", table.stdout);
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn folders_of_runs_are_compared_run_by_run() {
     nudge(&sa.join("lr0.1/predictions.csv"), "out", 1e-3);
     let out = diff(&sa, &sb, &[]);
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stdout.contains("== lr0.1: DIFFERENT") && out.stdout.contains("== lr0.5: same"), "{}", out.stdout);
+    assert!(out.stdout.contains("== lr0.1: DIFFERENT") && out.stdout.contains("== lr0.5: identical"), "{}", out.stdout);
 
     copy_dir(&first, &sa.join("extra"));
     let out = diff(&sa, &sb, &[]);

@@ -109,6 +109,8 @@ fn goldens_hold_on_every_cpu_path() {
             let dir = run_variant(g, &tmp.path().join(cpu), Some(cpu));
             let golden = golden_dir(&g.name);
             let out = runner(&["diff", dir.to_str().unwrap(), golden.to_str().unwrap()], &[]);
+            let verdict = out.stdout.lines().next().unwrap_or("").trim_start_matches("runner diff: ");
+            println!("{:<24} {cpu:<9} {verdict}", g.name);
             if out.code != 0 {
                 failures
                     .push(format!("{} on the {cpu} path (exit {}):\n{}{}", g.name, out.code, out.stdout, out.stderr));
