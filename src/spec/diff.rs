@@ -11,26 +11,34 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct DiffSpec {
     /// Absolute tolerance; 0 (exact) by default.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tolerance")]
     pub atol: f64,
     /// Relative tolerance, times the reference value |b|; 0 by default.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tolerance")]
     pub rtol: f64,
     /// Per-name absolute tolerances, in place of atol and rtol for that name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "tolerances")]
     pub metrics: BTreeMap<String, f64>,
 }
 
-impl DiffSpec {
-    /// The first tolerance that is negative or not finite, as `key = value`.
-    pub fn invalid(&self) -> Option<String> {
-        let bad = |v: f64| !v.is_finite() || v < 0.0;
-        if bad(self.atol) {
-            return Some(format!("atol = {}", self.atol));
-        }
-        if bad(self.rtol) {
-            return Some(format!("rtol = {}", self.rtol));
-        }
-        self.metrics.iter().find(|(_, v)| bad(**v)).map(|(k, v)| format!("metrics.{k} = {v}"))
+/// A tolerance read from TOML: finite and at least 0 (the error lands at the value).
+fn tolerance<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    checked(v).map_err(serde::de::Error::custom)
+}
+
+fn tolerances<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    let map = BTreeMap::<String, f64>::deserialize(d)?;
+    for (name, v) in &map {
+        checked(*v).map_err(|m| serde::de::Error::custom(format!("`{name}`: {m}")))?;
+    }
+    Ok(map)
+}
+
+fn checked(v: f64) -> Result<f64, String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("a tolerance must be finite and at least 0, found {v}"))
     }
 }

@@ -139,7 +139,11 @@ fn a_cell_moved_by_1e_9_passes_a_tolerance_but_not_an_exact_diff() {
     std::fs::write(&spec, format!("{text}\n[diff]\natol = -1.0\n")).unwrap();
     let bad = diff(&a, &b, &[]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("[diff] atol = -1: a tolerance must be finite and at least 0"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("spec.toml: [diff]: a tolerance must be finite and at least 0, found -1"),
+        "{}",
+        bad.stderr
+    );
     assert_eq!(diff(&a, &b, &["--metric", "out=-1"]).code, 2);
 }
 
@@ -334,4 +338,26 @@ fn runner_list_shows_runs_with_their_status() {
     let missing = runner(&["list", tmp.path().join("nothing").to_str().unwrap()], &[]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("no such results folder"), "{}", missing.stderr);
+}
+
+#[test]
+fn a_diff_table_in_a_spec_is_checked_where_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(super::common::root().join(XOR)).unwrap();
+    // The table goes last, after a blank line: its key is three lines past the spec.
+    let line = spec.trim_end().lines().count() + 3;
+    let cases = [
+        ("atol = -1.0", 8, "a tolerance must be finite and at least 0, found -1"),
+        ("metrics = { loss = inf }", 11, "`loss`: a tolerance must be finite and at least 0, found inf"),
+        ("atl = 1e-6", 1, "unknown field `atl`, expected one of `atol`, `rtol`, `metrics`; did you mean `atol`?"),
+    ];
+    for (key, col, message) in cases {
+        let path = super::common::write_spec(tmp.path(), "s.toml", &format!("{}\n\n[diff]\n{key}\n", spec.trim_end()));
+        let out = runner(&["check", path.to_str().unwrap()], &[]);
+        assert_eq!(out.code, 2, "{key}: {}", out.stdout);
+        let expected = format!("{}:{line}:{col}: {message}", path.display());
+        assert!(out.stderr.contains(&expected), "expected {expected:?} in:\n{}", out.stderr);
+    }
+    let path = super::common::write_spec(tmp.path(), "s.toml", &format!("{}\n\n[diff]\natol = 1\n", spec.trim_end()));
+    assert_eq!(runner(&["check", path.to_str().unwrap()], &[]).code, 0, "an integer tolerance is a number");
 }
