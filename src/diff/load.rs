@@ -73,9 +73,17 @@ impl RunFolder {
         let manifest = read_manifest(dir)?;
         let spec_path = dir.join("spec.toml");
         let text = read_text(&spec_path)?;
-        let spec: toml::Table = text
+        let raw: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| Error::Data(format!("{}: {}", spec_path.display(), e.message())))?;
+        // Read through this version's Spec and written back, so a key that a run of an
+        // older version left out compares as its default; a spec this version cannot
+        // read is compared as written.
+        let spec = toml::from_str::<crate::spec::Spec>(&text)
+            .ok()
+            .and_then(|s| toml::to_string(&s).ok())
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .unwrap_or(raw);
         let tolerances = match spec.get("diff") {
             None => None,
             Some(value) => {
