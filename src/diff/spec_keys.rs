@@ -110,13 +110,33 @@ fn flatten(
 
 /// A path the run read, as the sha256 of its file (or of the files under a folder).
 fn data_content(path: &str, data_files: &BTreeMap<String, String>) -> Option<String> {
+    // A manifest is input: its hashes are cut by characters, never mid-character.
+    let short = |h: &str| h.chars().take(16).collect::<String>();
     if let Some(hash) = data_files.get(path) {
-        return Some(format!("file sha256 {}", &hash[..hash.len().min(16)]));
+        return Some(format!("file sha256 {}", short(hash)));
     }
     let folder = format!("{}/", path.trim_end_matches('/'));
     let inside: Vec<String> = data_files
         .iter()
-        .filter_map(|(p, h)| p.strip_prefix(&folder).map(|rel| format!("{rel} {}", &h[..h.len().min(16)])))
+        .filter_map(|(p, h)| p.strip_prefix(&folder).map(|rel| format!("{rel} {}", short(h))))
         .collect();
     (!inside.is_empty()).then(|| format!("folder [{}]", inside.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_compared_and_structure_is_not() {
+        for key in ["seed", "train.lr", "train.optimizer", "model.layers.hidden.init.low", "model.layers.fc.weights"] {
+            assert!(is_setting(key), "{key}");
+        }
+        for key in ["train.iterations", "train.loss", "model.layers.hidden.units", "data.n", "dtype", "metrics.every"] {
+            assert!(!is_setting(key), "{key}");
+        }
+        let files = BTreeMap::from([("/d/mnist/a.gz".to_string(), "é".repeat(20))]);
+        assert_eq!(data_content("/d/mnist", &files), Some(format!("folder [a.gz {}]", "é".repeat(16))));
+        assert_eq!(data_content("/elsewhere", &files), None);
+    }
 }
