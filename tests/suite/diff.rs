@@ -361,3 +361,34 @@ fn a_diff_table_in_a_spec_is_checked_where_written() {
     let path = super::common::write_spec(tmp.path(), "s.toml", &format!("{}\n\n[diff]\natol = 1\n", spec.trim_end()));
     assert_eq!(runner(&["check", path.to_str().unwrap()], &[]).code, 0, "an integer tolerance is a number");
 }
+
+#[test]
+fn sweeps_are_paired_through_sweep_csv_and_listed_as_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = xor(tmp.path(), &[]);
+    let second = xor(tmp.path(), &["--set", "train.lr=0.1"]);
+    let results = tmp.path().join("results");
+    let (sa, sb) = (results.join("xor_lr/20261130-120000"), tmp.path().join("other/20261130-130000"));
+    for sweep in [&sa, &sb] {
+        copy_dir(&first, &sweep.join("runs/a1"));
+        copy_dir(&second, &sweep.join("runs/b2"));
+        std::fs::write(
+            sweep.join("sweep.csv"),
+            "train.lr,seed,status,run_folder\n0.5,42,complete,runs/a1\n0.1,42,complete,runs/b2\n",
+        )
+        .unwrap();
+    }
+    let out = diff(&sa, &sb, &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let pairs: Vec<String> =
+        json(&out)["pairs"].as_array().unwrap().iter().map(|p| p["pair"].as_str().unwrap().to_string()).collect();
+    assert_eq!(pairs, ["a1", "b2"], "the runs sweep.csv names, not the folder `runs`");
+
+    let out = runner(&["list", results.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    let words: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(&words[..3], ["sweep", "xor_lr", "2026-11-30T12:00:00Z"], "{}", lines[1]);
+    assert!(lines[1].contains("2 runs: 2 complete"), "{}", lines[1]);
+}
