@@ -38,8 +38,9 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    /// The process exit code for this error: 1 for runs that differ, 3 for a run that diverged, 128 + the
-    /// signal for an interrupted run (130 for SIGINT, 143 for SIGTERM), 2 otherwise.
+    /// The process exit code for this error: 1 for runs that differ (`runner diff`), 3
+    /// for a run that diverged, 128 + the signal for an interrupted run (130 for SIGINT,
+    /// 143 for SIGTERM), 2 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 3,
