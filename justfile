@@ -31,3 +31,7 @@ experiments:
 # The CNN on MNIST against PyTorch (skipped where torch is missing): just bench-cnn [bn]
 bench-cnn variant="plain":
     bash bench/mnist_cnn.sh {{variant}}
+
+# Rewrite the golden results (tests/golden/) on purpose, then check every CPU path against them
+golden:
+    RUNNER_GOLDEN=regenerate cargo test --release --test main golden:: -- --nocapture

@@ -20,6 +20,9 @@ pub enum Error {
     RunFailed { source: Box<Error>, dir: PathBuf },
     #[error("cannot resume {}: {reason}", dir.display())]
     Resume { dir: PathBuf, reason: String },
+    /// `runner diff` found values beyond tolerance (its report is on standard output).
+    #[error("{0}")]
+    RunsDiffer(String),
     #[error("interrupted by {} after {steps} steps; status `interrupted`, its files are in {}", signal_name(*signal), dir.display())]
     Interrupted { signal: i32, steps: usize, dir: PathBuf },
 }
@@ -37,13 +40,15 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
-    /// The process exit code for this error: 3 for a run that diverged, 128 + the
-    /// signal for an interrupted run (130 for SIGINT, 143 for SIGTERM), 2 otherwise.
+    /// The process exit code for this error: 1 for runs that differ (`runner diff`), 3
+    /// for a run that diverged, 128 + the signal for an interrupted run (130 for SIGINT,
+    /// 143 for SIGTERM), 2 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 3,
             Error::RunFailed { source, .. } => source.exit_code(),
             Error::Interrupted { signal, .. } => 128 + signal,
+            Error::RunsDiffer(_) => 1,
             _ => 2,
         }
     }

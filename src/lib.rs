@@ -8,6 +8,7 @@ pub mod autodiff;
 pub mod backend;
 pub mod cli;
 pub mod data;
+pub mod diff;
 pub mod error;
 pub mod experiment;
 pub mod graph;

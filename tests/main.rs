@@ -9,12 +9,16 @@ mod common;
 mod corpus;
 #[path = "suite/cpu_paths.rs"]
 mod cpu_paths;
+#[path = "suite/diff.rs"]
+mod diff;
 #[path = "suite/errors.rs"]
 mod errors;
 #[path = "suite/experiments.rs"]
 mod experiments;
 #[path = "suite/fuzz.rs"]
 mod fuzz;
+#[path = "suite/golden.rs"]
+mod golden;
 #[path = "suite/interrupt.rs"]
 mod interrupt;
 #[path = "suite/memory.rs"]

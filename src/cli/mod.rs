@@ -1,5 +1,7 @@
 //! The commands. Parsing and printing only: the work is in `experiment`.
 
+mod diff;
+mod list;
 mod resume;
 
 use crate::error::{Error, Result};
@@ -31,6 +33,10 @@ pub enum Command {
     Clean(CleanArgs),
     /// Continue an interrupted or killed run from its resume checkpoint; prints the run folder.
     Resume(resume::ResumeArgs),
+    /// Compare two runs (or two sweeps run by run); exit 0 same, 1 different, 2 cannot compare.
+    Diff(diff::DiffArgs),
+    /// List the runs under a results folder with status, steps, final metrics and spec hash.
+    List(list::ListArgs),
 }
 
 #[derive(Args, Debug)]
@@ -77,7 +83,8 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 8] = ["run", "check", "clean", "resume", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 10] =
+        ["run", "check", "clean", "resume", "diff", "list", "help", "--help", "-h", "--version"];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -113,6 +120,8 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
             }
             Ok(())
         }
+        Command::Diff(a) => diff::run(a),
+        Command::List(a) => list::run(a),
     }
 }
 

@@ -2,6 +2,7 @@
 //! "did you mean" for misspelt keys and values, and per-kind validation.
 
 mod data;
+mod diff;
 mod load;
 mod overrides;
 mod types;
@@ -9,6 +10,7 @@ mod validate;
 mod validate_model;
 
 pub use data::*;
+pub use diff::DiffSpec;
 pub use load::{error_at, key_span, load, load_str, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX};
 pub use types::*;
 pub use validate::{kind_name, op_name_of, show};

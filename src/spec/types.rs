@@ -29,6 +29,9 @@ pub struct Spec {
     pub output: OutputSpec,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<Spanned<ProbeSpec>>,
+    /// Tolerances for `runner diff` against a run of this spec (results are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<super::diff::DiffSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,163 @@
+//! Reads a run folder for `runner diff` and `runner list`: its manifest, its resolved
+//! spec and the sha256 of files kept only by hash. A folder that is not a finished run
+//! (no manifest, a killed run's hidden folder, a manifest that does not parse) is an
+//! error naming the file, never a panic.
+
+use crate::error::{Error, Result};
+use crate::spec::DiffSpec;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A folder may keep some files only by hash (a golden keeps its PNGs so):
+/// `hashes.sha256` in `sha256sum` format, `<hex>  <file name>` per line.
+pub const HASHES_FILE: &str = "hashes.sha256";
+
+/// The manifest fields the diff and the list read; the rest is ignored, so an older
+/// or newer manifest still loads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ManifestView {
+    pub name: String,
+    pub spec_hash: String,
+    pub seed: u64,
+    pub backend: String,
+    pub cpu: Option<CpuView>,
+    pub dtype: String,
+    pub started: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub steps: usize,
+    /// serde_json writes a non-finite value as null: it is read back as NaN.
+    pub final_metrics: BTreeMap<String, Option<f64>>,
+    pub files: Vec<String>,
+    pub data_files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CpuView {
+    pub path: String,
+    pub ops: BTreeMap<String, Vec<String>>,
+}
+
+impl ManifestView {
+    pub fn final_value(&self, name: &str) -> Option<f64> {
+        self.final_metrics.get(name).map(|v| v.unwrap_or(f64::NAN))
+    }
+
+    /// `backend`, or `cpu/avx512` with the CPU path.
+    pub fn engine(&self) -> String {
+        match &self.cpu {
+            Some(c) => format!("{}/{}", self.backend, c.path),
+            None => self.backend.clone(),
+        }
+    }
+}
+
+pub struct RunFolder {
+    pub dir: PathBuf,
+    pub manifest: ManifestView,
+    /// spec.toml as a TOML table.
+    pub spec: toml::Table,
+    pub tolerances: Option<DiffSpec>,
+    /// Files kept only by hash, by name.
+    pub hashes: BTreeMap<String, String>,
+}
+
+impl RunFolder {
+    pub fn load(dir: &Path) -> Result<RunFolder> {
+        if !dir.is_dir() {
+            return Err(Error::Data(format!("{}: not a folder", dir.display())));
+        }
+        let manifest = read_manifest(dir)?;
+        let spec_path = dir.join("spec.toml");
+        let text = read_text(&spec_path)?;
+        let raw: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::Data(format!("{}: {}", spec_path.display(), e.message())))?;
+        // Read through this version's Spec and written back, so a key that a run of an
+        // older version left out compares as its default; a spec this version cannot
+        // read is compared as written.
+        let spec = toml::from_str::<crate::spec::Spec>(&text)
+            .ok()
+            .and_then(|s| toml::to_string(&s).ok())
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .unwrap_or(raw);
+        let tolerances = match spec.get("diff") {
+            None => None,
+            Some(value) => {
+                let t: DiffSpec = value.clone().try_into().map_err(|e: toml::de::Error| {
+                    Error::Data(format!("{}: [diff]: {}", spec_path.display(), e.message()))
+                })?;
+                Some(t)
+            }
+        };
+        let hashes = read_hashes(dir)?;
+        Ok(RunFolder { dir: dir.to_path_buf(), manifest, spec, tolerances, hashes })
+    }
+
+    /// The files to compare: those the manifest lists, less the manifest and the spec
+    /// (compared on their own).
+    pub fn result_files(&self) -> Vec<String> {
+        let mut files: Vec<String> =
+            self.manifest.files.iter().filter(|f| *f != "manifest.json" && *f != "spec.toml").cloned().collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+}
+
+pub fn read_manifest(dir: &Path) -> Result<ManifestView> {
+    let path = dir.join("manifest.json");
+    if !path.exists() {
+        let hidden = dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".incomplete-"));
+        let why = if hidden {
+            "a run still being written, or one that was killed (see `runner list`, `runner clean`)"
+        } else {
+            "not a run folder, or a run that never finished"
+        };
+        return Err(Error::Data(format!("{}: no manifest.json: {why}", dir.display())));
+    }
+    let text = read_text(&path)?;
+    serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+}
+
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes)
+        .map_err(|e| Error::Data(format!("{}: not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to())))
+}
+
+fn read_hashes(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let path = dir.join(HASHES_FILE);
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text = read_text(&path)?;
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
+        let parsed = line.split_once(char::is_whitespace).map(|(h, n)| (h, n.trim_start().trim_start_matches('*')));
+        match parsed {
+            Some((hash, name))
+                if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && !name.is_empty() =>
+            {
+                out.insert(name.to_string(), hash.to_ascii_lowercase());
+            }
+            _ => {
+                return Err(Error::Data(format!(
+                    "{}:{}: expected `<sha256 hex>  <file name>`, found {line:?}",
+                    path.display(),
+                    i + 1
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// sha256 of a file's bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
