@@ -196,12 +196,28 @@ pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Pat
             // Finite settings can still overflow: range = [-1e308, 1e308] spans infinity.
             let given: Vec<&str> =
                 keys.into_iter().filter(|k| crate::spec::data_key_span(&source.text, k, None).is_some()).collect();
-            let key = given.first().copied().unwrap_or("kind");
             let what = if targets { "targets" } else { "inputs" };
+            // Given data (a row of 1e300) names its own key: no setting made it.
+            let own = match d.kind {
+                None | Some(DataKind::Inline) => Some(what),
+                Some(DataKind::Csv) => Some("path"),
+                _ => None,
+            };
+            if let Some(key) = own {
+                return Err(place.key(
+                    key,
+                    format!(
+                        "the {what} hold {}: too large for f64 arithmetic (its square overflows)",
+                        crate::spec::show(v)
+                    ),
+                ));
+            }
+            let key = given.first().copied().unwrap_or("kind");
             let named = given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ");
-            return Err(
-                place.key(key, format!("the generated {what} hold {v}: {named} is too large for f64 arithmetic"))
-            );
+            return Err(place.key(
+                key,
+                format!("the generated {what} hold {}: {named} is too large for f64 arithmetic", crate::spec::show(v)),
+            ));
         }
     }
     check(&splits.train)?;
@@ -231,18 +247,27 @@ pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Pat
             set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
         }
         if let Some(v) = first_non_finite(&splits, false) {
-            return Err(
-                place.key("normalize", format!("normalizing with mean {mean:?} and std {std:?} makes a value {v}"))
-            );
+            return Err(place.key(
+                "normalize",
+                format!(
+                    "normalizing with mean {} and std {} makes a value {}",
+                    crate::spec::show(mean),
+                    crate::spec::show(std),
+                    crate::spec::show(v)
+                ),
+            ));
         }
     }
     Ok(splits)
 }
 
 /// The first NaN or infinity among every split's inputs (or targets).
+/// The first generated value that f64 arithmetic cannot train on: infinite, or so large
+/// (beyond 1e150) that its square, and so the first loss, overflows to inf, which would
+/// surface as a divergence at step 0 instead of an error at the setting that caused it.
 fn first_non_finite(splits: &Splits, targets: bool) -> Option<f64> {
     let sets = std::iter::once(&splits.train).chain(splits.validation.as_ref()).chain(splits.test.as_ref());
-    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| !v.is_finite())
+    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| v.is_nan() || v.abs() > 1e150)
 }
 
 /// A data set the rest can rely on: samples with at least one feature.
