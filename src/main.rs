@@ -34,7 +34,7 @@ fn bounded(message: &str) -> String {
             kept.push('…');
         }
         if out.len() + kept.len() + 1 > TOTAL_BYTES {
-            out.push_str("…");
+            out.push('…');
             break;
         }
         if !out.is_empty() {
