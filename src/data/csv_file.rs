@@ -19,7 +19,7 @@ pub fn path_of(d: &DataSpec, base_dir: &Path) -> PathBuf {
 /// Data lines in the file (lines after the first, not counting a blank last one),
 /// counted without holding the file, for the memory estimate before reading it.
 pub fn count_rows(path: &Path) -> Result<u64> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = open_regular(path)?;
     let mut buf = vec![0u8; 1 << 16];
     let (mut lines, mut last) = (0u64, b'\n');
     loop {
@@ -34,10 +34,22 @@ pub fn count_rows(path: &Path) -> Result<u64> {
     Ok((lines + u64::from(last != b'\n')).saturating_sub(1))
 }
 
+/// Opens a data file that is a regular file: /dev/zero would be read forever and a FIFO
+/// would block the open until a writer comes, so devices, pipes and sockets are refused
+/// before the open.
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a folder" } else { "a device, pipe or socket" };
+        return Err(Error::Data(format!("{}: is {what}, not a data file", path.display())));
+    }
+    std::fs::File::open(path).map_err(|e| Error::io(path, e))
+}
+
 pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
     let path = path_of(d, base_dir);
     let shown = path.display();
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let file = open_regular(&path)?;
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
     let mut header: Vec<String> = reader
         .headers()

@@ -40,7 +40,7 @@ pub struct Header {
 
 fn is_gzip(path: &Path) -> Result<bool> {
     let mut magic = [0u8; 2];
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = super::csv_file::open_regular(path)?;
     let got = f.read(&mut magic).map_err(|e| Error::io(path, e))?;
     Ok(got == 2 && magic == [0x1f, 0x8b])
 }
@@ -48,7 +48,7 @@ fn is_gzip(path: &Path) -> Result<bool> {
 /// The file as a byte stream, decompressed when it is gzipped.
 fn open(path: &Path) -> Result<(Box<dyn Read>, bool)> {
     let gz = is_gzip(path)?;
-    let file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?);
+    let file = std::io::BufReader::new(super::csv_file::open_regular(path)?);
     Ok(if gz { (Box::new(flate2::read::GzDecoder::new(file)), true) } else { (Box::new(file), false) })
 }
 

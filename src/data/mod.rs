@@ -178,7 +178,13 @@ impl Place<'_> {
 
 /// Builds the data set a spec describes, splits it and normalises it. `base_dir`
 /// resolves relative paths; errors about values in the spec point at their key.
-pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Path) -> Result<Splits> {
+pub fn load(
+    data: &Spanned<DataSpec>,
+    source: &Source,
+    seed: u64,
+    base_dir: &Path,
+    dtype: crate::backend::DType,
+) -> Result<Splits> {
     let place = Place::of(data, source);
     let d = resolve_defaults(data.get_ref());
     if d.test_fraction + d.validation_fraction >= 1.0 {
@@ -191,17 +197,37 @@ pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Pat
         ));
     }
     let mut splits = split(&d, &place, seed, base_dir)?;
+    let precision = if dtype == crate::backend::DType::F32 { "f32" } else { "f64" };
     for (targets, keys) in [(false, ["range", "noise", "radius"]), (true, ["coefficients", "intercept", "noise"])] {
-        if let Some(v) = first_non_finite(&splits, targets) {
+        if let Some(v) = first_too_large(&splits, targets, dtype) {
             // Finite settings can still overflow: range = [-1e308, 1e308] spans infinity.
             let given: Vec<&str> =
                 keys.into_iter().filter(|k| crate::spec::data_key_span(&source.text, k, None).is_some()).collect();
-            let key = given.first().copied().unwrap_or("kind");
             let what = if targets { "targets" } else { "inputs" };
+            // Given data (a row of 1e300) names its own key: no setting made it.
+            let own = match d.kind {
+                None | Some(DataKind::Inline) => Some(what),
+                Some(DataKind::Csv) => Some("path"),
+                _ => None,
+            };
+            if let Some(key) = own {
+                return Err(place.key(
+                    key,
+                    format!(
+                        "the {what} hold {}: too large for {precision} arithmetic (its square overflows)",
+                        crate::spec::show(v)
+                    ),
+                ));
+            }
+            let key = given.first().copied().unwrap_or("kind");
             let named = given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ");
-            return Err(
-                place.key(key, format!("the generated {what} hold {v}: {named} is too large for f64 arithmetic"))
-            );
+            return Err(place.key(
+                key,
+                format!(
+                    "the generated {what} hold {}: {named} is too large for {precision} arithmetic",
+                    crate::spec::show(v)
+                ),
+            ));
         }
     }
     check(&splits.train)?;
@@ -230,19 +256,32 @@ pub fn load(data: &Spanned<DataSpec>, source: &Source, seed: u64, base_dir: &Pat
         for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
             set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
         }
-        if let Some(v) = first_non_finite(&splits, false) {
-            return Err(
-                place.key("normalize", format!("normalizing with mean {mean:?} and std {std:?} makes a value {v}"))
-            );
+        if let Some(v) = first_too_large(&splits, false, dtype) {
+            return Err(place.key(
+                "normalize",
+                format!(
+                    "normalizing with mean {} and std {} makes a value {}",
+                    crate::spec::show(mean),
+                    crate::spec::show(std),
+                    crate::spec::show(v)
+                ),
+            ));
         }
     }
     Ok(splits)
 }
 
 /// The first NaN or infinity among every split's inputs (or targets).
-fn first_non_finite(splits: &Splits, targets: bool) -> Option<f64> {
+/// The first value the run's arithmetic cannot train on: infinite, or so large that its
+/// square, and so the first loss, overflows to inf (beyond 1.8e19 in f32, 1e150 in f64),
+/// which would surface as a divergence at step 0 instead of an error at its setting.
+fn first_too_large(splits: &Splits, targets: bool, dtype: crate::backend::DType) -> Option<f64> {
+    let largest = match dtype {
+        crate::backend::DType::F32 => f64::from(f32::MAX).sqrt(),
+        crate::backend::DType::F64 => 1e150,
+    };
     let sets = std::iter::once(&splits.train).chain(splits.validation.as_ref()).chain(splits.test.as_ref());
-    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| !v.is_finite())
+    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| v.is_nan() || v.abs() > largest)
 }
 
 /// A data set the rest can rely on: samples with at least one feature.
@@ -319,7 +358,7 @@ mod tests {
             ..Default::default()
         };
         let source = Source::new("t.toml", String::new());
-        load(&Spanned::new(0..0, d), &source, 1, Path::new(".")).unwrap()
+        load(&Spanned::new(0..0, d), &source, 1, Path::new("."), crate::backend::DType::F64).unwrap()
     }
 
     #[test]

@@ -193,11 +193,28 @@ fn machine_limit() -> Limit {
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib.saturating_mul(1024))
     };
-    match (field("MemAvailable:"), field("MemTotal:")) {
+    let machine = match (field("MemAvailable:"), field("MemTotal:")) {
         (Some(bytes), _) => Limit { bytes, from: "MemAvailable in /proc/meminfo".into() },
         (None, Some(total)) => Limit { bytes: total / 4 * 3, from: "3/4 of MemTotal in /proc/meminfo".into() },
         (None, None) => Limit { bytes: 16 << 30, from: "a default of 16 GiB (no sizes in /proc/meminfo)".into() },
+    };
+    match address_space_left() {
+        Some(bytes) if bytes < machine.bytes => {
+            Limit { bytes, from: "the address-space limit (ulimit -v) less what runner has mapped".into() }
+        }
+        _ => machine,
     }
+}
+
+/// What `ulimit -v` (RLIMIT_AS) leaves this process: under it an allocation the machine
+/// could hold still fails, and Rust aborts on a failed allocation. None when unlimited.
+fn address_space_left() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max address space"))?;
+    let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let mapped_kib: u64 = status.lines().find(|l| l.starts_with("VmSize:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(soft.saturating_sub(mapped_kib.saturating_mul(1024)))
 }
 
 /// Refuses an estimate over the limit, at the spec line of its biggest part.

@@ -9,8 +9,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub fn read(path: &Path, dag: &Dag) -> Result<HashMap<String, Vec<f64>>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let fail = |m: String| Error::Data(format!("{}: {m}", path.display()));
+    // /dev/zero would be read until memory runs out, a FIFO would block: only files.
+    if !std::fs::metadata(path).map_err(|e| Error::io(path, e))?.is_file() {
+        return Err(fail("is not a regular file".into()));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a safetensors file: {e}")))?;
     let mut values = HashMap::new();
     let mut missing = Vec::new();
@@ -24,11 +28,13 @@ pub fn read(path: &Path, dag: &Dag) -> Result<HashMap<String, Vec<f64>>> {
             if t.shape() != p.shape.as_slice() {
                 return Err(fail(format!("`{name}` has shape {:?}; the model needs {:?}", t.shape(), p.shape)));
             }
-            values.insert(
-                name.clone(),
-                decode(t.dtype(), t.data())
-                    .ok_or_else(|| fail(format!("`{name}` has unsupported dtype {:?}", t.dtype())))?,
-            );
+            let decoded = decode(t.dtype(), t.data())
+                .ok_or_else(|| fail(format!("`{name}` has unsupported dtype {:?}", t.dtype())))?;
+            // A NaN weight would only show as a divergence at step 0, with no place.
+            if let Some(i) = decoded.iter().position(|v| !v.is_finite()) {
+                return Err(fail(format!("`{name}` holds {} at index {i}", crate::spec::show(decoded[i]))));
+            }
+            values.insert(name.clone(), decoded);
         }
     }
     if !missing.is_empty() {

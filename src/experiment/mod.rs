@@ -59,7 +59,7 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     budget::enforce(&budget::data_estimate(&loaded, base_dir)?, &loaded)?;
     let data_files = data_files::hash_files(&loaded, base_dir)?;
     data_files::check_against_manifest(path, &data_files)?;
-    let data = data::load(&loaded.spec.data, &loaded.source, loaded.spec.seed, base_dir)?;
+    let data = data::load(&loaded.spec.data, &loaded.source, loaded.spec.seed, base_dir, loaded.spec.dtype)?;
     // Record every default the data generator used in the resolved spec.
     let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
     let span = loaded.spec.data.span();

@@ -139,6 +139,17 @@ fn check_loss(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
                     ),
                 );
             }
+            // bce takes logarithms of the outputs: anything but a sigmoid can leave (0, 1)
+            // and turn the loss into NaN a few steps in, a "divergence" with no place.
+            if t.loss == Some(LossKind::Bce) && out.op != NodeOp::Map(crate::backend::Map::Sigmoid) {
+                return fail(
+                    output_key,
+                    format!(
+                        "[train] `bce` needs probabilities: end the model with a sigmoid (`{}` is not one)",
+                        out.name
+                    ),
+                );
+            }
         }
         _ => {}
     }

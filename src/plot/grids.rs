@@ -4,14 +4,28 @@
 use super::{encode_png, err, register_font, DrawResult, FONT};
 use plotters::prelude::*;
 
+/// The most pixels a picture may have (a 8192 × 8192 canvas, 192 MiB of RGB): a
+/// confusion matrix of thousands of classes or a grid of huge images is refused, not an
+/// allocation of gigabytes (or a size that wraps around u32 and panics in plotters).
+const MAX_PIXELS: u64 = 8192 * 8192;
+
+fn canvas(w: u32, h: u32) -> DrawResult<Vec<u8>> {
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_PIXELS {
+        return Err(format!("the picture would be {w} × {h} pixels, more than {MAX_PIXELS}"));
+    }
+    Ok(vec![0u8; pixels as usize * 3])
+}
+
 /// A heat map of `m[true][predicted]`, each row shaded by its share, counts written in.
 pub fn confusion_figure(title: &str, labels: &[String], m: &[Vec<usize>]) -> DrawResult<Vec<u8>> {
     register_font();
     let k = labels.len();
     let cell = (560 / k.max(1)).clamp(24, 90) as u32;
     let (left, top) = (110u32, 70u32);
-    let (w, h) = (left + cell * k as u32 + 30, top + cell * k as u32 + 80);
-    let mut buf = vec![0u8; (w * h * 3) as usize];
+    let side = u32::try_from(k).ok().and_then(|k| cell.checked_mul(k)).unwrap_or(u32::MAX);
+    let (w, h) = (left.saturating_add(side).saturating_add(30), top.saturating_add(side).saturating_add(80));
+    let mut buf = canvas(w, h)?;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
@@ -66,8 +80,8 @@ pub fn image_grid(title: &str, tiles: &[Tile], columns: usize) -> DrawResult<Vec
     let scale = 3u32;
     let (tw, th) = tiles.first().map(|t| (t.width as u32 * scale, t.height as u32 * scale)).unwrap_or((84, 84));
     let (cw, ch) = (tw.max(110) + 12, th + 34);
-    let (w, h) = (cw * columns as u32 + 20, ch * rows as u32 + 60);
-    let mut buf = vec![0u8; (w * h * 3) as usize];
+    let (w, h) = (cw.saturating_mul(columns as u32) + 20, ch.saturating_mul(rows as u32).saturating_add(60));
+    let mut buf = canvas(w, h)?;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;

@@ -187,6 +187,13 @@ fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
 }
 
+/// A confusion picture's cells stay readable (24 pixels or more) up to about this many
+/// classes; beyond it the picture would be tens of thousands of pixels a side.
+const MAX_CONFUSION_CLASSES: usize = 256;
+
+/// Tiles are drawn 3× up, 8 to a row: larger images would make a picture of gigabytes.
+const MAX_TILE_SIDE: usize = 256;
+
 /// Checks before any compute that a probe can be drawn for this spec and data; an error
 /// names the probe's key it is about (`split` or `kind`).
 pub fn precheck(
@@ -216,9 +223,23 @@ pub fn precheck(
             Err(on_kind("set [output] params = true to record parameter paths".into()))
         }
         ProbeKind::Params => Ok(()),
-        ProbeKind::Confusion => class_labels(d).map(|_| ()).map_err(on_kind),
+        ProbeKind::Confusion => {
+            class_labels(d).map_err(on_kind)?;
+            match d.classes {
+                Some(k) if k > MAX_CONFUSION_CLASSES => Err(on_kind(format!(
+                    "confusion draws at most {MAX_CONFUSION_CLASSES} classes, the data has {k} (confusion.csv has them all)"
+                ))),
+                _ => Ok(()),
+            }
+        }
         ProbeKind::Misclassified if d.sample_shape().len() != 3 => {
             Err(on_kind("misclassified shows images [c, h, w]".into()))
+        }
+        ProbeKind::Misclassified if d.sample_shape()[1].max(d.sample_shape()[2]) > MAX_TILE_SIDE => {
+            Err(on_kind(format!(
+                "misclassified draws images of at most {MAX_TILE_SIDE} pixels a side, found {:?}",
+                d.sample_shape()
+            )))
         }
         ProbeKind::Misclassified => class_labels(d).map(|_| ()).map_err(on_kind),
         ProbeKind::Dataset | ProbeKind::DecisionBoundary | ProbeKind::TruthVsPrediction => {

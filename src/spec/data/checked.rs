@@ -65,7 +65,8 @@ pub fn classes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Erro
 
 pub fn noise<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = f64::deserialize(d)?;
-    in_range("noise", v, v >= 0.0, "at least 0 (a standard deviation)").map(Some)
+    in_range("noise", v, v >= 0.0, "at least 0 (a standard deviation)")?;
+    in_range("noise", v, v <= 1e6, "at most 1e6").map(Some)
 }
 
 pub fn intercept<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
@@ -74,7 +75,8 @@ pub fn intercept<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
 
 pub fn radius<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = f64::deserialize(d)?;
-    in_range("radius", v, v > 0.0, "positive").map(Some)
+    in_range("radius", v, v > 0.0, "positive")?;
+    in_range("radius", v, v <= 1e6, "at most 1e6").map(Some)
 }
 
 pub fn coefficients<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
@@ -142,7 +144,12 @@ impl Visitor<'_> for FiniteElement {
 }
 
 pub fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
-    let [lo, hi] = <[f64; 2]>::deserialize(d)?;
+    // Read as a list: serde's fixed-size arrays ignore extra elements, so [1, 2, 3] would
+    // pass as [1, 2].
+    let values = Vec::<f64>::deserialize(d)?;
+    let [lo, hi] = <[f64; 2]>::try_from(values.as_slice()).map_err(|_| {
+        D::Error::custom(format!("`range` must be [low, high], two numbers; found {} numbers", values.len()))
+    })?;
     finite("range", lo)?;
     finite("range", hi)?;
     if lo >= hi {
