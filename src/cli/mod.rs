@@ -133,7 +133,9 @@ fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
     use signal_hook::flag;
     for signal in [SIGINT, SIGTERM] {
         let fail = |e: std::io::Error| Error::Usage(format!("cannot handle signal {signal}: {e}"));
-        // The shutdown goes first: it fires only when an earlier signal set the flag.
+        // Before training there is nothing to keep: the default action ends the process.
+        flag::register_conditional_default(signal, interrupt.preparing_flag()).map_err(fail)?;
+        // The shutdown goes next: it fires only when an earlier signal set the flag.
         flag::register_conditional_shutdown(signal, 128 + signal, interrupt.flag()).map_err(fail)?;
         flag::register_usize(signal, interrupt.signal_slot(), signal as usize).map_err(fail)?;
         flag::register(signal, interrupt.flag()).map_err(fail)?;

@@ -117,6 +117,7 @@ fn execute_in(
     resuming: Option<&resume::Resuming>,
     progress: &mut dyn FnMut(usize, usize, f64),
 ) -> Result<RunSummary> {
+    opts.interrupt.training_begins();
     let spec = &prepared.loaded.spec;
     let executed = {
         let ctx = execute::RunContext { p: prepared, dir: &dir, opts, started, resuming };

@@ -37,11 +37,29 @@ pub struct Interrupt {
     requested: Arc<AtomicBool>,
     /// The signal number that asked, 0 when none did.
     signal: Arc<AtomicUsize>,
+    /// True until training begins: while the spec and data are read there is no work to
+    /// keep, so a signal then takes its default action (the process ends at once)
+    /// instead of waiting for a step that may be minutes of loading away.
+    preparing: Arc<AtomicBool>,
 }
 
 impl Interrupt {
+    /// A request not yet made, in the preparing phase.
     pub fn new() -> Self {
-        Self::default()
+        let i = Self::default();
+        i.preparing.store(true, Ordering::SeqCst);
+        i
+    }
+
+    /// The condition for a signal's default action
+    /// (`signal_hook::flag::register_conditional_default`): true until training begins.
+    pub fn preparing_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.preparing)
+    }
+
+    /// From here a signal stops the run after its current step, keeping its work.
+    pub fn training_begins(&self) {
+        self.preparing.store(false, Ordering::SeqCst);
     }
 
     /// The flag a signal handler sets (`signal_hook::flag::register`).
