@@ -29,6 +29,10 @@ pub struct Spec {
     pub output: OutputSpec,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<Spanned<ProbeSpec>>,
+    /// The points `runner sweep` runs; removed from each run's resolved spec, and
+    /// ignored by `runner run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<super::sweep::SweepSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
