@@ -83,7 +83,8 @@ impl LocalExecutor {
             Ok(out) if out.status.success() => Finished { index: job.index, ok: true, message: String::new(), seconds },
             Ok(out) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                 let message = match (out.status.code(), last.is_empty()) {
                     (_, false) => last,
                     (Some(code), true) => format!("exited with code {code}"),
