@@ -31,3 +31,8 @@ experiments:
 # The CNN on MNIST against PyTorch (skipped where torch is missing): just bench-cnn [bn]
 bench-cnn variant="plain":
     bash bench/mnist_cnn.sh {{variant}}
+
+# The shipped sweeps (diamond learning rate × width; the MNIST optimizer comparison): just sweep [-j 2]
+sweep *args:
+    cargo run --release --quiet -- sweep experiments/sweeps/diamond_lr.toml {{args}}
+    cargo run --release --quiet -- sweep experiments/sweeps/mnist_optimizers.toml {{args}}

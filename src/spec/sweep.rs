@@ -6,6 +6,7 @@
 //! grid = { "train.lr" = [0.1, 0.01], "model.layers.hidden.units" = [2, 4, 8] }
 //! paired = { "train.optimizer" = ["sgd", "adam"], "train.lr" = [0.1, 0.001] }
 //! seeds = 5          # the spec's seed + 0..5; or a list: seeds = [1, 7, 42]
+//! set = ["train.epochs=1"]   # for every run, as --set (the command line's apply after)
 //! ```
 //!
 //! The points are the product of every grid axis, the paired axes (one axis whose
@@ -25,6 +26,9 @@ pub struct SweepSpec {
     pub paired: BTreeMap<String, Vec<toml::Value>>,
     #[serde(default)]
     pub seeds: Option<Seeds>,
+    /// `key.path=value` edits for every run, as `--set` (the command line's come after).
+    #[serde(default)]
+    pub set: Vec<String>,
 }
 
 /// `seeds = N` runs seeds base..base+N where base is the spec's seed (so `seeds = 1` is

@@ -99,6 +99,8 @@ fn key_span(source: &Source, group: &str, key: &str) -> Option<std::ops::Range<u
 /// writes the run list under `results/<name>-sweep-<hash>/`.
 pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) -> Result<RunList> {
     let SweepSource { sweep, base, source } = read_sweep(path, edits, seed)?;
+    let edits: Vec<String> = sweep.set.iter().cloned().chain(edits.iter().cloned()).collect();
+    let edits = edits.as_slice();
     if let Some(problem) = sweep.problem() {
         let span = key_span(&source, "grid", "").or_else(|| key_span(&source, "paired", ""));
         return Err(source.error(span, format!("[sweep]: {problem}")).into());
