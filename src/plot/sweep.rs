@@ -1,10 +1,250 @@
-//! A sweep's charts (to come: each final metric against each swept value with a ±std
-//! band, and every run's training curve overlaid).
+//! A sweep's charts: each final metric against each swept value (mean over seeds with
+//! a ±std band, one line per setting of the other swept keys), and every run's training
+//! loss overlaid, coloured by setting.
 
-use crate::error::Result;
+use super::{bounds, color, err, format_tick, light, register_font, DrawResult, FONT};
+use crate::error::{Error, Result};
 use crate::sweep::report::SettingSummary;
 use crate::sweep::RunList;
+use plotters::prelude::*;
 
-pub fn write_charts(_list: &RunList, _metrics: &[String], _settings: &[SettingSummary]) -> Result<()> {
-    Ok(())
+/// One line of a metric chart: (x, mean, std) points, in x order.
+struct Band {
+    name: String,
+    points: Vec<(f64, f64, f64)>,
+}
+
+/// How a swept key's values sit on the x axis: numbers (log10 when they span a
+/// decade or more and are positive), or categories in the sweep's order.
+enum Axis {
+    Linear,
+    Log,
+    Categories(Vec<String>),
+}
+
+impl Axis {
+    fn of(values: &[String]) -> Axis {
+        let numbers: Option<Vec<f64>> = values.iter().map(|v| v.parse::<f64>().ok()).collect();
+        match numbers {
+            Some(xs) if xs.iter().all(|x| *x > 0.0) => {
+                let (lo, hi) = xs.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+                if hi / lo >= 10.0 {
+                    Axis::Log
+                } else {
+                    Axis::Linear
+                }
+            }
+            Some(_) => Axis::Linear,
+            None => {
+                let mut seen: Vec<String> = Vec::new();
+                for v in values {
+                    if !seen.contains(v) {
+                        seen.push(v.clone());
+                    }
+                }
+                Axis::Categories(seen)
+            }
+        }
+    }
+
+    fn position(&self, value: &str) -> f64 {
+        match self {
+            Axis::Linear => value.parse().unwrap_or(f64::NAN),
+            Axis::Log => value.parse::<f64>().map_or(f64::NAN, f64::log10),
+            Axis::Categories(c) => c.iter().position(|v| v == value).map_or(f64::NAN, |i| i as f64),
+        }
+    }
+
+    fn tick(&self, v: f64) -> String {
+        match self {
+            Axis::Linear => format_tick(v),
+            Axis::Log => format_tick(10f64.powf(v)),
+            Axis::Categories(c) if (v - v.round()).abs() < 1e-9 && v >= 0.0 => {
+                c.get(v.round() as usize).cloned().unwrap_or_default()
+            }
+            Axis::Categories(_) => String::new(),
+        }
+    }
+}
+
+fn file_name(text: &str) -> String {
+    text.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+/// Writes `<metric>-vs-<key>.png` for every final metric and swept key, and `curves.png`.
+pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSummary]) -> Result<()> {
+    let save = |name: String, png: DrawResult<Vec<u8>>| -> Result<()> {
+        let path = list.folder.join(name);
+        let bytes = png.map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
+    };
+    for (k, key) in list.keys.iter().enumerate() {
+        let values: Vec<String> = settings.iter().map(|s| s.values[k].clone()).collect();
+        let axis = Axis::of(&values);
+        for metric in metrics {
+            let mut bands: Vec<Band> = Vec::new();
+            for s in settings {
+                let Some(stat) = s.stats.get(metric) else { continue };
+                let others: Vec<String> = list
+                    .keys
+                    .iter()
+                    .zip(&s.values)
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, (key, v))| format!("{key}={v}"))
+                    .collect();
+                let name = if others.is_empty() { metric.clone() } else { others.join(" ") };
+                let point = (axis.position(&s.values[k]), stat.mean, stat.std);
+                match bands.iter_mut().find(|b| b.name == name) {
+                    Some(b) => b.points.push(point),
+                    None => bands.push(Band { name, points: vec![point] }),
+                }
+            }
+            if bands.is_empty() {
+                continue;
+            }
+            for b in &mut bands {
+                b.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            let png =
+                metric_figure(&format!("{metric} against {key} (mean ± std over seeds)"), key, metric, &axis, &bands);
+            save(format!("{}-vs-{}.png", file_name(metric), file_name(key)), png)?;
+        }
+    }
+    save("curves.png".into(), curves_figure(list, settings))
+}
+
+fn metric_figure(title: &str, key: &str, metric: &str, axis: &Axis, bands: &[Band]) -> DrawResult<Vec<u8>> {
+    register_font();
+    let (w, h) = (900u32, 600u32);
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let edges: Vec<(f64, f64)> =
+            bands.iter().flat_map(|b| b.points.iter().flat_map(|&(x, m, s)| [(x, m - s), (x, m + s)])).collect();
+        let (xr, yr) = bounds(edges.iter());
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .map_err(err)?;
+        let categories = matches!(axis, Axis::Categories(c) if c.len() < 20);
+        let x_labels = match axis {
+            Axis::Categories(c) if categories => c.len() * 8,
+            _ => 8,
+        };
+        chart
+            .configure_mesh()
+            .x_desc(key)
+            .y_desc(metric)
+            .x_labels(x_labels)
+            .x_label_formatter(&|v| axis.tick(*v))
+            .y_label_formatter(&|v| format_tick(*v))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        for (i, b) in bands.iter().enumerate() {
+            let mut outline: Vec<(f64, f64)> = b.points.iter().map(|&(x, m, s)| (x, m + s)).collect();
+            outline.extend(b.points.iter().rev().map(|&(x, m, s)| (x, m - s)));
+            chart.draw_series(std::iter::once(Polygon::new(outline, light(i).mix(0.6).filled()))).map_err(err)?;
+        }
+        for (i, b) in bands.iter().enumerate() {
+            let c = color(i);
+            let line: Vec<(f64, f64)> = b.points.iter().map(|&(x, m, _)| (x, m)).collect();
+            chart
+                .draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))
+                .map_err(err)?
+                .label(&b.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+            chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
+        }
+        if bands.len() > 1 || bands[0].name != metric {
+            super::draw_legend(&mut chart)?;
+        }
+        root.present().map_err(err)?;
+    }
+    super::encode_png(&buf, w, h)
+}
+
+/// The training loss (or the first recorded metric) against the step, from a run's
+/// metrics.csv, train split rows.
+fn training_curve(folder: &std::path::Path) -> Option<(String, Vec<(f64, f64)>)> {
+    let text = std::fs::read_to_string(folder.join("metrics.csv")).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let split = header.iter().position(|h| *h == "split")?;
+    // The loss where recorded, else a squared error (the diamond's log_sse), else the
+    // first metric.
+    let first = if header.len() > split + 1 { Some(split + 1) } else { None };
+    let column =
+        header.iter().position(|h| *h == "loss").or(header.iter().position(|h| h.ends_with("sse"))).or(first)?;
+    let points: Vec<(f64, f64)> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r.get(split) == Some(&"train"))
+        .filter_map(|r| Some((r.first()?.parse().ok()?, r.get(column)?.parse().ok()?)))
+        .filter(|(_, y): &(f64, f64)| y.is_finite())
+        .collect();
+    Some((header[column].to_string(), points))
+}
+
+fn curves_figure(list: &RunList, settings: &[SettingSummary]) -> DrawResult<Vec<u8>> {
+    register_font();
+    let runs = list.runs_dir();
+    let mut curves: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+    let mut metric = String::from("loss");
+    for (s, setting) in settings.iter().enumerate() {
+        for &i in &setting.entries {
+            if let Some((name, points)) = training_curve(&runs.join(&list.entries[i].id)) {
+                metric = name;
+                curves.push((s, points));
+            }
+        }
+    }
+    let (w, h) = (900u32, 600u32);
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (xr, yr) = bounds(curves.iter().flat_map(|(_, p)| p.iter()));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("training {metric} of every run, coloured by setting"), (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc(&metric)
+            .x_label_formatter(&|v| format_tick(*v))
+            .y_label_formatter(&|v| format_tick(*v))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        let mut labelled = vec![false; settings.len()];
+        for (s, points) in &curves {
+            let c = color(*s);
+            let series =
+                chart.draw_series(LineSeries::new(points.iter().copied(), c.mix(0.7).stroke_width(1))).map_err(err)?;
+            // One legend entry per setting (up to the palette's ten colours).
+            if !labelled[*s] && *s < 10 {
+                labelled[*s] = true;
+                let name = list.entries[settings[*s].entries[0]].setting();
+                series.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+            }
+        }
+        if labelled.iter().any(|l| *l) && list.entries[0].values.iter().len() > 0 {
+            super::draw_legend(&mut chart)?;
+        }
+        root.present().map_err(err)?;
+    }
+    super::encode_png(&buf, w, h)
 }

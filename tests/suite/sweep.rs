@@ -113,6 +113,10 @@ seeds = 2"#,
     let expected = (of_first[0] + of_first[1]) / 2.0;
     assert!((srows[0][mean].parse::<f64>().unwrap() - expected).abs() < 1e-12);
     assert_eq!(srows[0][count], "2");
+    for png in ["curves.png", "train.loss-vs-train.lr.png", "train.accuracy-vs-model.layers.hidden.units.png"] {
+        let bytes = std::fs::read(folder.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
 
     let manifest = folder.join("runs").join(&ids[5]).join("manifest.json");
     let before = modified(&manifest);
