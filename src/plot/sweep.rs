@@ -59,7 +59,7 @@ impl Axis {
         match self {
             Axis::Linear => format_tick(v),
             Axis::Log => format_tick(10f64.powf(v)),
-            Axis::Categories(c) if (v - v.round()).abs() < 1e-9 && v >= 0.0 => {
+            Axis::Categories(c) if (v - v.round()).abs() < 1e-6 && v > -0.5 => {
                 c.get(v.round() as usize).cloned().unwrap_or_default()
             }
             Axis::Categories(_) => String::new(),
@@ -78,8 +78,16 @@ pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSumma
         let bytes = png.map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
     };
-    for (k, key) in list.keys.iter().enumerate() {
-        let values: Vec<String> = settings.iter().map(|s| s.values[k].clone()).collect();
+    // Each grid key is an axis; the paired group is one axis (its values move
+    // together), its points named by all of them.
+    let grid = list.keys.len() - list.paired;
+    let mut axes: Vec<(String, Vec<usize>)> = (0..grid).map(|k| (list.keys[k].clone(), vec![k])).collect();
+    if list.paired > 0 {
+        axes.push((list.keys[grid..].join(" / "), (grid..list.keys.len()).collect()));
+    }
+    for (key, on_axis) in &axes {
+        let value = |s: &SettingSummary| on_axis.iter().map(|&k| s.values[k].clone()).collect::<Vec<_>>().join(" / ");
+        let values: Vec<String> = settings.iter().map(value).collect();
         let axis = Axis::of(&values);
         for metric in metrics {
             let mut bands: Vec<Band> = Vec::new();
@@ -90,11 +98,11 @@ pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSumma
                     .iter()
                     .zip(&s.values)
                     .enumerate()
-                    .filter(|(j, _)| *j != k)
+                    .filter(|(j, _)| !on_axis.contains(j))
                     .map(|(_, (key, v))| format!("{key}={v}"))
                     .collect();
                 let name = if others.is_empty() { metric.clone() } else { others.join(" ") };
-                let point = (axis.position(&s.values[k]), stat.mean, stat.std);
+                let point = (axis.position(&value(s)), stat.mean, stat.std);
                 match bands.iter_mut().find(|b| b.name == name) {
                     Some(b) => b.points.push(point),
                     None => bands.push(Band { name, points: vec![point] }),
@@ -108,7 +116,8 @@ pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSumma
             }
             let png =
                 metric_figure(&format!("{metric} against {key} (mean ± std over seeds)"), key, metric, &axis, &bands);
-            save(format!("{}-vs-{}.png", file_name(metric), file_name(key)), png)?;
+            let first = &list.keys[on_axis[0]];
+            save(format!("{}-vs-{}.png", file_name(metric), file_name(first)), png)?;
         }
     }
     save("curves.png".into(), curves_figure(list, settings))

@@ -31,6 +31,8 @@ impl RunEntry {
 pub struct RunList {
     pub folder: PathBuf,
     pub keys: Vec<String>,
+    /// How many of the last `keys` are the paired group (they move together).
+    pub paired: usize,
     pub entries: Vec<RunEntry>,
 }
 
@@ -155,7 +157,7 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
     }
     let all_ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let folder = results.join(format!("{}-sweep-{}", sanitize(&base_spec.name), sha12(&all_ids.join("\n"))));
-    let list = RunList { folder, keys, entries };
+    let list = RunList { folder, keys, paired: sweep.paired.len(), entries };
     write_list(&list)?;
     Ok(list)
 }
