@@ -137,7 +137,8 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
             };
             let mut prepared = crate::experiment::prepare(&base, &sets, point_seed.or(seed)).map_err(|e| {
                 let s = point_seed.or(seed).unwrap_or(base_spec.seed);
-                Error::Usage(format!("sweep point {} of {total} ({}): {e}", entries.len() + 1, shown(s)))
+                let at = path.display();
+                Error::Usage(format!("{at}: sweep point {} of {total} ({}): {e}", entries.len() + 1, shown(s)))
             })?;
             prepared.loaded.spec.sweep = None;
             let spec = &prepared.loaded.spec;

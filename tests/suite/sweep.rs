@@ -180,7 +180,7 @@ fn bad_keys_and_invalid_points_are_refused_before_any_run() {
     let (_tmp2, file, results) = setup(r#"grid = { "model.layers.hidden.units" = [2, 0] }"#);
     let out = sweep(&file, &results, &[], &[]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("sweep point 2 of 2 (model.layers.hidden.units=0, seed=1)"), "{}", out.stderr);
+    assert!(out.stderr.contains("s.toml: sweep point 2 of 2 (model.layers.hidden.units=0, seed=1)"), "{}", out.stderr);
     assert!(!results.exists(), "nothing was run");
     let (_tmp3, file, results) = setup(r#"paired = { "train.lr" = [0.1], "train.momentum" = [0.1, 0.9] }"#);
     let out = sweep(&file, &results, &[], &[]);
