@@ -27,7 +27,11 @@ pub struct SweepArgs {
 pub fn sweep(a: SweepArgs) -> Result<()> {
     let list = sweep::plan(&a.spec.spec, &a.spec.edits(), a.spec.seed, &a.results)?;
     let program = std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find the runner program: {e}")))?;
-    let executor = LocalExecutor { parallel: a.jobs.max(1), program };
+    // Ctrl-C or SIGTERM: start no more runs, write the tables; a second one ends the
+    // sweep at once.
+    let interrupt = crate::train::Interrupt::new();
+    super::stop_on_signals(&interrupt)?;
+    let executor = LocalExecutor { parallel: a.jobs.max(1), program, stop: interrupt.flag() };
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template("[{bar:40}] {pos}/{len} runs  {elapsed}  eta {eta}") {
@@ -62,14 +66,21 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     let tally = sweep::run_list(&list, &executor, a.force, &mut on_start, &mut on_finished)?;
     bar.finish_and_clear();
     eprintln!(
-        "{} runs: {} run, {} resumed, {} skipped (finished before), {} failed",
+        "{} runs: {} run, {} resumed, {} skipped (finished before), {} failed{}",
         list.entries.len(),
         tally.ran,
         tally.resumed,
         tally.skipped,
-        tally.failed
+        tally.failed,
+        if tally.not_started > 0 { format!(", {} not started", tally.not_started) } else { String::new() }
     );
     println!("{}", list.folder.display());
+    if tally.not_started > 0 {
+        return Err(Error::Usage(format!(
+            "stopped: {} runs not started; run the sweep again to continue it",
+            tally.not_started
+        )));
+    }
     if tally.failed > 0 {
         return Err(Error::Usage(format!(
             "{} of {} runs did not complete; see {}",

@@ -22,6 +22,8 @@ pub struct Tally {
     pub resumed: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Runs not started because the sweep was asked to stop.
+    pub not_started: usize,
 }
 
 /// What a run's folder says should happen to it now.
@@ -72,14 +74,18 @@ pub fn run_list(
         }
     }
     on_start(jobs.len());
-    let resumes: Vec<bool> = jobs.iter().map(|j| matches!(j.kind, JobKind::Resume(_))).collect();
+
     let finished = executor.run(list, &jobs, &mut |f: &Finished| {
         let entry = &list.entries[f.index];
         let outcome = read_outcome(&runs.join(&entry.id)).unwrap_or_else(|| Outcome::missing(&f.message));
         on_finished(entry, f, &outcome);
     })?;
-    tally.resumed = resumes.iter().filter(|r| **r).count();
-    tally.ran = resumes.len() - tally.resumed;
+    tally.resumed = finished
+        .iter()
+        .filter(|f| jobs.iter().any(|j| j.index == f.index && matches!(j.kind, JobKind::Resume(_))))
+        .count();
+    tally.ran = finished.len() - tally.resumed;
+    tally.not_started = jobs.len() - finished.len();
     tally.failed = finished.iter().filter(|f| !f.ok).count();
     let messages: Vec<(usize, String)> =
         finished.iter().filter(|f| !f.ok).map(|f| (f.index, f.message.clone())).collect();

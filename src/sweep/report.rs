@@ -69,8 +69,11 @@ pub fn outcomes(list: &RunList, messages: &[(usize, String)]) -> Vec<(Outcome, S
             if runs.join(format!("{HIDDEN_PREFIX}{}", e.id)).is_dir() {
                 let o = Outcome { status: "killed".into(), error: Some(message.into()), ..Outcome::default() };
                 (o, format!("runs/{HIDDEN_PREFIX}{}", e.id))
-            } else {
+            } else if messages.iter().any(|(j, _)| *j == i) {
                 (Outcome::missing(message), String::new())
+            } else {
+                // Never started: the sweep was stopped first.
+                (Outcome { status: "not run".into(), ..Outcome::default() }, String::new())
             }
         })
         .collect()
