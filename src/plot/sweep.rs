@@ -86,7 +86,11 @@ pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSumma
         axes.push((list.keys[grid..].join(" / "), (grid..list.keys.len()).collect()));
     }
     for (key, on_axis) in &axes {
-        let value = |s: &SettingSummary| on_axis.iter().map(|&k| s.values[k].clone()).collect::<Vec<_>>().join(" / ");
+        let labels = if on_axis.len() > 1 { Some(paired_labels(list, settings, on_axis)) } else { None };
+        let value = |s: &SettingSummary| match &labels {
+            Some(l) => settings.iter().position(|t| t.values == s.values).map(|i| l[i].clone()).unwrap_or_default(),
+            None => s.values[on_axis[0]].clone(),
+        };
         let values: Vec<String> = settings.iter().map(value).collect();
         let axis = Axis::of(&values);
         for metric in metrics {
@@ -114,8 +118,11 @@ pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSumma
             for b in &mut bands {
                 b.points.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
-            let png =
-                metric_figure(&format!("{metric} against {key} (mean ± std over seeds)"), key, metric, &axis, &bands);
+            let title = match &labels {
+                Some(_) => format!("{metric} for each paired setting (mean ± std over seeds)"),
+                None => format!("{metric} against {key} (mean ± std over seeds)"),
+            };
+            let png = metric_figure(&title, key, metric, &axis, &bands);
             let first = &list.keys[on_axis[0]];
             save(format!("{}-vs-{}.png", file_name(metric), file_name(first)), png)?;
         }
@@ -123,9 +130,45 @@ pub fn write_charts(list: &RunList, metrics: &[String], settings: &[SettingSumma
     save("curves.png".into(), curves_figure(list, settings))
 }
 
+/// Short names for the paired group's settings: its string values, then the other keys
+/// (by their last segment) where they differ from their most common value:
+/// `sgd lr=0.01 momentum=0.9 nesterov`, `adam`.
+fn paired_labels(list: &RunList, settings: &[SettingSummary], on_axis: &[usize]) -> Vec<String> {
+    let mode = |k: usize| {
+        let all: Vec<&String> = settings.iter().map(|s| &s.values[k]).collect();
+        all.iter().max_by_key(|v| all.iter().filter(|w| w == v).count()).map(|v| v.to_string()).unwrap_or_default()
+    };
+    let modes: Vec<String> = on_axis.iter().map(|&k| mode(k)).collect();
+    settings
+        .iter()
+        .map(|s| {
+            let mut words: Vec<String> = Vec::new();
+            let mut rest: Vec<String> = Vec::new();
+            for (&k, common) in on_axis.iter().zip(&modes) {
+                let v = &s.values[k];
+                let short = list.keys[k].rsplit('.').next().unwrap_or(&list.keys[k]);
+                match v.as_str() {
+                    _ if v.parse::<f64>().is_err() && v != "true" && v != "false" => words.push(v.clone()),
+                    _ if v == common => {}
+                    "true" => rest.push(short.to_string()),
+                    "false" => rest.push(format!("no {short}")),
+                    _ => rest.push(format!("{short}={v}")),
+                }
+            }
+            words.extend(rest);
+            words.join(" ")
+        })
+        .collect()
+}
+
 fn metric_figure(title: &str, key: &str, metric: &str, axis: &Axis, bands: &[Band]) -> DrawResult<Vec<u8>> {
     register_font();
-    let (w, h) = (900u32, 600u32);
+    // Categories get room for their names.
+    let w = match axis {
+        Axis::Categories(c) => (260 * c.len() as u32).clamp(900, 2400),
+        _ => 900,
+    };
+    let h = 600u32;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
@@ -181,7 +224,7 @@ fn metric_figure(title: &str, key: &str, metric: &str, axis: &Axis, bands: &[Ban
 }
 
 /// The training loss (or the first recorded metric) against the step, from a run's
-/// metrics.csv, train split rows.
+/// metrics.csv: train split rows, or batch rows where the train split has one.
 fn training_curve(folder: &std::path::Path) -> Option<(String, Vec<(f64, f64)>)> {
     let text = std::fs::read_to_string(folder.join("metrics.csv")).ok()?;
     let mut lines = text.lines();
@@ -192,12 +235,23 @@ fn training_curve(folder: &std::path::Path) -> Option<(String, Vec<(f64, f64)>)>
     let first = if header.len() > split + 1 { Some(split + 1) } else { None };
     let column =
         header.iter().position(|h| *h == "loss").or(header.iter().position(|h| h.ends_with("sse"))).or(first)?;
-    let points: Vec<(f64, f64)> = lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|r| r.get(split) == Some(&"train"))
-        .filter_map(|r| Some((r.first()?.parse().ok()?, r.get(column)?.parse().ok()?)))
-        .filter(|(_, y): &(f64, f64)| y.is_finite())
-        .collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let of_split = |name: &str| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter(|r| r.get(split) == Some(&name))
+            .filter_map(|r| Some((r.first()?.parse().ok()?, r.get(column)?.parse().ok()?)))
+            .filter(|(_, y): &(f64, f64)| y.is_finite())
+            .collect()
+    };
+    // Epoch-based runs record the train split once per epoch; their curve is the
+    // per-batch record (`batch_every`).
+    let mut points = of_split("train");
+    if points.len() < 2 {
+        let batch = of_split("batch");
+        if batch.len() > points.len() {
+            points = batch;
+        }
+    }
     Some((header[column].to_string(), points))
 }
 
