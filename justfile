@@ -35,3 +35,8 @@ bench-cnn variant="plain":
 # Rewrite the golden results (tests/golden/) on purpose, then check every CPU path against them
 golden:
     RUNNER_GOLDEN=regenerate cargo test --release --test main golden:: -- --nocapture
+
+# The shipped sweeps (diamond learning rate × width; the MNIST optimizer comparison): just sweep [-j 2]
+sweep *args:
+    cargo run --release --quiet -- sweep experiments/sweeps/diamond_lr.toml {{args}}
+    cargo run --release --quiet -- sweep experiments/sweeps/mnist_optimizers.toml {{args}}

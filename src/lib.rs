@@ -20,4 +20,5 @@ pub mod probes;
 pub mod results;
 pub mod rng;
 pub mod spec;
+pub mod sweep;
 pub mod train;

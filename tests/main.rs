@@ -31,3 +31,5 @@ mod reproducibility;
 mod resume;
 #[path = "suite/run_folders.rs"]
 mod run_folders;
+#[path = "suite/sweep.rs"]
+mod sweep;

@@ -3,6 +3,7 @@
 mod diff;
 mod list;
 mod resume;
+mod sweep;
 
 use crate::error::{Error, Result};
 use crate::experiment::{self, RunOptions};
@@ -37,6 +38,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// List the runs under a results folder with status, steps, final metrics and spec hash.
     List(list::ListArgs),
+    /// Run every point of a spec's `[sweep]` (or a sweep file's), N at a time; prints the sweep folder.
+    Sweep(sweep::SweepArgs),
 }
 
 #[derive(Args, Debug)]
@@ -79,12 +82,15 @@ pub struct RunArgs {
     /// No progress bar and no summary; the run folder is still printed.
     #[arg(long)]
     pub quiet: bool,
+    /// The run folder's exact name under --results (a sweep names its runs by a hash).
+    #[arg(long, hide = true)]
+    pub run_id: Option<String>,
 }
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 10] =
-        ["run", "check", "clean", "resume", "diff", "list", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 11] =
+        ["run", "check", "clean", "resume", "sweep", "diff", "list", "help", "--help", "-h", "--version"];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -114,6 +120,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         }
         Command::Run(a) => run(a),
         Command::Resume(a) => resume::resume(a),
+        Command::Sweep(a) => sweep::sweep(a),
         Command::Clean(a) => {
             for dir in crate::results::remove_stale(&a.results)? {
                 println!("removed {}", dir.display());
@@ -128,7 +135,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
 /// Ctrl-C or SIGTERM asks the run to stop after the step in progress and write its
 /// files; a second one ends the process at once (exit 128 + signal), leaving the hidden
 /// folder for `runner clean`.
-fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
+pub(crate) fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::flag;
     for signal in [SIGINT, SIGTERM] {
@@ -163,6 +170,7 @@ fn run(a: RunArgs) -> Result<()> {
         results_root: a.results,
         seed: a.spec.seed,
         sets,
+        run_id: a.run_id,
         interrupt: interrupt.clone(),
     };
     let mut progress = |step: usize, total: usize, loss: f64| {

@@ -24,6 +24,9 @@ pub struct RunOptions {
     pub results_root: PathBuf,
     pub seed: Option<u64>,
     pub sets: Vec<String>,
+    /// A fixed folder name under `results_root` (a sweep's hash of the run's spec);
+    /// `None` names the folder by start time and seed under `results_root/<name>/`.
+    pub run_id: Option<String>,
     /// Set (by a signal handler) to end training after the step in progress; the run
     /// then writes its files with status `interrupted`.
     pub interrupt: Interrupt,
@@ -102,7 +105,10 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Re
     let removed_stale = crate::results::remove_stale_unresumable(&opts.results_root).unwrap_or_default();
     let started = now_utc();
     let spec = &prepared.loaded.spec;
-    let dir = RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?;
+    let dir = match &opts.run_id {
+        Some(id) => RunDir::create_named(&opts.results_root, id)?,
+        None => RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?,
+    };
     let summary = execute_in(&prepared, dir, opts, started, None, progress)?;
     Ok(RunSummary { removed_stale, ..summary })
 }

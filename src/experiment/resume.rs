@@ -53,6 +53,7 @@ pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64))
         results_root: found.parent.clone(),
         seed: None,
         sets: vec![],
+        run_id: None,
         interrupt: opts.interrupt.clone(),
     };
     let started = results::from_unix(meta.started_unix);

@@ -3,6 +3,7 @@
 //! fontconfig. Nothing here computes what a probe should: it draws what it is given.
 
 mod grids;
+pub mod sweep;
 
 pub use grids::{confusion_figure, image_grid, Tile};
 

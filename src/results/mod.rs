@@ -11,14 +11,14 @@ mod stream;
 
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
-pub use owner::{remove_stale, remove_stale_unresumable, Owner, OWNER_FILE};
+pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};
+
 pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
 };
 pub use stream::{LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};
-use owner::HIDDEN_PREFIX;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,30 @@ impl RunDir {
             }
         }
         unreachable!("an unbounded range always yields another suffix")
+    }
+
+    /// Reserves `parent/<id>` under exactly that name (a sweep names its runs by a hash
+    /// of their spec, so a second invocation finds them). Unlike [`RunDir::create`] a
+    /// taken name is an error: the caller decides what to do with an existing folder.
+    pub fn create_named(parent: &Path, id: &str) -> Result<RunDir> {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let taken = |path: &Path| Error::Usage(format!("{}: the run folder exists already", path.display()));
+        if parent.join(id).exists() {
+            return Err(taken(&parent.join(id)));
+        }
+        let tmp = parent.join(format!("{HIDDEN_PREFIX}{id}"));
+        match std::fs::create_dir(&tmp) {
+            Ok(()) => {
+                // A suffix can never be needed: `finish` only adds one when the name is
+                // taken, which the sweep that owns these names prevents.
+                let dir =
+                    RunDir { parent: parent.to_path_buf(), base: id.to_string(), suffix: 1, id: id.to_string(), tmp };
+                dir.write(OWNER_FILE, Owner::this_process().to_text().as_bytes())?;
+                Ok(dir)
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(taken(&tmp)),
+            Err(e) => Err(Error::io(&tmp, e)),
+        }
     }
 
     pub fn write(&self, file: &str, bytes: &[u8]) -> Result<()> {

@@ -12,6 +12,7 @@ mod validate_model;
 pub use data::*;
 pub use diff::DiffSpec;
 pub use load::{error_at, key_span, load, load_str, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX};
+pub mod sweep;
 pub use types::*;
 pub use validate::{kind_name, op_name_of, show};
 pub use validate_model::name_problem;

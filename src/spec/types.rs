@@ -32,6 +32,10 @@ pub struct Spec {
     /// Tolerances for `runner diff` against a run of this spec (results are unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<super::diff::DiffSpec>,
+    /// The points `runner sweep` runs; removed from each run's resolved spec, and
+    /// ignored by `runner run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<super::sweep::SweepSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,168 @@
+//! The `[sweep]` table: which points `runner sweep` runs. Written in a spec, or in a
+//! sweep file that names its base spec (`base = "../diamond.toml"` plus `[sweep]`).
+//!
+//! ```toml
+//! [sweep]
+//! grid = { "train.lr" = [0.1, 0.01], "model.layers.hidden.units" = [2, 4, 8] }
+//! paired = { "train.optimizer" = ["sgd", "adam"], "train.lr" = [0.1, 0.001] }
+//! seeds = 5          # the spec's seed + 0..5; or a list: seeds = [1, 7, 42]
+//! set = ["train.epochs=1"]   # for every run, as --set (the command line's apply after)
+//! ```
+//!
+//! The points are the product of every grid axis, the paired axes (one axis whose
+//! values move together) and the seeds. Each value is applied as a `--set` edit.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Key path → values; every combination of them is run.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
+    /// Key path → values of one common length: the i-th values go together.
+    #[serde(default)]
+    pub paired: BTreeMap<String, Vec<toml::Value>>,
+    #[serde(default)]
+    pub seeds: Option<Seeds>,
+    /// `key.path=value` edits for every run, as `--set` (the command line's come after).
+    #[serde(default)]
+    pub set: Vec<String>,
+}
+
+/// `seeds = N` runs seeds base..base+N where base is the spec's seed (so `seeds = 1` is
+/// the spec as written); a list runs exactly those seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Seeds {
+    Count(u64),
+    List(Vec<u64>),
+}
+
+/// A sweep file: a base spec (relative to the sweep file) and its sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    pub base: String,
+    pub sweep: SweepSpec,
+}
+
+/// One point of the sweep before its seed: (key path, value) for every axis.
+pub type Setting = Vec<(String, toml::Value)>;
+
+impl SweepSpec {
+    /// The swept key paths in column order: grid axes, then paired ones.
+    pub fn keys(&self) -> Vec<String> {
+        self.grid.keys().chain(self.paired.keys()).cloned().collect()
+    }
+
+    /// Why the sweep cannot be expanded: an empty axis, unequal paired lengths, a key
+    /// swept twice, `seeds = 0`.
+    pub fn problem(&self) -> Option<String> {
+        if let Some((k, _)) = self.grid.iter().chain(&self.paired).find(|(_, v)| v.is_empty()) {
+            return Some(format!("the axis \"{k}\" has no values"));
+        }
+        if let Some(k) = self.grid.keys().find(|k| self.paired.contains_key(*k)) {
+            return Some(format!("\"{k}\" is both in grid and in paired; sweep it once"));
+        }
+        let lengths: Vec<usize> = self.paired.values().map(Vec::len).collect();
+        if lengths.windows(2).any(|w| w[0] != w[1]) {
+            let shown: Vec<String> = self.paired.iter().map(|(k, v)| format!("\"{k}\": {}", v.len())).collect();
+            return Some(format!("paired axes move together, so they need equal lengths ({})", shown.join(", ")));
+        }
+        match &self.seeds {
+            Some(Seeds::Count(0)) => Some("seeds = 0 runs nothing; write at least 1".into()),
+            Some(Seeds::List(l)) if l.is_empty() => Some("seeds = [] runs nothing".into()),
+            _ => None,
+        }
+    }
+
+    /// Every setting (without the seed), grid axes varying slowest in key order, the
+    /// paired group fastest.
+    pub fn settings(&self) -> Vec<Setting> {
+        let mut out: Vec<Setting> = vec![vec![]];
+        for (key, values) in &self.grid {
+            out = out
+                .into_iter()
+                .flat_map(|s| {
+                    values.iter().map(move |v| {
+                        let mut s = s.clone();
+                        s.push((key.clone(), v.clone()));
+                        s
+                    })
+                })
+                .collect();
+        }
+        let pairs = self.paired.values().next().map_or(0, Vec::len);
+        if pairs > 0 {
+            out = out
+                .into_iter()
+                .flat_map(|s| {
+                    (0..pairs).map(move |i| {
+                        let mut s = s.clone();
+                        s.extend(self.paired.iter().map(|(k, v)| (k.clone(), v[i].clone())));
+                        s
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+
+    /// The seeds to run, given the spec's own seed; `None` (no `seeds`) runs the spec's.
+    pub fn seed_list(&self, base: u64) -> Vec<Option<u64>> {
+        match &self.seeds {
+            None => vec![None],
+            Some(Seeds::Count(n)) => (0..*n).map(|i| Some(base.wrapping_add(i))).collect(),
+            Some(Seeds::List(l)) => l.iter().map(|s| Some(*s)).collect(),
+        }
+    }
+}
+
+/// A value as a `--set` takes it (strings quoted, numbers as TOML writes them).
+pub fn value_text(v: &toml::Value) -> String {
+    v.to_string()
+}
+
+/// A value as a CSV cell or a label shows it (strings without their quotes).
+pub fn value_label(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> SweepSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_product_of_grid_paired_and_seeds() {
+        let s = parse(
+            r#"grid = { "a" = [1, 2], "b" = [3, 4, 5] }
+               paired = { "o" = ["sgd", "adam"], "lr" = [0.1, 0.01] }
+               seeds = 3"#,
+        );
+        assert_eq!(s.problem(), None);
+        let settings = s.settings();
+        assert_eq!(settings.len(), 2 * 3 * 2);
+        let shown: Vec<String> = settings[1].iter().map(|(k, v)| format!("{k}={}", value_text(v))).collect::<Vec<_>>();
+        assert_eq!(shown, ["a=1", "b=3", "lr=0.01", "o=\"adam\""]);
+        assert_eq!(s.seed_list(10), [Some(10), Some(11), Some(12)]);
+        assert_eq!(s.keys(), ["a", "b", "lr", "o"]);
+    }
+
+    #[test]
+    fn unequal_pairs_and_empty_axes_are_refused() {
+        assert!(parse(r#"paired = { "o" = ["sgd"], "lr" = [0.1, 0.01] }"#).problem().unwrap().contains("equal"));
+        assert!(parse(r#"grid = { "a" = [] }"#).problem().unwrap().contains("no values"));
+        assert!(parse("seeds = 0").problem().is_some());
+        assert_eq!(parse("seeds = [4, 9]").seed_list(0), [Some(4), Some(9)]);
+        assert_eq!(parse("").settings().len(), 1);
+    }
+}

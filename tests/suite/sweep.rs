@@ -1,0 +1,210 @@
+//! `runner sweep`: the product and the run names, skip / re-run / --force / resume on a
+//! second invocation, failure isolation, and errors found before any run starts.
+
+use crate::common::{read_csv, runner, write_spec, Output};
+use std::path::{Path, PathBuf};
+
+/// A small XOR net (mse on a linear output, so a huge learning rate diverges), with
+/// the sweep table appended.
+fn spec(sweep: &str) -> String {
+    format!(
+        r#"name = "sx"
+seed = 1
+[data]
+kind = "gates"
+gate = "xor"
+[[model.layers]]
+name = "hidden"
+op = "dense"
+units = 4
+[[model.layers]]
+name = "act"
+op = "tanh"
+[[model.layers]]
+name = "logit"
+op = "dense"
+units = 1
+[train]
+loss = "mse"
+lr = 0.5
+iterations = 200
+checkpoint_every = 50
+[metrics]
+record = ["loss", "accuracy"]
+every = 10
+[sweep]
+{sweep}
+"#
+    )
+}
+
+fn sweep(spec: &Path, results: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut args = vec!["sweep", spec.to_str().unwrap(), "--results", results.to_str().unwrap(), "-j", "2"];
+    args.extend_from_slice(extra);
+    runner(&args, envs)
+}
+
+/// The "N runs: a run, b resumed, c skipped …, d failed" line, as (a, b, c, d).
+fn tally(out: &Output) -> (usize, usize, usize, usize) {
+    let line = out.stderr.lines().find(|l| l.contains(" resumed, ")).unwrap_or_else(|| panic!("{}", out.stderr));
+    let numbers: Vec<usize> =
+        line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    (numbers[1], numbers[2], numbers[3], numbers[4])
+}
+
+/// sweep.csv as (run id, status) per row, and the rows themselves.
+fn statuses(folder: &Path) -> Vec<(String, String)> {
+    let (header, rows) = read_csv(&folder.join("sweep.csv"));
+    let status = header.iter().position(|h| h == "status").unwrap();
+    rows.iter().map(|r| (r[0].clone(), r[status].clone())).collect()
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+fn setup(sweep_table: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_spec(tmp.path(), "s.toml", &spec(sweep_table));
+    let results = tmp.path().join("results");
+    (tmp, file, results)
+}
+
+#[test]
+fn a_grid_runs_its_product_under_stable_names_and_a_second_invocation_skips_it() {
+    let (_tmp, file, results) = setup(
+        r#"grid = { "train.lr" = [0.1, 0.5], "model.layers.hidden.units" = [2, 3, 4] }
+seeds = 2"#,
+    );
+    let first = sweep(&file, &results, &[], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let folder = first.dir();
+    assert!(folder.starts_with(&results));
+    let runs = statuses(&folder);
+    assert_eq!(runs.len(), 12);
+    assert!(runs.iter().all(|(_, s)| s == "complete"), "{runs:?}");
+    let list = std::fs::read_to_string(folder.join("runs.jsonl")).unwrap();
+    let ids: Vec<String> = list
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, runs.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>());
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 12);
+    for id in &ids {
+        assert_eq!(id.len(), 12);
+        let spec_toml = std::fs::read_to_string(folder.join("runs").join(id).join("spec.toml")).unwrap();
+        assert!(!spec_toml.contains("[sweep]"), "the sweep table is removed from each run's spec");
+    }
+    // The seeds are the spec's seed + 0 and + 1.
+    let (header, rows) = read_csv(&folder.join("sweep.csv"));
+    let seed = header.iter().position(|h| h == "seed").unwrap();
+    assert_eq!(rows.iter().filter(|r| r[seed] == "1").count(), 6);
+    assert_eq!(rows.iter().filter(|r| r[seed] == "2").count(), 6);
+    // summary.csv: 6 settings, each the mean of its two seeds' final loss.
+    let loss = header.iter().position(|h| h == "train.loss").unwrap();
+    let (sheader, srows) = read_csv(&folder.join("summary.csv"));
+    assert_eq!(srows.len(), 6);
+    let mean = sheader.iter().position(|h| h == "train.loss_mean").unwrap();
+    let count = sheader.iter().position(|h| h == "train.loss_count").unwrap();
+    let of_first: Vec<f64> = rows[..2].iter().map(|r| r[loss].parse().unwrap()).collect();
+    let expected = (of_first[0] + of_first[1]) / 2.0;
+    assert!((srows[0][mean].parse::<f64>().unwrap() - expected).abs() < 1e-12);
+    assert_eq!(srows[0][count], "2");
+    for png in ["curves.png", "train.loss-vs-train.lr.png", "train.accuracy-vs-model.layers.hidden.units.png"] {
+        let bytes = std::fs::read(folder.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
+
+    let manifest = folder.join("runs").join(&ids[5]).join("manifest.json");
+    let before = modified(&manifest);
+    let second = sweep(&file, &results, &[], &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.dir(), folder, "the same sweep names the same folder");
+    assert_eq!(tally(&second), (0, 0, 12, 0));
+    assert_eq!(modified(&manifest), before, "a finished run is not run again");
+
+    let forced = sweep(&file, &results, &["--force"], &[]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(tally(&forced), (12, 0, 0, 0));
+    assert_eq!(statuses(&folder).len(), 12);
+}
+
+#[test]
+fn a_failing_run_does_not_stop_the_others_and_is_tried_again_next_time() {
+    let (_tmp, file, results) = setup(r#"grid = { "train.lr" = [0.1, 10000.0, 0.2] }"#);
+    let first = sweep(&file, &results, &[], &[]);
+    assert_ne!(first.code, 0, "a sweep with a failed run fails");
+    let folder = first.dir();
+    let runs: Vec<String> = statuses(&folder).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(runs, ["complete", "diverged", "complete"]);
+    assert!(first.stderr.contains("diverged at step"), "{}", first.stderr);
+    assert_eq!(tally(&first), (3, 0, 0, 1));
+    let again = sweep(&file, &results, &[], &[]);
+    assert_ne!(again.code, 0);
+    assert_eq!(tally(&again), (1, 0, 2, 1), "only the failed run is run again");
+}
+
+#[test]
+fn killed_runs_are_resumed_by_the_next_invocation_to_the_same_bytes() {
+    let (tmp, file, results) = setup(r#"grid = { "model.layers.hidden.units" = [2, 3] }"#);
+    let killed = sweep(&file, &results, &[], &[("RUNNER_TEST_SIGNAL_AT", "120:9")]);
+    assert_ne!(killed.code, 0);
+    let folder = killed.dir();
+    let runs = statuses(&folder);
+    assert!(runs.iter().all(|(_, s)| s == "killed"), "{runs:?}");
+    let resumed = sweep(&file, &results, &[], &[]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(tally(&resumed), (0, 2, 0, 0));
+    for (id, status) in statuses(&folder) {
+        assert_eq!(status, "complete");
+        // The same spec run in one go gives the same metrics, byte for byte.
+        let spec = folder.join("specs").join(format!("{id}.toml"));
+        let plain = crate::common::run_ok(spec.to_str().unwrap(), &tmp.path().join("plain"), &[]);
+        let run = folder.join("runs").join(&id);
+        assert_eq!(std::fs::read(run.join("metrics.csv")).unwrap(), std::fs::read(plain.join("metrics.csv")).unwrap());
+    }
+}
+
+#[test]
+fn bad_keys_and_invalid_points_are_refused_before_any_run() {
+    let table = r#"grid = { "train.lrr" = [0.1] }"#;
+    let (_tmp, file, results) = setup(table);
+    let out = sweep(&file, &results, &[], &[]);
+    assert_eq!(out.code, 2);
+    let line = spec(table).lines().position(|l| l == table).unwrap() + 1;
+    assert!(out.stderr.contains(&format!("s.toml:{line}:10:")), "located at the sweep key: {}", out.stderr);
+    assert!(out.stderr.contains("did you mean `lr`"), "{}", out.stderr);
+    let (_tmp2, file, results) = setup(r#"grid = { "model.layers.hidden.units" = [2, 0] }"#);
+    let out = sweep(&file, &results, &[], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("s.toml: sweep point 2 of 2 (model.layers.hidden.units=0, seed=1)"), "{}", out.stderr);
+    assert!(!results.exists(), "nothing was run");
+    let (_tmp3, file, results) = setup(r#"paired = { "train.lr" = [0.1], "train.momentum" = [0.1, 0.9] }"#);
+    let out = sweep(&file, &results, &[], &[]);
+    assert!(out.stderr.contains("equal lengths"), "{}", out.stderr);
+}
+
+#[test]
+fn set_applies_to_every_run_and_a_sweep_file_names_its_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_spec(tmp.path(), "base.toml", spec("").replace("[sweep]\n", "").as_str());
+    let file = write_spec(
+        tmp.path(),
+        "sweep.toml",
+        "base = \"base.toml\"\n[sweep]\npaired = { \"train.lr\" = [0.1, 0.2], \"train.momentum\" = [0.0, 0.9] }\n",
+    );
+    let results = tmp.path().join("results");
+    let out = sweep(&file, &results, &["--set", "train.iterations=30"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let folder = out.dir();
+    let (header, rows) = read_csv(&folder.join("sweep.csv"));
+    assert_eq!(header[1..3], ["train.lr", "train.momentum"]);
+    assert_eq!(rows.iter().map(|r| r[1..3].join(" ")).collect::<Vec<_>>(), ["0.1 0.0", "0.2 0.9"]);
+    for r in &rows {
+        let text = std::fs::read_to_string(folder.join("runs").join(&r[0]).join("spec.toml")).unwrap();
+        assert!(text.contains("iterations = 30"), "{text}");
+    }
+}
