@@ -27,10 +27,13 @@ pub struct SweepArgs {
 pub fn sweep(a: SweepArgs) -> Result<()> {
     let list = sweep::plan(&a.spec.spec, &a.spec.edits(), a.spec.seed, &a.results)?;
     let program = std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find the runner program: {e}")))?;
-    // Ctrl-C or SIGTERM: start no more runs, write the tables; a second one ends the
-    // sweep at once.
+    // Ctrl-C or SIGTERM: start no more runs, pass the stop on to the runs going on (the
+    // executor sends each one SIGTERM), write the tables; a second one ends the sweep
+    // at once.
     let interrupt = crate::train::Interrupt::new();
     super::stop_on_signals(&interrupt)?;
+    // The plan is made: from here a signal stops the sweep cleanly instead of ending it.
+    interrupt.training_begins();
     let executor = LocalExecutor { parallel: a.jobs.max(1), program, stop: interrupt.flag() };
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());

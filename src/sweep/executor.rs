@@ -7,8 +7,8 @@ use super::plan::RunList;
 use crate::error::Result;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What to do for one run of the list.
 #[derive(Debug, Clone)]
@@ -65,9 +65,58 @@ pub fn job_args(list: &RunList, job: &Job) -> Vec<String> {
 pub struct LocalExecutor {
     pub parallel: usize,
     pub program: PathBuf,
-    /// Set (by a signal handler) to start no more runs; the ones going on finish (a
-    /// Ctrl-C at a terminal reaches them too, and they stop with a checkpoint).
+    /// Set (by a signal handler) to start no more runs; the runs going on are sent
+    /// SIGTERM, so they stop after their step with a checkpoint, and the next
+    /// invocation resumes them.
     pub stop: Arc<AtomicBool>,
+}
+
+/// The process ids of the runs going on, and whether the stop has been passed on to
+/// them; one lock, so every run is told exactly once (a second SIGTERM would make a run
+/// exit at once, without its checkpoint).
+#[derive(Default)]
+struct Running(Mutex<(Vec<u32>, bool)>);
+
+impl Running {
+    fn with<R>(&self, f: impl FnOnce(&mut (Vec<u32>, bool)) -> R) -> R {
+        // A worker that panicked while holding the lock left a list still worth using.
+        let mut state = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut state)
+    }
+
+    /// A run has started; told at once if the stop was already passed on.
+    fn started(&self, id: u32) {
+        self.with(|(ids, told)| {
+            ids.push(id);
+            if *told {
+                terminate(id);
+            }
+        });
+    }
+
+    fn ended(&self, id: u32) {
+        self.with(|(ids, _)| ids.retain(|&i| i != id));
+    }
+
+    /// SIGTERM to every run going on, and to every run that starts from now on.
+    fn pass_on_stop(&self) {
+        self.with(|(ids, told)| {
+            if !*told {
+                *told = true;
+                ids.iter().for_each(|&id| terminate(id));
+            }
+        });
+    }
+}
+
+fn terminate(id: u32) {
+    let Ok(pid) = libc::pid_t::try_from(id) else { return };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours. The id is a
+    // child we started: it is in `Running` from spawn until just after
+    // `wait_with_output` reaps it. The one gap is that instant between the reaping and
+    // the removal; Linux hands out pids in sequence, so another process gets this pid
+    // only after the pid space wraps around, not in microseconds.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
 }
 
 impl LocalExecutor {
@@ -76,13 +125,23 @@ impl LocalExecutor {
         (cores / self.parallel.max(1)).max(1)
     }
 
-    fn run_one(&self, list: &RunList, job: &Job) -> Finished {
+    fn run_one(&self, list: &RunList, job: &Job, running: &Running) -> Finished {
+        use std::process::Stdio;
         let started = Instant::now();
         let output = std::process::Command::new(&self.program)
             .args(job_args(list, job))
             .env("RAYON_NUM_THREADS", self.threads_per_run().to_string())
-            .stdin(std::process::Stdio::null())
-            .output();
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|child| {
+                let id = child.id();
+                running.started(id);
+                let out = child.wait_with_output();
+                running.ended(id);
+                out
+            });
         let seconds = started.elapsed().as_secs_f64();
         match output {
             Ok(out) if out.status.success() => Finished { index: job.index, ok: true, message: String::new(), seconds },
@@ -110,27 +169,38 @@ impl LocalExecutor {
 impl Executor for LocalExecutor {
     fn run(&self, list: &RunList, jobs: &[Job], on_finished: &mut dyn FnMut(&Finished)) -> Result<Vec<Finished>> {
         let next = AtomicUsize::new(0);
+        let running = Running::default();
         let (send, receive) = std::sync::mpsc::channel::<Finished>();
         let mut done = Vec::with_capacity(jobs.len());
         std::thread::scope(|scope| {
             for _ in 0..self.parallel.clamp(1, jobs.len().max(1)) {
                 let send = send.clone();
                 let next = &next;
+                let running = &running;
                 scope.spawn(move || loop {
                     if self.stop.load(Ordering::Relaxed) {
                         break;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    if send.send(self.run_one(list, job)).is_err() {
+                    if send.send(self.run_one(list, job, running)).is_err() {
                         break;
                     }
                 });
             }
             drop(send);
-            for finished in receive {
-                on_finished(&finished);
-                done.push(finished);
+            loop {
+                match receive.recv_timeout(Duration::from_millis(50)) {
+                    Ok(finished) => {
+                        on_finished(&finished);
+                        done.push(finished);
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if self.stop.load(Ordering::Relaxed) {
+                    running.pass_on_stop();
+                }
             }
         });
         Ok(done)

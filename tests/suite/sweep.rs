@@ -208,3 +208,48 @@ fn set_applies_to_every_run_and_a_sweep_file_names_its_base() {
         assert!(text.contains("iterations = 30"), "{text}");
     }
 }
+
+/// SIGTERM to the sweep process reaches the runs going on: each stops after its step
+/// with a checkpoint (status interrupted), and no run is left going on its own.
+#[test]
+fn a_stopped_sweep_passes_the_stop_to_its_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Long enough that both runs are still training when the signal comes.
+    let text = spec("seeds = 2").replace("iterations = 200", "iterations = 50000000");
+    let file = write_spec(tmp.path(), "s.toml", &text);
+    let results = tmp.path().join("results");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["sweep", file.to_str().unwrap(), "--results", results.to_str().unwrap(), "-j", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both runs have recorded steps in their hidden folders.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let training = |dir: &Path| -> usize {
+        let Ok(sweeps) = std::fs::read_dir(dir) else { return 0 };
+        sweeps
+            .flatten()
+            .flat_map(|s| std::fs::read_dir(s.path().join("runs")).into_iter().flatten().flatten())
+            .filter(|r| std::fs::read_to_string(r.path().join("metrics.csv")).is_ok_and(|t| t.lines().count() > 2))
+            .count()
+    };
+    while training(&results) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the runs never started training");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the sweep took long to stop");
+    assert_ne!(out.status.code(), Some(0), "a stopped sweep is not a complete one");
+    let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap().to_string());
+    let runs: Vec<PathBuf> = std::fs::read_dir(folder.join("runs")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        let manifest = std::fs::read_to_string(run.join("manifest.json")).unwrap();
+        assert!(manifest.contains("\"status\": \"interrupted\""), "{}: {manifest}", run.display());
+        assert!(run.join("resume.safetensors").is_file(), "{} has no checkpoint", run.display());
+    }
+}
