@@ -61,11 +61,22 @@ pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Opti
     };
     let spec = Spec::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
         let message = with_suggestion(e.message());
-        source.error(e.span(), message)
+        let span = unset_that_removed(&edits, &source, e.message()).or(e.span());
+        source.error(span, message)
     })?;
     drop(parts);
     validate::validate(&spec, &source, &train_keys)?;
     Ok(LoadedSpec { spec, source })
+}
+
+/// A required key reported missing (serde's "missing field `x`", which has no place)
+/// because an `--unset` removed it: that argument's span, so the error names it.
+fn unset_that_removed(edits: &[Edit], source: &Source, message: &str) -> Option<std::ops::Range<usize>> {
+    let field = message.strip_prefix("missing field `")?.split('`').next()?;
+    edits
+        .iter()
+        .position(|e| matches!(e, Edit::Unset(path) if path.trim().rsplit('.').next() == Some(field)))
+        .map(|i| source.override_span(i))
 }
 
 /// The span of the key at a dotted path (`train.lr`, `model.layers.3.units`, entries by
