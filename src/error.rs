@@ -40,6 +40,30 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
+    /// The message as printed, with a last guard on its length: a 60,000-character data
+    /// path or CSV column name echoed whole would bury it. Each line keeps at most 240
+    /// characters, the whole at most 3,000 bytes; short messages pass unchanged.
+    pub fn rendered(&self) -> String {
+        const LINE_CHARS: usize = 240;
+        const TOTAL_BYTES: usize = 3000;
+        let message = self.to_string();
+        if message.len() <= TOTAL_BYTES {
+            return message;
+        }
+        let mut out = String::new();
+        for line in message.lines().map(|l| clip(l, LINE_CHARS)) {
+            if out.len() + line.len() + 1 > TOTAL_BYTES {
+                out.push('…');
+                break;
+            }
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&line);
+        }
+        out
+    }
+
     /// The process exit code for this error: 1 for runs that differ (`runner diff`), 3
     /// for a run that diverged, 128 + the signal for an interrupted run (130 for SIGINT,
     /// 143 for SIGTERM), 2 otherwise.

@@ -151,7 +151,27 @@ pub(crate) fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
 }
 
 fn run(a: RunArgs) -> Result<()> {
-    let bar = if a.quiet || !std::io::stderr().is_terminal() {
+    let interrupt = Interrupt::new();
+    stop_on_signals(&interrupt)?;
+    let opts = RunOptions {
+        sets: a.spec.edits(),
+        spec_path: a.spec.spec,
+        results_root: a.results,
+        seed: a.spec.seed,
+        run_id: a.run_id,
+        interrupt: interrupt.clone(),
+    };
+    with_progress(a.quiet, &interrupt, |progress| experiment::run(&opts, progress))
+}
+
+/// Runs `work` (a run or a resume) with a progress bar, prints its summary and folder,
+/// and turns a stop by a signal into [`Error::Interrupted`] (exit 130 or 143).
+pub(crate) fn with_progress(
+    quiet: bool,
+    interrupt: &Interrupt,
+    work: impl FnOnce(&mut dyn FnMut(usize, usize, f64)) -> Result<experiment::RunSummary>,
+) -> Result<()> {
+    let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -162,26 +182,15 @@ fn run(a: RunArgs) -> Result<()> {
         );
         b
     };
-    let interrupt = Interrupt::new();
-    stop_on_signals(&interrupt)?;
-    let sets = a.spec.edits();
-    let opts = RunOptions {
-        spec_path: a.spec.spec,
-        results_root: a.results,
-        seed: a.spec.seed,
-        sets,
-        run_id: a.run_id,
-        interrupt: interrupt.clone(),
-    };
     let mut progress = |step: usize, total: usize, loss: f64| {
         bar.set_length(total as u64);
         bar.set_position(step as u64);
         bar.set_message(format!("{loss:.5}"));
     };
-    let result = experiment::run(&opts, &mut progress);
+    let result = work(&mut progress);
     bar.finish_and_clear();
     let summary = result?;
-    if !a.quiet {
+    if !quiet {
         for dir in &summary.removed_stale {
             eprintln!("removed {} (left by a process that is gone)", dir.display());
         }
