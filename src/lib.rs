@@ -12,6 +12,7 @@ pub mod diff;
 pub mod error;
 pub mod experiment;
 pub mod graph;
+pub mod inspect;
 pub mod layers;
 pub mod metrics;
 pub mod optim;

@@ -8,7 +8,8 @@ use rand_chacha::ChaCha8Rng;
 pub type StreamRng = ChaCha8Rng;
 
 /// The streams a run draws from, recorded in the manifest.
-pub const STREAMS: [&str; 7] = ["data", "split", "validation", "init", "shuffle", "augment", "dropout"];
+pub const STREAMS: [&str; 9] =
+    ["data", "split", "validation", "init", "shuffle", "augment", "dropout", "probe", "attack"];
 
 /// A generator for the stream `name` of `seed`: SplitMix64 of the seed mixed with the
 /// FNV-1a hash of the name.

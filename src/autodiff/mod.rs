@@ -8,6 +8,20 @@ mod gradcheck;
 
 use crate::backend::{Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, Zip};
 
+/// How backward passes a gradient through a ReLU. The true gradient is the default;
+/// the other two are the visualisation rules of Zeiler & Fergus (deconvnet) and
+/// Springenberg et al. (guided backprop), chosen per probe without the layers knowing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReluRule {
+    /// dy where the ReLU's input was positive.
+    #[default]
+    Gradient,
+    /// relu(dy): only positive signals pass back, wherever the input was.
+    Deconvnet,
+    /// relu(dy) where the ReLU's input was positive: both conditions.
+    Guided,
+}
+
 /// A handle to a value recorded on a tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Var(usize);
@@ -278,10 +292,17 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
 
     /// Gradients of the scalar `root` with respect to every value that needs one.
     pub fn backward(&self, root: Var) -> Grads<B::Buf> {
+        let root_len = self.backend.len(&self.nodes[root.0].value);
+        self.backward_seeded(root, self.backend.filled(root_len, 1.0), ReluRule::Gradient)
+    }
+
+    /// Gradients of Σ seed·root (seed has root's length), passing through ReLUs by
+    /// `relu`: a class score per sample is a one-hot seed on the logits.
+    pub fn backward_seeded(&self, root: Var, seed: B::Buf, relu: ReluRule) -> Grads<B::Buf> {
         let be = self.backend;
         let mut grads: Vec<Option<B::Buf>> = (0..self.nodes.len()).map(|_| None).collect();
-        let root_len = be.len(&self.nodes[root.0].value);
-        grads[root.0] = Some(be.filled(root_len, 1.0));
+        assert_eq!(be.len(&seed), be.len(&self.nodes[root.0].value), "a seed has its root's length");
+        grads[root.0] = Some(seed);
         for i in (0..=root.0).rev() {
             let node = &self.nodes[i];
             if !node.needs_grad {
@@ -331,6 +352,14 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     let cols = be.len(self.value(*row));
                     send(*row, be.sum_rows(dy, cols));
                     send(*x, be.copy(dy));
+                }
+                Op::Map { x, f: Map::Relu } if relu != ReluRule::Gradient => {
+                    let positive = be.map(Map::Relu, dy);
+                    let dx = match relu {
+                        ReluRule::Guided => be.map_grad(Map::Relu, self.value(*x), &node.value, &positive),
+                        _ => positive,
+                    };
+                    send(*x, dx);
                 }
                 Op::Map { x, f } => {
                     let dx = be.map_grad(*f, self.value(*x), &node.value, dy);

@@ -44,7 +44,9 @@ pub fn read(d: &DataSpec, place: &Place, base_dir: &Path) -> Result<Splits> {
             test.shape
         )));
     }
-    Ok(Splits { train, validation: None, test: Some(test) })
+    // Pixels are bytes / 255: an attack or an occlusion stays within [0, 1].
+    let scale = super::InputScale { valid: Some((0.0, 1.0)), ..Default::default() };
+    Ok(Splits { train, validation: None, test: Some(test), scale })
 }
 
 /// A problem with one split: in its files, or with the spec's count for it.

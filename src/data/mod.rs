@@ -120,6 +120,35 @@ pub struct Splits {
     pub train: Dataset,
     pub validation: Option<Dataset>,
     pub test: Option<Dataset>,
+    /// How the inputs relate to the raw values the data came as (pixels, for images).
+    pub scale: InputScale,
+}
+
+/// The model sees (raw − mean)/std. Probes that perturb inputs (an attack's epsilon,
+/// an occlusion's baseline) state their numbers in raw units and convert here.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputScale {
+    pub mean: f64,
+    pub std: f64,
+    /// The range raw values must stay in (pixels: [0, 1]); None where any value goes.
+    pub valid: Option<(f64, f64)>,
+}
+
+impl Default for InputScale {
+    fn default() -> Self {
+        InputScale { mean: 0.0, std: 1.0, valid: None }
+    }
+}
+
+impl InputScale {
+    /// The model's input for a raw value.
+    pub fn to_model(&self, raw: f64) -> f64 {
+        (raw - self.mean) / self.std
+    }
+    /// The raw value of a model input.
+    pub fn to_raw(&self, model: f64) -> f64 {
+        model * self.std + self.mean
+    }
 }
 
 impl Splits {
@@ -253,6 +282,8 @@ pub fn load(
             };
             return Err(place.key("normalize", m));
         }
+        splits.scale.mean = mean;
+        splits.scale.std = std;
         for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
             set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
         }
@@ -324,10 +355,10 @@ fn split(d: &DataSpec, place: &Place, seed: u64, base_dir: &Path) -> Result<Spli
         data.add_bias_column(at);
     }
     if d.test_fraction <= 0.0 {
-        return Ok(Splits { train: data, validation: None, test: None });
+        return Ok(Splits { train: data, validation: None, test: None, scale: InputScale::default() });
     }
     let (train, test) = hold_out(&data, d.test_fraction, seed, "split").map_err(|m| place.key("test_fraction", m))?;
-    Ok(Splits { train, validation: None, test: Some(test) })
+    Ok(Splits { train, validation: None, test: Some(test), scale: InputScale::default() })
 }
 
 /// A seeded random `fraction` of `data` held out: (the rest, the held-out part).

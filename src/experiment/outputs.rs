@@ -4,8 +4,9 @@ use super::execute::{Executed, RunContext};
 use super::{Prepared, RunSummary};
 use crate::backend::{Backend, Element};
 use crate::error::{Error, Result};
+use crate::inspect::{Inspect, Inspector};
 use crate::layers::Model;
-use crate::probes::{self, ProbeContext};
+use crate::probes::{self, ProbeContext, ProbeFile};
 use crate::results::{self, element_names, now_utc, Columns, Manifest, RunDir};
 use crate::spec::{ProbeKind, ProbeSpec, Split};
 use crate::train::{self, History};
@@ -48,8 +49,8 @@ pub fn write_all<T: Element, B: Backend<T>>(
             model.named_params().into_iter().map(|(n, s, b)| (n, s, T::le_bytes(&be.download(b)))).collect();
         write("model.safetensors", &results::safetensors_bytes(&tensors, T::DTYPE).map_err(Error::Data)?)?;
     }
-    for (name, png) in pictures(be, model, p, history, &param_names)? {
-        write(&name, &png)?;
+    for file in probe_files(be, model, p, history, &param_names, None)? {
+        write(&file.name, &file.bytes)?;
     }
 
     let diverged = history.and_then(|h| h.diverged);
@@ -223,28 +224,33 @@ fn gradients_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Pre
     out
 }
 
-fn pictures<T: Element, B: Backend<T>>(
+/// Every probe's files, in spec order (`only`: just the probes of these kinds).
+pub(super) fn probe_files<T: Element, B: Backend<T>>(
     be: &B,
     model: &Model<T, B>,
     p: &Prepared,
     history: Option<&History>,
     param_names: &[String],
-) -> Result<Vec<(String, Vec<u8>)>> {
+    only: Option<&[ProbeKind]>,
+) -> Result<Vec<ProbeFile>> {
     let spec = &p.loaded.spec;
     let mut list: Vec<ProbeSpec> = spec.probes.iter().map(|s| s.get_ref().clone()).collect();
     if list.is_empty() && history.is_some_and(|h| h.steps > 0) {
-        list.push(ProbeSpec { kind: ProbeKind::Curves, split: None, resolution: None, metrics: None });
+        list.push(ProbeSpec::of(ProbeKind::Curves));
+    }
+    if let Some(kinds) = only {
+        list.retain(|probe| kinds.contains(&probe.kind));
     }
     let out_width = model.dag.nodes[model.dag.output].width();
-    let shape = p.data.train.sample_shape();
-    let predict = |rows: &[f64]| -> Vec<f64> { train::predict(be, model, rows, &shape) };
-    let mut pngs = Vec::new();
+    let inspector = Inspector::new(be, model, p.data.train.sample_shape());
+    let mut files = Vec::new();
     for probe in &list {
-        let split = probe.split.unwrap_or(Split::Train);
+        let split = probe.split.unwrap_or_else(|| probes::default_split(probe.kind, p.data.test.is_some()));
         let Some(data) = train::split_data(&p.data, split) else {
-            return Err(Error::Data(format!("probe {:?}: the data has no {} split", probe.kind, split.name())));
+            let kind = probe.kind.name();
+            return Err(Error::Data(format!("probe `{kind}`: the data has no {} split", split.name())));
         };
-        let outputs = predict(&data.inputs);
+        let outputs = inspector.predict(&data.inputs);
         let ctx = ProbeContext {
             run_name: &spec.name,
             history,
@@ -253,12 +259,15 @@ fn pictures<T: Element, B: Backend<T>>(
             data,
             outputs: &outputs,
             out_width,
-            predict: &predict,
+            model: &inspector,
+            scale: p.data.scale,
+            seed: spec.seed,
         };
-        let png = probes::render(probe, &ctx).map_err(|m| Error::Data(format!("probe {:?}: {m}", probe.kind)))?;
-        pngs.push(png);
+        let made =
+            probes::render(probe, &ctx).map_err(|m| Error::Data(format!("probe `{}`: {m}", probe.kind.name())))?;
+        files.extend(made);
     }
-    Ok(pngs)
+    Ok(files)
 }
 
 /// The confusion matrix of a classifier on the test split (the training split when

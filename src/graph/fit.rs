@@ -59,7 +59,7 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
                 ),
             ));
         }
-        crate::probes::precheck(p.get_ref(), spec, data).map_err(|(key, m)| {
+        crate::probes::precheck(p.get_ref(), spec, data, dag).map_err(|(key, m)| {
             let kind = toml::Value::try_from(p.get_ref().kind).ok();
             let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("?");
             at(&format!("probes.{i}.{key}"), format!("probe `{kind}`: {m}"))

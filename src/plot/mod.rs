@@ -3,9 +3,11 @@
 //! fontconfig. Nothing here computes what a probe should: it draws what it is given.
 
 mod grids;
+mod maps;
 pub mod sweep;
 
 pub use grids::{confusion_figure, image_grid, Tile};
+pub use maps::{map_grid, shade, MapGrid, MapTile, Scale};
 
 use plotters::prelude::*;
 use std::sync::Once;
@@ -89,7 +91,7 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Whole numbers without a decimal point; others with as few digits as read well.
-fn format_tick(v: f64) -> String {
+pub(crate) fn format_tick(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e9 {
         format!("{v:.0}")
     } else if v.abs() >= 1000.0 || (v != 0.0 && v.abs() < 1e-3) {

@@ -1,8 +1,19 @@
-//! Probes turn what a run observed into pictures: curves, parameter paths, the data
-//! set, decision boundaries and the course's truth-vs-prediction plot. They return
-//! PNG bytes; the results module writes them.
+//! Probes turn what a run observed into pictures and numbers: curves, parameter paths,
+//! the data set, decision boundaries and the course's truth-vs-prediction plot, and a
+//! look inside a trained model (filters, activations, attributions, gradient ascent,
+//! occlusion, adversarial examples). They return file names and bytes; the results
+//! module writes them.
 
-use crate::data::Dataset;
+mod activations;
+mod adversarial;
+mod ascent;
+mod attribution;
+mod checks;
+mod filters;
+mod occlusion;
+
+use crate::data::{Dataset, InputScale};
+use crate::inspect::Inspect;
 use crate::metrics::predicted_classes;
 use crate::metrics::Scored;
 use crate::plot::{line_figure, scatter_figure, Background, LinePanel, Marker, PointGroup, Series, Tile};
@@ -18,24 +29,77 @@ pub struct ProbeContext<'a> {
     /// The model's outputs on `data`, rows × out_width.
     pub outputs: &'a [f64],
     pub out_width: usize,
-    /// The model applied to arbitrary input rows.
-    pub predict: &'a dyn Fn(&[f64]) -> Vec<f64>,
+    /// The trained model: values and gradients at any node.
+    pub model: &'a dyn Inspect,
+    /// How the model's inputs relate to raw values (pixels).
+    pub scale: InputScale,
+    /// The run's seed: probes draw from its `probe` and `attack` streams.
+    pub seed: u64,
 }
 
-/// Renders one probe; returns the file name and PNG bytes.
-pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(String, Vec<u8>), String> {
-    let suffix = if ctx.split == Split::Train { String::new() } else { format!("_{}", ctx.split.name()) };
-    let (stem, png) = match probe.kind {
-        ProbeKind::Curves => ("curves", curves(probe, ctx)?),
-        ProbeKind::Params => ("params", params(ctx)?),
-        ProbeKind::Dataset => ("dataset", dataset(ctx)?),
-        ProbeKind::DecisionBoundary => ("decision_boundary", decision_boundary(probe, ctx)?),
-        ProbeKind::TruthVsPrediction => ("truth_vs_prediction", truth_vs_prediction(ctx)?),
-        ProbeKind::Confusion => ("confusion", confusion(ctx)?),
-        ProbeKind::Misclassified => ("misclassified", misclassified(ctx)?),
+/// One file a probe made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl ProbeFile {
+    pub fn new(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        ProbeFile { name: name.into(), bytes: bytes.into() }
+    }
+}
+
+/// The split a probe reads when its spec names none: the 2-D pictures show the training
+/// data; probes of single samples look at held-out ones where there are some.
+pub fn default_split(kind: ProbeKind, has_test: bool) -> Split {
+    match kind {
+        ProbeKind::Curves
+        | ProbeKind::Params
+        | ProbeKind::Dataset
+        | ProbeKind::DecisionBoundary
+        | ProbeKind::TruthVsPrediction
+        | ProbeKind::Confusion
+        | ProbeKind::Misclassified
+        | ProbeKind::Filters => Split::Train,
+        _ if has_test => Split::Test,
+        _ => Split::Train,
+    }
+}
+
+/// `<kind>[_<part>][_<split>]`: the stem of a probe's files (the split is left out for
+/// train, as the first pictures were named).
+pub fn file_stem(kind: ProbeKind, part: Option<&str>, split: Split) -> String {
+    let mut stem = kind.name();
+    if let Some(p) = part {
+        stem = format!("{stem}_{p}");
+    }
+    if split != Split::Train && !matches!(kind, ProbeKind::Curves | ProbeKind::Params | ProbeKind::Filters) {
+        stem = format!("{stem}_{}", split.name());
+    }
+    stem
+}
+
+/// Renders one probe; returns its files (PNGs, and CSVs of the numbers drawn).
+pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, String> {
+    let png = match probe.kind {
+        ProbeKind::Curves => curves(probe, ctx)?,
+        ProbeKind::Params => params(ctx)?,
+        ProbeKind::Dataset => dataset(ctx)?,
+        ProbeKind::DecisionBoundary => decision_boundary(probe, ctx)?,
+        ProbeKind::TruthVsPrediction => truth_vs_prediction(ctx)?,
+        ProbeKind::Confusion => confusion(ctx)?,
+        ProbeKind::Misclassified => misclassified(ctx)?,
+        ProbeKind::Filters => return filters::render(probe, ctx),
+        ProbeKind::Activations => return activations::render(probe, ctx),
+        ProbeKind::Saliency | ProbeKind::InputXGradient | ProbeKind::Deconvnet | ProbeKind::GuidedBackprop => {
+            return attribution::render(probe, ctx)
+        }
+        ProbeKind::GradientAscent => return ascent::render(probe, ctx),
+        ProbeKind::Occlusion => return occlusion::render(probe, ctx),
+        ProbeKind::Adversarial => return adversarial::render(probe, ctx),
     };
-    let suffix = if matches!(probe.kind, ProbeKind::Curves | ProbeKind::Params) { String::new() } else { suffix };
-    Ok((format!("{stem}{suffix}.png"), png))
+    Ok(vec![ProbeFile::new(format!("{}.png", file_stem(probe.kind, None, ctx.split)), png)])
 }
 
 fn need_history<'a>(ctx: &'a ProbeContext) -> Result<&'a History, String> {
@@ -158,7 +222,7 @@ fn decision_boundary(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, S
             grid.extend(row);
         }
     }
-    let outputs = (ctx.predict)(&grid);
+    let outputs = ctx.model.predict(&grid);
     let classes = predicted_classes(&outputs, ctx.out_width);
     let bg = Background { x, y, nx: res, ny: res, classes };
     let groups = by_class(d, &labels, axes);
@@ -200,8 +264,9 @@ pub fn precheck(
     probe: &ProbeSpec,
     spec: &crate::spec::Spec,
     data: &crate::data::Splits,
+    dag: &crate::graph::Dag,
 ) -> Result<(), (&'static str, String)> {
-    let split = probe.split.unwrap_or(Split::Train);
+    let split = probe.split.unwrap_or_else(|| default_split(probe.kind, data.test.is_some()));
     let on_split = |m: &str| ("split", m.to_string());
     let d = match split {
         Split::Train => &data.train,
@@ -247,6 +312,15 @@ pub fn precheck(
             class_labels(d).map_err(on_kind)?;
             Ok(())
         }
+        ProbeKind::Filters
+        | ProbeKind::Activations
+        | ProbeKind::Saliency
+        | ProbeKind::InputXGradient
+        | ProbeKind::Deconvnet
+        | ProbeKind::GuidedBackprop
+        | ProbeKind::GradientAscent
+        | ProbeKind::Occlusion
+        | ProbeKind::Adversarial => checks::precheck(probe, d, dag),
     }
 }
 

@@ -5,14 +5,18 @@ mod data;
 mod diff;
 mod load;
 mod overrides;
+mod probe;
 mod types;
 mod validate;
+mod validate_hooks;
 mod validate_model;
+mod validate_probe;
 
 pub use data::*;
 pub use diff::DiffSpec;
 pub use load::{error_at, key_span, load, load_str, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX};
 pub mod sweep;
+pub use probe::*;
 pub use types::*;
 pub use validate::{kind_name, op_name_of, show};
 pub use validate_model::name_problem;

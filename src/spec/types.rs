@@ -4,6 +4,7 @@
 //! keeps exact key spans for those.
 
 use super::data::DataSpec;
+use super::probe::{HookSpec, ProbeSpec};
 use crate::backend::DType;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -29,6 +30,9 @@ pub struct Spec {
     pub output: OutputSpec,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<Spanned<ProbeSpec>>,
+    /// Per-layer statistics streamed to layers.csv while training.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<Spanned<HookSpec>>,
     /// Tolerances for `runner diff` against a run of this spec (results are unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<super::diff::DiffSpec>,
@@ -419,40 +423,6 @@ impl Default for OutputSpec {
     fn default() -> Self {
         OutputSpec { predictions: false, nodes: vec![], params: false, gradients: vec![], checkpoint: true }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeKind {
-    /// Metric curves over steps, one panel per metric, one line per split.
-    Curves,
-    /// The path of every parameter over steps.
-    Params,
-    /// The 2-D data set coloured by class.
-    Dataset,
-    /// The classifier's decision regions with the data on top.
-    DecisionBoundary,
-    /// True/false positives/negatives of a binary classifier in the input plane.
-    TruthVsPrediction,
-    /// The confusion matrix as a heat map.
-    Confusion,
-    /// A grid of misclassified images with their true and predicted labels.
-    Misclassified,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeSpec {
-    pub kind: ProbeKind,
-    /// Which split the picture shows (train by default).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub split: Option<Split>,
-    /// Grid cells per axis of a decision boundary.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolution: Option<usize>,
-    /// Metrics drawn by `curves` (all recorded ones by default).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Vec<Metric>>,
 }
 
 fn one() -> f64 {

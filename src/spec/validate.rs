@@ -116,7 +116,10 @@ pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<(
         return Err(c.fail(&format!("metrics.splits.{j}"), message));
     }
     for (i, p) in spec.probes.iter().enumerate() {
-        validate_probe(&c, i, p.get_ref())?;
+        super::validate_probe::validate_probe(&c, i, p.get_ref())?;
+    }
+    for (i, h) in spec.hooks.iter().enumerate() {
+        super::validate_hooks::validate_hook(&c, i, h.get_ref())?;
     }
     Ok(())
 }
@@ -280,31 +283,5 @@ fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
         c.number("train.clip_norm", "[train] `clip_norm`", clip, 0.0, true, f64::MAX)?;
     }
     c.at_least_one("train.checkpoint_every", "[train] `checkpoint_every`", t.checkpoint_every)?;
-    Ok(())
-}
-
-fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
-    let base = format!("probes.{i}");
-    let kind = toml::Value::try_from(p.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    let set = [("split", p.split.is_some()), ("resolution", p.resolution.is_some()), ("metrics", p.metrics.is_some())];
-    let allowed: &[&str] = match p.kind {
-        ProbeKind::Curves => &["metrics"],
-        ProbeKind::Params => &[],
-        ProbeKind::DecisionBoundary => &["split", "resolution"],
-        _ => &["split"],
-    };
-    c.reject_extra(&base, &format!("probe `{kind}`"), &set, allowed)?;
-    if p.metrics.as_ref().is_some_and(Vec::is_empty) {
-        return Err(c.fail(
-            &format!("{base}.metrics"),
-            format!("probe `{kind}`: `metrics` is empty; leave it out to draw every recorded one"),
-        ));
-    }
-    if let Some(r) = p.resolution {
-        c.ensure(RESOLUTIONS.contains(&r), &format!("{base}.resolution"), || {
-            let (low, high) = (RESOLUTIONS.start(), RESOLUTIONS.end());
-            format!("probe `{kind}`: `resolution` (grid cells per side) must be from {low} to {high}, found {r}")
-        })?;
-    }
     Ok(())
 }
