@@ -11,6 +11,7 @@ mod attribution;
 mod checks;
 mod filters;
 mod occlusion;
+pub mod scores;
 
 use crate::data::{Dataset, InputScale};
 use crate::inspect::Inspect;
