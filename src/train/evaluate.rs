@@ -5,6 +5,7 @@ use super::LossPlan;
 use crate::autodiff::Tape;
 use crate::backend::{Backend, Element};
 use crate::data::Dataset;
+use crate::inspect::{Inspect, Inspector};
 use crate::layers::{Mode, Model};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,10 +22,10 @@ fn batch_shape(rows: usize, sample: &[usize]) -> Vec<usize> {
 }
 
 /// Rows per forward pass when scoring, to bound memory on large splits.
-const EVAL_CHUNK: usize = 128;
+const EVAL_CHUNK: usize = crate::inspect::CHUNK;
 
-/// The values of `nodes` for `inputs` (rows of one sample each), as f64, computed in
-/// chunks so a large split never holds every activation at once.
+/// The values of `nodes` for `inputs` (rows of one sample each), as f64 (see
+/// [`Inspect::values`]: the one implementation of inference passes).
 pub fn node_values<T: Element, B: Backend<T>>(
     be: &B,
     model: &Model<T, B>,
@@ -32,27 +33,12 @@ pub fn node_values<T: Element, B: Backend<T>>(
     sample: &[usize],
     nodes: &[usize],
 ) -> Vec<Vec<f64>> {
-    let features: usize = sample.iter().product::<usize>().max(1);
-    // A reduction over the batch must see the whole batch at once.
-    let whole = nodes.iter().any(|&i| !model.dag.nodes[i].batched);
-    let chunk_len = if whole { inputs.len().max(1) } else { EVAL_CHUNK * features };
-    let mut out = vec![Vec::new(); nodes.len()];
-    for chunk in inputs.chunks(chunk_len) {
-        let rows = chunk.len() / features;
-        let mut tape = Tape::new(be);
-        let x: Vec<T> = chunk.iter().map(|v| T::from_f64(*v)).collect();
-        let xv = tape.leaf(be.upload(&x), batch_shape(rows, sample), false);
-        let fwd = model.forward(&mut tape, xv, &mut Mode::eval());
-        for (o, &i) in out.iter_mut().zip(nodes) {
-            o.extend(be.download(tape.value(fwd.nodes[i])).iter().map(|x| x.as_f64()));
-        }
-    }
-    out
+    Inspector::new(be, model, sample.to_vec()).values(inputs, nodes)
 }
 
 /// The model output for `inputs`.
 pub fn predict<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, inputs: &[f64], sample: &[usize]) -> Vec<f64> {
-    node_values(be, model, inputs, sample, &[model.dag.output]).swap_remove(0)
+    Inspector::new(be, model, sample.to_vec()).predict(inputs)
 }
 
 pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Dataset, loss: &LossPlan) -> Evaluation {
