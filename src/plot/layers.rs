@@ -3,8 +3,16 @@
 //! very picture an uninterrupted one does). Norms that span orders of magnitude (a
 //! deep sigmoid net's gradients) are drawn on a log axis.
 
-use super::{color, encode_png, err, format_tick, register_font, DrawResult, FONT};
+use super::{encode_png, err, format_tick, register_font, DrawResult, FONT};
 use plotters::prelude::*;
+
+/// The palette, then the palette darkened for nodes 10 to 19, and so on: a deep net
+/// has more nodes than ten colours.
+fn node_color(k: usize) -> RGBColor {
+    let RGBColor(r, g, b) = super::color(k);
+    let dark = |c: u8| (c as usize * 3 / (3 + 2 * ((k / 10) % 3))) as u8;
+    RGBColor(dark(r), dark(g), dark(b))
+}
 
 /// How each statistic is titled and labelled, and whether it is a norm (positive,
 /// drawn on a log axis when it spans two decades or more).
@@ -150,7 +158,7 @@ pub fn layers_figure(run: &str, csv: &str) -> DrawResult<Vec<u8>> {
                 .draw()
                 .map_err(err)?;
             for (node, pts) in &panel.lines {
-                let c = color(*node);
+                let c = node_color(*node);
                 let pts = points(pts);
                 chart.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2))).map_err(err)?;
                 if pts.len() == 1 {
@@ -161,7 +169,7 @@ pub fn layers_figure(run: &str, csv: &str) -> DrawResult<Vec<u8>> {
         legend.draw_text("node", &(FONT, 18).into_font().style(FontStyle::Bold).color(&BLACK), (16, 24)).map_err(err)?;
         for (k, node) in nodes.iter().enumerate() {
             let y = 56 + 24 * k as i32;
-            let c = color(k);
+            let c = node_color(k);
             legend.draw(&PathElement::new(vec![(16, y), (40, y)], c.stroke_width(3))).map_err(err)?;
             legend.draw_text(node, &(FONT, 15).into_font().color(&BLACK), (48, y - 8)).map_err(err)?;
         }
