@@ -14,7 +14,8 @@ pub(super) fn validate_hook(c: &Check, i: usize, h: &HookSpec) -> Result<()> {
     let base = format!("hooks.{i}");
     if let Some(every) = h.every {
         c.ensure((1..=MAX_HOOK_EVERY).contains(&every), &format!("{base}.every"), || {
-            format!("[[hooks]] `every` (steps between records) must be from 1 to {MAX_HOOK_EVERY}, found {every}")
+            let bound = if every == 0 { "at least 1".to_string() } else { format!("at most {MAX_HOOK_EVERY} (2^40)") };
+            format!("[[hooks]] `every` (steps between records) must be {bound}, found {every}")
         })?;
     }
     if let Some(nodes) = &h.nodes {
