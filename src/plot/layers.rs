@@ -166,7 +166,9 @@ pub fn layers_figure(run: &str, csv: &str) -> DrawResult<Vec<u8>> {
                 }
             }
         }
-        legend.draw_text("node", &(FONT, 18).into_font().style(FontStyle::Bold).color(&BLACK), (16, 24)).map_err(err)?;
+        legend
+            .draw_text("node", &(FONT, 18).into_font().style(FontStyle::Bold).color(&BLACK), (16, 24))
+            .map_err(err)?;
         for (k, node) in nodes.iter().enumerate() {
             let y = 56 + 24 * k as i32;
             let c = node_color(k);

@@ -121,7 +121,11 @@ fn dead_share(v: &[f64], rows: usize) -> f64 {
 /// A node's trained parameters, flattened in order.
 fn trained<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, node: usize) -> Vec<f64> {
     let defs = &model.dag.nodes[node].params;
-    defs.iter().zip(&model.params[node]).filter(|(d, _)| d.trainable).flat_map(|(_, b)| to_f64(&be.download(b))).collect()
+    defs.iter()
+        .zip(&model.params[node])
+        .filter(|(d, _)| d.trainable)
+        .flat_map(|(_, b)| to_f64(&be.download(b)))
+        .collect()
 }
 
 impl Watch {
@@ -164,8 +168,8 @@ impl Watch {
                 }
                 let learned: Vec<usize> = (0..node.params.len()).filter(|&j| node.params[j].trainable).collect();
                 if !learned.is_empty() {
-                    let weights = (asks(LayerStat::WeightNorm) || asks(LayerStat::UpdateRatio))
-                        .then(|| trained(be, model, i));
+                    let weights =
+                        (asks(LayerStat::WeightNorm) || asks(LayerStat::UpdateRatio)).then(|| trained(be, model, i));
                     if asks(LayerStat::WeightNorm) {
                         values[LayerStat::WeightNorm.index()] = weights.as_ref().map(|w| norm(w.iter().copied()));
                     }

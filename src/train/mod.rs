@@ -205,8 +205,8 @@ pub fn train_from<T: Element, B: Backend<T>>(
             history.train_seconds -= pause.elapsed().as_secs_f64();
         }
         let grads = tape.backward(root);
-        let watch = hooks_due
-            .then(|| hooks::Watch::before_update(be, model, &tape, &fwd, &grads, &plan.hooks, step, total));
+        let watch =
+            hooks_due.then(|| hooks::Watch::before_update(be, model, &tape, &fwd, &grads, &plan.hooks, step, total));
         let mut owned: Vec<Vec<Option<B::Buf>>> = Vec::new();
         if let Some(max_norm) = t.clip_norm {
             let mut flat: Vec<Option<B::Buf>> =

@@ -157,7 +157,9 @@ fn hooks_change_no_result_and_give_the_same_bytes_every_time_on_any_thread_count
 
 /// x·W + b (W given in×out, as a spec writes it), row by row.
 fn dense(x: &[Vec<f64>], w: &[Vec<f64>], b: &[f64]) -> Vec<Vec<f64>> {
-    x.iter().map(|r| (0..b.len()).map(|o| b[o] + r.iter().zip(w).map(|(xi, wi)| xi * wi[o]).sum::<f64>()).collect()).collect()
+    x.iter()
+        .map(|r| (0..b.len()).map(|o| b[o] + r.iter().zip(w).map(|(xi, wi)| xi * wi[o]).sum::<f64>()).collect())
+        .collect()
 }
 
 fn norm<'a>(parts: impl IntoIterator<Item = &'a f64>) -> f64 {
@@ -219,11 +221,17 @@ stats = ["grad_norm", "mean"]
     let y = dense(&a, &w2, &b2);
     let dy: Vec<f64> = y.iter().zip(&t).map(|(yi, ti)| 2.0 * (yi[0] - ti) / n).collect();
     let da: Vec<Vec<f64>> = dy.iter().map(|g| w2.iter().map(|w| g * w[0]).collect()).collect();
-    let dh: Vec<Vec<f64>> = da.iter().zip(&a).map(|(g, ar)| g.iter().zip(ar).map(|(g, a)| g * (1.0 - a * a)).collect()).collect();
+    let dh: Vec<Vec<f64>> =
+        da.iter().zip(&a).map(|(g, ar)| g.iter().zip(ar).map(|(g, a)| g * (1.0 - a * a)).collect()).collect();
     let dx: Vec<f64> = dh.iter().flat_map(|g| w1.iter().map(move |wi| g[0] * wi[0] + g[1] * wi[1])).collect();
     let dw2: Vec<f64> = (0..2).map(|i| dy.iter().zip(&a).map(|(g, ar)| g * ar[i]).sum()).collect();
     let db2: f64 = dy.iter().sum();
-    let dw1: Vec<f64> = (0..2).flat_map(|i| { let (dh, x) = (&dh, &x); (0..2).map(move |o| dh.iter().zip(x).map(|(g, xr)| g[o] * xr[i]).sum::<f64>()) }).collect();
+    let dw1: Vec<f64> = (0..2)
+        .flat_map(|i| {
+            let (dh, x) = (&dh, &x);
+            (0..2).map(move |o| dh.iter().zip(x).map(|(g, xr)| g[o] * xr[i]).sum::<f64>())
+        })
+        .collect();
     let db1: Vec<f64> = (0..2).map(|o| dh.iter().map(|g| g[o]).sum()).collect();
 
     let at0 = |node: &str, s: &str| stat(&table, 0, node, s).unwrap_or_else(|| panic!("{node} {s} is empty"));
