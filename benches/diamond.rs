@@ -50,7 +50,7 @@ fn main() {
                 batch_every: None,
                 params: false,
             };
-            let plan = Plan { train: t, recording, seed: spec.seed, augment: None };
+            let plan = Plan { train: t, recording, seed: spec.seed, augment: None, hooks: vec![] };
             let folder = tempfile::tempdir().expect("a temporary folder");
             let start = Instant::now();
             let h = if streamed {

@@ -19,6 +19,8 @@ mod experiments;
 mod fuzz;
 #[path = "suite/golden.rs"]
 mod golden;
+#[path = "suite/hooks.rs"]
+mod hooks;
 #[path = "suite/interrupt.rs"]
 mod interrupt;
 #[path = "suite/memory.rs"]

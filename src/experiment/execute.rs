@@ -6,9 +6,13 @@ use crate::backend::{Backend, CpuBackend, CpuKernels, Element, LossKernel};
 use crate::error::{Error, Result};
 use crate::graph::NodeOp;
 use crate::layers::Model;
-use crate::results::{element_names, write_checkpoint, MetricsStream, ParamsStream, ResumeMeta, RunDir, UtcTime};
+use crate::results::{
+    element_names, write_checkpoint, LayersStream, MetricsStream, ParamsStream, ResumeMeta, RunDir, UtcTime,
+};
 use crate::spec::{Solver, Split};
-use crate::train::{self, Interrupt, LoopPosition, LossPlan, Observer, Plan, Record, Recording, Snapshot};
+use crate::train::{
+    self, Hook, Interrupt, LayerRow, LoopPosition, LossPlan, Observer, Plan, Record, Recording, Snapshot,
+};
 
 /// One run being executed: what was prepared, where it goes, and how it was asked for.
 pub struct RunContext<'a> {
@@ -25,11 +29,12 @@ pub struct Executed {
     pub diverged: Option<(usize, f64)>,
 }
 
-/// Streams every record to metrics.csv (and parameter paths to params.csv), passes
-/// progress on, and relays a stop request.
+/// Streams every record to metrics.csv (parameter paths to params.csv, hooks' rows to
+/// layers.csv), passes progress on, and relays a stop request.
 struct RunObserver<'a> {
     metrics: MetricsStream,
     params: Option<ParamsStream>,
+    layers: Option<LayersStream>,
     interrupt: &'a Interrupt,
     progress: &'a mut dyn FnMut(usize, usize, f64),
     checkpoints: Checkpoints,
@@ -70,6 +75,11 @@ impl Observer for RunObserver<'_> {
             p.push(step, values);
         }
     }
+    fn layers(&mut self, rows: &[LayerRow]) {
+        if let Some(l) = &mut self.layers {
+            l.push(rows);
+        }
+    }
     fn progress(&mut self, step: usize, total: usize, loss: f64) {
         (self.progress)(step, total, loss);
     }
@@ -93,6 +103,7 @@ impl Observer for RunObserver<'_> {
         // The rows so far reach the file first, so its length is where a resume cuts.
         c.meta.metrics_bytes = self.metrics.flushed_len();
         c.meta.params_bytes = self.params.as_mut().map(ParamsStream::flushed_len);
+        c.meta.layers_bytes = self.layers.as_mut().map(LayersStream::flushed_len);
         match write_checkpoint(&c.dir, &snapshot.tensors, c.dtype, &mut c.meta) {
             Ok(()) => c.written = true,
             Err(e) => c.error = Some(e),
@@ -111,6 +122,10 @@ impl RunObserver<'_> {
         if let Some(p) = self.params {
             p.finish()?;
             names.push("params.csv".into());
+        }
+        if let Some(l) = self.layers {
+            l.finish()?;
+            names.push(LAYERS_FILE.into());
         }
         Ok(names)
     }
@@ -149,19 +164,25 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
         None => None,
     };
     let (metrics_path, params_path) = (ctx.dir.path_of("metrics.csv"), ctx.dir.path_of("params.csv"));
-    let (metrics, params) = match ctx.resuming.map(|r| &r.meta) {
+    let hooks = resolved_hooks(p);
+    let layer_columns = train::layer_columns(&hooks);
+    let layers_path = ctx.dir.path_of(LAYERS_FILE);
+    let (metrics, params, layers) = match ctx.resuming.map(|r| &r.meta) {
         Some(m) => (
             MetricsStream::reopen(&metrics_path, m.metrics_bytes)?,
             m.params_bytes.map(|len| ParamsStream::reopen(&params_path, len)).transpose()?,
+            m.layers_bytes.map(|len| LayersStream::reopen(&layers_path, len, &layer_columns)).transpose()?,
         ),
         None => (
             MetricsStream::create(&metrics_path, &spec.metrics.record)?,
             spec.output.params.then(|| ParamsStream::create(&params_path, &param_names)).transpose()?,
+            (!hooks.is_empty()).then(|| LayersStream::create(&layers_path, &layer_columns)).transpose()?,
         ),
     };
     let mut observer = RunObserver {
         metrics,
         params,
+        layers,
         interrupt: &ctx.opts.interrupt,
         progress,
         checkpoints: Checkpoints {
@@ -183,7 +204,7 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
         Some(t) => {
             // All-zero augmentation (`augment = {}`) is no augmentation.
             let augment = spec.data.get_ref().augment.filter(|a| a.shift > 0.0 || a.rotate > 0.0 || a.scale > 0.0);
-            let plan = Plan { train: t.get_ref(), recording, seed: spec.seed, augment };
+            let plan = Plan { train: t.get_ref(), recording, seed: spec.seed, augment, hooks };
             train::train_from(&be, &mut model, &p.data, &plan, &mut observer, start)
         }
         // Fixed weights: score once (the loss column is then the mean squared error).
@@ -203,6 +224,14 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
     outputs::write_all(ctx, &be, &model, Some(&history), streamed)
 }
 
+/// The file `[[hooks]]` stream to.
+pub const LAYERS_FILE: &str = "layers.csv";
+
+/// The spec's `[[hooks]]` against the model's graph.
+pub(super) fn resolved_hooks(p: &Prepared) -> Vec<Hook> {
+    p.loaded.spec.hooks.iter().map(|h| Hook::resolve(h.get_ref(), &p.dag)).collect()
+}
+
 /// What every checkpoint of this run says besides the loop's position.
 fn checkpoint_meta(ctx: &RunContext, resolved: &str) -> ResumeMeta {
     let (spec_file, resumes) = match ctx.resuming {
@@ -214,6 +243,7 @@ fn checkpoint_meta(ctx: &RunContext, resolved: &str) -> ResumeMeta {
         position: LoopPosition::default(),
         metrics_bytes: 0,
         params_bytes: None,
+        layers_bytes: None,
         spec_hash: crate::results::spec_hash(resolved),
         dtype: ctx.p.loaded.spec.dtype.name().into(),
         spec_file,

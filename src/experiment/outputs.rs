@@ -52,6 +52,13 @@ pub fn write_all<T: Element, B: Backend<T>>(
     for file in probe_files(be, model, p, history, &param_names, None)? {
         write(&file.name, &file.bytes)?;
     }
+    if !spec.hooks.is_empty() && history.is_some_and(|h| h.steps > 0) {
+        // Drawn from the file, so a resumed run's picture is an uninterrupted one's.
+        let path = dir.path_of(super::execute::LAYERS_FILE);
+        let csv = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let png = crate::plot::layers_figure(&spec.name, &csv).map_err(|m| Error::Data(format!("layers.png: {m}")))?;
+        write("layers.png", &png)?;
+    }
 
     let diverged = history.and_then(|h| h.diverged);
     let status = match history {

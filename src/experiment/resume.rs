@@ -1,7 +1,7 @@
 //! `runner resume RUN_FOLDER`: continues an interrupted or killed run from its resume
 //! checkpoint, so that its files end byte for byte as an uninterrupted run's would.
 //! Everything is checked before the folder is touched; then the folder is taken over,
-//! metrics.csv and params.csv are cut back to the checkpoint, and the run goes on.
+//! metrics.csv, params.csv and layers.csv are cut back to the checkpoint, and the run goes on.
 
 use super::{prepare, Prepared, RunOptions, RunSummary};
 use crate::backend::{Backend, Element};
@@ -115,6 +115,11 @@ fn check_matches(
         (true, Some(len)) => check_prefix(&folder.join("params.csv"), len)?,
         (false, None) => {}
         _ => return Err("the checkpoint and the spec disagree on params.csv".into()),
+    }
+    match (!spec.hooks.is_empty(), meta.layers_bytes) {
+        (true, Some(len)) => check_prefix(&folder.join(super::execute::LAYERS_FILE), len)?,
+        (false, None) => {}
+        _ => return Err("the checkpoint and the spec disagree on layers.csv (`[[hooks]]`)".into()),
     }
     Ok(())
 }

@@ -49,6 +49,21 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
             dag.resolve(name).map_err(|m| at(&format!("output.{key}.{j}"), format!("[output] {key}: {m}")))?;
         }
     }
+    for (i, h) in spec.hooks.iter().enumerate() {
+        // Hooks read the training steps: a run without them has nothing to watch.
+        let trains_by_steps = spec.train.as_ref().is_some_and(|t| t.get_ref().solver != Some(Solver::Lstsq));
+        if !trains_by_steps {
+            return Err(at(
+                &format!("hooks.{i}"),
+                "[[hooks]] watch training steps: they need a [train] table that trains by steps (not `solver = \"lstsq\"`)"
+                    .into(),
+            ));
+        }
+        // The input node may be watched too (its mean and std show what the layers are fed).
+        for (j, name) in h.get_ref().nodes.iter().flatten().enumerate() {
+            dag.resolve(name).map_err(|m| at(&format!("hooks.{i}.nodes.{j}"), format!("[[hooks]] nodes: {m}")))?;
+        }
+    }
     for (i, p) in spec.probes.iter().enumerate() {
         let width = dag.nodes.get(dag.output).map(|n| n.width()).unwrap_or(0);
         if p.get_ref().kind == crate::spec::ProbeKind::TruthVsPrediction && width != 1 {

@@ -3,10 +3,12 @@
 //! fontconfig. Nothing here computes what a probe should: it draws what it is given.
 
 mod grids;
+mod layers;
 mod maps;
 pub mod sweep;
 
 pub use grids::{confusion_figure, image_grid, Tile};
+pub use layers::layers_figure;
 pub use maps::{map_grid, shade, MapGrid, MapTile, Scale};
 
 use plotters::prelude::*;

@@ -16,7 +16,7 @@ pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OW
 pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
 };
-pub use stream::{LineStream, MetricsStream, ParamsStream};
+pub use stream::{layers_row, LayersStream, LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};
 use std::io::ErrorKind;

@@ -40,6 +40,10 @@ pub struct ResumeMeta {
     /// it were written after, by the steps a resumed run redoes.
     pub metrics_bytes: u64,
     pub params_bytes: Option<u64>,
+    /// Length of layers.csv when the run has `[[hooks]]` (absent in checkpoints of
+    /// runners before hooks, which wrote no layers.csv).
+    #[serde(default)]
+    pub layers_bytes: Option<u64>,
     /// Hash of the resolved spec (as the manifest's `spec_hash`).
     pub spec_hash: String,
     pub dtype: String,

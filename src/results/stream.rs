@@ -1,10 +1,10 @@
-//! CSV files written while the run goes on (metrics.csv, params.csv): memory stays flat
+//! CSV files written while the run goes on (metrics.csv, params.csv, layers.csv): memory stays flat
 //! however long the run, and a run killed even by SIGKILL leaves its rows so far.
 
 use super::files::{metrics_header, metrics_row, params_header, params_row};
 use crate::error::{Error, Result};
-use crate::spec::Metric;
-use crate::train::Record;
+use crate::spec::{LayerStat, Metric};
+use crate::train::{LayerRow, Record};
 use std::fs::File;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
@@ -153,4 +153,62 @@ impl ParamsStream {
     pub fn finish(self) -> Result<()> {
         self.0.finish()
     }
+}
+
+/// layers.csv as hooks record it: `step,node,op`, then the statistics some hook asks
+/// for, empty where a row's hook does not ask or the statistic does not apply.
+pub struct LayersStream {
+    line: LineStream,
+    columns: Vec<LayerStat>,
+}
+
+impl LayersStream {
+    pub fn create(path: &Path, columns: &[LayerStat]) -> Result<Self> {
+        let mut header = String::from("step,node,op");
+        for c in columns {
+            header.push(',');
+            header.push_str(&c.name());
+        }
+        header.push('\n');
+        Ok(LayersStream { line: LineStream::create(path, &header)?, columns: columns.to_vec() })
+    }
+
+    /// Continues the file after its first `keep` bytes.
+    pub fn reopen(path: &Path, keep: u64, columns: &[LayerStat]) -> Result<Self> {
+        Ok(LayersStream { line: LineStream::reopen(path, keep)?, columns: columns.to_vec() })
+    }
+
+    /// Flushes, and returns the file's length.
+    pub fn flushed_len(&mut self) -> u64 {
+        self.line.flush();
+        self.line.written()
+    }
+
+    pub fn push(&mut self, rows: &[LayerRow]) {
+        let columns = &self.columns;
+        self.line.push(|out| {
+            for r in rows {
+                layers_row(out, r, columns);
+            }
+        });
+    }
+
+    pub fn finish(self) -> Result<()> {
+        self.line.finish()
+    }
+}
+
+/// One row of layers.csv (numbers as shortest round-trip decimals), appended to `out`.
+pub fn layers_row(out: &mut String, r: &LayerRow, columns: &[LayerStat]) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{},{},{}", r.step, r.node, r.op);
+    for c in columns {
+        match r.values[c.index()] {
+            Some(v) => {
+                let _ = write!(out, ",{v}");
+            }
+            None => out.push(','),
+        }
+    }
+    out.push('\n');
 }

@@ -171,6 +171,29 @@ pub enum LayerStat {
     UpdateRatio,
 }
 
+impl LayerStat {
+    /// Every statistic, in the order of layers.csv's columns.
+    pub const ALL: [LayerStat; 7] = [
+        LayerStat::Mean,
+        LayerStat::Std,
+        LayerStat::Dead,
+        LayerStat::GradNorm,
+        LayerStat::WeightNorm,
+        LayerStat::WeightGradNorm,
+        LayerStat::UpdateRatio,
+    ];
+
+    /// The name a spec and layers.csv use (`grad_norm`).
+    pub fn name(self) -> String {
+        toml::Value::try_from(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    }
+
+    /// Its position in [`LayerStat::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// `[[hooks]]`: statistics of named nodes on the training batch, every `every` steps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

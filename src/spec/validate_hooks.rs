@@ -1,9 +1,39 @@
-//! TODO(issue 9): per-field checks of `[[hooks]]` entries.
+//! Per-field checks of `[[hooks]]` entries: the cadence is a whole number of steps,
+//! and the lists, when given, are non-empty and name nothing twice. Whether the nodes
+//! exist and the run trains by steps is checked against the graph in `graph::fit`.
 
 use super::probe::HookSpec;
 use super::validate::Check;
 use crate::error::Result;
 
-pub(super) fn validate_hook(_c: &Check, _i: usize, _h: &HookSpec) -> Result<()> {
+/// Steps between records: more than this is a typo (the first and last steps are
+/// recorded anyway, so a huge value means "only those").
+pub const MAX_HOOK_EVERY: usize = 1 << 40;
+
+pub(super) fn validate_hook(c: &Check, i: usize, h: &HookSpec) -> Result<()> {
+    let base = format!("hooks.{i}");
+    if let Some(every) = h.every {
+        c.ensure((1..=MAX_HOOK_EVERY).contains(&every), &format!("{base}.every"), || {
+            let bound = if every == 0 { "at least 1".to_string() } else { format!("at most {MAX_HOOK_EVERY} (2^40)") };
+            format!("[[hooks]] `every` (steps between records) must be {bound}, found {every}")
+        })?;
+    }
+    if let Some(nodes) = &h.nodes {
+        c.ensure(!nodes.is_empty(), &format!("{base}.nodes"), || {
+            "[[hooks]] `nodes` is empty; leave it out to watch every node but the input".into()
+        })?;
+        if let Some(j) = (1..nodes.len()).find(|&j| nodes[..j].contains(&nodes[j])) {
+            return Err(c.fail(&format!("{base}.nodes.{j}"), format!("[[hooks]] `nodes` lists `{}` twice", nodes[j])));
+        }
+    }
+    if let Some(stats) = &h.stats {
+        c.ensure(!stats.is_empty(), &format!("{base}.stats"), || {
+            "[[hooks]] `stats` is empty; leave it out to record every statistic".into()
+        })?;
+        if let Some(j) = (1..stats.len()).find(|&j| stats[..j].contains(&stats[j])) {
+            let name = stats[j].name();
+            return Err(c.fail(&format!("{base}.stats.{j}"), format!("[[hooks]] `stats` lists `{name}` twice")));
+        }
+    }
     Ok(())
 }

@@ -3,12 +3,14 @@
 //! step 0 is the initial model, as in the notes' logs.
 
 mod evaluate;
+mod hooks;
 mod loss_plan;
 mod observer;
 mod record;
 mod resume;
 
 pub use evaluate::{evaluate, input_gradients, node_values, predict, Evaluation};
+pub use hooks::{columns as layer_columns, Hook, LayerRow, DEFAULT_EVERY as DEFAULT_HOOK_EVERY};
 pub use loss_plan::LossPlan;
 pub use observer::{Interrupt, Observer};
 pub use record::{History, Record, Recording, KEPT_RECORDS};
@@ -28,6 +30,8 @@ pub struct Plan<'a> {
     pub recording: Recording<'a>,
     pub seed: u64,
     pub augment: Option<AugmentSpec>,
+    /// `[[hooks]]`, resolved against the model's graph.
+    pub hooks: Vec<Hook>,
 }
 
 pub fn flat_params<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>) -> Vec<f64> {
@@ -168,8 +172,13 @@ pub fn train_from<T: Element, B: Backend<T>>(
         let mut tape = Tape::new(be);
         let mut shape = vec![rows];
         shape.extend(&sample_shape);
-        let xv = tape.leaf(x, shape, false);
-        let mut mode = Mode { train: true, param_grads: true, dropout: Some(&mut dropout_rng), pool_before_relu: true };
+        // The one per-step cost of hooks when none is due: this test.
+        let hooks_due = !plan.hooks.is_empty() && hooks::any_due(&plan.hooks, step, total);
+        let input_grad = hooks_due && hooks::needs_input_gradient(&model.dag, &plan.hooks, step, total);
+        let xv = tape.leaf(x, shape, input_grad);
+        // Hooks see each ReLU's own output, so a due step keeps ReLUs before their pools.
+        let pool_before_relu = !hooks_due;
+        let mut mode = Mode { train: true, param_grads: true, dropout: Some(&mut dropout_rng), pool_before_relu };
         let fwd = model.forward(&mut tape, xv, &mut mode);
         let (root, value) = loss.record(&mut tape, &fwd, target, rows);
         if !value.is_finite() {
@@ -196,6 +205,8 @@ pub fn train_from<T: Element, B: Backend<T>>(
             history.train_seconds -= pause.elapsed().as_secs_f64();
         }
         let grads = tape.backward(root);
+        let watch =
+            hooks_due.then(|| hooks::Watch::before_update(be, model, &tape, &fwd, &grads, &plan.hooks, step, total));
         let mut owned: Vec<Vec<Option<B::Buf>>> = Vec::new();
         if let Some(max_norm) = t.clip_norm {
             let mut flat: Vec<Option<B::Buf>> =
@@ -211,6 +222,11 @@ pub fn train_from<T: Element, B: Backend<T>>(
         };
         optimizer.update(be, &mut model.params, &param_grads, learning_rate(t, step, total));
         drop(grads);
+        if let Some(watch) = watch {
+            let pause = Instant::now();
+            observer.layers(&watch.after_update(be, model));
+            history.train_seconds -= pause.elapsed().as_secs_f64();
+        }
         model.update_running_stats(be, fwd.batch_stats);
         history.train_seconds += started.elapsed().as_secs_f64();
         history.train_samples += rows;

@@ -1,7 +1,7 @@
 //! What the training loop tells the outside world while it runs, and how the outside
 //! world asks it to stop: an observer passed in, instead of more arguments to `train`.
 
-use super::{Record, Snapshot};
+use super::{LayerRow, Record, Snapshot};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -12,6 +12,8 @@ pub trait Observer {
     fn record(&mut self, _record: &Record) {}
     /// Every parameter value, flattened in graph order, after `step` updates.
     fn params(&mut self, _step: usize, _values: &[f64]) {}
+    /// The `[[hooks]]` rows of one step, in the order they belong in layers.csv.
+    fn layers(&mut self, _rows: &[LayerRow]) {}
     fn progress(&mut self, _step: usize, _total: usize, _loss: f64) {}
     /// Checked once per step: `true` ends training after the step in progress.
     fn stop_requested(&self) -> bool {

@@ -33,7 +33,7 @@ const DIAMOND: [&str; 10] = [
 /// A small CNN with everything that carries state between steps: batch-norm running
 /// statistics, dropout and augmentation streams, Adam's moments, the shuffled order
 /// of an epoch, a step schedule and warm-up.
-fn mnist_spec(dir: &Path) -> PathBuf {
+pub(crate) fn mnist_spec(dir: &Path) -> PathBuf {
     let data = root().join("data/mnist-10k");
     let text = format!(
         r#"name = "resume_cnn"
@@ -172,7 +172,7 @@ fn assert_same_run(expected: &Path, got: &Path, also_differs: &[&str]) {
 
 /// Runs `spec` uninterrupted, then once per scenario stopped at its steps and resumed
 /// after each stop; every resumed run must equal the uninterrupted one.
-fn stop_and_resume(
+pub(crate) fn stop_and_resume(
     spec: &str,
     name: &str,
     sets: &[&str],
@@ -224,7 +224,7 @@ fn stop_and_resume(
 
 /// Seeded stops in `min_step..total`: one or two per scenario, in increasing steps, a
 /// kill only once a checkpoint exists before it.
-fn scenarios(seed: u64, count: usize, total: u64, every: u64) -> Vec<Vec<(usize, i32)>> {
+pub(crate) fn scenarios(seed: u64, count: usize, total: u64, every: u64) -> Vec<Vec<(usize, i32)>> {
     let mut c = Choices(seed);
     let signals = [SIGINT, SIGTERM, SIGKILL];
     (0..count)
