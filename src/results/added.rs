@@ -132,8 +132,19 @@ fn with_files_listed(text: &str, names: &[&str]) -> Option<String> {
         .collect();
     listed.splice(at..at, new);
     *list = listed.iter().map(|n| serde_json::Value::String(n.clone())).collect();
-    // The pretty printer puts the top-level `files` key at two spaces, each entry on a
-    // line at four, and the closing bracket at two.
+    let edited = edit_in_place(text, &listed);
+    match edited.filter(|e| serde_json::from_str::<serde_json::Value>(e).ok().as_ref() == Some(&value)) {
+        Some(e) => Some(e),
+        // Not laid out as runner writes it (edited by hand): every key kept, in
+        // serde_json's order.
+        None => serde_json::to_string_pretty(&value).ok(),
+    }
+}
+
+/// The manifest's text with its `files` list replaced, as the pretty printer lays it
+/// out: the top-level key at two spaces, each entry on a line at four, the closing
+/// bracket at two.
+fn edit_in_place(text: &str, listed: &[String]) -> Option<String> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let start = lines.iter().position(|l| l.starts_with("  \"files\": ["))?;
     let end = start + lines[start..].iter().position(|l| l.starts_with("  ]"))?;
@@ -145,13 +156,9 @@ fn with_files_listed(text: &str, names: &[&str]) -> Option<String> {
     }
     block.push_str(&format!("  {closing}\n"));
     let edited: String = lines[..start].concat() + &block + &lines[end + 1..].concat();
-    let edited = edited.strip_suffix('\n').filter(|_| !text.ends_with('\n')).map(String::from).unwrap_or(edited);
-    let back: serde_json::Value = serde_json::from_str(&edited).ok()?;
-    match back == value {
-        true => Some(edited),
-        // Not laid out as runner writes it (edited by hand): every key kept, in
-        // serde_json's order.
-        false => serde_json::to_string_pretty(&value).ok(),
+    match edited.strip_suffix('\n') {
+        Some(cut) if !text.ends_with('\n') => Some(cut.to_string()),
+        _ => Some(edited),
     }
 }
 
