@@ -56,7 +56,7 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
             return Err(at(
                 &format!("probes.{i}.kind"),
                 format!(
-                    "probe {i} would write the same files as probe {j} (`{stem}.*`); give one of them another `split`{}",
+                    "this probe would write the same files as probe {j} (`{stem}.*`, one overwriting the other); give one of them another `split`{}",
                     if p.get_ref().layer.is_some() { " or `layer`" } else { "" }
                 ),
             ));

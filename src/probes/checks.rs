@@ -16,7 +16,7 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
     match probe.kind {
         ProbeKind::Filters => filters(probe, dag),
         ProbeKind::Activations => {
-            images(d, probe.kind)?;
+            images(d)?;
             indices(probe, d)?;
             activation_layers(probe, dag)
         }
@@ -26,7 +26,7 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
             class_in_range("class", probe.class, dag)
         }
         ProbeKind::GradientAscent => {
-            images(d, probe.kind)?;
+            images(d)?;
             match (&probe.layer, probe.channel) {
                 (Some(layer), Some(channel)) => channel_of(layer, channel, dag),
                 _ => {
@@ -39,7 +39,7 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
             }
         }
         ProbeKind::Occlusion => {
-            images(d, probe.kind)?;
+            images(d)?;
             classifier(d)?;
             indices(probe, d)?;
             let shape = d.sample_shape();
@@ -74,7 +74,7 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
 const DEFAULT_PATCH: usize = 6;
 
 /// The probe draws images: samples must be [channels, height, width].
-fn images(d: &Dataset, kind: ProbeKind) -> Checked {
+fn images(d: &Dataset) -> Checked {
     let shape = d.sample_shape();
     if shape.len() == 3 && shape.iter().all(|&s| s > 0) {
         return Ok(());
@@ -82,8 +82,7 @@ fn images(d: &Dataset, kind: ProbeKind) -> Checked {
     Err((
         "kind",
         format!(
-            "`{}` looks at images [channels, height, width]; this data's samples are {shape:?} (mnist data is images)",
-            kind.name()
+            "it looks at images [channels, height, width]; this data's samples are {shape:?} (not an image set such as mnist)"
         ),
     ))
 }
@@ -131,7 +130,7 @@ fn filters(probe: &ProbeSpec, dag: &Dag) -> Checked {
     let Some(layer) = &probe.layer else {
         return match dag.nodes.iter().any(|n| matches!(n.op, NodeOp::Conv2d { .. })) {
             true => Ok(()),
-            false => Err(("kind", "`filters` draws a conv2d layer's kernels; the model has no conv2d layer".into())),
+            false => Err(("kind", "it draws a conv2d layer's kernels, and the model has no conv2d layer".into())),
         };
     };
     let i = find(layer, dag).map_err(|m| ("layer", m))?;
@@ -145,7 +144,7 @@ fn filters(probe: &ProbeSpec, dag: &Dag) -> Checked {
         [] => "the model has none".to_string(),
         names => format!("the model's are {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
     };
-    Err(("layer", format!("`{layer}` is a {} layer; `filters` draws conv2d layers ({which})", node.op_name)))
+    Err(("layer", format!("`{layer}` is a {} layer; filters are drawn of conv2d layers ({which})", node.op_name)))
 }
 
 /// A feature map: one value per channel and pixel of each sample.
@@ -169,7 +168,7 @@ fn activation_layers(probe: &ProbeSpec, dag: &Dag) -> Checked {
         });
         return match any {
             true => Ok(()),
-            false => Err(("kind", "`activations` draws conv, ReLU and pool feature maps; the model has none".into())),
+            false => Err(("kind", "it draws conv, ReLU and pool feature maps, and the model has none".into())),
         };
     };
     for name in layers {
