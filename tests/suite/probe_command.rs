@@ -254,6 +254,18 @@ fn what_cannot_be_probed_is_refused_and_left_alone() {
     std::fs::write(failed.join("manifest.json"), text.replace("\"complete\"", "\"failed\"")).unwrap();
     refused(&failed, &[], "status `failed`");
 
+    // A run stopped by a signal has a model worth looking at.
+    let stopped = tmp.path().join("other/stopped");
+    copy_folder(&dir, &stopped);
+    std::fs::write(stopped.join("manifest.json"), text.replace("\"complete\"", "\"interrupted\"")).unwrap();
+    std::fs::remove_file(stopped.join("decision_boundary.png")).unwrap();
+    let out = probe(&stopped, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(stopped.join("decision_boundary.png")).unwrap(),
+        std::fs::read(dir.join("decision_boundary.png")).unwrap()
+    );
+
     let unsaved = run_ok(spec.to_str().unwrap(), &results, &["--set", "output.checkpoint=false"]);
     refused(&unsaved, &[], "no model.safetensors (the run was made with `[output] checkpoint = false`)");
 
