@@ -69,7 +69,7 @@ pub(super) fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
         })?;
     }
     let v = Values { c, base: &base, kind: &kind };
-    v.count("steps", p.steps, 1, MAX_STEPS)?;
+    v.count("steps", p.steps, 1, MAX_PROBE_STEPS)?;
     v.count("jitter", p.jitter, 0, MAX_JITTER)?;
     v.count("patch", p.patch, 1, usize::MAX)?;
     v.count("stride", p.stride, 1, usize::MAX)?;
@@ -125,7 +125,7 @@ pub(super) fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
 }
 
 /// `gradient_ascent` and PGD steps: each is a forward and a backward pass.
-pub const MAX_STEPS: usize = 100_000;
+pub const MAX_PROBE_STEPS: usize = 100_000;
 /// Jitter shifts the image by up to this many pixels (more moves a digit off the image).
 const MAX_JITTER: usize = 64;
 /// Blur σ in pixels: wider blurs every image to a flat field.
