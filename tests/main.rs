@@ -27,6 +27,8 @@ mod interrupt;
 mod memory;
 #[path = "suite/mnist.rs"]
 mod mnist;
+#[path = "suite/probe_command.rs"]
+mod probe_command;
 #[path = "suite/reproducibility.rs"]
 mod reproducibility;
 #[path = "suite/resume.rs"]

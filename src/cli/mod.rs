@@ -2,6 +2,7 @@
 
 mod diff;
 mod list;
+mod probe;
 mod resume;
 mod sweep;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// List the runs under a results folder with status, steps, final metrics and spec hash.
     List(list::ListArgs),
+    /// Run probes on a finished run's trained model and add their files to its folder; prints each file.
+    Probe(probe::ProbeArgs),
     /// Run every point of a spec's `[sweep]` (or a sweep file's), N at a time; prints the sweep folder.
     Sweep(sweep::SweepArgs),
 }
@@ -89,8 +92,8 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 11] =
-        ["run", "check", "clean", "resume", "sweep", "diff", "list", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 12] =
+        ["run", "check", "clean", "resume", "probe", "sweep", "diff", "list", "help", "--help", "-h", "--version"];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -120,6 +123,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         }
         Command::Run(a) => run(a),
         Command::Resume(a) => resume::resume(a),
+        Command::Probe(a) => probe::probe(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Clean(a) => {
             for dir in crate::results::remove_stale(&a.results)? {

@@ -6,6 +6,7 @@ mod checkpoint;
 mod data_files;
 mod execute;
 mod outputs;
+mod probe;
 mod resume;
 
 use crate::backend::DType;
@@ -16,6 +17,7 @@ use crate::results::{now_utc, RunDir};
 use crate::spec::{self, LoadedSpec};
 use crate::train::Interrupt;
 pub use data_files::DataHashes;
+pub use probe::{probe, ProbeOptions, ProbeSummary};
 pub use resume::{resume, ResumeOptions};
 use std::path::{Path, PathBuf};
 

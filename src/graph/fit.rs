@@ -64,7 +64,19 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
             dag.resolve(name).map_err(|m| at(&format!("hooks.{i}.nodes.{j}"), format!("[[hooks]] nodes: {m}")))?;
         }
     }
+    let mut stems: Vec<String> = Vec::new();
     for (i, p) in spec.probes.iter().enumerate() {
+        let stem = crate::probes::output_stem(p.get_ref(), data, dag);
+        if let Some(j) = stems.iter().position(|s| *s == stem) {
+            return Err(at(
+                &format!("probes.{i}.kind"),
+                format!(
+                    "this probe would write the same files as probe {j} (`{stem}.*`, one overwriting the other); give one of them another `split`{}",
+                    if p.get_ref().layer.is_some() { " or `layer`" } else { "" }
+                ),
+            ));
+        }
+        stems.push(stem);
         let width = dag.nodes.get(dag.output).map(|n| n.width()).unwrap_or(0);
         if p.get_ref().kind == crate::spec::ProbeKind::TruthVsPrediction && width != 1 {
             return Err(at(

@@ -81,6 +81,19 @@ pub fn file_stem(kind: ProbeKind, part: Option<&str>, split: Split) -> String {
     stem
 }
 
+/// The stem of the files a probe of this spec writes: two probes with one stem would
+/// overwrite each other's files. `filters` names its layer (the first conv by default).
+pub fn output_stem(probe: &ProbeSpec, data: &crate::data::Splits, dag: &crate::graph::Dag) -> String {
+    let split = probe.split.unwrap_or_else(|| default_split(probe.kind, data.test.is_some()));
+    let first_conv =
+        || dag.nodes.iter().find(|n| matches!(n.op, crate::graph::NodeOp::Conv2d { .. })).map(|n| n.name.clone());
+    let layer = match probe.kind {
+        ProbeKind::Filters => probe.layer.clone().or_else(first_conv),
+        _ => probe.layer.clone(),
+    };
+    file_stem(probe.kind, layer.as_deref(), split)
+}
+
 /// Renders one probe; returns its files (PNGs, and CSVs of the numbers drawn).
 pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, String> {
     let png = match probe.kind {

@@ -2,13 +2,16 @@
 //! name (`.incomplete-<id>`, holding an `owner` file) and renamed when complete, so an
 //! interrupted run never looks complete and a re-run never mixes its files with an
 //! older run's. Names are reserved atomically: runs started together never collide.
+//! `runner probe` adds files to a finished folder later (see `added`).
 
+mod added;
 mod clock;
 mod files;
 mod owner;
 mod resume;
 mod stream;
 
+pub use added::{add_files, finished_run, FinishedRun};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
 pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};

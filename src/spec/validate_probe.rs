@@ -3,7 +3,7 @@
 //! checked against the graph and the data in `probes::precheck`.
 
 use super::probe::*;
-use super::validate::{Check, RESOLUTIONS};
+use super::validate::{show, Check, MAX_LR, RESOLUTIONS};
 use crate::error::Result;
 
 /// The keys each probe kind takes besides `kind`.
@@ -68,5 +68,137 @@ pub(super) fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
             format!("probe `{kind}`: `resolution` (grid cells per side) must be from {low} to {high}, found {r}")
         })?;
     }
+    let v = Values { c, base: &base, kind: &kind };
+    v.count("steps", p.steps, 1, MAX_PROBE_STEPS)?;
+    v.count("jitter", p.jitter, 0, MAX_JITTER)?;
+    v.count("patch", p.patch, 1, usize::MAX)?;
+    v.count("stride", p.stride, 1, usize::MAX)?;
+    v.count("count", p.count, 1, usize::MAX)?;
+    v.number("lr", p.lr, 0.0, true, MAX_LR)?;
+    v.number("l2", p.l2, 0.0, false, MAX_WEIGHT)?;
+    v.number("blur", p.blur, 0.0, false, MAX_BLUR)?;
+    v.number("baseline", p.baseline, -MAX_RAW, false, MAX_RAW)?;
+    v.number("step_size", p.step_size, 0.0, true, MAX_RAW)?;
+    let number = |n: &usize| n.to_string();
+    v.list("images", p.images.as_deref(), MAX_IMAGES, "leave it out for the first 8", number)?;
+    v.list("classes", p.classes.as_deref(), usize::MAX, "leave it out for every class", number)?;
+    let layers = p.layers.as_deref();
+    v.list("layers", layers, usize::MAX, "leave it out for every conv, ReLU and pool node", |n: &String| n.clone())?;
+    v.list("attacks", p.attacks.as_deref(), usize::MAX, "leave it out for both", |a: &Attack| attack_name(*a))?;
+    let epsilons = p.epsilons.as_deref();
+    v.list("epsilons", epsilons, MAX_EPSILONS, "leave it out for 0, 0.05, …, 0.3", |e: &f64| show(*e))?;
+    for (j, e) in p.epsilons.iter().flatten().enumerate() {
+        c.number(
+            &format!("{base}.epsilons.{j}"),
+            &format!("probe `{kind}`: each of `epsilons`"),
+            *e,
+            0.0,
+            false,
+            MAX_RAW,
+        )?;
+    }
+    if let Some(layer) = &p.layer {
+        c.ensure(!layer.is_empty(), &format!("{base}.layer"), || format!("probe `{kind}`: `layer` is empty"))?;
+    }
+    if p.kind == ProbeKind::GradientAscent {
+        // A channel belongs to a layer, and the picture shows a class or a channel.
+        if p.channel.is_some() && p.layer.is_none() {
+            return Err(c.fail(
+                &format!("{base}.channel"),
+                format!("probe `{kind}`: `channel` needs the `layer` it is a channel of"),
+            ));
+        }
+        if p.layer.is_some() && p.channel.is_none() {
+            return Err(c.fail(
+                &format!("{base}.layer"),
+                format!("probe `{kind}`: `layer` needs a `channel` to maximise (or leave both out for classes)"),
+            ));
+        }
+        if p.channel.is_some() && p.classes.is_some() {
+            return Err(c.fail(
+                &format!("{base}.classes"),
+                format!("probe `{kind}`: give `classes` or `layer` and `channel`, not both"),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// `gradient_ascent` and PGD steps: each is a forward and a backward pass.
+pub const MAX_PROBE_STEPS: usize = 100_000;
+/// Jitter shifts the image by up to this many pixels (more moves a digit off the image).
+const MAX_JITTER: usize = 64;
+/// Blur σ in pixels: wider blurs every image to a flat field.
+const MAX_BLUR: f64 = 10.0;
+/// Penalty weights.
+const MAX_WEIGHT: f64 = 1e6;
+/// Values in raw input units (pixels, the 2-D data's coordinates).
+const MAX_RAW: f64 = 1e6;
+/// Images a probe draws: each is a row (or a tile) of its picture.
+pub const MAX_IMAGES: usize = 64;
+/// Epsilons an `adversarial` probe tries: each is a full attack.
+const MAX_EPSILONS: usize = 64;
+
+/// Range checks of one probe's optional values, at `probes.<i>.<key>`.
+struct Values<'a> {
+    c: &'a Check<'a>,
+    base: &'a str,
+    kind: &'a str,
+}
+
+impl Values<'_> {
+    fn path(&self, key: &str) -> String {
+        format!("{}.{key}", self.base)
+    }
+
+    fn count(&self, key: &str, value: Option<usize>, low: usize, high: usize) -> Result<()> {
+        let Some(v) = value else { return Ok(()) };
+        let kind = self.kind;
+        self.c.ensure(v >= low && v <= high, &self.path(key), || {
+            if high == usize::MAX {
+                format!("probe `{kind}`: `{key}` must be at least {low}, found {v}")
+            } else {
+                format!("probe `{kind}`: `{key}` must be from {low} to {high}, found {v}")
+            }
+        })
+    }
+
+    fn number(&self, key: &str, value: Option<f64>, low: f64, low_open: bool, high: f64) -> Result<()> {
+        let Some(v) = value else { return Ok(()) };
+        self.c.number(&self.path(key), &format!("probe `{}`: `{key}`", self.kind), v, low, low_open, high)
+    }
+
+    /// A list that is not empty, names nothing twice and holds at most `most` entries.
+    fn list<T: PartialEq>(
+        &self,
+        key: &str,
+        list: Option<&[T]>,
+        most: usize,
+        hint: &str,
+        name: impl Fn(&T) -> String,
+    ) -> Result<()> {
+        let Some(list) = list else { return Ok(()) };
+        let kind = self.kind;
+        if list.is_empty() {
+            return Err(self.c.fail(&self.path(key), format!("probe `{kind}`: `{key}` is empty; {hint}")));
+        }
+        if list.len() > most {
+            return Err(self.c.fail(
+                &self.path(&format!("{key}.{most}")),
+                format!("probe `{kind}`: `{key}` lists {} entries; at most {most}", list.len()),
+            ));
+        }
+        if let Some(j) = (1..list.len()).find(|&j| list[..j].contains(&list[j])) {
+            return Err(self.c.fail(
+                &self.path(&format!("{key}.{j}")),
+                format!("probe `{kind}`: `{key}` lists `{}` twice", name(&list[j])),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An attack's name as a spec writes it (`pgd`).
+pub fn attack_name(a: Attack) -> String {
+    toml::Value::try_from(a).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }

@@ -1,0 +1,157 @@
+//! `runner probe RUN_FOLDER`: runs probes on a finished run's trained model, read back
+//! from its model.safetensors, without training again, and adds their files to the
+//! folder. The folder's spec.toml is self-contained (absolute data paths), so the data
+//! and the graph are rebuilt exactly as the run had them; the probes then see the very
+//! values the run ended with and write the same bytes as the run's own probes.
+
+use super::{outputs, prepare, Prepared};
+use crate::backend::{CpuBackend, CpuKernels, DType};
+use crate::error::{Error, Result};
+use crate::layers::Model;
+use crate::probes::ProbeFile;
+use crate::results::{self, element_names, FinishedRun};
+use crate::spec::{ProbeKind, ProbeSpec};
+use std::path::PathBuf;
+
+pub struct ProbeOptions {
+    pub folder: PathBuf,
+    /// `--probe` kinds as typed: only these run. A kind the spec has no entry for runs
+    /// with its defaults.
+    pub kinds: Vec<String>,
+    /// `--set` and `--unset` edits of the run's spec (the probes' settings).
+    pub sets: Vec<String>,
+}
+
+pub struct ProbeSummary {
+    /// The files written, in probe order.
+    pub files: Vec<PathBuf>,
+    /// Probes of the spec left out, with why.
+    pub skipped: Vec<String>,
+}
+
+/// Every probe kind, for `--probe` and its "did you mean".
+const KINDS: [ProbeKind; 16] = [
+    ProbeKind::Curves,
+    ProbeKind::Params,
+    ProbeKind::Dataset,
+    ProbeKind::DecisionBoundary,
+    ProbeKind::TruthVsPrediction,
+    ProbeKind::Confusion,
+    ProbeKind::Misclassified,
+    ProbeKind::Filters,
+    ProbeKind::Activations,
+    ProbeKind::Saliency,
+    ProbeKind::InputXGradient,
+    ProbeKind::Deconvnet,
+    ProbeKind::GuidedBackprop,
+    ProbeKind::GradientAscent,
+    ProbeKind::Occlusion,
+    ProbeKind::Adversarial,
+];
+
+/// Probes that draw what happened during training, which a checkpoint does not hold.
+fn needs_history(kind: ProbeKind) -> bool {
+    matches!(kind, ProbeKind::Curves | ProbeKind::Params)
+}
+
+fn parse_kind(typed: &str) -> Result<ProbeKind> {
+    if let Some(k) = KINDS.iter().find(|k| k.name() == typed) {
+        return Ok(*k);
+    }
+    let names: Vec<String> = KINDS.iter().map(|k| k.name()).collect();
+    let hint = crate::spec::suggest(typed, names.iter().map(String::as_str))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_else(|| format!(" (the kinds: {})", names.join(", ")));
+    Err(Error::Usage(format!("--probe: there is no probe kind `{typed}`{hint}")))
+}
+
+pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
+    let refuse = |reason: String| Error::Usage(format!("cannot probe {}: {reason}", opts.folder.display()));
+    // The command line first: a typo is reported before any data is read.
+    let mut kinds = Vec::new();
+    for typed in &opts.kinds {
+        let kind = parse_kind(typed)?;
+        if needs_history(kind) {
+            return Err(Error::Usage(format!(
+                "--probe {typed}: `{typed}` draws the training history, which a finished run keeps as \
+                 metrics.csv/params.csv but a checkpoint does not; it is drawn at the end of training"
+            )));
+        }
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let run = results::finished_run(&opts.folder).map_err(refuse)?;
+    let checkpoint = run.folder.join("model.safetensors");
+    if run.parameters > 0 && !checkpoint.is_file() {
+        return Err(refuse("it has no model.safetensors (the run was made with `[output] checkpoint = false`)".into()));
+    }
+    let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
+    let given =
+        if checkpoint.is_file() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
+    let (kinds, skipped) = choose(&mut prepared, kinds)?;
+    let made = match prepared.loaded.spec.dtype {
+        DType::F32 => probe_with::<f32>(&prepared, &given, &kinds)?,
+        DType::F64 => probe_with::<f64>(&prepared, &given, &kinds)?,
+    };
+    let files: Vec<(String, Vec<u8>)> = made.into_iter().map(|f| (f.name, f.bytes)).collect();
+    let paths = add(&run, &files)?;
+    Ok(ProbeSummary { files: paths, skipped })
+}
+
+fn add(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+    if files.is_empty() {
+        return Ok(vec![]);
+    }
+    results::add_files(run, files)
+}
+
+/// The kinds to run and the notes on those left out. With no `--probe`, every probe of
+/// the spec that a checkpoint can draw; with `--probe`, those kinds, a default entry
+/// added (and checked) for each the spec does not list.
+fn choose(p: &mut Prepared, asked: Vec<ProbeKind>) -> Result<(Vec<ProbeKind>, Vec<String>)> {
+    let listed: Vec<ProbeKind> = p.loaded.spec.probes.iter().map(|s| s.get_ref().kind).collect();
+    if asked.is_empty() {
+        let skipped: Vec<String> = listed
+            .iter()
+            .filter(|k| needs_history(**k))
+            .map(|k| format!("`{}` is left out: it draws the training history, drawn at the end of training", k.name()))
+            .collect();
+        let mut kinds: Vec<ProbeKind> = Vec::new();
+        for k in listed.into_iter().filter(|k| !needs_history(*k)) {
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+        if kinds.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: the spec has no [[probes]] a checkpoint can draw; name one with --probe KIND \
+                 (e.g. --probe saliency)",
+                p.loaded.source.file
+            )));
+        }
+        return Ok((kinds, skipped));
+    }
+    for &kind in &asked {
+        if listed.contains(&kind) {
+            continue;
+        }
+        let probe = ProbeSpec::of(kind);
+        crate::probes::precheck(&probe, &p.loaded.spec, &p.data, &p.dag)
+            .map_err(|(_, m)| Error::Usage(format!("--probe {}: {m}", kind.name())))?;
+        p.loaded.spec.probes.push(toml::Spanned::new(0..0, probe));
+    }
+    Ok((asked, vec![]))
+}
+
+fn probe_with<T: CpuKernels>(
+    p: &Prepared,
+    given: &std::collections::HashMap<String, Vec<f64>>,
+    kinds: &[ProbeKind],
+) -> Result<Vec<ProbeFile>> {
+    let be = CpuBackend::new();
+    let model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, p.loaded.spec.seed, Some(given));
+    let param_names: Vec<String> =
+        model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
+    outputs::probe_files(&be, &model, p, None, &param_names, Some(kinds))
+}

@@ -1,0 +1,211 @@
+//! Files added to a finished run folder later (`runner probe`): each is written under a
+//! hidden temporary name and renamed into place, then manifest.json's `files` list is
+//! rewritten the same way. A failure part way leaves every file that was there before
+//! as it was (a probe file written again is replaced whole, never cut short).
+
+use super::HIDDEN_PREFIX;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// What `runner probe` needs to know of a run folder it may add to.
+#[derive(Debug, Clone)]
+pub struct FinishedRun {
+    pub folder: PathBuf,
+    /// `complete` or `interrupted`.
+    pub status: String,
+    /// Learned values: a model with none has no model.safetensors.
+    pub parameters: usize,
+}
+
+/// Files a run writes itself: a later probe must never replace them.
+const RUN_FILES: [&str; 12] = [
+    "spec.toml",
+    "manifest.json",
+    "metrics.csv",
+    "params.csv",
+    "layers.csv",
+    "model.safetensors",
+    "predictions.csv",
+    "gradients.csv",
+    "confusion.csv",
+    "classes.csv",
+    super::RESUME_FILE,
+    super::OWNER_FILE,
+];
+
+/// Looks at `folder`: a visible run folder whose manifest says `complete` or
+/// `interrupted`. The reason it is refused otherwise.
+pub fn finished_run(folder: &Path) -> std::result::Result<FinishedRun, String> {
+    let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.starts_with(HIDDEN_PREFIX) {
+        return Err("its run is still going, or was killed (`runner resume` finishes it)".into());
+    }
+    if !folder.exists() {
+        return Err("no such run folder".into());
+    }
+    if !folder.is_dir() {
+        return Err("not a folder (give the run folder that holds manifest.json)".into());
+    }
+    let manifest = folder.join("manifest.json");
+    let value = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter(|m| m.get("program").and_then(|p| p.as_str()) == Some("runner"));
+    let Some(value) = value else {
+        return Err("not a run folder (it has no readable manifest.json written by runner)".into());
+    };
+    let status = value.get("status").and_then(|s| s.as_str()).unwrap_or("").to_string();
+    match status.as_str() {
+        "complete" | "interrupted" => {}
+        "failed" | "diverged" => {
+            return Err(format!("the run ended with status `{status}`: its model is not a trained one to look at"))
+        }
+        other => return Err(format!("the manifest's status is `{other}`, not `complete` or `interrupted`")),
+    }
+    if !folder.join("spec.toml").is_file() {
+        return Err("it has no spec.toml".into());
+    }
+    let parameters = value.get("parameters").and_then(|p| p.as_u64()).unwrap_or(0) as usize;
+    Ok(FinishedRun { folder: folder.to_path_buf(), status, parameters })
+}
+
+/// Adds `files` (name, bytes) to a finished run folder and lists them in its manifest
+/// (once each, before `manifest.json`). Returns their paths.
+pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+    let folder = &run.folder;
+    for (name, _) in files {
+        let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
+        if !plain || RUN_FILES.contains(&name.as_str()) {
+            return Err(Error::Data(format!("a probe file may not be named `{name}`")));
+        }
+    }
+    let manifest_path = folder.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let manifest = with_files_listed(&text, &names)
+        .ok_or_else(|| Error::Data(format!("{}: no `files` list to add to", manifest_path.display())))?;
+    // Everything is written aside first: a full disk stops here, with nothing changed.
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut stage = |name: &str, bytes: &[u8]| -> Result<()> {
+        let tmp = folder.join(format!(".adding-{}-{name}", std::process::id()));
+        let written = std::fs::write(&tmp, bytes).and_then(|_| std::fs::File::open(&tmp)?.sync_all());
+        staged.push((tmp.clone(), folder.join(name)));
+        written.map_err(|e| Error::io(&tmp, e))
+    };
+    let all = files.iter().try_for_each(|(name, bytes)| stage(name, bytes));
+    let all = all.and_then(|_| stage("manifest.json", manifest.as_bytes()));
+    if let Err(e) = all {
+        for (tmp, _) in &staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    // The manifest goes last, so it never lists a file that is not there.
+    let mut paths = Vec::new();
+    for (k, (tmp, dest)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, dest) {
+            for (rest, _) in &staged[k..] {
+                let _ = std::fs::remove_file(rest);
+            }
+            return Err(Error::io(dest, e));
+        }
+        if k < files.len() {
+            paths.push(dest.clone());
+        }
+    }
+    Ok(paths)
+}
+
+/// `text` (a manifest as runner writes it) with `names` in its top-level `files` list,
+/// each once. The list is edited in place so every other byte stays as it was; the
+/// result is parsed back to make sure only the list changed.
+fn with_files_listed(text: &str, names: &[&str]) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let list = value.get_mut("files")?.as_array_mut()?;
+    let mut listed: Vec<String> = list.iter().map(|v| v.as_str().map(String::from)).collect::<Option<_>>()?;
+    let at = listed.iter().position(|n| n == "manifest.json").unwrap_or(listed.len());
+    let new: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(k, n)| !listed.iter().any(|l| l == *n) && !names[..*k].contains(n))
+        .map(|(_, n)| n.to_string())
+        .collect();
+    listed.splice(at..at, new);
+    *list = listed.iter().map(|n| serde_json::Value::String(n.clone())).collect();
+    let edited = edit_in_place(text, &listed);
+    match edited.filter(|e| serde_json::from_str::<serde_json::Value>(e).ok().as_ref() == Some(&value)) {
+        Some(e) => Some(e),
+        // Not laid out as runner writes it (edited by hand): every key kept, in
+        // serde_json's order.
+        None => serde_json::to_string_pretty(&value).ok(),
+    }
+}
+
+/// The manifest's text with its `files` list replaced, as the pretty printer lays it
+/// out: the top-level key at two spaces, each entry on a line at four, the closing
+/// bracket at two.
+fn edit_in_place(text: &str, listed: &[String]) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| l.starts_with("  \"files\": ["))?;
+    let end = start + lines[start..].iter().position(|l| l.starts_with("  ]"))?;
+    let closing = lines[end].trim_end_matches('\n').trim_start();
+    let mut block = String::from("  \"files\": [\n");
+    for (k, n) in listed.iter().enumerate() {
+        let quoted = serde_json::to_string(n).ok()?;
+        block.push_str(&format!("    {quoted}{}\n", if k + 1 < listed.len() { "," } else { "" }));
+    }
+    block.push_str(&format!("  {closing}\n"));
+    let edited: String = lines[..start].concat() + &block + &lines[end + 1..].concat();
+    match edited.strip_suffix('\n') {
+        Some(cut) if !text.ends_with('\n') => Some(cut.to_string()),
+        _ => Some(edited),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_files_go_before_the_manifest_once_and_nothing_else_changes() {
+        let text = "{\n  \"program\": \"runner\",\n  \"files\": [\n    \"spec.toml\",\n    \"manifest.json\"\n  ],\n  \"data_files\": {}\n}";
+        let out = with_files_listed(text, &["a.png", "spec.toml", "a.png", "b.csv"]).unwrap();
+        assert_eq!(
+            out,
+            "{\n  \"program\": \"runner\",\n  \"files\": [\n    \"spec.toml\",\n    \"a.png\",\n    \"b.csv\",\n    \"manifest.json\"\n  ],\n  \"data_files\": {}\n}"
+        );
+        assert_eq!(with_files_listed(&out, &["b.csv"]).unwrap(), out, "listed already");
+        // A manifest laid out differently is rewritten whole, every key kept.
+        let compact = r#"{"program":"runner","files":["spec.toml"],"z":1}"#;
+        let v: serde_json::Value = serde_json::from_str(&with_files_listed(compact, &["x.png"]).unwrap()).unwrap();
+        assert_eq!(v["files"], serde_json::json!(["spec.toml", "x.png"]));
+        assert_eq!(v["z"], 1);
+        assert_eq!(with_files_listed(r#"{"program":"runner"}"#, &["x.png"]), None);
+    }
+
+    #[test]
+    fn files_are_added_and_a_bad_name_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir(&dir).unwrap();
+        let manifest = "{\n  \"program\": \"runner\",\n  \"status\": \"complete\",\n  \"parameters\": 3,\n  \"files\": [\n    \"spec.toml\",\n    \"manifest.json\"\n  ]\n}\n";
+        std::fs::write(dir.join("manifest.json"), manifest).unwrap();
+        std::fs::write(dir.join("spec.toml"), "name = \"x\"\n").unwrap();
+        let run = finished_run(&dir).unwrap();
+        assert_eq!((run.status.as_str(), run.parameters), ("complete", 3));
+        let bad = add_files(&run, &[("a.png".into(), b"A".to_vec()), ("spec.toml".into(), b"".to_vec())]);
+        assert!(bad.is_err());
+        assert_eq!(std::fs::read_to_string(dir.join("manifest.json")).unwrap(), manifest);
+        assert!(!dir.join("a.png").exists());
+        let paths = add_files(&run, &[("a.png".into(), b"A".to_vec())]).unwrap();
+        assert_eq!(paths, [dir.join("a.png")]);
+        assert_eq!(std::fs::read(dir.join("a.png")).unwrap(), b"A");
+        let listed = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+        assert!(listed.contains("    \"spec.toml\",\n    \"a.png\",\n    \"manifest.json\"\n  ]\n}\n"), "{listed}");
+        let names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 3, "no temporary file is left: {names:?}");
+        assert!(finished_run(&tmp.path().join(".incomplete-x")).unwrap_err().contains("still going"));
+        assert!(finished_run(&tmp.path().join("nothing")).unwrap_err().contains("no such run folder"));
+    }
+}
