@@ -78,14 +78,12 @@ struct Scored {
     true_probability: f64,
 }
 
-fn score(setup: &Setup, raw: &[f64], labels: &[usize]) -> Scored {
-    let k = setup.scores.classes;
-    let p = setup.probabilities(raw);
-    let predicted = argmax_rows(&p, k);
+fn score(probs: &[f64], k: usize, labels: &[usize]) -> Scored {
+    let predicted = argmax_rows(probs, k);
     let n = labels.len().max(1) as f64;
     let right = predicted.iter().zip(labels).filter(|(a, b)| a == b).count();
-    let confidence = predicted.iter().enumerate().map(|(i, &c)| p[i * k + c]).sum::<f64>() / n;
-    let true_probability = labels.iter().enumerate().map(|(i, &y)| p[i * k + y]).sum::<f64>() / n;
+    let confidence = predicted.iter().enumerate().map(|(i, &c)| probs[i * k + c]).sum::<f64>() / n;
+    let true_probability = labels.iter().enumerate().map(|(i, &y)| probs[i * k + y]).sum::<f64>() / n;
     Scored { predicted, accuracy: right as f64 / n, confidence, true_probability }
 }
 
@@ -158,23 +156,23 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     let f = d.features;
     let raw: Vec<f64> = d.inputs[..set.count * f].iter().map(|v| ctx.scale.to_raw(*v)).collect();
     let labels = &labels[..set.count];
-    let clean = score(&setup, &raw, labels);
+    let k = setup.scores.classes;
+    let clean = score(&setup.probabilities(&raw), k, labels);
+    // The samples the model gets right on clean inputs (`fooled` counts among them).
+    let right: Vec<usize> = (0..labels.len()).filter(|&i| clean.predicted[i] == labels[i]).collect();
     let mut rng = crate::rng::stream(ctx.seed, "attack");
     let mut csv = String::from(
         "attack,epsilon,samples,accuracy,mean_confidence,mean_true_probability,fooled,mean_linf,clean_accuracy\n",
     );
     let mut curves = Vec::new();
     for &which in &set.attacks {
+        let outcomes = setup.sweep(which, &raw, labels, &set.epsilons, set.pgd, &mut rng);
         let mut points = Vec::new();
-        for &eps in &set.epsilons {
-            let adv = setup.attack(&raw, labels, which, eps, set.pgd, &mut rng);
-            let s = score(&setup, &adv, labels);
-            // Of the samples the model gets right on clean inputs, the share now wrong.
-            let right: Vec<usize> = (0..labels.len()).filter(|&i| clean.predicted[i] == labels[i]).collect();
-            let fooled = right.iter().filter(|&&i| s.predicted[i] != labels[i]).count() as f64
-                / right.len().max(1) as f64;
+        for (&eps, o) in set.epsilons.iter().zip(&outcomes) {
+            let s = score(&o.probs, k, labels);
+            let fooled = right.iter().filter(|&&i| s.predicted[i] != labels[i]).count() as f64 / right.len().max(1) as f64;
             let linf = (0..labels.len())
-                .map(|i| (0..f).map(|j| (adv[i * f + j] - raw[i * f + j]).abs()).fold(0.0, f64::max))
+                .map(|i| (0..f).map(|j| (o.adv[i * f + j] - raw[i * f + j]).abs()).fold(0.0, f64::max))
                 .sum::<f64>()
                 / labels.len() as f64;
             csv.push_str(&format!(
@@ -231,9 +229,13 @@ fn examples(
         units: "pixel value",
     }];
     for &which in &set.attacks {
-        let adv = setup.attack(&raw, &labels, which, eps, set.pgd, rng);
-        let pa = setup.probabilities(&adv);
-        let predicted = argmax_rows(&pa, k);
+        // The whole list of epsilons, so PGD's example is found as its row of the CSV was.
+        let outcomes = setup.sweep(which, &raw, &labels, &set.epsilons, set.pgd, rng);
+        let Some(o) = set.epsilons.iter().zip(&outcomes).filter(|(e, _)| **e == eps).map(|(_, o)| o).next_back() else {
+            continue;
+        };
+        let (adv, pa) = (&o.adv, &o.probs);
+        let predicted = argmax_rows(pa, k);
         let name = attack_name(which).to_uppercase();
         let change: Vec<MapTile> = (0..images.len())
             .map(|r| {

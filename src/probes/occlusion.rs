@@ -149,7 +149,8 @@ mod tests {
             .collect();
         assert_eq!(lit, [((pixel / 28).to_string(), (pixel % 28).to_string())]);
         // Every other image: lit at that pixel or nowhere (where the digit has no ink).
-        assert!(rows.iter().all(|r| r[4] == "0" || (r[2], r[3]) == ((pixel / 28).to_string(), (pixel % 28).to_string())));
+        let at = |r: &Vec<String>| r[2] == (pixel / 28).to_string() && r[3] == (pixel % 28).to_string();
+        assert!(rows.iter().all(|r| r[4] == "0" || at(r)));
     }
 
     #[test]

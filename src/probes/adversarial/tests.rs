@@ -30,7 +30,8 @@ fn fgsm_on_a_linear_model_moves_each_pixel_by_epsilon_times_the_weight_sign() {
     assert!(labels.contains(&0) && labels.iter().any(|&y| y != 0), "both cases occur: {labels:?}");
     let eps = 0.1;
     let pgd = Pgd { steps: 10, step_size: None, random_start: true };
-    let adv = setup.attack(&raw, &labels, Attack::Fgsm, eps, pgd, &mut crate::rng::stream(1, "attack"));
+    let mut rng = crate::rng::stream(1, "attack");
+    let adv = setup.sweep(Attack::Fgsm, &raw, &labels, &[eps], pgd, &mut rng).swap_remove(0).adv;
     let mut clamped = 0;
     for (i, &y) in labels.iter().enumerate() {
         let away = if y == 0 { -1.0 } else { 1.0 };
