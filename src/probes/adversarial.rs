@@ -170,7 +170,8 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         let mut points = Vec::new();
         for (&eps, o) in set.epsilons.iter().zip(&outcomes) {
             let s = score(&o.probs, k, labels);
-            let fooled = right.iter().filter(|&&i| s.predicted[i] != labels[i]).count() as f64 / right.len().max(1) as f64;
+            let fooled =
+                right.iter().filter(|&&i| s.predicted[i] != labels[i]).count() as f64 / right.len().max(1) as f64;
             let linf = (0..labels.len())
                 .map(|i| (0..f).map(|j| (o.adv[i * f + j] - raw[i * f + j]).abs()).fold(0.0, f64::max))
                 .sum::<f64>()
@@ -220,7 +221,9 @@ fn examples(
     let tile = |values: Vec<f64>, caption: String| MapTile { values, height: h, width: w, caption };
     let p = setup.probabilities(&raw);
     let originals = (0..images.len())
-        .map(|r| tile(grey(&raw[r * f..(r + 1) * f], shape, |v| v), format!("{}: p={:.2}", labels[r], p[r * k + labels[r]])))
+        .map(|r| {
+            tile(grey(&raw[r * f..(r + 1) * f], shape, |v| v), format!("{}: p={:.2}", labels[r], p[r * k + labels[r]]))
+        })
         .collect();
     let mut parts = vec![Part {
         title: format!("{}: originals ({}), caption: true label, p(true)", ctx.run_name, ctx.split.name()),

@@ -86,7 +86,11 @@ fn targets(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(Vec<Target>, usize)
         return Err("`classes` is empty".into());
     }
     if let Some(c) = classes.iter().find(|&&c| c >= scores.classes) {
-        return Err(format!("`classes` holds {c}; the model scores {} classes (0 to {})", scores.classes, scores.classes - 1));
+        return Err(format!(
+            "`classes` holds {c}; the model scores {} classes (0 to {})",
+            scores.classes,
+            scores.classes - 1
+        ));
     }
     Ok((classes.into_iter().map(Target::Class).collect(), scores.node))
 }
@@ -118,14 +122,19 @@ fn blur(row: &mut [f64], (c, h, w): (usize, usize, usize), sigma: f64) {
         for y in 0..h {
             for x in 0..w {
                 tmp[y * w + x] = (-radius..=radius)
-                    .map(|i| kernel[(i + radius) as usize] * plane[y * w + (x as isize + i).clamp(0, w as isize - 1) as usize])
+                    .map(|i| {
+                        kernel[(i + radius) as usize]
+                            * plane[y * w + (x as isize + i).clamp(0, w as isize - 1) as usize]
+                    })
                     .sum();
             }
         }
         for y in 0..h {
             for x in 0..w {
                 plane[y * w + x] = (-radius..=radius)
-                    .map(|i| kernel[(i + radius) as usize] * tmp[(y as isize + i).clamp(0, h as isize - 1) as usize * w + x])
+                    .map(|i| {
+                        kernel[(i + radius) as usize] * tmp[(y as isize + i).clamp(0, h as isize - 1) as usize * w + x]
+                    })
                     .sum();
             }
         }
@@ -294,7 +303,8 @@ mod tests {
     #[test]
     fn with_defaults_the_final_score_beats_the_start_and_repeats_exactly() {
         let fix = fixture(&mnist_spec(16, 8, SMALL_CNN), None);
-        let probe = ProbeSpec { steps: Some(60), classes: Some(vec![3, 7]), ..ProbeSpec::of(ProbeKind::GradientAscent) };
+        let probe =
+            ProbeSpec { steps: Some(60), classes: Some(vec![3, 7]), ..ProbeSpec::of(ProbeKind::GradientAscent) };
         let files = fix.render(&probe, Split::Test).expect("the probe runs");
         let rows = csv_rows(&files, "gradient_ascent_test.csv");
         for target in ["class 3", "class 7"] {

@@ -128,7 +128,8 @@ impl Setup<'_> {
                 for at in order {
                     let eps = epsilons[at];
                     if eps > 0.0 && !standing.is_empty() {
-                        let rows: Vec<f64> = standing.iter().flat_map(|&i| raw[i * f..(i + 1) * f].iter().copied()).collect();
+                        let rows: Vec<f64> =
+                            standing.iter().flat_map(|&i| raw[i * f..(i + 1) * f].iter().copied()).collect();
                         let ys: Vec<usize> = standing.iter().map(|&i| labels[i]).collect();
                         let (x, probs) = self.pgd(&rows, &ys, eps, pgd, rng);
                         let fooled = argmax_rows(&probs, k);

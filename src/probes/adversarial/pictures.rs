@@ -67,7 +67,13 @@ pub fn accuracy_curve(title: &str, x_label: &str, series: &[(String, Vec<(f64, f
     let (w, h) = (720u32, 520u32);
     let xs = series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).filter(|v| v.is_finite());
     let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), v| (l.min(v), u.max(v)));
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else if lo.is_finite() { (lo - 0.5, lo + 0.5) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
     let pad = 0.04 * (hi - lo);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {

@@ -31,7 +31,8 @@ pub const LINEAR: &str = "[[model.layers]]\nname = \"flat\"\nop = \"flatten\"\n\
     [[model.layers]]\nname = \"fc\"\nop = \"dense\"\nunits = 10\n";
 
 /// A small CNN: conv(1→4, 3×3) → ReLU → maxpool 2 → flatten → dense(10).
-pub const SMALL_CNN: &str = "[[model.layers]]\nname = \"conv1\"\nop = \"conv2d\"\nchannels = 4\nkernel = 3\npadding = 1\n\n\
+pub const SMALL_CNN: &str =
+    "[[model.layers]]\nname = \"conv1\"\nop = \"conv2d\"\nchannels = 4\nkernel = 3\npadding = 1\n\n\
     [[model.layers]]\nname = \"relu1\"\nop = \"relu\"\n\n\
     [[model.layers]]\nname = \"pool1\"\nop = \"maxpool2d\"\nkernel = 2\n\n\
     [[model.layers]]\nname = \"flat\"\nop = \"flatten\"\n\n\
@@ -79,9 +80,10 @@ impl Fixture {
 
 /// The rows of the CSV file called `name` (header left out), split at commas.
 pub fn csv_rows(files: &[ProbeFile], name: &str) -> Vec<Vec<String>> {
-    let file = files.iter().find(|f| f.name == name).unwrap_or_else(|| {
-        panic!("no file {name} among {:?}", files.iter().map(|f| &f.name).collect::<Vec<_>>())
-    });
+    let file = files
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no file {name} among {:?}", files.iter().map(|f| &f.name).collect::<Vec<_>>()));
     let text = String::from_utf8(file.bytes.clone()).expect("CSV is UTF-8");
     text.lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect()
 }
