@@ -255,7 +255,10 @@ fn examples(
             })
             .collect();
         parts.push(Part {
-            title: format!("{name} perturbation at epsilon {eps}"),
+            title: match which {
+                Attack::Fgsm => format!("FGSM perturbation at epsilon {eps}"),
+                Attack::Pgd => format!("PGD perturbation within epsilon {eps} (the first input that fooled the model)"),
+            },
             tiles: change,
             scale: Scale::Diverging,
             units: "change in pixel value",

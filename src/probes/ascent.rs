@@ -227,11 +227,11 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         })
         .collect();
     let title = format!(
-        "{}: inputs maximising each target ({} steps, lr {}, l2 {}, jitter {}, blur {}); caption: class: score, p",
+        "{}: gradient ascent, {} steps (lr {}, l2 {}, jitter {}, blur {}); caption: class: score, p",
         ctx.run_name, set.steps, set.lr, set.l2, set.jitter, set.blur
     );
     let part = pictures::Part { title, tiles, scale: Scale::Grey, units: "pixel value" };
-    let png = pictures::stacked(&[part], rows.min(5))?;
+    let png = pictures::stacked(&[part], rows.min(10))?;
     Ok(vec![ProbeFile::new(format!("{stem}.png"), png), ProbeFile::new(format!("{stem}.csv"), csv)])
 }
 

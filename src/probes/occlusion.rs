@@ -5,12 +5,15 @@
 //! Positions start at 0 and step by `stride`; where the last one would leave a border
 //! uncovered, one more position flush with the edge is added, so every pixel is covered.
 //! The heat map's value at a pixel is the mean drop over the patch positions covering it.
-//! One `values()` pass scores every original and occluded copy of every image.
+//! One `values()` call scores an image and all its occluded copies.
 
 use super::adversarial::{chosen_images, grey, image_shape, pictures, scores_for};
 use super::{class_labels, file_stem, ProbeContext, ProbeFile};
 use crate::plot::{MapTile, Scale};
 use crate::spec::ProbeSpec;
+
+/// The most input values built for one image's pass (2^25 f64: 256 MiB).
+const MAX_VALUES: usize = 1 << 25;
 
 /// Top (or left) edges of the patch along an axis of `size` pixels.
 fn starts(size: usize, patch: usize, stride: usize) -> Vec<usize> {
@@ -48,9 +51,20 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     let positions: Vec<(usize, usize)> = ys.iter().flat_map(|&r| xs.iter().map(move |&q| (r, q))).collect();
     let f = d.features;
     let per_image = 1 + positions.len();
-    let mut rows = Vec::with_capacity(images.len() * per_image * f);
+    if per_image.saturating_mul(f) > MAX_VALUES {
+        return Err(format!(
+            "{} patch positions of {f} values per image is too many to score at once; use a larger `stride` or `patch`",
+            positions.len()
+        ));
+    }
+    let k = scores.classes;
+    let mut csv = String::from("image,true,row,col,drop\n");
+    let mut originals = Vec::new();
+    let mut maps = Vec::new();
     for &i in &images {
+        // The original, then one copy per patch position: one pass per image.
         let original = d.input_row(i);
+        let mut rows = Vec::with_capacity(per_image * f);
         rows.extend_from_slice(original);
         for &(r, q) in &positions {
             let start = rows.len();
@@ -62,16 +76,10 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
                 }
             }
         }
-    }
-    let values = ctx.model.values(&rows, &[scores.node]).into_iter().next().unwrap_or_default();
-    let p = scores.probabilities(&values);
-    let k = scores.classes;
-    let mut csv = String::from("image,true,row,col,drop\n");
-    let mut originals = Vec::new();
-    let mut maps = Vec::new();
-    for (n, &i) in images.iter().enumerate() {
+        let values = ctx.model.values(&rows, &[scores.node]).into_iter().next().unwrap_or_default();
+        let p = scores.probabilities(&values);
         let y = labels[i];
-        let p_true = |row: usize| p[(n * per_image + row) * k + y];
+        let p_true = |row: usize| p[row * k + y];
         let p0 = p_true(0);
         let mut sum = vec![0.0; h * w];
         let mut covered = vec![0usize; h * w];

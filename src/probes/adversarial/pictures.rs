@@ -14,12 +14,13 @@ pub struct Part<'a> {
 }
 
 /// The grids drawn with `map_grid` (shared colour scale within each) and stacked top to
-/// bottom into one PNG, left-aligned on white.
+/// bottom into one PNG, left-aligned on white. Titles are drawn here, on a canvas wide
+/// enough for them (a grid of one or two tiles is narrower than its title).
 pub fn stacked(parts: &[Part], columns: usize) -> Result<Vec<u8>, String> {
     let mut images = Vec::with_capacity(parts.len());
     for p in parts {
         let png = crate::plot::map_grid(&MapGrid {
-            title: &p.title,
+            title: "",
             tiles: &p.tiles,
             columns,
             scale: p.scale,
@@ -29,20 +30,34 @@ pub fn stacked(parts: &[Part], columns: usize) -> Result<Vec<u8>, String> {
         })?;
         images.push(decode(&png)?);
     }
-    let w = images.iter().map(|i| i.1).max().unwrap_or(1);
+    // About 12 pixels a character of the 20-pixel bold title font.
+    let title_w = parts.iter().map(|p| 12 * p.title.chars().count() as u32 + 28).max().unwrap_or(0);
+    let w = images.iter().map(|i| i.1).max().unwrap_or(1).max(title_w);
     let h: u32 = images.iter().map(|i| i.2).sum();
     if u64::from(w) * u64::from(h) > 8192 * 8192 {
         return Err(format!("the picture would be {w} × {h} pixels, more than 8192 × 8192"));
     }
     let mut out = vec![255u8; (w as usize) * (h as usize) * 3];
     let mut y0 = 0usize;
+    let mut tops = Vec::with_capacity(images.len());
     for (rgb, iw, ih) in &images {
         let row = *iw as usize * 3;
         for y in 0..*ih as usize {
             let at = (y0 + y) * w as usize * 3;
             out[at..at + row].copy_from_slice(&rgb[y * row..(y + 1) * row]);
         }
+        tops.push(y0 as i32);
         y0 += *ih as usize;
+    }
+    {
+        crate::plot::register_font();
+        let root = BitMapBackend::with_buffer(&mut out, (w, h)).into_drawing_area();
+        let font = (FONT, 20).into_font().style(FontStyle::Bold);
+        for (p, top) in parts.iter().zip(tops) {
+            root.draw(&Text::new(p.title.clone(), (14, top + 14), font.clone()))
+                .map_err(|e| format!("drawing failed: {e}"))?;
+        }
+        root.present().map_err(|e| format!("drawing failed: {e}"))?;
     }
     crate::plot::encode_png(&out, w, h)
 }
