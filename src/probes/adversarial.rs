@@ -3,6 +3,15 @@
 //! normalised inputs), clamped to the valid range. Writes accuracy and confidence per
 //! attack and epsilon (CSV), the accuracy-vs-epsilon curve, and for images a grid of
 //! original / perturbation / adversarial examples at the largest epsilon.
+//!
+//! The attacked samples are the split's first `count`, in order; the example grid
+//! attacks its `images` on their own (they need not be among them), with the same
+//! epsilons, after the CSV's attacks on the `attack` stream. `adversarial.csv` columns:
+//! attack, epsilon, samples, accuracy, mean_confidence (mean probability of the
+//! predicted class), mean_true_probability, fooled (share of the clean-correct samples
+//! now wrong), mean_linf (mean L∞ distance from the clean input, raw units),
+//! clean_accuracy. Non-image data: every varying column is attacked, unclamped (a
+//! constant bias column is left alone), and there is no example grid.
 
 mod attack;
 pub(super) mod pictures;
