@@ -146,3 +146,32 @@ fn bad_settings_are_errors_not_panics() {
         assert!(!e.is_empty());
     }
 }
+
+/// PGD on a CNN stays inside the ε-ball around each image and inside [0, 1], pixel by
+/// pixel, at every ε of the sweep; a sample wrong at one ε stays wrong at every larger one.
+#[test]
+fn pgd_stays_in_the_ball_and_the_valid_range() {
+    let fix = fixture(&mnist_spec(16, 24, SMALL_CNN), None);
+    let inspector = fix.inspector();
+    let d = fix.p.data.test.as_ref().expect("a test split");
+    let scale = fix.p.data.scale;
+    let setup = Setup { model: &inspector, scores: Scores::of(inspector.dag()), scale, mask: vec![true; 784] };
+    let raw: Vec<f64> = d.inputs.iter().map(|v| scale.to_raw(*v).clamp(0.0, 1.0)).collect();
+    let labels: Vec<usize> = d.targets.iter().map(|t| *t as usize).collect();
+    let eps = [0.3, 0.0, 0.1, 0.02];
+    let pgd = Pgd { steps: 5, step_size: None, random_start: true };
+    let out = setup.sweep(Attack::Pgd, &raw, &labels, &eps, pgd, &mut crate::rng::stream(2, "attack"));
+    assert_eq!(out[1].adv, raw, "ε = 0 leaves the inputs");
+    for (o, e) in out.iter().zip(eps) {
+        for (k, (a, x)) in o.adv.iter().zip(&raw).enumerate() {
+            assert!((a - x).abs() <= e + 1e-12 && (0.0..=1.0).contains(a), "ε = {e}, value {k}: {x} → {a}");
+        }
+    }
+    let wrong = |o: &super::attack::Outcome| {
+        crate::probes::scores::argmax_rows(&o.probs, 10).iter().zip(&labels).map(|(p, y)| p != y).collect::<Vec<_>>()
+    };
+    for (small, large) in [(1, 3), (3, 2), (2, 0)] {
+        let (a, b) = (wrong(&out[small]), wrong(&out[large]));
+        assert!(a.iter().zip(&b).all(|(a, b)| !a || *b), "wrong at ε = {} but right at ε = {}", eps[small], eps[large]);
+    }
+}
