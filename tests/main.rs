@@ -1,6 +1,8 @@
 //! All integration tests in one binary (one link, shared helpers); the modules live
 //! in tests/suite/.
 
+#[path = "suite/attacks.rs"]
+mod attacks;
 #[path = "suite/checkpoint.rs"]
 mod checkpoint;
 #[path = "suite/common/mod.rs"]
