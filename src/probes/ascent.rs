@@ -214,7 +214,8 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         }
         last = log_step(ctx, &targets, node, &seed, &x, step, set.l2, &names, &mut csv);
     }
-    let stem = file_stem(probe.kind, None, ctx.split);
+    // Named by the layer when a channel is the target, as `probes::output_stem` expects.
+    let stem = file_stem(probe.kind, probe.layer.as_deref(), ctx.split);
     let tiles: Vec<MapTile> = (0..rows)
         .map(|r| {
             let (score, p) = last[r];
@@ -318,7 +319,8 @@ mod tests {
             channel: Some(2),
             ..ProbeSpec::of(ProbeKind::GradientAscent)
         };
-        let rows = csv_rows(&fix.render(&channel, Split::Test).expect("the probe runs"), "gradient_ascent_test.csv");
+        let rows =
+            csv_rows(&fix.render(&channel, Split::Test).expect("the probe runs"), "gradient_ascent_relu1_test.csv");
         let s = column(&rows, "relu1 channel 2", 2);
         assert!(s[30] > s[0], "the channel's mean rises: {} → {}", s[0], s[30]);
         assert!(rows.iter().all(|r| r[4].is_empty()), "a channel has no probability");
