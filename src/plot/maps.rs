@@ -99,6 +99,14 @@ fn fill(buf: &mut [u8], w: u32, (x0, y0, x1, y1): (u32, u32, u32, u32), rgb: (u8
 }
 
 pub fn map_grid(g: &MapGrid) -> DrawResult<Vec<u8>> {
+    map_grid_rows(g, &[])
+}
+
+/// As [`map_grid`], with tile row `r` drawn in `row_scales[r]` where one is given: a
+/// row of grey input images above a row of heat maps. Tiles in another scale than
+/// `g.scale` keep their own range; the colour bar and the shared range belong to the
+/// tiles in `g.scale`.
+pub fn map_grid_rows(g: &MapGrid, row_scales: &[Scale]) -> DrawResult<Vec<u8>> {
     register_font();
     let tiles = g.tiles;
     let columns = g.columns.clamp(1, tiles.len().max(1));
@@ -117,13 +125,16 @@ pub fn map_grid(g: &MapGrid) -> DrawResult<Vec<u8>> {
         return Err(format!("the picture would be {w} × {h} pixels, more than {MAX_PIXELS}"));
     }
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    let shared = range(tiles.iter().flat_map(|t| t.values.iter().copied()), g.scale);
+    let scale_of = |i: usize| row_scales.get(i / columns).copied().unwrap_or(g.scale);
+    let in_bar = tiles.iter().enumerate().filter(|(i, _)| scale_of(*i) == g.scale);
+    let shared = range(in_bar.flat_map(|(_, t)| t.values.iter().copied()), g.scale);
     for (i, tile) in tiles.iter().enumerate() {
-        let r = if g.shared { shared } else { range(tile.values.iter().copied(), g.scale) };
+        let scale = scale_of(i);
+        let r = if g.shared && scale == g.scale { shared } else { range(tile.values.iter().copied(), scale) };
         let (x0, y0) = (left + (i % columns) as u32 * col_w, top + (i / columns) as u32 * row_h);
         for (k, v) in tile.values.iter().enumerate().take(tile.height * tile.width) {
             let (px, py) = (x0 + (k % tile.width) as u32 * zoom, y0 + (k / tile.width) as u32 * zoom);
-            fill(&mut buf, w, (px, py, px + zoom, py + zoom), shade(*v, r, g.scale));
+            fill(&mut buf, w, (px, py, px + zoom, py + zoom), shade(*v, r, scale));
         }
     }
     // The colour bar: 160 pixels tall, high at the top.
