@@ -5,6 +5,9 @@
 //! an arrow per sample.
 
 use super::activations::{chosen_samples, true_label, DEFAULT_IMAGES, MAX_DRAWN};
+
+/// Samples drawn in a heat map of flat, non-planar samples; the CSV has every one.
+const MAX_MATRIX_ROWS: usize = 64;
 use super::scores::{argmax_rows, Scores};
 use super::{file_stem, ProbeContext, ProbeFile};
 use crate::autodiff::ReluRule;
@@ -88,7 +91,11 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         None => "the predicted class's score".into(),
     };
     let title = format!("{}: {} of {score} ({})", ctx.run_name, how.what, ctx.split.name());
-    let png = if image { image_maps(ctx, &e, &how, &shape, &title)? } else { arrows(ctx, &e, &how, &title)? };
+    let png = match super::plane(d) {
+        _ if image => image_maps(ctx, &e, &how, &shape, &title)?,
+        Ok(axes) => arrows(ctx, &e, &how, axes, &title)?,
+        Err(_) => matrix(&e, &how, f, &title)?,
+    };
     let stem = file_stem(probe.kind, None, ctx.split);
     Ok(vec![ProbeFile::new(format!("{stem}.png"), png), ProbeFile::new(format!("{stem}.csv"), csv)])
 }
@@ -151,9 +158,14 @@ fn image_maps(
 
 /// The samples in their input plane by class, each with its attribution on the two
 /// plotted features as an arrow, scaled so the longest is a tenth of the wider range.
-fn arrows(ctx: &ProbeContext, e: &Explained, how: &Method, title: &str) -> Result<Vec<u8>, String> {
+fn arrows(
+    ctx: &ProbeContext,
+    e: &Explained,
+    how: &Method,
+    (a, b): (usize, usize),
+    title: &str,
+) -> Result<Vec<u8>, String> {
     let d = ctx.data;
-    let (a, b) = super::plane(d)?;
     let f = d.features;
     let point = |i: usize| (d.inputs[i * f + a], d.inputs[i * f + b]);
     let vector = |r: usize| (e.values[r * f + a], e.values[r * f + b]);
@@ -185,4 +197,200 @@ fn arrows(ctx: &ProbeContext, e: &Explained, how: &Method, title: &str) -> Resul
     let x_label =
         format!("{xa}   (arrows: {} on ({xa}, {ya}), longest {})", how.what, crate::plot::format_tick(longest));
     arrow_figure(title, &x_label, ya, &groups, &arrows)
+}
+
+/// Flat samples that are not points in a plane: one heat map, a row per sample and a
+/// column per feature.
+fn matrix(e: &Explained, how: &Method, features: usize, title: &str) -> Result<Vec<u8>, String> {
+    let drawn = e.samples.len().min(MAX_MATRIX_ROWS);
+    let tile = MapTile {
+        values: e.values[..drawn * features].to_vec(),
+        height: drawn,
+        width: features,
+        caption: format!("rows: samples {}, columns: features", sample_range(&e.samples[..drawn])),
+    };
+    let shown =
+        if drawn < e.samples.len() { format!(" ({drawn} of {} shown)", e.samples.len()) } else { String::new() };
+    map_grid_rows(
+        &MapGrid {
+            title: &format!("{title}{shown}"),
+            tiles: &[tile],
+            columns: 1,
+            // The signed values, as the CSV has them (saliency's |max| is for images).
+            scale: Scale::Diverging,
+            units: how.what,
+            shared: true,
+            row_labels: &[],
+        },
+        &[],
+    )
+}
+
+fn sample_range(samples: &[usize]) -> String {
+    match samples {
+        [] => String::new(),
+        [one] => format!("#{one}"),
+        [first, .., last] => format!("#{first}…#{last}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{column, data, files, model, png_size, spread, text, with_context};
+    use crate::spec::{ProbeKind, ProbeSpec};
+
+    const LINEAR: &str = "[[model.layers]]\nname = \"fc\"\nop = \"dense\"\nunits = 3\n";
+
+    fn probe(kind: ProbeKind, class: Option<usize>) -> ProbeSpec {
+        ProbeSpec { class, ..ProbeSpec::of(kind) }
+    }
+
+    /// (image, class, feature, value) rows of an attribution CSV.
+    fn rows(csv: &str) -> Vec<(usize, usize, usize, f64)> {
+        let col = |name| column(csv, name);
+        let (i, c, f, v) = (col("image"), col("class"), col("feature"), col("value"));
+        (0..v.len()).map(|r| (i[r] as usize, c[r] as usize, f[r] as usize, v[r])).collect()
+    }
+
+    #[test]
+    fn saliency_of_a_linear_model_is_the_weight_row_of_the_class() {
+        let w = vec![1.0, -2.0, 0.5, 3.0, -1.0, 1.0, 2.0, -0.5, 0.25, 0.75, -1.5, 1.0];
+        let bias = ("fc.bias", vec![0.3, -0.2, 0.1]);
+        // Flat samples of 4 features, and the same weights on 2×2 images.
+        let flat = model(LINEAR, vec![4], &[("fc.weight", w.clone()), bias.clone()]);
+        let image_layers = format!("[[model.layers]]\nname = \"flat\"\nop = \"flatten\"\n{LINEAR}");
+        let image = model(&image_layers, vec![1, 2, 2], &[("fc.weight", w.clone()), bias]);
+        // Scores (4.3, −1.7, 1.35), (0.8, 1.8, −1.4), (−2.2, −1.2, 2.35), (−0.7, 0.8, −0.15),
+        // (3.3, −0.7, 1.1): predicted classes 0, 1, 2, 1, 0.
+        let x = [
+            [1.0, 0.0, 0.0, 1.0],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 1.0, -1.0, 0.0],
+            [-1.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let predicted = [0, 1, 2, 1, 0];
+        for (m, sample) in [(&flat, vec![4]), (&image, vec![1, 2, 2])] {
+            let d = data(sample, x.concat(), &[0, 0, 0, 0, 0], 3);
+            for class in [None, Some(2)] {
+                let made = files(&probe(ProbeKind::Saliency, class), m, &d).expect("saliency");
+                let got = rows(text(&made, "saliency_test.csv"));
+                assert_eq!(got.len(), 5 * 4);
+                for (image, c, feature, value) in got {
+                    assert_eq!(c, class.unwrap_or(predicted[image]), "the explained class of image {image}");
+                    assert_eq!(value, w[c * 4 + feature], "image {image}, feature {feature}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn input_x_gradient_of_a_bias_free_linear_model_sums_to_the_score() {
+        let layers = format!("{LINEAR}bias = false\n");
+        let m = model(&layers, vec![4], &[("fc.weight", spread(12, 3))]);
+        let d = data(vec![4], spread(6 * 4, 4), &[0, 1, 2, 0, 1, 2], 3);
+        let made = files(&probe(ProbeKind::InputXGradient, None), &m, &d).expect("input × gradient");
+        let got = rows(text(&made, "input_x_gradient_test.csv"));
+        with_context(&m, &d, |ctx| {
+            for image in 0..6 {
+                let mine: Vec<_> = got.iter().filter(|r| r.0 == image).collect();
+                let class = mine[0].1;
+                let total: f64 = mine.iter().map(|r| r.3).sum();
+                let score = ctx.outputs[image * 3 + class];
+                assert!((total - score).abs() < 1e-12, "image {image}: Σ attributions {total} vs score {score}");
+            }
+        });
+    }
+
+    /// hidden = relu(W1·x) with W1 = [[1, −1], [2, 1]], logits = W2·hidden with
+    /// W2 = [[1, −3], [0.5, 0.5]]; class 0's score. At x = (1, 2) the hidden input is
+    /// (−1, 4), at x = (2, 1) it is (1, 5); the signal reaching the hidden layer is
+    /// (1, −3) for both.
+    fn relu_net() -> crate::layers::Model<f64, crate::backend::CpuBackend> {
+        let layers = "[[model.layers]]\nname = \"hidden\"\nop = \"dense\"\nunits = 2\nbias = false\n\
+                      [[model.layers]]\nname = \"act\"\nop = \"relu\"\n\
+                      [[model.layers]]\nname = \"out\"\nop = \"dense\"\nunits = 2\nbias = false\n";
+        model(
+            layers,
+            vec![2],
+            &[("hidden.weight", vec![1.0, -1.0, 2.0, 1.0]), ("out.weight", vec![1.0, -3.0, 0.5, 0.5])],
+        )
+    }
+
+    #[test]
+    fn the_three_relu_rules_give_their_hand_values_on_a_tiny_relu_net() {
+        let m = relu_net();
+        let d = data(vec![2], vec![1.0, 2.0, 2.0, 1.0], &[0, 1], 2);
+        let values = |kind: ProbeKind| {
+            let made = files(&probe(kind, Some(0)), &m, &d).expect("drawn");
+            let stem = format!("{}_test.csv", kind.name());
+            rows(text(&made, &stem)).iter().map(|r| r.3).collect::<Vec<f64>>()
+        };
+        // Gradient: (1, −3) masked by the hidden input's sign: (0, −3) and (1, −3), times W1.
+        assert_eq!(values(ProbeKind::Saliency), [-6.0, -3.0, -5.0, -4.0]);
+        // Deconvnet: relu(1, −3) = (1, 0) wherever the input was: W1ᵀ(1, 0) = (1, −1).
+        assert_eq!(values(ProbeKind::Deconvnet), [1.0, -1.0, 1.0, -1.0]);
+        // Guided: (1, 0) where the hidden input was positive too: (0, 0) and (1, 0).
+        assert_eq!(values(ProbeKind::GuidedBackprop), [0.0, 0.0, 1.0, -1.0]);
+    }
+
+    #[test]
+    fn guided_backprop_is_the_gradient_without_relus_and_differs_with_them() {
+        let d = data(vec![2], spread(40 * 2, 5), &[0, 1].repeat(20), 3);
+        let net = |act: &str| {
+            let layers = format!(
+                "[[model.layers]]\nname = \"h\"\nop = \"dense\"\nunits = 6\n\
+                 [[model.layers]]\nname = \"a\"\nop = \"{act}\"\n\
+                 [[model.layers]]\nname = \"o\"\nop = \"dense\"\nunits = 3\n"
+            );
+            model(&layers, vec![2], &[])
+        };
+        let values = |m: &crate::layers::Model<f64, crate::backend::CpuBackend>, kind: ProbeKind| {
+            let made = files(&probe(kind, None), m, &d).expect("drawn");
+            column(text(&made, &format!("{}_test.csv", kind.name())), "value")
+        };
+        for act in ["tanh", "sigmoid"] {
+            let m = net(act);
+            assert_eq!(values(&m, ProbeKind::GuidedBackprop), values(&m, ProbeKind::Saliency), "{act}");
+        }
+        let m = net("relu");
+        let (guided, gradient) = (values(&m, ProbeKind::GuidedBackprop), values(&m, ProbeKind::Saliency));
+        assert_eq!(guided.len(), gradient.len());
+        assert!(guided.iter().zip(&gradient).any(|(g, t)| g != t), "relu: guided backprop differs somewhere");
+    }
+
+    #[test]
+    fn pictures_are_pngs_and_the_same_twice() {
+        let layers = "[[model.layers]]\nname = \"conv\"\nop = \"conv2d\"\nchannels = 2\nkernel = 3\npadding = 1\n\
+                      [[model.layers]]\nname = \"act\"\nop = \"relu\"\n\
+                      [[model.layers]]\nname = \"flat\"\nop = \"flatten\"\n\
+                      [[model.layers]]\nname = \"out\"\nop = \"dense\"\nunits = 3\n";
+        let m = model(layers, vec![1, 5, 5], &[]);
+        let images = data(vec![1, 5, 5], spread(4 * 25, 6), &[0, 1, 2, 0], 3);
+        let points = data(vec![2], spread(10 * 2, 7), &[0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 3);
+        let flat_net = model(LINEAR, vec![2], &[]);
+        for kind in [ProbeKind::Saliency, ProbeKind::InputXGradient, ProbeKind::Deconvnet, ProbeKind::GuidedBackprop] {
+            for (net, d) in [(&m, &images), (&flat_net, &points)] {
+                let first = files(&probe(kind, None), net, d).expect("drawn");
+                assert_eq!(first, files(&probe(kind, None), net, d).expect("drawn"), "{kind:?}: the same bytes");
+                let png = first.iter().find(|f| f.name.ends_with(".png")).expect("a picture");
+                let (w, h) = png_size(&png.bytes);
+                assert!((400..4000).contains(&w) && (200..3000).contains(&h), "{kind:?}: {w} × {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_requests_are_errors() {
+        let m = model(LINEAR, vec![4], &[]);
+        let d = data(vec![4], spread(3 * 4, 8), &[0, 1, 2], 3);
+        let with = |p: ProbeSpec| files(&p, &m, &d).expect_err("refused");
+        let far = ProbeSpec { images: Some(vec![0, 3]), ..ProbeSpec::of(ProbeKind::Saliency) };
+        assert!(with(far).contains("index 3 is out of range"));
+        assert!(with(probe(ProbeKind::Deconvnet, Some(3))).contains("class 3 is out of range"));
+        let mut regression = d.clone();
+        regression.classes = None;
+        let e = files(&ProbeSpec::of(ProbeKind::Saliency), &m, &regression).expect_err("refused");
+        assert!(e.contains("no class labels"), "{e}");
+    }
 }
