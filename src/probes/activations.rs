@@ -134,3 +134,88 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{column, data, files, model, png_size, spread, text, with_context};
+    use crate::spec::{ProbeKind, ProbeSpec};
+
+    const NET: &str = "[[model.layers]]\nname = \"conv1\"\nop = \"conv2d\"\nchannels = 3\nkernel = 3\npadding = 1\n\
+                       [[model.layers]]\nname = \"relu1\"\nop = \"relu\"\n\
+                       [[model.layers]]\nname = \"pool1\"\nop = \"maxpool2d\"\nkernel = 2\n\
+                       [[model.layers]]\nname = \"flat\"\nop = \"flatten\"\n\
+                       [[model.layers]]\nname = \"fc\"\nop = \"dense\"\nunits = 2\n";
+
+    #[test]
+    fn a_relu_layer_shows_its_true_outputs() {
+        let m = model(NET, vec![1, 6, 6], &[]);
+        let d = data(vec![1, 6, 6], spread(3 * 36, 4), &[0, 1, 0], 2);
+        let made = files(&ProbeSpec::of(ProbeKind::Activations), &m, &d).expect("drawn");
+        let names: Vec<&str> = made.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "activations_conv1_test.png",
+                "activations_conv1_test.csv",
+                "activations_relu1_test.png",
+                "activations_relu1_test.csv",
+                "activations_pool1_test.png",
+                "activations_pool1_test.csv"
+            ]
+        );
+        let csv = text(&made, "activations_relu1_test.csv");
+        let (mean, max, zeros) = (column(csv, "mean"), column(csv, "max"), column(csv, "zero_share"));
+        let (conv, relu) = with_context(&m, &d, |ctx| {
+            let dag = ctx.model.dag();
+            let nodes = [dag.resolve("conv1").expect("conv1"), dag.resolve("relu1").expect("relu1")];
+            let mut v = ctx.model.values(&d.inputs, &nodes);
+            (v.remove(0), v.remove(0))
+        });
+        // The ReLU node holds max(conv, 0), even though a max-pool follows it.
+        assert_eq!(relu, conv.iter().map(|v| v.max(0.0)).collect::<Vec<f64>>());
+        assert!(zeros.iter().any(|z| *z > 0.0) && zeros.iter().all(|z| *z < 1.0), "{zeros:?}");
+        for (k, map) in relu.chunks(36).enumerate() {
+            assert!((mean[k] - map.iter().sum::<f64>() / 36.0).abs() < 1e-15, "map {k}");
+            assert_eq!(max[k], map.iter().copied().fold(f64::NEG_INFINITY, f64::max), "map {k}");
+            assert_eq!(zeros[k], map.iter().filter(|v| **v == 0.0).count() as f64 / 36.0, "map {k}");
+            assert!(map.iter().all(|v| *v >= 0.0));
+        }
+        let png = &made[2].bytes;
+        let (w, h) = png_size(png);
+        assert!((300..3000).contains(&w) && (200..2000).contains(&h), "{w} × {h}");
+        assert_eq!(made, files(&ProbeSpec::of(ProbeKind::Activations), &m, &d).expect("drawn"), "the same bytes");
+    }
+
+    #[test]
+    fn channels_beyond_sixteen_are_left_out_of_the_picture_not_the_csv() {
+        let wide = NET.replace("channels = 3", "channels = 20");
+        let m = model(&wide, vec![1, 6, 6], &[]);
+        let d = data(vec![1, 6, 6], spread(2 * 36, 5), &[0, 1], 2);
+        let p = ProbeSpec {
+            layers: Some(vec!["conv1".into()]),
+            images: Some(vec![1]),
+            ..ProbeSpec::of(ProbeKind::Activations)
+        };
+        let made = files(&p, &m, &d).expect("drawn");
+        assert_eq!(made.len(), 2);
+        // 16 columns of 6 × 6 maps at zoom 12 (72 px) in 108-pixel columns, after the
+        // row labels (120) and before the colour bar (120): 20 columns would be 2400.
+        assert_eq!(png_size(&made[0].bytes).0, 120 + 16 * 108 + 120);
+        let csv = text(&made, "activations_conv1_test.csv");
+        assert_eq!(column(csv, "channel"), (0..20).map(f64::from).collect::<Vec<f64>>());
+        assert!(column(csv, "image").iter().all(|i| *i == 1.0));
+    }
+
+    #[test]
+    fn bad_layers_and_images_are_errors() {
+        let m = model(NET, vec![1, 6, 6], &[]);
+        let d = data(vec![1, 6, 6], spread(2 * 36, 6), &[0, 1], 2);
+        let with = |layers: Option<Vec<&str>>, images: Option<Vec<usize>>| {
+            let layers = layers.map(|l| l.into_iter().map(String::from).collect());
+            files(&ProbeSpec { layers, images, ..ProbeSpec::of(ProbeKind::Activations) }, &m, &d).expect_err("refused")
+        };
+        assert!(with(Some(vec!["fc"]), None).contains("not feature maps [c, h, w]"));
+        assert!(with(Some(vec!["relu"]), None).contains("did you mean"));
+        assert!(with(None, Some(vec![2])).contains("index 2 is out of range; the test split has 2 samples"));
+    }
+}
