@@ -1,6 +1,8 @@
 //! All integration tests in one binary (one link, shared helpers); the modules live
 //! in tests/suite/.
 
+#[path = "suite/attribution.rs"]
+mod attribution;
 #[path = "suite/checkpoint.rs"]
 mod checkpoint;
 #[path = "suite/common/mod.rs"]
