@@ -20,15 +20,17 @@ struct Method {
     times_input: bool,
     /// What the map shows, for titles and the colour bar.
     what: &'static str,
+    /// The same in a few letters, for the row label left of the maps.
+    short: &'static str,
 }
 
 fn method(kind: ProbeKind) -> Result<Method, String> {
-    let m = |rule, times_input, what| Ok(Method { rule, times_input, what });
+    let m = |rule, times_input, what, short| Ok(Method { rule, times_input, what, short });
     match kind {
-        ProbeKind::Saliency => m(ReluRule::Gradient, false, "gradient"),
-        ProbeKind::InputXGradient => m(ReluRule::Gradient, true, "input × gradient"),
-        ProbeKind::Deconvnet => m(ReluRule::Deconvnet, false, "deconvnet signal"),
-        ProbeKind::GuidedBackprop => m(ReluRule::Guided, false, "guided backprop signal"),
+        ProbeKind::Saliency => m(ReluRule::Gradient, false, "gradient", "|gradient|"),
+        ProbeKind::InputXGradient => m(ReluRule::Gradient, true, "input × gradient", "input × grad"),
+        ProbeKind::Deconvnet => m(ReluRule::Deconvnet, false, "deconvnet signal", "deconvnet"),
+        ProbeKind::GuidedBackprop => m(ReluRule::Guided, false, "guided backprop signal", "guided"),
         other => Err(format!("`{}` is not an attribution probe", other.name())),
     }
 }
@@ -122,13 +124,11 @@ fn image_maps(
         let values: Vec<f64> = (0..h * w)
             .map(|k| if saliency { per_pixel(k).map(f64::abs).fold(0.0, f64::max) } else { per_pixel(k).sum() })
             .collect();
-        let caption = format!("true {}, pred {} ({:.2})", true_label(d, i), e.predicted[r], e.confidence[r]);
-        inputs.push(MapTile {
-            values: d.input_row(i)[..h * w].to_vec(),
-            height: h,
-            width: w,
-            caption: format!("#{i}"),
-        });
+        // "#3: true 7" under the input and "pred 7 (0.99)" under its map: one caption
+        // with both would run into the next tile.
+        let caption = format!("pred {} ({:.2})", e.predicted[r], e.confidence[r]);
+        let input_caption = format!("#{i}: true {}", true_label(d, i));
+        inputs.push(MapTile { values: d.input_row(i)[..h * w].to_vec(), height: h, width: w, caption: input_caption });
         maps.push(MapTile { values, height: h, width: w, caption });
     }
     let tiles: Vec<MapTile> = inputs.into_iter().chain(maps).collect();
@@ -141,7 +141,7 @@ fn image_maps(
     };
     let shown =
         if drawn < e.samples.len() { format!(" ({drawn} of {} shown)", e.samples.len()) } else { String::new() };
-    let labels = ["input".to_string(), how.what.to_string()];
+    let labels = ["input".to_string(), how.short.to_string()];
     map_grid_rows(
         &MapGrid {
             title: &format!("{title}{shown}"),

@@ -62,7 +62,9 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     }
     let total = tiles.len();
     tiles.truncate(MAX_TILES);
-    let what = if each {
+    let what = if inp == 1 {
+        format!("{out} kernels {kh}×{kw}")
+    } else if each {
         format!("{out}×{inp} kernels {kh}×{kw}")
     } else {
         format!("{out} kernels {kh}×{kw}, each the mean over its {inp} input channels")
