@@ -236,4 +236,34 @@ mod tests {
         // 28 px at zoom 3 = 84; columns of max(84, 96) + 12 = 108.
         assert_eq!((info.width, info.height), (10 + 2 * 108 + 120, 52 + 2 * 114 + 16));
     }
+
+    /// A grey row of inputs over a diverging row: each tile in its row's scale, and the
+    /// grey tile in its own range, not the shared one.
+    #[test]
+    fn each_row_is_drawn_in_its_own_scale() {
+        let tile = |values: Vec<f64>| MapTile { values, height: 1, width: 2, caption: String::new() };
+        let tiles = [tile(vec![0.0, 1.0]), tile(vec![-2.0, 2.0])];
+        let g = MapGrid {
+            title: "t",
+            tiles: &tiles,
+            columns: 1,
+            scale: Scale::Diverging,
+            units: "u",
+            shared: true,
+            row_labels: &[],
+        };
+        let pixel = |png: Vec<u8>, x: usize, y: usize| {
+            let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().expect("a PNG");
+            let mut buf = vec![0; reader.output_buffer_size()];
+            let info = reader.next_frame(&mut buf).expect("a frame");
+            let at = (y * info.width as usize + x) * 3;
+            (buf[at], buf[at + 1], buf[at + 2])
+        };
+        // Cells of 12 pixels from (10, 52); the second row starts 12 + 30 lower.
+        let mixed = map_grid_rows(&g, &[Scale::Grey, Scale::Diverging]).expect("drawn");
+        assert_eq!(pixel(mixed.clone(), 16 + 12, 58), (0, 0, 0), "1 is black in the grey tile's range [0, 1]");
+        assert_eq!(pixel(mixed, 16, 100), (33, 102, 172), "−2 is the blue end of the shared [−2, 2]");
+        let plain = map_grid(&g).expect("drawn");
+        assert_eq!(pixel(plain, 16 + 12, 58), shade(1.0, (-2.0, 2.0), Scale::Diverging));
+    }
 }
