@@ -182,6 +182,8 @@ fn arrows(
             let v = vector(r);
             Arrow { from: p, to: (p.0 + k * v.0, p.1 + k * v.1) }
         })
+        // A non-finite attribution has no arrow to draw (the CSV still has its value).
+        .filter(|a| [a.from.0, a.from.1, a.to.0, a.to.1].iter().all(|v| v.is_finite()))
         .collect();
     let classes = d.classes.unwrap_or(2);
     let groups: Vec<PointGroup> = (0..classes)
