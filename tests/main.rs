@@ -3,6 +3,8 @@
 
 #[path = "suite/attacks.rs"]
 mod attacks;
+#[path = "suite/attribution.rs"]
+mod attribution;
 #[path = "suite/checkpoint.rs"]
 mod checkpoint;
 #[path = "suite/common/mod.rs"]

@@ -456,3 +456,45 @@ impl<Buf> Grads<Buf> {
         self.grads.get(v.0).and_then(|g| g.as_ref())
     }
 }
+
+#[cfg(test)]
+mod relu_rules {
+    use super::{ReluRule, Tape};
+    use crate::backend::{Backend, CpuBackend, Map};
+
+    /// y = relu(x) at x = (1, −2, 3, −4) with the upstream signal (2, 3, −5, −7).
+    #[test]
+    fn each_relu_rule_passes_back_its_hand_value() {
+        let be = CpuBackend::new();
+        let grad = |rule: ReluRule| {
+            let mut tape = Tape::<f64, CpuBackend>::new(&be);
+            let x = tape.leaf(be.upload(&[1.0, -2.0, 3.0, -4.0]), vec![1, 4], true);
+            let y = tape.map(Map::Relu, x);
+            let grads = tape.backward_seeded(y, be.upload(&[2.0, 3.0, -5.0, -7.0]), rule);
+            be.download(grads.get(x).expect("a gradient"))
+        };
+        // dy where x > 0.
+        assert_eq!(grad(ReluRule::Gradient), [2.0, 0.0, -5.0, 0.0]);
+        // relu(dy), wherever x was.
+        assert_eq!(grad(ReluRule::Deconvnet), [2.0, 3.0, 0.0, 0.0]);
+        // relu(dy) where x > 0.
+        assert_eq!(grad(ReluRule::Guided), [2.0, 0.0, 0.0, 0.0]);
+    }
+
+    /// Other maps keep their true gradient under every rule: tanh' = 1 − tanh².
+    #[test]
+    fn rules_change_only_relus() {
+        let be = CpuBackend::new();
+        for rule in [ReluRule::Gradient, ReluRule::Deconvnet, ReluRule::Guided] {
+            let mut tape = Tape::<f64, CpuBackend>::new(&be);
+            let x = tape.leaf(be.upload(&[0.5, -1.0]), vec![1, 2], true);
+            let y = tape.map(Map::Tanh, x);
+            let grads = tape.backward_seeded(y, be.upload(&[1.0, -2.0]), rule);
+            let got = be.download(grads.get(x).expect("a gradient"));
+            let want = [1.0 - 0.5f64.tanh().powi(2), -2.0 * (1.0 - 1.0f64.tanh().powi(2))];
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-15, "{rule:?}: {g} vs {w}");
+            }
+        }
+    }
+}

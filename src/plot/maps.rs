@@ -99,6 +99,14 @@ fn fill(buf: &mut [u8], w: u32, (x0, y0, x1, y1): (u32, u32, u32, u32), rgb: (u8
 }
 
 pub fn map_grid(g: &MapGrid) -> DrawResult<Vec<u8>> {
+    map_grid_rows(g, &[])
+}
+
+/// As [`map_grid`], with tile row `r` drawn in `row_scales[r]` where one is given: a
+/// row of grey input images above a row of heat maps. Tiles in another scale than
+/// `g.scale` keep their own range; the colour bar and the shared range belong to the
+/// tiles in `g.scale`.
+pub fn map_grid_rows(g: &MapGrid, row_scales: &[Scale]) -> DrawResult<Vec<u8>> {
     register_font();
     let tiles = g.tiles;
     let columns = g.columns.clamp(1, tiles.len().max(1));
@@ -117,13 +125,16 @@ pub fn map_grid(g: &MapGrid) -> DrawResult<Vec<u8>> {
         return Err(format!("the picture would be {w} × {h} pixels, more than {MAX_PIXELS}"));
     }
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    let shared = range(tiles.iter().flat_map(|t| t.values.iter().copied()), g.scale);
+    let scale_of = |i: usize| row_scales.get(i / columns).copied().unwrap_or(g.scale);
+    let in_bar = tiles.iter().enumerate().filter(|(i, _)| scale_of(*i) == g.scale);
+    let shared = range(in_bar.flat_map(|(_, t)| t.values.iter().copied()), g.scale);
     for (i, tile) in tiles.iter().enumerate() {
-        let r = if g.shared { shared } else { range(tile.values.iter().copied(), g.scale) };
+        let scale = scale_of(i);
+        let r = if g.shared && scale == g.scale { shared } else { range(tile.values.iter().copied(), scale) };
         let (x0, y0) = (left + (i % columns) as u32 * col_w, top + (i / columns) as u32 * row_h);
         for (k, v) in tile.values.iter().enumerate().take(tile.height * tile.width) {
             let (px, py) = (x0 + (k % tile.width) as u32 * zoom, y0 + (k / tile.width) as u32 * zoom);
-            fill(&mut buf, w, (px, py, px + zoom, py + zoom), shade(*v, r, g.scale));
+            fill(&mut buf, w, (px, py, px + zoom, py + zoom), shade(*v, r, scale));
         }
     }
     // The colour bar: 160 pixels tall, high at the top.
@@ -224,5 +235,35 @@ mod tests {
         let info = reader.info();
         // 28 px at zoom 3 = 84; columns of max(84, 96) + 12 = 108.
         assert_eq!((info.width, info.height), (10 + 2 * 108 + 120, 52 + 2 * 114 + 16));
+    }
+
+    /// A grey row of inputs over a diverging row: each tile in its row's scale, and the
+    /// grey tile in its own range, not the shared one.
+    #[test]
+    fn each_row_is_drawn_in_its_own_scale() {
+        let tile = |values: Vec<f64>| MapTile { values, height: 1, width: 2, caption: String::new() };
+        let tiles = [tile(vec![0.0, 1.0]), tile(vec![-2.0, 2.0])];
+        let g = MapGrid {
+            title: "t",
+            tiles: &tiles,
+            columns: 1,
+            scale: Scale::Diverging,
+            units: "u",
+            shared: true,
+            row_labels: &[],
+        };
+        let pixel = |png: Vec<u8>, x: usize, y: usize| {
+            let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().expect("a PNG");
+            let mut buf = vec![0; reader.output_buffer_size()];
+            let info = reader.next_frame(&mut buf).expect("a frame");
+            let at = (y * info.width as usize + x) * 3;
+            (buf[at], buf[at + 1], buf[at + 2])
+        };
+        // Cells of 12 pixels from (10, 52); the second row starts 12 + 30 lower.
+        let mixed = map_grid_rows(&g, &[Scale::Grey, Scale::Diverging]).expect("drawn");
+        assert_eq!(pixel(mixed.clone(), 16 + 12, 58), (0, 0, 0), "1 is black in the grey tile's range [0, 1]");
+        assert_eq!(pixel(mixed, 16, 100), (33, 102, 172), "−2 is the blue end of the shared [−2, 2]");
+        let plain = map_grid(&g).expect("drawn");
+        assert_eq!(pixel(plain, 16 + 12, 58), shade(1.0, (-2.0, 2.0), Scale::Diverging));
     }
 }

@@ -2,14 +2,16 @@
 //! embedded DejaVu Sans, so pictures look the same on every machine and need no
 //! fontconfig. Nothing here computes what a probe should: it draws what it is given.
 
+mod arrows;
 mod grids;
 mod layers;
 mod maps;
 pub mod sweep;
 
+pub use arrows::{arrow_figure, Arrow};
 pub use grids::{confusion_figure, image_grid, Tile};
 pub use layers::layers_figure;
-pub use maps::{map_grid, shade, MapGrid, MapTile, Scale};
+pub use maps::{map_grid, map_grid_rows, shade, MapGrid, MapTile, Scale};
 
 use plotters::prelude::*;
 use std::sync::Once;

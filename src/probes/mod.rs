@@ -10,6 +10,8 @@ mod ascent;
 mod attribution;
 mod checks;
 mod filters;
+#[cfg(test)]
+mod fixture;
 mod occlusion;
 pub mod scores;
 
