@@ -251,20 +251,29 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
     let out_width = model.dag.nodes[model.dag.output].width();
     let inspector = Inspector::new(be, model, p.data.train.sample_shape());
     let mut files = Vec::new();
+    // A split's outputs are computed once, and only for probes that read them: a pass
+    // over 8,000 digits costs about a second.
+    let mut outputs_of: Vec<(Split, Vec<f64>)> = Vec::new();
     for probe in &list {
         let split = probe.split.unwrap_or_else(|| probes::default_split(probe.kind, p.data.test.is_some()));
         let Some(data) = train::split_data(&p.data, split) else {
             let kind = probe.kind.name();
             return Err(Error::Data(format!("probe `{kind}`: the data has no {} split", split.name())));
         };
-        let outputs = inspector.predict(&data.inputs);
+        if probes::reads_outputs(probe.kind) && !outputs_of.iter().any(|(s, _)| *s == split) {
+            outputs_of.push((split, inspector.predict(&data.inputs)));
+        }
+        let outputs = match outputs_of.iter().find(|(s, _)| *s == split) {
+            Some((_, o)) if probes::reads_outputs(probe.kind) => o.as_slice(),
+            _ => &[],
+        };
         let ctx = ProbeContext {
             run_name: &spec.name,
             history,
             param_names,
             split,
             data,
-            outputs: &outputs,
+            outputs,
             out_width,
             model: &inspector,
             scale: p.data.scale,

@@ -29,7 +29,8 @@ pub struct ProbeContext<'a> {
     pub param_names: &'a [String],
     pub split: Split,
     pub data: &'a Dataset,
-    /// The model's outputs on `data`, rows × out_width.
+    /// The model's outputs on `data`, rows × out_width, for the probes that
+    /// [`reads_outputs`] names (empty for the others, which ask `model` what they need).
     pub outputs: &'a [f64],
     pub out_width: usize,
     /// The trained model: values and gradients at any node.
@@ -51,6 +52,11 @@ impl ProbeFile {
     pub fn new(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
         ProbeFile { name: name.into(), bytes: bytes.into() }
     }
+}
+
+/// The probes drawn from the model's outputs on their whole split.
+pub fn reads_outputs(kind: ProbeKind) -> bool {
+    matches!(kind, ProbeKind::TruthVsPrediction | ProbeKind::Confusion | ProbeKind::Misclassified)
 }
 
 /// The split a probe reads when its spec names none: the 2-D pictures show the training
