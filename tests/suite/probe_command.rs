@@ -275,3 +275,37 @@ fn what_cannot_be_probed_is_refused_and_left_alone() {
     let none = run_ok(bare, &results, &["--set", "name=\"bare\""]);
     refused(&none, &[], "the spec has no [[probes]] a checkpoint can draw; name one with --probe KIND");
 }
+
+/// Every probe of the shipped `mnist_probes.toml` (a quick variant): `runner probe` on
+/// the finished run writes each probe file again with the bytes training's end wrote.
+#[test]
+fn every_probe_kind_drawn_later_matches_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let spec = root().join("experiments/mnist_probes.toml");
+    let quick = [
+        "--set",
+        "data.n=256",
+        "--set",
+        "data.test_n=64",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "probes.9.steps=10",
+        "--set",
+        "probes.11.count=16",
+    ];
+    let dir = run_ok(spec.to_str().unwrap(), &results, &quick);
+    // What the probes wrote: everything but the run's own files and the history's curves.
+    let own = ["spec.toml", "manifest.json", "metrics.csv", "model.safetensors", "confusion.csv", "classes.csv"];
+    let probe_files: Vec<String> =
+        listed(&dir).into_iter().filter(|f| !own.contains(&f.as_str()) && f != "curves.png").collect();
+    for kind in ["filters_conv1", "activations_relu1", "saliency", "input_x_gradient", "deconvnet", "guided_backprop"] {
+        assert!(probe_files.iter().any(|f| f.starts_with(kind)), "{kind} drawn: {probe_files:?}");
+    }
+    for kind in ["gradient_ascent", "occlusion", "adversarial_test.csv", "adversarial_examples"] {
+        assert!(probe_files.iter().any(|f| f.starts_with(kind)), "{kind} drawn: {probe_files:?}");
+    }
+    let names: Vec<&str> = probe_files.iter().map(String::as_str).collect();
+    probes_again_give_the_same_bytes(&dir, &names);
+}
