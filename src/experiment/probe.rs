@@ -83,12 +83,14 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
     }
     let run = results::finished_run(&opts.folder).map_err(refuse)?;
     let checkpoint = run.folder.join("model.safetensors");
-    if run.parameters > 0 && !checkpoint.is_file() {
+    let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
+    // The graph decides: a manifest edited to say 0 parameters must not let the probes
+    // look at an untrained model.
+    if (run.parameters > 0 || prepared.dag.param_count() > 0) && !checkpoint.exists() {
         return Err(refuse("it has no model.safetensors (the run was made with `[output] checkpoint = false`)".into()));
     }
-    let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
     let given =
-        if checkpoint.is_file() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
+        if checkpoint.exists() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
     let (kinds, skipped) = choose(&mut prepared, kinds)?;
     let made = match prepared.loaded.spec.dtype {
         DType::F32 => probe_with::<f32>(&prepared, &given, &kinds)?,
