@@ -10,7 +10,7 @@ use super::occlusion::{too_many_positions, DEFAULT_PATCH, DEFAULT_STRIDE};
 use super::scores::Scores;
 use crate::data::Dataset;
 use crate::graph::{Dag, NodeOp};
-use crate::spec::{ProbeKind, ProbeSpec};
+use crate::spec::{ProbeKind, ProbeSpec, MAX_ASCENT_TARGETS};
 
 type Checked = Result<(), (&'static str, String)>;
 
@@ -45,9 +45,14 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
                 (Some(layer), Some(channel)) => channel_of(layer, channel, dag),
                 _ => {
                     classifier(d)?;
-                    scores_for_model(dag).map_err(on_kind)?;
+                    let classes = scores_for_model(dag).map_err(on_kind)?.classes;
                     for &c in probe.classes.iter().flatten() {
                         class_in_range("classes", Some(c), dag)?;
+                    }
+                    if probe.classes.is_none() && classes > MAX_ASCENT_TARGETS {
+                        return Err(("kind", format!(
+                            "it makes one image per class, and the model scores {classes} classes; list at most {MAX_ASCENT_TARGETS} in `classes`"
+                        )));
                     }
                     Ok(())
                 }
