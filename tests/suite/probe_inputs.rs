@@ -134,6 +134,16 @@ fn broken_run_files_are_refused_at_once_and_left_alone() {
     };
     refused_after(&run, "other architecture", wider, "`hidden.weight` has shape [4, 2]; the model needs [5, 2]");
 
+    // Settings other than the probes' would look at a model that was never trained so.
+    let before = snapshot(&run);
+    for edit in [["--set", "data.validation_fraction=0.5"], ["--unset", "model.layers.0.units"]] {
+        let out = probe_within(&run, &edit);
+        assert_eq!(out.code, 2, "{edit:?}: {}", out.stderr);
+        let want = format!("error: {} {}: runner probe changes probe settings only", edit[0], edit[1]);
+        assert!(out.stderr.starts_with(&want) && out.stderr.lines().count() == 1, "{}", out.stderr);
+    }
+    assert_eq!(snapshot(&run), before);
+
     // A folder whose path has spaces, and a kind asked twice: drawn once.
     let spaced = tmp.path().join("a run folder");
     std::fs::create_dir(&spaced).unwrap();
