@@ -33,6 +33,8 @@ mod memory;
 mod mnist;
 #[path = "suite/probe_command.rs"]
 mod probe_command;
+#[path = "suite/probe_inputs.rs"]
+mod probe_inputs;
 #[path = "suite/reproducibility.rs"]
 mod reproducibility;
 #[path = "suite/resume.rs"]

@@ -13,7 +13,8 @@ pub struct ProbeArgs {
     /// its defaults. Without it, every probe of the spec but `curves` and `params`.
     #[arg(long = "probe", value_name = "KIND")]
     pub probes: Vec<String>,
-    /// Change a probe's settings: --set probes.0.images=[0,1,2].
+    /// Change a probe's settings: --set probes.0.images=[0,1,2] (only `probes.…`, and
+    /// `data.path` for data that has moved: the model and data are the run's).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub sets: Vec<String>,
     /// Remove a spec value before the --set ones apply.

@@ -11,8 +11,19 @@ use std::path::Path;
 pub fn read(path: &Path, dag: &Dag) -> Result<HashMap<String, Vec<f64>>> {
     let fail = |m: String| Error::Data(format!("{}: {m}", path.display()));
     // /dev/zero would be read until memory runs out, a FIFO would block: only files.
-    if !std::fs::metadata(path).map_err(|e| Error::io(path, e))?.is_file() {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
         return Err(fail("is not a regular file".into()));
+    }
+    // Read whole, so its size is checked first: a corrupt or sparse file of many
+    // gigabytes is not this model's checkpoint and would only exhaust memory.
+    let most = most_bytes(dag);
+    if meta.len() > most {
+        return Err(fail(format!(
+            "is {} bytes, more than a checkpoint of this model's {} parameters can take (at most {most})",
+            meta.len(),
+            dag.param_count()
+        )));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a safetensors file: {e}")))?;
@@ -42,6 +53,14 @@ pub fn read(path: &Path, dag: &Dag) -> Result<HashMap<String, Vec<f64>>> {
         return Err(fail(format!("missing {} (the file has: {})", missing.join(", "), have.join(", "))));
     }
     Ok(values)
+}
+
+/// The largest checkpoint file read for `dag`: its parameters in f64 four times over
+/// (room for tensors a checkpoint may hold besides them), and the header.
+fn most_bytes(dag: &Dag) -> u64 {
+    /// safetensors' own limit on the JSON header.
+    const MAX_HEADER: u64 = 100_000_000;
+    (dag.param_count() as u64).saturating_mul(32).saturating_add(MAX_HEADER + (64 << 20))
 }
 
 fn decode(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {

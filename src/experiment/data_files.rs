@@ -84,7 +84,7 @@ pub fn hash_files(loaded: &LoadedSpec, base_dir: &Path) -> Result<DataHashes> {
 /// does not read (its data was overridden) are not checked.
 pub fn check_against_manifest(spec_path: &Path, hashes: &DataHashes) -> Result<()> {
     let manifest_path = spec_path.parent().unwrap_or(Path::new(".")).join("manifest.json");
-    let Ok(text) = std::fs::read_to_string(&manifest_path) else {
+    let Ok(text) = crate::results::read_manifest_text(&manifest_path) else {
         return Ok(());
     };
     // Someone else's manifest.json beside a spec is none of our business.

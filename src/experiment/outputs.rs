@@ -57,7 +57,9 @@ pub fn write_all<T: Element, B: Backend<T>>(
         let path = dir.path_of(super::execute::LAYERS_FILE);
         let csv = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let png = crate::plot::layers_figure(&spec.name, &csv).map_err(|m| Error::Data(format!("layers.png: {m}")))?;
-        write("layers.png", &png)?;
+        if let Some(png) = png {
+            write("layers.png", &png)?;
+        }
     }
 
     let diverged = history.and_then(|h| h.diverged);

@@ -81,14 +81,19 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
             kinds.push(kind);
         }
     }
+    for edit in &opts.sets {
+        only_probe_settings(edit)?;
+    }
     let run = results::finished_run(&opts.folder).map_err(refuse)?;
     let checkpoint = run.folder.join("model.safetensors");
-    if run.parameters > 0 && !checkpoint.is_file() {
+    let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
+    // The graph decides: a manifest edited to say 0 parameters must not let the probes
+    // look at an untrained model.
+    if (run.parameters > 0 || prepared.dag.param_count() > 0) && !checkpoint.exists() {
         return Err(refuse("it has no model.safetensors (the run was made with `[output] checkpoint = false`)".into()));
     }
-    let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
     let given =
-        if checkpoint.is_file() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
+        if checkpoint.exists() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
     let (kinds, skipped) = choose(&mut prepared, kinds)?;
     let made = match prepared.loaded.spec.dtype {
         DType::F32 => probe_with::<f32>(&prepared, &given, &kinds)?,
@@ -97,6 +102,26 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
     let files: Vec<(String, Vec<u8>)> = made.into_iter().map(|f| (f.name, f.bytes)).collect();
     let paths = add(&run, &files)?;
     Ok(ProbeSummary { files: paths, skipped })
+}
+
+/// `--set`/`--unset` may change the probes only: the model and the data are the run's
+/// (its checkpoint holds that model trained on that data; another split, normalisation
+/// or architecture would draw a picture of something that was never trained). The one
+/// exception is `data.path`, for data that has moved since.
+fn only_probe_settings(edit: &str) -> Result<()> {
+    let (flag, arg) = match edit.strip_prefix(crate::spec::UNSET_PREFIX) {
+        Some(key) => ("--unset", key),
+        None => ("--set", edit),
+    };
+    let key = arg.split('=').next().unwrap_or("").trim();
+    if key == "probes" || key.starts_with("probes.") || (key == "data.path" && flag == "--set") {
+        return Ok(());
+    }
+    let shown: String = arg.chars().take(80).collect();
+    Err(Error::Usage(format!(
+        "{flag} {shown}: runner probe changes probe settings only (`probes.N.…`, and `data.path` for data \
+         that moved); the model and data are the run's, as its checkpoint was trained (to change them, run the spec again)"
+    )))
 }
 
 fn add(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {

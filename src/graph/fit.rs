@@ -63,6 +63,9 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
         for (j, name) in h.get_ref().nodes.iter().flatten().enumerate() {
             dag.resolve(name).map_err(|m| at(&format!("hooks.{i}.nodes.{j}"), format!("[[hooks]] nodes: {m}")))?;
         }
+        if let Some((j, m)) = super::hook_stats::unrecordable(h.get_ref(), dag) {
+            return Err(at(&format!("hooks.{i}.stats.{j}"), m));
+        }
     }
     let mut stems: Vec<String> = Vec::new();
     for (i, p) in spec.probes.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! their initial values decided. Nothing here runs.
 
 mod fit;
+mod hook_stats;
 mod spatial;
 mod summary;
 

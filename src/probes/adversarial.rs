@@ -36,7 +36,10 @@ const DEFAULT_EPSILONS: [f64; 7] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3];
 pub(super) fn scores_for_model(dag: &Dag) -> Result<Scores, String> {
     let s = Scores::of(dag);
     if !dag.nodes[s.node].batched {
-        return Err(format!("the scores node `{}` is not per sample", dag.nodes[s.node].name));
+        return Err(format!(
+            "the model's scores `{}` are one value for the whole batch, not class scores per sample",
+            dag.nodes[s.node].name
+        ));
     }
     Ok(s)
 }

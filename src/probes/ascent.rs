@@ -33,12 +33,15 @@ struct Settings {
     blur: f64,
 }
 
+/// `jitter` when the spec gives none (pixels).
+pub(super) const DEFAULT_JITTER: usize = 1;
+
 fn settings(probe: &ProbeSpec, (h, w): (usize, usize)) -> Result<Settings, String> {
     let s = Settings {
         steps: probe.steps.unwrap_or(200),
         lr: probe.lr.unwrap_or(0.1),
         l2: probe.l2.unwrap_or(1e-3),
-        jitter: probe.jitter.unwrap_or(1),
+        jitter: probe.jitter.unwrap_or(DEFAULT_JITTER),
         blur: probe.blur.unwrap_or(0.5),
     };
     if s.steps == 0 {

@@ -4,10 +4,13 @@
 //! classifier). Ranges that need neither graph nor data are checked in
 //! `spec::validate_probe`.
 
+use super::adversarial::{scores_for, scores_for_model};
+use super::ascent::DEFAULT_JITTER;
+use super::occlusion::{too_many_positions, DEFAULT_PATCH, DEFAULT_STRIDE};
 use super::scores::Scores;
 use crate::data::Dataset;
 use crate::graph::{Dag, NodeOp};
-use crate::spec::{ProbeKind, ProbeSpec};
+use crate::spec::{ProbeKind, ProbeSpec, MAX_ASCENT_TARGETS};
 
 type Checked = Result<(), (&'static str, String)>;
 
@@ -22,17 +25,34 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
         }
         ProbeKind::Saliency | ProbeKind::InputXGradient | ProbeKind::Deconvnet | ProbeKind::GuidedBackprop => {
             classifier(d)?;
+            scores_for_model(dag).map_err(on_kind)?;
             indices(probe, d)?;
             class_in_range("class", probe.class, dag)
         }
         ProbeKind::GradientAscent => {
             images(d)?;
+            let shape = d.sample_shape();
+            let jitter = probe.jitter.unwrap_or(DEFAULT_JITTER);
+            if jitter >= shape[1].min(shape[2]) {
+                let (h, w) = (shape[1], shape[2]);
+                let most = h.min(w) - 1;
+                return Err((
+                    "jitter",
+                    format!("`jitter` is {jitter} pixels; the images are {h} × {w}, so at most {most}"),
+                ));
+            }
             match (&probe.layer, probe.channel) {
                 (Some(layer), Some(channel)) => channel_of(layer, channel, dag),
                 _ => {
                     classifier(d)?;
+                    let classes = scores_for_model(dag).map_err(on_kind)?.classes;
                     for &c in probe.classes.iter().flatten() {
                         class_in_range("classes", Some(c), dag)?;
+                    }
+                    if probe.classes.is_none() && classes > MAX_ASCENT_TARGETS {
+                        return Err(("kind", format!(
+                            "it makes one image per class, and the model scores {classes} classes; list at most {MAX_ASCENT_TARGETS} in `classes`"
+                        )));
                     }
                     Ok(())
                 }
@@ -41,6 +61,7 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
         ProbeKind::Occlusion => {
             images(d)?;
             classifier(d)?;
+            scores_for(dag, d).map_err(on_kind)?;
             indices(probe, d)?;
             let shape = d.sample_shape();
             let side = shape[1].min(shape[2]);
@@ -54,10 +75,13 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
             if let Some(stride) = probe.stride.filter(|&s| s > side) {
                 return Err(("stride", format!("`stride` is {stride} pixels, larger than the {side}-pixel images")));
             }
-            Ok(())
+            let patch = probe.patch.unwrap_or(DEFAULT_PATCH);
+            let stride = probe.stride.unwrap_or(DEFAULT_STRIDE);
+            too_many_positions((shape[0], shape[1], shape[2]), patch, stride).map_err(|m| ("stride", m))
         }
         ProbeKind::Adversarial => {
             classifier(d)?;
+            scores_for(dag, d).map_err(on_kind)?;
             indices(probe, d)?;
             match probe.count {
                 Some(n) if n > d.len() => {
@@ -70,8 +94,10 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
     }
 }
 
-/// `occlusion`'s patch side when the spec gives none (see `ProbeSpec::patch`).
-const DEFAULT_PATCH: usize = 6;
+/// A model-and-data mismatch, about the probe as a whole.
+fn on_kind(m: String) -> (&'static str, String) {
+    ("kind", m)
+}
 
 /// The probe draws images: samples must be [channels, height, width].
 fn images(d: &Dataset) -> Checked {
@@ -87,10 +113,9 @@ fn images(d: &Dataset) -> Checked {
     ))
 }
 
-/// Class labels, or 0/1 targets a classifier's score can be read for.
+/// One column of class labels (`classes` in [data]), as the probes read them.
 fn classifier(d: &Dataset) -> Checked {
-    let zero_one = d.target_cols == 1 && d.targets.iter().all(|t| *t == 0.0 || *t == 1.0);
-    if d.target_cols > 0 && (d.classes.is_some() || zero_one) {
+    if d.target_cols == 1 && d.classes.is_some() {
         return Ok(());
     }
     Err((

@@ -12,8 +12,25 @@ use super::{class_labels, file_stem, ProbeContext, ProbeFile};
 use crate::plot::{MapTile, Scale};
 use crate::spec::ProbeSpec;
 
+/// `patch` and `stride` when the spec gives none (pixels).
+pub(super) const DEFAULT_PATCH: usize = 6;
+pub(super) const DEFAULT_STRIDE: usize = 2;
+
 /// The most input values built for one image's pass (2^25 f64: 256 MiB).
 const MAX_VALUES: usize = 1 << 25;
+
+/// An error when one image's pass (the image and a copy per patch position) would build
+/// more than [`MAX_VALUES`] inputs; `patch` is at most the image's side.
+pub(super) fn too_many_positions((c, h, w): (usize, usize, usize), patch: usize, stride: usize) -> Result<(), String> {
+    let positions = starts(h, patch, stride).len() * starts(w, patch, stride).len();
+    let f = c * h * w;
+    if (1 + positions).saturating_mul(f) > MAX_VALUES {
+        return Err(format!(
+            "{positions} patch positions of {f} values per image is too many to score at once; use a larger `stride` or `patch`"
+        ));
+    }
+    Ok(())
+}
 
 /// Top (or left) edges of the patch along an axis of `size` pixels.
 fn starts(size: usize, patch: usize, stride: usize) -> Vec<usize> {
@@ -31,8 +48,8 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     let labels = class_labels(d)?;
     let scores = scores_for(ctx.model.dag(), d)?;
     let images = chosen_images(probe, d)?;
-    let patch = probe.patch.unwrap_or(6);
-    let stride = probe.stride.unwrap_or(2);
+    let patch = probe.patch.unwrap_or(DEFAULT_PATCH);
+    let stride = probe.stride.unwrap_or(DEFAULT_STRIDE);
     let baseline = probe.baseline.unwrap_or(0.0);
     if patch == 0 || stride == 0 {
         return Err(format!("`patch` ({patch}) and `stride` ({stride}) must be at least 1"));
@@ -47,16 +64,11 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         return Err(format!("a sample has label {y}; the model scores {} classes", scores.classes));
     }
     let fill = ctx.scale.to_model(baseline);
+    too_many_positions(shape, patch, stride)?;
     let (ys, xs) = (starts(h, patch, stride), starts(w, patch, stride));
     let positions: Vec<(usize, usize)> = ys.iter().flat_map(|&r| xs.iter().map(move |&q| (r, q))).collect();
     let f = d.features;
     let per_image = 1 + positions.len();
-    if per_image.saturating_mul(f) > MAX_VALUES {
-        return Err(format!(
-            "{} patch positions of {f} values per image is too many to score at once; use a larger `stride` or `patch`",
-            positions.len()
-        ));
-    }
     let k = scores.classes;
     let mut csv = String::from("image,true,row,col,drop\n");
     let mut originals = Vec::new();

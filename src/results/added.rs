@@ -47,7 +47,7 @@ pub fn finished_run(folder: &Path) -> std::result::Result<FinishedRun, String> {
         return Err("not a folder (give the run folder that holds manifest.json)".into());
     }
     let manifest = folder.join("manifest.json");
-    let value = std::fs::read_to_string(&manifest)
+    let value = read_manifest_text(&manifest)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .filter(|m| m.get("program").and_then(|p| p.as_str()) == Some("runner"));
@@ -69,6 +69,24 @@ pub fn finished_run(folder: &Path) -> std::result::Result<FinishedRun, String> {
     Ok(FinishedRun { folder: folder.to_path_buf(), status, parameters })
 }
 
+/// A manifest is a few kilobytes; one this large is not runner's.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+
+/// The text of a run's manifest.json: a regular file (a FIFO would block, /dev/zero
+/// never end) of at most [`MAX_MANIFEST_BYTES`].
+pub fn read_manifest_text(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error as IoError, ErrorKind, Read};
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(IoError::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(MAX_MANIFEST_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(IoError::new(ErrorKind::InvalidData, format!("over {MAX_MANIFEST_BYTES} bytes")));
+    }
+    Ok(text)
+}
+
 /// Adds `files` (name, bytes) to a finished run folder and lists them in its manifest
 /// (once each, before `manifest.json`). Returns their paths.
 pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
@@ -80,7 +98,7 @@ pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<P
         }
     }
     let manifest_path = folder.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+    let text = read_manifest_text(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     let manifest = with_files_listed(&text, &names)
         .ok_or_else(|| Error::Data(format!("{}: no `files` list to add to", manifest_path.display())))?;

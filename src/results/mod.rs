@@ -11,7 +11,7 @@ mod owner;
 mod resume;
 mod stream;
 
-pub use added::{add_files, finished_run, FinishedRun};
+pub use added::{add_files, finished_run, read_manifest_text, FinishedRun};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
 pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};

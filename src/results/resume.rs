@@ -179,7 +179,7 @@ pub fn find_unfinished(folder: &Path) -> Result<Unfinished> {
         };
     }
     let manifest_path = folder.join("manifest.json");
-    let status = std::fs::read_to_string(&manifest_path)
+    let status = super::read_manifest_text(&manifest_path)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|m| m.get("status").and_then(|s| s.as_str()).map(String::from))

@@ -20,3 +20,4 @@ pub use probe::*;
 pub use types::*;
 pub use validate::{kind_name, op_name_of, show};
 pub use validate_model::name_problem;
+pub use validate_probe::MAX_ASCENT_TARGETS;

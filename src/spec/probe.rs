@@ -96,7 +96,7 @@ pub struct ProbeSpec {
     /// The class whose score an attribution probe explains (the predicted one by default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<usize>,
-    /// The classes `gradient_ascent` maximises (every class by default).
+    /// The classes `gradient_ascent` maximises (every class by default; at most 256).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<usize>>,
     /// A channel of `layer` whose mean `gradient_ascent` maximises instead of a class.

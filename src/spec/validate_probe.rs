@@ -81,7 +81,7 @@ pub(super) fn validate_probe(c: &Check, i: usize, p: &ProbeSpec) -> Result<()> {
     v.number("step_size", p.step_size, 0.0, true, MAX_RAW)?;
     let number = |n: &usize| n.to_string();
     v.list("images", p.images.as_deref(), MAX_IMAGES, "leave it out for the first 8", number)?;
-    v.list("classes", p.classes.as_deref(), usize::MAX, "leave it out for every class", number)?;
+    v.list("classes", p.classes.as_deref(), MAX_ASCENT_TARGETS, "leave it out for every class", number)?;
     let layers = p.layers.as_deref();
     v.list("layers", layers, usize::MAX, "leave it out for every conv, ReLU and pool node", |n: &String| n.clone())?;
     v.list("attacks", p.attacks.as_deref(), usize::MAX, "leave it out for both", |a: &Attack| attack_name(*a))?;
@@ -136,6 +136,8 @@ const MAX_WEIGHT: f64 = 1e6;
 const MAX_RAW: f64 = 1e6;
 /// Images a probe draws: each is a row (or a tile) of its picture.
 pub const MAX_IMAGES: usize = 64;
+/// Classes `gradient_ascent` optimises: each is an input image made and drawn.
+pub const MAX_ASCENT_TARGETS: usize = 256;
 /// Epsilons an `adversarial` probe tries: each is a full attack.
 const MAX_EPSILONS: usize = 64;
 

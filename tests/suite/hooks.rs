@@ -295,3 +295,21 @@ fn the_deep_sigmoid_net_loses_its_gradient_on_the_way_down_and_relu_and_batch_no
     assert!(relu < 1e3 && sigmoid / relu > 100.0, "relu: {relu}");
     assert!(batch_norm < 10.0, "batch-norm: {batch_norm}");
 }
+
+/// The gradient at a final sigmoid that the BCE loss reads past is never recorded: a
+/// hook asking only for it leaves layers.csv's column empty, and the run completes
+/// without a layers.png rather than failing after training.
+#[test]
+fn a_hook_with_nothing_to_draw_keeps_the_run_and_its_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(root().join("experiments/xor.toml")).unwrap();
+    text.push_str("\n[[hooks]]\nnodes = [\"out\"]\nstats = [\"grad_norm\"]\n");
+    let spec = write_spec(tmp.path(), "xor_hooked.toml", &text);
+    let dir = run_ok(spec.to_str().unwrap(), &tmp.path().join("results"), &["--set", "train.iterations=5"]);
+    let csv = std::fs::read_to_string(dir.join("layers.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("step,node,op,grad_norm"), "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",out,sigmoid,")), "{csv}");
+    assert!(!dir.join("layers.png").exists());
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"layers.csv\"") && !manifest.contains("\"layers.png\""), "{manifest}");
+}

@@ -268,6 +268,14 @@ fn what_cannot_be_probed_is_refused_and_left_alone() {
 
     let unsaved = run_ok(spec.to_str().unwrap(), &results, &["--set", "output.checkpoint=false"]);
     refused(&unsaved, &[], "no model.safetensors (the run was made with `[output] checkpoint = false`)");
+    // A manifest edited to claim no parameters does not let the probes read an
+    // untrained model: the spec's graph says what a checkpoint must hold.
+    let manifest_path = unsaved.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).unwrap();
+    let (at, _) = text.match_indices("\"parameters\": ").next().unwrap();
+    let end = at + text[at..].find(',').unwrap();
+    std::fs::write(&manifest_path, format!("{}\"parameters\": 0{}", &text[..at], &text[end..])).unwrap();
+    refused(&unsaved, &[], "no model.safetensors");
 
     let text = std::fs::read_to_string(&spec).unwrap();
     let bare = write_spec(tmp.path(), "bare.toml", &text[..text.find("[[probes]]").unwrap()]);

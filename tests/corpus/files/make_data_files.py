@@ -89,3 +89,8 @@ mnist("data_idx_empty_file", replace={"t10k-labels-idx1-ubyte": b""})
 mnist("data_idx_gz_labels_bad", skip=("train-labels-idx1-ubyte",),
       replace={"train-labels-idx1-ubyte.gz": gz(idx([4], [0, 1, 2, 10]))})
 mnist("data_idx_five_dims", replace={"train-images-idx3-ubyte": bytes([0, 0, 8, 9]) + bytes(40)})
+# Images too small or too large for a probe's defaults.
+mnist("data_idx_1px", h=1, w=1)
+big = {"train-images-idx3-ubyte.gz": gz(idx([4, 80, 80], pixels(4, 80, 80))),
+       "t10k-images-idx3-ubyte.gz": gz(idx([2, 80, 80], pixels(2, 80, 80)))}
+mnist("data_idx_80px", h=80, w=80, replace=big, skip=("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"))
