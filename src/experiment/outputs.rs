@@ -36,7 +36,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
     if let Some(c) = class_report(be, model, p) {
         write("confusion.csv", results::confusion_csv(&c).as_bytes())?;
-        write("classes.csv", results::classes_csv(&c).as_bytes())?;
+        write("classes.csv", results::classes_csv(&c, T::DTYPE).as_bytes())?;
     }
     if spec.output.predictions {
         write("predictions.csv", predictions_csv(be, model, p).as_bytes())?;
@@ -204,7 +204,7 @@ fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &P
             }
         }
         // A first column names the split of each row.
-        let csv = cols.to_csv();
+        let csv = cols.to_csv(T::DTYPE);
         let mut lines = csv.lines();
         let header = lines.next().unwrap_or("");
         if text.is_empty() {
@@ -225,7 +225,9 @@ fn gradients_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Pre
         let node = &model.dag.nodes[i];
         let w = if node.batched { node.width().max(1) } else { 1 };
         for (k, v) in g.iter().enumerate() {
-            out.push_str(&format!("{},{},{},{v}\n", node.name, k / w, k % w));
+            out.push_str(&format!("{},{},{}", node.name, k / w, k % w));
+            results::push_cell(&mut out, *v, T::DTYPE);
+            out.push('\n');
         }
     }
     out

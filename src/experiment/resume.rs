@@ -247,7 +247,7 @@ mod tests {
             values: vec![0.1 + 0.2, f64::NAN, -1e-300, f64::INFINITY],
         };
         let mut line = String::new();
-        results::metrics_row(&mut line, &r);
+        results::metrics_row(&mut line, &r, crate::backend::DType::F64);
         let back = parse_metrics_row(line.trim_end(), 4).unwrap();
         assert_eq!((back.step, back.epoch, back.split), (12, 1, Split::Batch));
         assert_eq!(back.values[0].to_bits(), r.values[0].to_bits());
