@@ -66,7 +66,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
         Some(h) if h.interrupted => "interrupted",
         _ => "complete",
     };
-    let final_metrics = final_metrics(history);
+    let final_metrics = final_metrics(history, T::DTYPE);
     let steps = history.map(|h| h.steps).unwrap_or(0);
     let mut manifest = manifest(ctx, status, files)?;
     manifest.steps = steps;
@@ -151,14 +151,15 @@ pub fn write_failed_manifest(ctx: &RunContext, error: &Error) -> Result<()> {
     write_manifest(dir, &manifest)
 }
 
-/// The last record of each split, as `split.metric`.
-fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
+/// The last record of each split, as `split.metric`, each the value metrics.csv's text
+/// gives (0.986, not the f32 run's 0.9860000014305116).
+fn final_metrics(history: Option<&History>, dtype: crate::backend::DType) -> Vec<(String, f64)> {
     let Some(h) = history else { return vec![] };
     let mut out = Vec::new();
     for split in [Split::Train, Split::Validation, Split::Test] {
         if let Some(r) = h.last.iter().find(|r| r.split == split) {
             for (m, v) in h.metrics.iter().zip(&r.values) {
-                out.push((format!("{}.{}", split.name(), m.name()), *v));
+                out.push((format!("{}.{}", split.name(), m.name()), results::as_written(*v, dtype)));
             }
         }
     }

@@ -43,6 +43,13 @@ pub fn format_value(v: f64, dtype: DType) -> String {
     }
 }
 
+/// `v` as a reader of the CSVs gets it: the f64 nearest the written decimal (0.8 for an
+/// f32 run's 0.800000011920929), so numbers shown elsewhere (the manifest's JSON, the
+/// summary) match the CSVs' text.
+pub fn as_written(v: f64, dtype: DType) -> f64 {
+    format_value(v, dtype).parse().unwrap_or(v)
+}
+
 /// Appends `,` and the text of `v` to a CSV row.
 pub fn push_cell(out: &mut String, v: f64, dtype: DType) {
     out.push(',');
@@ -78,6 +85,9 @@ mod tests {
         assert_eq!(format_value(-f64::NAN, DType::F64), "nan");
         assert_eq!(format_value(f64::INFINITY, DType::F64), "inf");
         assert_eq!(format_value(f64::NEG_INFINITY, DType::F32), "-inf");
+        assert_eq!(as_written(0.8f32 as f64, DType::F32), 0.8);
+        assert_eq!(as_written(0.8f32 as f64, DType::F64), 0.8f32 as f64);
+        assert_eq!(as_written(f64::NEG_INFINITY, DType::F32), f64::NEG_INFINITY);
     }
 
     #[test]
