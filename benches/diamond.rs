@@ -6,7 +6,7 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use runner::backend::CpuBackend;
+use runner::backend::{CpuBackend, DType};
 use runner::experiment::prepare;
 use runner::layers::Model;
 use runner::results::MetricsStream;
@@ -54,8 +54,9 @@ fn main() {
             let folder = tempfile::tempdir().expect("a temporary folder");
             let start = Instant::now();
             let h = if streamed {
-                let stream = MetricsStream::create(&folder.path().join("metrics.csv"), &spec.metrics.record)
-                    .expect("metrics.csv can be created");
+                let stream =
+                    MetricsStream::create(&folder.path().join("metrics.csv"), &spec.metrics.record, DType::F32)
+                        .expect("metrics.csv can be created");
                 let mut observer = Streamed(stream);
                 let h = train(&be, &mut model, &p.data, &plan, &mut observer);
                 observer.0.finish().expect("metrics.csv is written");

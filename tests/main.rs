@@ -13,6 +13,8 @@ mod common;
 mod corpus;
 #[path = "suite/cpu_paths.rs"]
 mod cpu_paths;
+#[path = "suite/csv_numbers.rs"]
+mod csv_numbers;
 #[path = "suite/diff.rs"]
 mod diff;
 #[path = "suite/errors.rs"]

@@ -168,6 +168,32 @@ fn run(a: RunArgs) -> Result<()> {
     with_progress(a.quiet, &interrupt, |progress| experiment::run(&opts, progress))
 }
 
+/// The progress bar's speed: `200 steps/s`, `4.2 steps/s`, `1.2 k steps/s`, `35 k steps/s`,
+/// two or three significant digits (indicatif's own `{per_sec}` prints `200.1634/s`).
+fn steps_per_second(rate: f64) -> String {
+    if !rate.is_finite() || rate <= 0.0 {
+        return "0 steps/s".into();
+    }
+    let mut x = rate;
+    let mut prefix = "";
+    for p in ["k ", "M ", "G "] {
+        // 999.7 would print as 1000: the next prefix reads better.
+        if x < 999.5 {
+            break;
+        }
+        x /= 1000.0;
+        prefix = p;
+    }
+    let digits = if x < 0.995 {
+        format!("{x:.2}")
+    } else if x < 9.95 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    };
+    format!("{digits} {prefix}steps/s")
+}
+
 /// Runs `work` (a run or a resume) with a progress bar, prints its summary and folder,
 /// and turns a stop by a signal into [`Error::Interrupted`] (exit 130 or 143).
 pub(crate) fn with_progress(
@@ -180,8 +206,11 @@ pub(crate) fn with_progress(
     } else {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}")
+            ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} steps  loss {msg}  {rate}  eta {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&steps_per_second(state.per_sec()));
+                })
                 .progress_chars("=> "),
         );
         b
@@ -209,5 +238,24 @@ pub(crate) fn with_progress(
             Err(Error::Interrupted { signal, steps: summary.steps, dir: summary.dir })
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steps_per_second;
+
+    #[test]
+    fn the_speed_has_a_unit_and_few_digits() {
+        assert_eq!(steps_per_second(200.1634), "200 steps/s");
+        assert_eq!(steps_per_second(4.23), "4.2 steps/s");
+        assert_eq!(steps_per_second(0.421), "0.42 steps/s");
+        assert_eq!(steps_per_second(12.6), "13 steps/s");
+        assert_eq!(steps_per_second(999.7), "1.0 k steps/s");
+        assert_eq!(steps_per_second(1234.0), "1.2 k steps/s");
+        assert_eq!(steps_per_second(35_210.0), "35 k steps/s");
+        assert_eq!(steps_per_second(2.5e6), "2.5 M steps/s");
+        assert_eq!(steps_per_second(0.0), "0 steps/s");
+        assert_eq!(steps_per_second(f64::INFINITY), "0 steps/s");
     }
 }

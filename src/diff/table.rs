@@ -64,5 +64,11 @@ mod tests {
         let t = parse_csv(p, b"a,b\n1,x\n").unwrap();
         assert_eq!((t.header.len(), t.rows[0][1].as_str()), (2, "x"));
         assert_eq!(number("NaN").map(f64::is_nan), Some(true));
+        // As run folders write them (results::format_value).
+        assert_eq!(number("nan").map(f64::is_nan), Some(true));
+        assert_eq!(number("inf"), Some(f64::INFINITY));
+        assert_eq!(number("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(number("1.7976931348623157e308"), Some(f64::MAX));
+        assert_eq!(number("5e-324"), Some(f64::from_bits(1)));
     }
 }

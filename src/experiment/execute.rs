@@ -169,14 +169,14 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
     let layers_path = ctx.dir.path_of(LAYERS_FILE);
     let (metrics, params, layers) = match ctx.resuming.map(|r| &r.meta) {
         Some(m) => (
-            MetricsStream::reopen(&metrics_path, m.metrics_bytes)?,
-            m.params_bytes.map(|len| ParamsStream::reopen(&params_path, len)).transpose()?,
-            m.layers_bytes.map(|len| LayersStream::reopen(&layers_path, len, &layer_columns)).transpose()?,
+            MetricsStream::reopen(&metrics_path, m.metrics_bytes, T::DTYPE)?,
+            m.params_bytes.map(|len| ParamsStream::reopen(&params_path, len, T::DTYPE)).transpose()?,
+            m.layers_bytes.map(|len| LayersStream::reopen(&layers_path, len, &layer_columns, T::DTYPE)).transpose()?,
         ),
         None => (
-            MetricsStream::create(&metrics_path, &spec.metrics.record)?,
-            spec.output.params.then(|| ParamsStream::create(&params_path, &param_names)).transpose()?,
-            (!hooks.is_empty()).then(|| LayersStream::create(&layers_path, &layer_columns)).transpose()?,
+            MetricsStream::create(&metrics_path, &spec.metrics.record, T::DTYPE)?,
+            spec.output.params.then(|| ParamsStream::create(&params_path, &param_names, T::DTYPE)).transpose()?,
+            (!hooks.is_empty()).then(|| LayersStream::create(&layers_path, &layer_columns, T::DTYPE)).transpose()?,
         ),
     };
     let mut observer = RunObserver {

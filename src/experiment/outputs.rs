@@ -36,7 +36,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
     if let Some(c) = class_report(be, model, p) {
         write("confusion.csv", results::confusion_csv(&c).as_bytes())?;
-        write("classes.csv", results::classes_csv(&c).as_bytes())?;
+        write("classes.csv", results::classes_csv(&c, T::DTYPE).as_bytes())?;
     }
     if spec.output.predictions {
         write("predictions.csv", predictions_csv(be, model, p).as_bytes())?;
@@ -68,7 +68,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
         Some(h) if h.interrupted => "interrupted",
         _ => "complete",
     };
-    let final_metrics = final_metrics(history);
+    let final_metrics = final_metrics(history, T::DTYPE);
     let steps = history.map(|h| h.steps).unwrap_or(0);
     let mut manifest = manifest(ctx, status, files)?;
     manifest.steps = steps;
@@ -153,14 +153,15 @@ pub fn write_failed_manifest(ctx: &RunContext, error: &Error) -> Result<()> {
     write_manifest(dir, &manifest)
 }
 
-/// The last record of each split, as `split.metric`.
-fn final_metrics(history: Option<&History>) -> Vec<(String, f64)> {
+/// The last record of each split, as `split.metric`, each the value metrics.csv's text
+/// gives (0.986, not the f32 run's 0.9860000014305116).
+fn final_metrics(history: Option<&History>, dtype: crate::backend::DType) -> Vec<(String, f64)> {
     let Some(h) = history else { return vec![] };
     let mut out = Vec::new();
     for split in [Split::Train, Split::Validation, Split::Test] {
         if let Some(r) = h.last.iter().find(|r| r.split == split) {
             for (m, v) in h.metrics.iter().zip(&r.values) {
-                out.push((format!("{}.{}", split.name(), m.name()), *v));
+                out.push((format!("{}.{}", split.name(), m.name()), results::as_written(*v, dtype)));
             }
         }
     }
@@ -206,7 +207,7 @@ fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &P
             }
         }
         // A first column names the split of each row.
-        let csv = cols.to_csv();
+        let csv = cols.to_csv(T::DTYPE);
         let mut lines = csv.lines();
         let header = lines.next().unwrap_or("");
         if text.is_empty() {
@@ -227,7 +228,9 @@ fn gradients_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Pre
         let node = &model.dag.nodes[i];
         let w = if node.batched { node.width().max(1) } else { 1 };
         for (k, v) in g.iter().enumerate() {
-            out.push_str(&format!("{},{},{},{v}\n", node.name, k / w, k % w));
+            out.push_str(&format!("{},{},{}", node.name, k / w, k % w));
+            results::push_cell(&mut out, *v, T::DTYPE);
+            out.push('\n');
         }
     }
     out

@@ -247,12 +247,21 @@ mod tests {
             values: vec![0.1 + 0.2, f64::NAN, -1e-300, f64::INFINITY],
         };
         let mut line = String::new();
-        results::metrics_row(&mut line, &r);
+        results::metrics_row(&mut line, &r, crate::backend::DType::F64);
         let back = parse_metrics_row(line.trim_end(), 4).unwrap();
         assert_eq!((back.step, back.epoch, back.split), (12, 1, Split::Batch));
         assert_eq!(back.values[0].to_bits(), r.values[0].to_bits());
         assert!(back.values[1].is_nan());
         assert_eq!(&back.values[2..], &r.values[2..]);
+        // An f32 run writes `0.8`; the history it replays into rounds it back to the
+        // f32 the run had (History holds values in the run's dtype).
+        let f32_values = vec![0.8f32 as f64, 1e-40f32 as f64, f32::MAX as f64];
+        let mut line = String::new();
+        results::metrics_row(&mut line, &Record { values: f32_values.clone(), ..r }, crate::backend::DType::F32);
+        assert_eq!(line, "12,1,batch,0.8,1e-40,3.4028235e38\n");
+        let back = parse_metrics_row(line.trim_end(), 3).unwrap();
+        let rounded: Vec<f64> = back.values.iter().map(|&v| results::in_dtype(v, crate::backend::DType::F32)).collect();
+        assert_eq!(rounded, f32_values);
         assert_eq!(parse_metrics_row("1,0,train,0.5", 2), None, "a short row");
         assert_eq!(parse_metrics_row("1,0,nowhere,0.5", 1), None);
     }

@@ -203,4 +203,14 @@ mod tests {
         assert_eq!(png, layers_figure("t", CSV).unwrap().unwrap(), "the same bytes every time");
         assert!(read("step,node\n").is_err() && read("step,node,op,mean\n1,a,relu\n").is_err());
     }
+
+    #[test]
+    fn non_finite_and_exponent_cells_as_the_run_writes_them_are_read() {
+        let csv = "step,node,op,mean\n0,a,relu,nan\n1,a,relu,inf\n2,a,relu,-inf\n3,a,relu,1.5e-7\n4,a,relu,-2e300\n";
+        let (panels, _) = read(csv).unwrap();
+        let values: Vec<f64> = panels[0].lines[0].1.iter().map(|p| p.1).collect();
+        assert!(values[0].is_nan());
+        assert_eq!(values[1..], [f64::INFINITY, f64::NEG_INFINITY, 1.5e-7, -2e300]);
+        assert!(layers_figure("t", csv).is_ok(), "a diverged layer still draws");
+    }
 }

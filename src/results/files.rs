@@ -1,6 +1,9 @@
-//! The contents of a run folder's files, as bytes. Numbers are written with Rust's
-//! shortest round-trip formatting, so the same values always give the same bytes.
+//! The contents of a run folder's files, as bytes. Numbers are written as the shortest
+//! decimal that reads back to the same value in the run's dtype (see `number`), so the
+//! same values always give the same bytes.
 
+use super::number::{format_value, push_cell};
+use crate::backend::DType;
 use crate::spec::Metric;
 use crate::train::Record;
 use serde::Serialize;
@@ -18,10 +21,10 @@ pub fn metrics_header(metrics: &[Metric]) -> String {
 }
 
 /// One row of metrics.csv, appended to `out`.
-pub fn metrics_row(out: &mut String, r: &Record) {
+pub fn metrics_row(out: &mut String, r: &Record, dtype: DType) {
     let _ = write!(out, "{},{},{}", r.step, r.epoch, r.split.name());
-    for v in &r.values {
-        let _ = write!(out, ",{v}");
+    for &v in &r.values {
+        push_cell(out, v, dtype);
     }
     out.push('\n');
 }
@@ -37,10 +40,10 @@ pub fn params_header(names: &[String]) -> String {
 }
 
 /// One row of params.csv, appended to `out`.
-pub fn params_row(out: &mut String, step: usize, values: &[f64]) {
+pub fn params_row(out: &mut String, step: usize, values: &[f64], dtype: DType) {
     let _ = write!(out, "{step}");
-    for v in values {
-        let _ = write!(out, ",{v}");
+    for &v in values {
+        push_cell(out, v, dtype);
     }
     out.push('\n');
 }
@@ -70,11 +73,11 @@ impl Columns {
         }
     }
 
-    pub fn to_csv(&self) -> String {
+    pub fn to_csv(&self, dtype: DType) -> String {
         let mut out = self.names.join(",");
         out.push('\n');
         for row in &self.cells {
-            let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            let line: Vec<String> = row.iter().map(|&v| format_value(v, dtype)).collect();
             out.push_str(&line.join(","));
             out.push('\n');
         }
@@ -91,13 +94,10 @@ pub fn element_names(name: &str, shape: &[usize]) -> Vec<String> {
 }
 
 /// A safetensors file of the named tensors, readable by Python's `safetensors`.
-pub fn safetensors_bytes(
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
-    dtype: crate::backend::DType,
-) -> Result<Vec<u8>, String> {
+pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<u8>)], dtype: DType) -> Result<Vec<u8>, String> {
     let dt = match dtype {
-        crate::backend::DType::F32 => safetensors::Dtype::F32,
-        crate::backend::DType::F64 => safetensors::Dtype::F64,
+        DType::F32 => safetensors::Dtype::F32,
+        DType::F64 => safetensors::Dtype::F64,
     };
     let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
@@ -177,19 +177,27 @@ pub fn confusion_csv(c: &crate::metrics::Confusion) -> String {
 }
 
 /// Per-class precision, recall, F1 and support, then their macro averages.
-pub fn classes_csv(c: &crate::metrics::Confusion) -> String {
+pub fn classes_csv(c: &crate::metrics::Confusion, dtype: DType) -> String {
     let mut out = String::from("class,precision,recall,f1,support\n");
     let (mut sp, mut sr, mut sf) = (0.0, 0.0, 0.0);
     for k in 0..c.classes {
         let (p, r, f) = c.class_scores(k);
         let support: usize = c.m[k].iter().sum();
-        let _ = writeln!(out, "{k},{p},{r},{f},{support}");
+        let _ = write!(out, "{k}");
+        for v in [p, r, f] {
+            push_cell(&mut out, v, dtype);
+        }
+        let _ = writeln!(out, ",{support}");
         sp += p;
         sr += r;
         sf += f;
     }
     let n = c.classes.max(1) as f64;
     let total: usize = c.m.iter().flatten().sum();
-    let _ = writeln!(out, "macro,{},{},{},{total}", sp / n, sr / n, sf / n);
+    out.push_str("macro");
+    for v in [sp / n, sr / n, sf / n] {
+        push_cell(&mut out, v, dtype);
+    }
+    let _ = writeln!(out, ",{total}");
     out
 }

@@ -7,6 +7,7 @@
 mod added;
 mod clock;
 mod files;
+mod number;
 mod owner;
 mod resume;
 mod stream;
@@ -14,6 +15,7 @@ mod stream;
 pub use added::{add_files, finished_run, read_manifest_text, FinishedRun};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
+pub use number::{as_written, format_value, in_dtype, push_cell};
 pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};
 
 pub use resume::{

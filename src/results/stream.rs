@@ -2,6 +2,7 @@
 //! however long the run, and a run killed even by SIGKILL leaves its rows so far.
 
 use super::files::{metrics_header, metrics_row, params_header, params_row};
+use crate::backend::DType;
 use crate::error::{Error, Result};
 use crate::spec::{LayerStat, Metric};
 use crate::train::{LayerRow, Record};
@@ -100,12 +101,12 @@ impl LineStream {
 }
 
 /// metrics.csv as it is recorded: `step,epoch,split,<metric>…`.
-pub struct MetricsStream(LineStream);
+pub struct MetricsStream(LineStream, DType);
 
 impl MetricsStream {
     /// Continues the file after its first `keep` bytes.
-    pub fn reopen(path: &Path, keep: u64) -> Result<Self> {
-        LineStream::reopen(path, keep).map(MetricsStream)
+    pub fn reopen(path: &Path, keep: u64, dtype: DType) -> Result<Self> {
+        Ok(MetricsStream(LineStream::reopen(path, keep)?, dtype))
     }
 
     /// Flushes, and returns the file's length.
@@ -114,12 +115,13 @@ impl MetricsStream {
         self.0.written()
     }
 
-    pub fn create(path: &Path, metrics: &[Metric]) -> Result<Self> {
-        LineStream::create(path, &metrics_header(metrics)).map(MetricsStream)
+    pub fn create(path: &Path, metrics: &[Metric], dtype: DType) -> Result<Self> {
+        Ok(MetricsStream(LineStream::create(path, &metrics_header(metrics))?, dtype))
     }
 
     pub fn push(&mut self, r: &Record) {
-        self.0.push(|out| metrics_row(out, r));
+        let dtype = self.1;
+        self.0.push(|out| metrics_row(out, r, dtype));
     }
 
     pub fn finish(self) -> Result<()> {
@@ -128,12 +130,12 @@ impl MetricsStream {
 }
 
 /// params.csv as it is recorded: the step, then every parameter element.
-pub struct ParamsStream(LineStream);
+pub struct ParamsStream(LineStream, DType);
 
 impl ParamsStream {
     /// Continues the file after its first `keep` bytes.
-    pub fn reopen(path: &Path, keep: u64) -> Result<Self> {
-        LineStream::reopen(path, keep).map(ParamsStream)
+    pub fn reopen(path: &Path, keep: u64, dtype: DType) -> Result<Self> {
+        Ok(ParamsStream(LineStream::reopen(path, keep)?, dtype))
     }
 
     /// Flushes, and returns the file's length.
@@ -142,12 +144,13 @@ impl ParamsStream {
         self.0.written()
     }
 
-    pub fn create(path: &Path, names: &[String]) -> Result<Self> {
-        LineStream::create(path, &params_header(names)).map(ParamsStream)
+    pub fn create(path: &Path, names: &[String], dtype: DType) -> Result<Self> {
+        Ok(ParamsStream(LineStream::create(path, &params_header(names))?, dtype))
     }
 
     pub fn push(&mut self, step: usize, values: &[f64]) {
-        self.0.push(|out| params_row(out, step, values));
+        let dtype = self.1;
+        self.0.push(|out| params_row(out, step, values, dtype));
     }
 
     pub fn finish(self) -> Result<()> {
@@ -160,22 +163,23 @@ impl ParamsStream {
 pub struct LayersStream {
     line: LineStream,
     columns: Vec<LayerStat>,
+    dtype: DType,
 }
 
 impl LayersStream {
-    pub fn create(path: &Path, columns: &[LayerStat]) -> Result<Self> {
+    pub fn create(path: &Path, columns: &[LayerStat], dtype: DType) -> Result<Self> {
         let mut header = String::from("step,node,op");
         for c in columns {
             header.push(',');
             header.push_str(&c.name());
         }
         header.push('\n');
-        Ok(LayersStream { line: LineStream::create(path, &header)?, columns: columns.to_vec() })
+        Ok(LayersStream { line: LineStream::create(path, &header)?, columns: columns.to_vec(), dtype })
     }
 
     /// Continues the file after its first `keep` bytes.
-    pub fn reopen(path: &Path, keep: u64, columns: &[LayerStat]) -> Result<Self> {
-        Ok(LayersStream { line: LineStream::reopen(path, keep)?, columns: columns.to_vec() })
+    pub fn reopen(path: &Path, keep: u64, columns: &[LayerStat], dtype: DType) -> Result<Self> {
+        Ok(LayersStream { line: LineStream::reopen(path, keep)?, columns: columns.to_vec(), dtype })
     }
 
     /// Flushes, and returns the file's length.
@@ -185,10 +189,10 @@ impl LayersStream {
     }
 
     pub fn push(&mut self, rows: &[LayerRow]) {
-        let columns = &self.columns;
+        let (columns, dtype) = (&self.columns, self.dtype);
         self.line.push(|out| {
             for r in rows {
-                layers_row(out, r, columns);
+                layers_row(out, r, columns, dtype);
             }
         });
     }
@@ -198,15 +202,13 @@ impl LayersStream {
     }
 }
 
-/// One row of layers.csv (numbers as shortest round-trip decimals), appended to `out`.
-pub fn layers_row(out: &mut String, r: &LayerRow, columns: &[LayerStat]) {
+/// One row of layers.csv (numbers as `number::format_value` writes them), appended to `out`.
+pub fn layers_row(out: &mut String, r: &LayerRow, columns: &[LayerStat], dtype: DType) {
     use std::fmt::Write as _;
     let _ = write!(out, "{},{},{}", r.step, r.node, r.op);
     for c in columns {
         match r.values[c.index()] {
-            Some(v) => {
-                let _ = write!(out, ",{v}");
-            }
+            Some(v) => super::number::push_cell(out, v, dtype),
             None => out.push(','),
         }
     }

@@ -99,7 +99,12 @@ pub fn write_reports(list: &RunList, messages: &[(usize, String)]) -> Result<()>
         let mut row: Vec<String> = vec![entry.id.clone()];
         row.extend(entry.values.iter().map(|(_, v)| cell(v)));
         row.extend([entry.seed.to_string(), o.status.clone()]);
-        row.extend(metrics.iter().map(|m| o.final_metrics.get(m).map(|v| v.to_string()).unwrap_or_default()));
+        row.extend(metrics.iter().map(|m| {
+            o.final_metrics
+                .get(m)
+                .map(|&v| crate::results::format_value(v, crate::backend::DType::F64))
+                .unwrap_or_default()
+        }));
         row.push(o.wall_seconds.map(|w| format!("{w:.3}")).unwrap_or_default());
         row.push(cell(folder));
         row.push(cell(o.error.as_deref().unwrap_or("")));

@@ -68,6 +68,10 @@ pub struct History {
     fresh_params: Option<(usize, Vec<f64>)>,
     thinning: Vec<(Split, Thinning)>,
     params_thinning: Thinning,
+    /// The run's dtype: records hold their values as that type has them (an f32 run's
+    /// metrics rounded to f32), so the CSVs, which write each value in the run's dtype,
+    /// read back to the very values a resumed run would have had.
+    dtype: crate::backend::DType,
 }
 
 /// Keeps record number 0, s, 2s, … of a series; doubles s whenever the kept ones fill
@@ -123,13 +127,14 @@ impl History {
         let out_width = model.dag.nodes[model.dag.output].width();
         let targets =
             plan.splits.iter().filter_map(|&s| split_data(data, s).map(|d| (s, d.target_matrix(out_width)))).collect();
-        History { metrics: plan.metrics.to_vec(), targets, ..Default::default() }
+        History { metrics: plan.metrics.to_vec(), targets, dtype: T::DTYPE, ..Default::default() }
     }
 
     /// Hands the records made since the last call to the observer, and keeps the
     /// bounded summary of them.
     pub fn publish(&mut self, observer: &mut dyn super::Observer) {
-        for r in std::mem::take(&mut self.fresh) {
+        for mut r in std::mem::take(&mut self.fresh) {
+            r.values.iter_mut().for_each(|v| *v = crate::results::in_dtype(*v, self.dtype));
             observer.record(&r);
             let split = r.split;
             let at = match self.thinning.iter().position(|(s, _)| *s == split) {
@@ -148,7 +153,8 @@ impl History {
                 None => self.last.push(r),
             }
         }
-        if let Some((step, values)) = self.fresh_params.take() {
+        if let Some((step, mut values)) = self.fresh_params.take() {
+            values.iter_mut().for_each(|v| *v = crate::results::in_dtype(*v, self.dtype));
             observer.params(step, &values);
             let params = &mut self.params;
             if self.params_thinning.admit(|| drop_every_other(params, |_| true)) {

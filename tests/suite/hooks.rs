@@ -113,14 +113,16 @@ fn hooks_see_the_relu_output_even_where_training_applies_it_after_the_pool() {
     let (mean, std) = mean_std(relu);
     let units = relu.len() / train.len();
     let dead = (0..units).filter(|&u| (0..train.len()).all(|r| relu[r * units + u] == 0.0)).count();
-    assert_eq!(stat(&table, 0, "relu", "mean"), Some(mean));
-    assert_eq!(stat(&table, 0, "relu", "std"), Some(std));
-    assert_eq!(stat(&table, 0, "relu", "dead"), Some(dead as f64 / units as f64));
+    // layers.csv holds each statistic in the run's dtype (f32 here).
+    let f32_stat = |step, node, s| stat(&table, step, node, s).map(|v| v as f32);
+    assert_eq!(f32_stat(0, "relu", "mean"), Some(mean as f32));
+    assert_eq!(f32_stat(0, "relu", "std"), Some(std as f32));
+    assert_eq!(f32_stat(0, "relu", "dead"), Some((dead as f64 / units as f64) as f32));
     // The ReLU's input has other statistics: a hook reading the deferred ReLU's tape
     // entry (its input) would be caught here.
     let (conv_mean, conv_std) = mean_std(conv);
-    assert_eq!(stat(&table, 0, "conv", "mean"), Some(conv_mean));
-    assert_eq!(stat(&table, 0, "conv", "std"), Some(conv_std));
+    assert_eq!(f32_stat(0, "conv", "mean"), Some(conv_mean as f32));
+    assert_eq!(f32_stat(0, "conv", "std"), Some(conv_std as f32));
     assert_ne!(conv_mean, mean);
     assert_eq!(stat(&table, 0, "conv", "dead"), None, "dead units are counted for ReLUs only");
     assert_eq!(stat(&table, 0, "relu", "weight_norm"), None, "no parameters, no weight norm");
