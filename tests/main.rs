@@ -33,6 +33,8 @@ mod interrupt;
 mod memory;
 #[path = "suite/mnist.rs"]
 mod mnist;
+#[path = "suite/printed.rs"]
+mod printed;
 #[path = "suite/probe_command.rs"]
 mod probe_command;
 #[path = "suite/probe_inputs.rs"]

@@ -228,8 +228,15 @@ pub(crate) fn with_progress(
             eprintln!("removed {} (left by a process that is gone)", dir.display());
         }
         eprintln!("{} in {:.2} s, {} steps", summary.status, summary.wall_seconds, summary.steps);
-        for (name, value) in &summary.final_metrics {
-            eprintln!("  {name:<20} {value:.6}");
+        if summary.printed.metrics {
+            for (name, value) in &summary.final_metrics {
+                eprintln!("  {name:<20} {value:.6}");
+            }
+        }
+        // The course's headline numbers are the run's result: on standard output,
+        // before the folder (still the last line, which scripts read).
+        for table in &summary.printed.tables {
+            print!("{}", table.render());
         }
     }
     println!("{}", summary.dir.display());

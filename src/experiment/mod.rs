@@ -6,8 +6,10 @@ mod checkpoint;
 mod data_files;
 mod execute;
 mod outputs;
+mod printed;
 mod probe;
 mod resume;
+mod table;
 
 use crate::backend::DType;
 use crate::data::{self, Splits};
@@ -17,9 +19,11 @@ use crate::results::{now_utc, RunDir};
 use crate::spec::{self, LoadedSpec};
 use crate::train::Interrupt;
 pub use data_files::DataHashes;
+pub use printed::Printed;
 pub use probe::{probe, ProbeOptions, ProbeSummary};
 pub use resume::{resume, ResumeOptions};
 use std::path::{Path, PathBuf};
+pub use table::Table;
 
 pub struct RunOptions {
     pub spec_path: PathBuf,
@@ -42,6 +46,8 @@ pub struct RunSummary {
     pub steps: usize,
     pub wall_seconds: f64,
     pub final_metrics: Vec<(String, f64)>,
+    /// The numbers `[output] print` asks the summary to show.
+    pub printed: Printed,
     /// Hidden folders of runs whose process is gone, removed before this run started.
     pub removed_stale: Vec<PathBuf>,
 }

@@ -8,7 +8,7 @@ use crate::inspect::{Inspect, Inspector};
 use crate::layers::Model;
 use crate::probes::{self, ProbeContext, ProbeFile};
 use crate::results::{self, element_names, now_utc, Columns, Manifest, RunDir};
-use crate::spec::{ProbeKind, ProbeSpec, Split};
+use crate::spec::{PrintItem, ProbeKind, ProbeSpec, Split};
 use crate::train::{self, History};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,6 +48,12 @@ pub fn write_all<T: Element, B: Backend<T>>(
         let tensors: Vec<(String, Vec<usize>, Vec<u8>)> =
             model.named_params().into_iter().map(|(n, s, b)| (n, s, T::le_bytes(&be.download(b)))).collect();
         write("model.safetensors", &results::safetensors_bytes(&tensors, T::DTYPE).map_err(Error::Data)?)?;
+    }
+    let items = super::printed::items(p);
+    let printed = super::printed::tables(be, model, p, &items);
+    if items.contains(&PrintItem::Params) && !spec.output.params && model.dag.param_count() > 0 {
+        let params = super::printed::final_params(be, model);
+        write(super::printed::PARAMS_FINAL_FILE, super::printed::params_final_csv(&params).as_bytes())?;
     }
     for file in probe_files(be, model, p, history, &param_names, None)? {
         write(&file.name, &file.bytes)?;
@@ -89,6 +95,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
             steps,
             wall_seconds,
             final_metrics,
+            printed,
             removed_stale: vec![],
         },
         diverged,

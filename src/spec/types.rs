@@ -417,11 +417,51 @@ pub struct OutputSpec {
     /// Write model.safetensors.
     #[serde(default = "yes")]
     pub checkpoint: bool,
+    /// What the summary of a run prints (`runner run` without `--quiet`). Absent:
+    /// `metrics`, plus `outputs` when the model's output on the split shown has at most
+    /// 48 values, `params` when the model has 1 to 12 parameters, and `gradients` when
+    /// `gradients` lists nodes. An empty list prints no numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub print: Option<Vec<PrintItem>>,
 }
 
 impl Default for OutputSpec {
     fn default() -> Self {
-        OutputSpec { predictions: false, nodes: vec![], params: false, gradients: vec![], checkpoint: true }
+        OutputSpec {
+            predictions: false,
+            nodes: vec![],
+            params: false,
+            gradients: vec![],
+            checkpoint: true,
+            print: None,
+        }
+    }
+}
+
+/// One part of the numbers a run's summary prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrintItem {
+    /// The last recorded value of each metric on each split.
+    Metrics,
+    /// The values of `[output] nodes` (the model's output by default) on each sample of
+    /// the split shown (test when there is one, else train), as a table.
+    Outputs,
+    /// Every parameter by name with its final value; a one-unit linear model's weights
+    /// also as θ₀, θ₁, … in the order of the data's features.
+    Params,
+    /// The gradients `[output] gradients` asks for, as a table.
+    Gradients,
+}
+
+impl PrintItem {
+    pub fn name(self) -> &'static str {
+        match self {
+            PrintItem::Metrics => "metrics",
+            PrintItem::Outputs => "outputs",
+            PrintItem::Params => "params",
+            PrintItem::Gradients => "gradients",
+        }
     }
 }
 

@@ -115,6 +115,11 @@ pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<(
         let message = format!("[metrics] `splits` lists `{}` twice", splits[j].name());
         return Err(c.fail(&format!("metrics.splits.{j}"), message));
     }
+    let print = spec.output.print.as_deref().unwrap_or_default();
+    if let Some(j) = (1..print.len()).find(|&j| print[..j].contains(&print[j])) {
+        let message = format!("[output] `print` lists `{}` twice", print[j].name());
+        return Err(c.fail(&format!("output.print.{j}"), message));
+    }
     for (i, p) in spec.probes.iter().enumerate() {
         super::validate_probe::validate_probe(&c, i, p.get_ref())?;
     }
