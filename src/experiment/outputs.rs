@@ -53,7 +53,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
     let printed = super::printed::tables(be, model, p, &items);
     if items.contains(&PrintItem::Params) && !spec.output.params && model.dag.param_count() > 0 {
         let params = super::printed::final_params(be, model);
-        write(super::printed::PARAMS_FINAL_FILE, super::printed::params_final_csv(&params).as_bytes())?;
+        write(super::printed::PARAMS_FINAL_FILE, super::printed::params_final_csv(&params, T::DTYPE).as_bytes())?;
     }
     for file in probe_files(be, model, p, history, &param_names, None)? {
         write(&file.name, &file.bytes)?;
@@ -290,6 +290,7 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
             model: &inspector,
             scale: p.data.scale,
             seed: spec.seed,
+            dtype: T::DTYPE,
         };
         let made =
             probes::render(probe, &ctx).map_err(|m| Error::Data(format!("probe `{}`: {m}", probe.kind.name())))?;

@@ -98,11 +98,11 @@ pub const PARAMS_FINAL_FILE: &str = "params_final.csv";
 /// params_final.csv: params.csv's columns (one per parameter element, same names) and
 /// one row, the values the run ended with. Written where params.csv is not (a
 /// closed-form fit has no steps to record), so the printed θ is always in a CSV.
-pub fn params_final_csv(params: &[(String, f64)]) -> String {
+pub fn params_final_csv(params: &[(String, f64)], dtype: crate::backend::DType) -> String {
     let mut cols = Columns::new(1);
     let values: Vec<f64> = params.iter().map(|(_, v)| *v).collect();
     cols.push_block(&values, values.len(), |j| params[j].0.clone());
-    cols.to_csv()
+    cols.to_csv(dtype)
 }
 
 /// One row per parameter element. A one-unit dense layer reading the input directly

@@ -98,7 +98,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
                 let mean = m.iter().sum::<f64>() / m.len().max(1) as f64;
                 let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let zeros = m.iter().filter(|x| **x == 0.0).count() as f64 / m.len().max(1) as f64;
-                csv.push_str(&format!("{i},{label},{ch},{mean},{max},{zeros}\n"));
+                csv.push_str(&format!("{i},{label},{ch},{},{},{}\n", ctx.num(mean), ctx.num(max), ctx.num(zeros)));
             }
         }
         let shown = c.min(MAX_CHANNELS);

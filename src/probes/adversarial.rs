@@ -189,13 +189,15 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
                 .sum::<f64>()
                 / labels.len() as f64;
             csv.push_str(&format!(
-                "{},{eps},{},{},{},{},{fooled},{linf},{}\n",
+                "{},{eps},{},{},{},{},{},{},{}\n",
                 attack_name(which),
                 labels.len(),
-                s.accuracy,
-                s.confidence,
-                s.true_probability,
-                clean.accuracy
+                ctx.num(s.accuracy),
+                ctx.num(s.confidence),
+                ctx.num(s.true_probability),
+                ctx.num(fooled),
+                ctx.num(linf),
+                ctx.num(clean.accuracy)
             ));
             points.push((eps, s.accuracy));
         }

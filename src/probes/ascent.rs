@@ -267,8 +267,8 @@ fn log_step(
             (Target::Class(k), Some(s)) => Some(s.probabilities(v)[k]),
             _ => None,
         };
-        let shown = p.map(|p| p.to_string()).unwrap_or_default();
-        csv.push_str(&format!("{},{step},{score},{},{shown}\n", names[r], score - l2 * norm2));
+        let shown = p.map(|p| ctx.num(p)).unwrap_or_default();
+        csv.push_str(&format!("{},{step},{},{},{shown}\n", names[r], ctx.num(score), ctx.num(score - l2 * norm2)));
         out.push((score, p));
     }
     out

@@ -85,7 +85,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     for (r, &i) in e.samples.iter().enumerate() {
         let label = true_label(d, i);
         for (j, v) in e.values[r * f..(r + 1) * f].iter().enumerate() {
-            csv.push_str(&format!("{i},{label},{},{j},{v}\n", e.classes[r]));
+            csv.push_str(&format!("{i},{label},{},{j},{}\n", e.classes[r], ctx.num(*v)));
         }
     }
     let score = match probe.class {

@@ -39,7 +39,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     for o in 0..out {
         for i in 0..inp {
             for (at, v) in kernel(o, i).iter().enumerate() {
-                csv.push_str(&format!("{o},{i},{},{},{v}\n", at / kw, at % kw));
+                csv.push_str(&format!("{o},{i},{},{},{}\n", at / kw, at % kw, ctx.num(*v)));
             }
         }
     }
@@ -55,7 +55,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
             let mean: Vec<f64> =
                 (0..k).map(|at| (0..inp).map(|i| kernel(o, i)[at]).sum::<f64>() / inp as f64).collect();
             for (at, v) in mean.iter().enumerate() {
-                csv.push_str(&format!("{o},mean,{},{},{v}\n", at / kw, at % kw));
+                csv.push_str(&format!("{o},mean,{},{},{}\n", at / kw, at % kw, ctx.num(*v)));
             }
             tiles.push(MapTile { values: mean, height: kh, width: kw, caption: format!("out {o}") });
         }

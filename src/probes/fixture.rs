@@ -53,6 +53,7 @@ pub fn with_context<R>(model: &Model<f64, CpuBackend>, d: &Dataset, f: impl FnOn
         model: &inspector,
         scale: InputScale::default(),
         seed: 1,
+        dtype: crate::backend::DType::F64,
     };
     f(&ctx)
 }

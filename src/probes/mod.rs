@@ -39,6 +39,8 @@ pub struct ProbeContext<'a> {
     pub scale: InputScale,
     /// The run's seed: probes draw from its `probe` and `attack` streams.
     pub seed: u64,
+    /// The run's dtype: CSV numbers are the shortest decimals that read back in it.
+    pub dtype: crate::backend::DType,
 }
 
 /// One file a probe made.
@@ -46,6 +48,13 @@ pub struct ProbeContext<'a> {
 pub struct ProbeFile {
     pub name: String,
     pub bytes: Vec<u8>,
+}
+
+impl ProbeContext<'_> {
+    /// A number for a probe's CSV (see [`crate::results::format_value`]).
+    pub fn num(&self, v: f64) -> String {
+        crate::results::format_value(v, self.dtype)
+    }
 }
 
 impl ProbeFile {

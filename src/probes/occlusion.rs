@@ -97,7 +97,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         let mut covered = vec![0usize; h * w];
         for (m, &(r, q)) in positions.iter().enumerate() {
             let drop = p0 - p_true(m + 1);
-            csv.push_str(&format!("{i},{y},{r},{q},{drop}\n"));
+            csv.push_str(&format!("{i},{y},{r},{q},{}\n", ctx.num(drop)));
             for yy in r..r + patch {
                 for xx in q..q + patch {
                     sum[yy * w + xx] += drop;

@@ -69,6 +69,7 @@ impl Fixture {
             model: &inspector,
             scale: self.p.data.scale,
             seed: self.p.loaded.spec.seed,
+            dtype: crate::backend::DType::F64,
         };
         f(&ctx)
     }
