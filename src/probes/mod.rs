@@ -261,6 +261,25 @@ fn decision_boundary(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, S
     scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, Some(&bg))
 }
 
+/// The four outcomes of a binary classifier, each its own Tableau colour (blue, orange,
+/// red, purple: told apart by most colour-blind viewers) and marker; the errors drawn
+/// larger. `pick(predicted, true)` gives the points of one outcome.
+fn outcome_groups(pick: impl Fn(usize, usize) -> Vec<(f64, f64)>) -> [PointGroup; 4] {
+    let group = |name: &str, (p, t): (usize, usize), color: usize, marker: Marker, size: u32| PointGroup {
+        name: name.into(),
+        points: pick(p, t),
+        color,
+        marker,
+        size,
+    };
+    [
+        group("true positives", (1, 1), 0, Marker::Circle, 4),
+        group("true negatives", (0, 0), 1, Marker::Cross, 4),
+        group("false positives", (1, 0), 3, Marker::Cross, 9),
+        group("false negatives", (0, 1), 4, Marker::Circle, 9),
+    ]
+}
+
 fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     let d = ctx.data;
     let axes = plane(d)?;
@@ -272,12 +291,7 @@ fn truth_vs_prediction(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     let pick = |p: usize, t: usize| -> Vec<(f64, f64)> {
         (0..d.len()).filter(|&i| predicted[i] == p && labels[i] == t).map(|i| point(d, i, axes)).collect()
     };
-    let groups = [
-        PointGroup { name: "true positives".into(), points: pick(1, 1), color: 3, marker: Marker::Circle, size: 4 },
-        PointGroup { name: "true negatives".into(), points: pick(0, 0), color: 0, marker: Marker::Cross, size: 4 },
-        PointGroup { name: "false positives".into(), points: pick(1, 0), color: 8, marker: Marker::Cross, size: 9 },
-        PointGroup { name: "false negatives".into(), points: pick(0, 1), color: 8, marker: Marker::Circle, size: 9 },
-    ];
+    let groups = outcome_groups(pick);
     let title = format!("{}: truth vs prediction ({})", ctx.run_name, ctx.split.name());
     scatter_figure(&title, &d.feature_names[axes.0], &d.feature_names[axes.1], &groups, None)
 }
@@ -366,6 +380,17 @@ fn confusion(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     crate::plot::confusion_figure(&title, &labels, &m.m)
 }
 
+/// The grid's title says how many of the misclassified images it shows: "40 of 56
+/// misclassified test images shown (of 1000)", or "all 12 ..." when it shows them all.
+fn misclassified_title(run: &str, shown: usize, wrong: usize, total: usize, split: &str) -> String {
+    if shown == wrong {
+        let all = if wrong > 1 { "all " } else { "" };
+        format!("{run}: {all}{wrong} misclassified {split} images shown (of {total})")
+    } else {
+        format!("{run}: {shown} of {wrong} misclassified {split} images shown (of {total})")
+    }
+}
+
 /// Up to 40 misclassified images, in data order.
 fn misclassified(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     let d = ctx.data;
@@ -385,6 +410,37 @@ fn misclassified(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
         })
         .collect();
     let wrong = (0..d.len()).filter(|&i| predicted[i] != labels[i]).count();
-    let title = format!("{}: {wrong} of {} {} images misclassified", ctx.run_name, d.len(), ctx.split.name());
+    let title = misclassified_title(ctx.run_name, tiles.len(), wrong, d.len(), ctx.split.name());
     crate::plot::image_grid(&title, &tiles, 8)
+}
+
+#[cfg(test)]
+mod picture_tests {
+    use super::*;
+
+    #[test]
+    fn the_four_outcomes_have_four_colours_and_distinct_markers() {
+        // Each outcome gets the points of its own (predicted, true) pair.
+        let groups = outcome_groups(|p, t| vec![(p as f64, t as f64)]);
+        let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["true positives", "true negatives", "false positives", "false negatives"]);
+        let points: Vec<(f64, f64)> = groups.iter().map(|g| g.points[0]).collect();
+        assert_eq!(points, [(1.0, 1.0), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0)]);
+        let colours: std::collections::BTreeSet<(u8, u8, u8)> =
+            groups.iter().map(|g| crate::plot::PALETTE[g.color]).collect();
+        assert_eq!(colours.len(), 4, "false positives and false negatives must not share a colour");
+        let looks: std::collections::BTreeSet<(bool, u32)> =
+            groups.iter().map(|g| (g.marker == Marker::Circle, g.size)).collect();
+        assert_eq!(looks.len(), 4);
+    }
+
+    #[test]
+    fn the_misclassified_title_names_how_many_it_shows_of_how_many() {
+        let t = misclassified_title("mnist", 40, 56, 1000, "test");
+        assert_eq!(t, "mnist: 40 of 56 misclassified test images shown (of 1000)");
+        assert_eq!(
+            misclassified_title("mnist", 12, 12, 1000, "train"),
+            "mnist: all 12 misclassified train images shown (of 1000)"
+        );
+    }
 }
