@@ -1,6 +1,7 @@
 //! A scatter of labelled point groups (the data set, a decision boundary, truth vs
 //! prediction), its legend in a column of its own right of the plot so it covers no point.
 
+use super::arrows::{arrow_paths, Arrow};
 use super::{bounds, color, encode_png, err, light, register_font, Background, DrawResult, Marker, PointGroup, FONT};
 use plotters::prelude::*;
 
@@ -24,15 +25,17 @@ pub fn scatter_figure(
     groups: &[PointGroup],
     background: Option<&Background>,
 ) -> DrawResult<Vec<u8>> {
-    draw_scatter(title, x_label, y_label, groups, background).map(|(png, _)| png)
+    draw_scatter(title, x_label, y_label, groups, background, &[]).map(|(png, _)| png)
 }
 
+/// The scatter, with dark `arrows` on top (the axes then cover their tips too).
 pub(crate) fn draw_scatter(
     title: &str,
     x_label: &str,
     y_label: &str,
     groups: &[PointGroup],
     background: Option<&Background>,
+    arrows: &[Arrow],
 ) -> DrawResult<(Vec<u8>, ScatterLayout)> {
     register_font();
     let plot_w = 720u32;
@@ -45,10 +48,15 @@ pub(crate) fn draw_scatter(
         let (plot_area, legend_area) = root.split_horizontally(plot_w);
         let (xr, yr) = match background {
             Some(b) => (b.x, b.y),
-            None => bounds(groups.iter().flat_map(|g| g.points.iter())),
+            None => {
+                let tips: Vec<(f64, f64)> = arrows.iter().map(|a| a.to).collect();
+                bounds(groups.iter().flat_map(|g| g.points.iter()).chain(tips.iter()))
+            }
         };
+        // A long title (an attribution's) in a smaller size, so it fits the plot's width.
+        let title_size = if title.chars().count() > 50 { 18 } else { 24 };
         let mut chart = ChartBuilder::on(&plot_area)
-            .caption(title, (FONT, 24).into_font().style(FontStyle::Bold))
+            .caption(title, (FONT, title_size).into_font().style(FontStyle::Bold))
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(56)
@@ -86,6 +94,10 @@ pub(crate) fn draw_scatter(
                     chart.draw_series(g.points.iter().map(|p| Cross::new(*p, size, c.stroke_width(2)))).map_err(err)?;
                 }
             }
+        }
+        if !arrows.is_empty() {
+            let ink = RGBColor(40, 40, 40);
+            chart.draw_series(arrow_paths(arrows).map(|p| PathElement::new(p, ink.stroke_width(1)))).map_err(err)?;
         }
         let (px, py) = chart.plotting_area().get_pixel_range();
         // The legend is level with the plot's top, in its own column.
@@ -142,7 +154,7 @@ mod tests {
                 size: 4,
             })
             .collect();
-        let (png, l) = draw_scatter("xor", "x1", "x2", &groups, None).unwrap();
+        let (png, l) = draw_scatter("xor", "x1", "x2", &groups, None, &[]).unwrap();
         let ((pl, pt), (pr, pb)) = l.plot;
         let ((ll, lt), (lr, lb)) = l.legend;
         assert!(pl < pr && pt < pb && ll < lr && lt < lb, "{l:?}");

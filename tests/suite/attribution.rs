@@ -32,7 +32,7 @@ fn xor_attributions_follow_the_rules_and_repeat_to_the_byte() {
         for file in [format!("{kind}.csv"), format!("{kind}.png")] {
             assert_eq!(read(&first, &file), read(&second, &file), "{file} differs between two runs");
         }
-        assert_eq!(png_size(&first.join(format!("{kind}.png"))), (720, 640), "{kind}");
+        assert_eq!(png_size(&first.join(format!("{kind}.png"))), (910, 640), "{kind}: the plot and its legend column");
     }
     // Every one of the 4 samples, each with its 2 features.
     let saliency = first.join("saliency.csv");
