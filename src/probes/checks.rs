@@ -38,7 +38,7 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
                 let most = h.min(w) - 1;
                 return Err((
                     "jitter",
-                    format!("`jitter` is {jitter} pixels; the images are {h} × {w}, so at most {most}"),
+                    format!("`jitter` is {}; the images are {h} × {w}, so at most {most}", pixels(jitter)),
                 ));
             }
             match (&probe.layer, probe.channel) {
@@ -66,14 +66,17 @@ pub fn precheck(probe: &ProbeSpec, d: &Dataset, dag: &Dag) -> Checked {
             let shape = d.sample_shape();
             let side = shape[1].min(shape[2]);
             if let Some(patch) = probe.patch.filter(|&p| p > side) {
-                return Err(("patch", format!("`patch` is {patch} pixels, larger than the {side}-pixel images")));
+                return Err(("patch", format!("`patch` is {}, larger than the {side}-pixel images", pixels(patch))));
             }
             // The default patch (6) on a smaller image.
             if probe.patch.is_none() && side < DEFAULT_PATCH {
-                return Err(("patch", format!("the images are {side} pixels a side; set a `patch` of at most {side}")));
+                return Err((
+                    "patch",
+                    format!("the images are {} a side; set a `patch` of at most {side}", pixels(side)),
+                ));
             }
             if let Some(stride) = probe.stride.filter(|&s| s > side) {
-                return Err(("stride", format!("`stride` is {stride} pixels, larger than the {side}-pixel images")));
+                return Err(("stride", format!("`stride` is {}, larger than the {side}-pixel images", pixels(stride))));
             }
             let patch = probe.patch.unwrap_or(DEFAULT_PATCH);
             let stride = probe.stride.unwrap_or(DEFAULT_STRIDE);
@@ -169,7 +172,20 @@ fn filters(probe: &ProbeSpec, dag: &Dag) -> Checked {
         [] => "the model has none".to_string(),
         names => format!("the model's are {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
     };
-    Err(("layer", format!("`{layer}` is a {} layer; filters are drawn of conv2d layers ({which})", node.op_name)))
+    let article = if node.op_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    Err((
+        "layer",
+        format!("`{layer}` is {article} {} layer; filters are drawn of conv2d layers ({which})", node.op_name),
+    ))
+}
+
+/// "1 pixel", "3 pixels".
+fn pixels(n: usize) -> String {
+    if n == 1 {
+        "1 pixel".into()
+    } else {
+        format!("{n} pixels")
+    }
 }
 
 /// A feature map: one value per channel and pixel of each sample.
