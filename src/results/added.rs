@@ -97,6 +97,8 @@ pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<P
             return Err(Error::Data(format!("a probe file may not be named `{name}`")));
         }
     }
+    // Two `runner probe` at once would each list only their own files: one at a time.
+    let _lock = lock_folder(folder)?;
     let manifest_path = folder.join("manifest.json");
     let text = read_manifest_text(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
@@ -132,6 +134,18 @@ pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<P
         }
     }
     Ok(paths)
+}
+
+/// An exclusive lock on the run folder itself (flock on its directory handle), held
+/// until the returned handle is dropped; the lock needs no file of its own.
+fn lock_folder(folder: &Path) -> Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    let handle = std::fs::File::open(folder).map_err(|e| Error::io(folder, e))?;
+    // SAFETY: flock on a descriptor this function owns; it touches no memory.
+    if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Error::io(folder, std::io::Error::last_os_error()));
+    }
+    Ok(handle)
 }
 
 /// `text` (a manifest as runner writes it) with `names` in its top-level `files` list,

@@ -195,6 +195,29 @@ fn a_probe_the_spec_lacks_is_added_with_its_defaults_and_listed() {
     );
 }
 
+#[test]
+fn probes_added_at_once_are_all_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run_ok(xor_spec(tmp.path(), "").to_str().unwrap(), &tmp.path().join("results"), &[]);
+    let kinds = ["dataset", "saliency", "input_x_gradient", "adversarial"];
+    // Each command reads the manifest, adds its own files and writes it back: without a
+    // lock, one that read before another wrote would drop the other's entries.
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = kinds.iter().map(|k| s.spawn(|| probe(&dir, &["--probe", k]))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let files = listed(&dir);
+    for (kind, out) in kinds.iter().zip(&outs) {
+        assert_eq!(out.code, 0, "{kind}: {}", out.stderr);
+        for path in out.stdout.lines() {
+            let name = Path::new(path).file_name().unwrap().to_string_lossy().into_owned();
+            assert!(files.contains(&name), "{kind} wrote {name}, and the manifest lists it: {files:?}");
+        }
+        assert!(!out.stdout.trim().is_empty(), "{kind} wrote files");
+    }
+    assert_eq!(files.last().map(String::as_str), Some("manifest.json"));
+}
+
 /// `runner probe` exits 2 with one `error: ` line holding `expect`, changing nothing.
 fn refused(folder: &Path, extra: &[&str], expect: &str) {
     let parent = folder.parent().unwrap();
