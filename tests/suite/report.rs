@@ -278,3 +278,26 @@ fn a_sweep_page_links_every_run_and_shows_the_charts() {
     assert_pictures_load(&mut b, &folder.join(runs[0].trim_end_matches("/index.html")));
     assert!(b.errors().is_empty(), "{:?}", b.errors());
 }
+
+#[test]
+fn an_interrupted_run_page_says_so_and_the_resumed_one_is_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = XOR_SPEC.replace("iterations = 60", "iterations = 60\ncheckpoint_every = 10");
+    let spec = write_spec(tmp.path(), "report_xor.toml", &text);
+    let results = tmp.path().join("results");
+    let args = ["run", spec.to_str().unwrap(), "--quiet", "--results", results.to_str().unwrap()];
+    let out = runner(&args, &[("RUNNER_TEST_SIGNAL_AT", "25:15")]);
+    assert_eq!(out.code, 128 + 15, "{}", out.stderr);
+    let dir = out.dir();
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(page.contains("id=\"status\">interrupted<"), "{page}");
+    assert!(page.contains("stopped before its last step"), "the page says what interrupted means");
+    assert!(page.contains("href=\"resume.safetensors\""), "the checkpoint to resume from is listed");
+    let resumed = runner(&["resume", dir.to_str().unwrap(), "--quiet"], &[]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_eq!(page, runner::report::run_page(&dir));
+    assert!(page.contains("id=\"status\">complete<"), "{page}");
+    assert!(page.contains("<th>resumed</th><td>1 time</td>"), "{page}");
+    assert!(!page.contains("resume.safetensors"), "a finished run keeps no checkpoint");
+}
