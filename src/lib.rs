@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod optim;
 pub mod plot;
 pub mod probes;
+pub mod report;
 pub mod results;
 pub mod rng;
 pub mod spec;

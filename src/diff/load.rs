@@ -98,10 +98,12 @@ impl RunFolder {
     }
 
     /// The files to compare: those the manifest lists, less the manifest and the spec
-    /// (compared on their own).
+    /// (compared on their own) and the report page (made from the others and the
+    /// manifest, whose times it shows).
     pub fn result_files(&self) -> Vec<String> {
+        let skip = ["manifest.json", "spec.toml", crate::report::PAGE];
         let mut files: Vec<String> =
-            self.manifest.files.iter().filter(|f| *f != "manifest.json" && *f != "spec.toml").cloned().collect();
+            self.manifest.files.iter().filter(|f| !skip.contains(&f.as_str())).cloned().collect();
         files.sort();
         files.dedup();
         files

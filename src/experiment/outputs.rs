@@ -76,6 +76,8 @@ pub fn write_all<T: Element, B: Backend<T>>(
     };
     let final_metrics = final_metrics(history, T::DTYPE);
     let steps = history.map(|h| h.steps).unwrap_or(0);
+    // The page is made last, from the files (the manifest included), but listed too.
+    files.push(crate::report::PAGE.into());
     let mut manifest = manifest(ctx, status, files)?;
     manifest.steps = steps;
     manifest.parameters = model.dag.param_count();
@@ -88,6 +90,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
     manifest.inference_samples_per_second = history.and_then(History::eval_rate);
     let wall_seconds = manifest.wall_seconds;
     write_manifest(dir, &manifest)?;
+    crate::report::write_run_page(&dir.path_of(""))?;
     Ok(Executed {
         summary: RunSummary {
             dir: dir.final_path(),
@@ -145,7 +148,7 @@ fn write_manifest(dir: &RunDir, manifest: &Manifest) -> Result<()> {
 }
 
 /// The manifest of a run that failed after its folder was reserved: status `failed`,
-/// the error, and the files written so far.
+/// the error, and the files written so far; then the report page, which shows the error.
 pub fn write_failed_manifest(ctx: &RunContext, error: &Error) -> Result<()> {
     let dir = ctx.dir;
     let listed = std::fs::read_dir(dir.path_of("")).map_err(|e| Error::io(dir.path_of(""), e))?;
@@ -155,9 +158,16 @@ pub fn write_failed_manifest(ctx: &RunContext, error: &Error) -> Result<()> {
         .filter(|n| n != results::OWNER_FILE)
         .collect();
     files.sort();
+    if !files.iter().any(|f| f == crate::report::PAGE) {
+        files.push(crate::report::PAGE.into());
+    }
     let mut manifest = manifest(ctx, "failed", files)?;
     manifest.error = Some(error.to_string());
-    write_manifest(dir, &manifest)
+    write_manifest(dir, &manifest)?;
+    // The page shows the error; the manifest alone keeps the folder (a page that cannot
+    // be written is no reason to remove what the run wrote).
+    let _ = crate::report::write_run_page(&dir.path_of(""));
+    Ok(())
 }
 
 /// The last record of each split, as `split.metric`, each the value metrics.csv's text

@@ -128,7 +128,10 @@ fn add(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         return Ok(vec![]);
     }
-    results::add_files(run, files)
+    let paths = results::add_files(run, files)?;
+    // The page shows every picture of the folder: made again with the new ones.
+    crate::report::write_run_page(&run.folder)?;
+    Ok(paths)
 }
 
 /// The kinds to run and the notes on those left out. With no `--probe`, every probe of

@@ -18,9 +18,10 @@ pub struct FinishedRun {
 }
 
 /// Files a run writes itself: a later probe must never replace them.
-const RUN_FILES: [&str; 12] = [
+const RUN_FILES: [&str; 13] = [
     "spec.toml",
     "manifest.json",
+    crate::report::PAGE,
     "metrics.csv",
     "params.csv",
     "layers.csv",

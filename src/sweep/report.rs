@@ -1,5 +1,6 @@
 //! The sweep folder's tables: `sweep.csv` (one row per run) and `summary.csv` (per
-//! setting: mean, std and count over seeds of each final metric), and its charts.
+//! setting: mean, std and count over seeds of each final metric), its charts, and its
+//! report page (index.html).
 
 use super::plan::RunList;
 use crate::error::{Error, Result};
@@ -79,7 +80,7 @@ pub fn outcomes(list: &RunList, messages: &[(usize, String)]) -> Vec<(Outcome, S
         .collect()
 }
 
-/// Writes sweep.csv, summary.csv and the charts into the sweep folder.
+/// Writes sweep.csv, summary.csv, the charts and index.html into the sweep folder.
 pub fn write_reports(list: &RunList, messages: &[(usize, String)]) -> Result<()> {
     let outcomes = outcomes(list, messages);
     let mut metrics: Vec<String> = outcomes.iter().flat_map(|(o, _)| o.final_metrics.keys().cloned()).collect();
@@ -113,7 +114,9 @@ pub fn write_reports(list: &RunList, messages: &[(usize, String)]) -> Result<()>
     write("sweep.csv", text)?;
     let settings = summarize(list, &outcomes, &metrics);
     write("summary.csv", summary_csv(list, &metrics, &settings))?;
-    crate::plot::sweep::write_charts(list, &metrics, &settings)
+    crate::plot::sweep::write_charts(list, &metrics, &settings)?;
+    // Last: the page shows the tables and charts above.
+    crate::report::write_sweep_page(&list.folder)
 }
 
 /// Mean, sample std (0 for one run) and count of a metric over one setting's seeds.

@@ -68,7 +68,8 @@ fn regenerate(g: &Golden, results: &Path) {
     let mut names: Vec<String> =
         std::fs::read_dir(&run).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    for name in names.iter().filter(|n| *n != "spec.toml" && *n != "manifest.json") {
+    // index.html is made from the others and the manifest (times): runner diff skips it.
+    for name in names.iter().filter(|n| !["spec.toml", "manifest.json", "index.html"].contains(&n.as_str())) {
         let from = run.join(name);
         let small = std::fs::metadata(&from).unwrap().len() <= MAX_COMMITTED_CHECKPOINT;
         if name.ends_with(".csv") || (name.ends_with(".safetensors") && small) {

@@ -328,7 +328,15 @@ fn every_probe_kind_drawn_later_matches_the_run() {
     ];
     let dir = run_ok(spec.to_str().unwrap(), &results, &quick);
     // What the probes wrote: everything but the run's own files and the history's curves.
-    let own = ["spec.toml", "manifest.json", "metrics.csv", "model.safetensors", "confusion.csv", "classes.csv"];
+    let own = [
+        "spec.toml",
+        "manifest.json",
+        "index.html",
+        "metrics.csv",
+        "model.safetensors",
+        "confusion.csv",
+        "classes.csv",
+    ];
     let probe_files: Vec<String> =
         listed(&dir).into_iter().filter(|f| !own.contains(&f.as_str()) && f != "curves.png").collect();
     for kind in ["filters_conv1", "activations_relu1", "saliency", "input_x_gradient", "deconvnet", "guided_backprop"] {

@@ -149,7 +149,8 @@ fn read_manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
 }
 
-/// Every file but the manifest byte for byte; the manifest but its timing fields.
+/// Every file but the manifest (and the page showing it) byte for byte; the manifest
+/// but its timing fields.
 fn assert_same_run(expected: &Path, got: &Path, also_differs: &[&str]) {
     let names = |d: &Path| {
         let mut v: Vec<String> =
@@ -158,7 +159,11 @@ fn assert_same_run(expected: &Path, got: &Path, also_differs: &[&str]) {
         v
     };
     assert_eq!(names(expected), names(got), "the same files");
-    for name in names(expected).iter().filter(|n| *n != "manifest.json") {
+    // index.html shows the manifest (times, resumes): it differs where the manifest does,
+    // and is the page of the files it sits beside.
+    let page = std::fs::read_to_string(got.join("index.html")).unwrap();
+    assert_eq!(page, runner::report::run_page(got), "{}", got.display());
+    for name in names(expected).iter().filter(|n| *n != "manifest.json" && *n != "index.html") {
         let (a, b) = (std::fs::read(expected.join(name)).unwrap(), std::fs::read(got.join(name)).unwrap());
         assert!(a == b, "{name} differs ({} vs {} bytes) in {}", a.len(), b.len(), got.display());
     }

@@ -69,7 +69,7 @@ fn a_run_that_fails_after_its_folder_is_reserved_is_kept_marked_failed() {
     assert_eq!(manifest["status"], "failed");
     assert!(manifest["error"].as_str().unwrap().contains("linearly dependent"), "{manifest}");
     let files: Vec<&str> = manifest["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-    assert_eq!(files, ["metrics.csv", "params.csv", "spec.toml", "manifest.json"]);
+    assert_eq!(files, ["metrics.csv", "params.csv", "spec.toml", "index.html", "manifest.json"]);
     assert!(!dir.join("owner").exists());
 }
 
