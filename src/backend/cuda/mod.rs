@@ -4,6 +4,7 @@
 //! cudarc loads every CUDA library at run time, so this builds and runs without a
 //! toolkit, a driver or a GPU.
 
+pub mod backend;
 pub mod compile;
 pub mod ops;
 pub mod probe;
@@ -11,6 +12,7 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{CudaBackend, CudaElement};
 pub use compile::{compiled, Compiled, Target};
 pub use ops::{symbol, KERNELS};
 pub use probe::{probe, CudaError, CudaInfo};

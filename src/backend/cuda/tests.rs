@@ -200,3 +200,13 @@ fn without_a_driver_the_probe_is_a_one_line_error() {
     assert_eq!(err.0, "no CUDA driver: libcuda.so could not be loaded");
     assert!(!err.to_string().contains('\n'));
 }
+
+#[test]
+fn without_a_driver_the_backend_is_an_error_not_a_panic() {
+    if driver_present() {
+        eprintln!("skipped: without_a_driver_the_backend_is_an_error_not_a_panic: this machine has a CUDA driver");
+        return;
+    }
+    let err = super::CudaBackend::new(0).err().expect("no driver here");
+    assert_eq!(err.to_string(), "no CUDA driver: libcuda.so could not be loaded");
+}
