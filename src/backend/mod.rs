@@ -4,6 +4,7 @@
 //! slots in beside it by implementing the same trait.
 
 pub mod cpu;
+pub mod cuda;
 mod element;
 
 pub use cpu::{CpuBackend, CpuKernels};
