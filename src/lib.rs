@@ -20,6 +20,7 @@ pub mod plot;
 pub mod probes;
 pub mod results;
 pub mod rng;
+pub mod serve;
 pub mod spec;
 pub mod sweep;
 pub mod train;
