@@ -39,6 +39,8 @@ mod printed;
 mod probe_command;
 #[path = "suite/probe_inputs.rs"]
 mod probe_inputs;
+#[path = "suite/report.rs"]
+mod report;
 #[path = "suite/reproducibility.rs"]
 mod reproducibility;
 #[path = "suite/resume.rs"]

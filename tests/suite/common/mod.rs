@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests: run the real binary, read its files.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
