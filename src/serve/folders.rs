@@ -290,6 +290,23 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_run_folder_that_is_a_symbolic_link_is_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sweep = tmp.path().join("sweep");
+        std::fs::create_dir_all(sweep.join("runs")).unwrap();
+        std::fs::write(sweep.join("runs.jsonl"), "{\"id\":\"abc\",\"seed\":1}\n{\"id\":\"def\",\"seed\":2}\n").unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, sweep.join("runs/abc")).unwrap();
+        std::fs::create_dir(sweep.join("runs/def")).unwrap();
+        let mut w = Watched::from_folder(&sweep).unwrap();
+        let runs = w.runs();
+        assert_eq!(runs.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), ["seed=1", "seed=2"]);
+        assert_eq!((runs[0].dir.is_none(), runs[0].state.as_str()), (true, "waiting"));
+        assert!(runs[1].dir.as_ref().is_some_and(|d| d.ends_with("runs/def")));
+    }
+
+    #[test]
     fn a_folder_that_is_neither_a_run_nor_a_sweep_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
         let e = Watched::from_folder(tmp.path()).err().unwrap();

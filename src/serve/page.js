@@ -120,7 +120,8 @@ function series() {
       byMetric.get(name).push(...lines.values());
     }
   });
-  return order.map((name) => ({ name, lines: byMetric.get(name) }));
+  // A metric no row has a value for yet gets no panel.
+  return order.map((name) => ({ name, lines: byMetric.get(name) })).filter((m) => m.lines.length > 0);
 }
 
 // About n round numbers from lo to hi.
