@@ -200,7 +200,8 @@ function panel(metric, logScale) {
   const axes = el("g", { "font-size": "11", fill: "#555" });
   for (const t of ticks(x0, x1, 6)) {
     axes.appendChild(el("line", { x1: sx(t), x2: sx(t), y1: M.top, y2: H - M.bottom, stroke: "#eee" }));
-    axes.appendChild(el("text", { x: sx(t), y: H - M.bottom + 14, "text-anchor": "middle" }, fmt(t)));
+    const label = Number.isInteger(t) ? String(t) : fmt(t);
+    axes.appendChild(el("text", { x: sx(t), y: H - M.bottom + 14, "text-anchor": "middle" }, label));
   }
   const yTicks = log && y1 - y0 >= 1 ? ticks(y0, y1, 5).filter(Number.isInteger) : ticks(y0, y1, 5);
   for (const t of yTicks) {
