@@ -21,6 +21,7 @@ pub mod probes;
 pub mod report;
 pub mod results;
 pub mod rng;
+pub mod serve;
 pub mod spec;
 pub mod sweep;
 pub mod train;

@@ -29,6 +29,8 @@ mod golden;
 mod hooks;
 #[path = "suite/interrupt.rs"]
 mod interrupt;
+#[path = "suite/live.rs"]
+mod live;
 #[path = "suite/memory.rs"]
 mod memory;
 #[path = "suite/mnist.rs"]

@@ -5,6 +5,7 @@ mod list;
 mod probe;
 mod resume;
 mod sweep;
+mod watch;
 
 use crate::error::{Error, Result};
 use crate::experiment::{self, RunOptions};
@@ -43,6 +44,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Run every point of a spec's `[sweep]` (or a sweep file's), N at a time; prints the sweep folder.
     Sweep(sweep::SweepArgs),
+    /// Serve a live view of a run or sweep folder's curves (in progress or finished) until Ctrl-C.
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -88,12 +91,29 @@ pub struct RunArgs {
     /// The run folder's exact name under --results (a sweep names its runs by a hash).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,
+    /// Serve a live view of the curves while the run trains: on 127.0.0.1 and a free
+    /// port unless ADDR (`PORT` or `HOST:PORT`) says; the URL is printed on stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    pub serve: Option<String>,
 }
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 12] =
-        ["run", "check", "clean", "resume", "probe", "sweep", "diff", "list", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 13] = [
+        "run",
+        "check",
+        "clean",
+        "resume",
+        "probe",
+        "sweep",
+        "diff",
+        "list",
+        "watch",
+        "help",
+        "--help",
+        "-h",
+        "--version",
+    ];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -133,6 +153,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         }
         Command::Diff(a) => diff::run(a),
         Command::List(a) => list::run(a),
+        Command::Watch(a) => watch::watch(a),
     }
 }
 
@@ -157,6 +178,15 @@ pub(crate) fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
 fn run(a: RunArgs) -> Result<()> {
     let interrupt = Interrupt::new();
     stop_on_signals(&interrupt)?;
+    // Listening starts before anything is read, so a taken port fails at once; the
+    // server stops with the run.
+    let _live = match &a.serve {
+        Some(addr) => {
+            let addr = crate::serve::parse_address(addr)?;
+            Some(crate::serve::start(addr, crate::serve::Watched::own_run(&a.results))?)
+        }
+        None => None,
+    };
     let opts = RunOptions {
         sets: a.spec.edits(),
         spec_path: a.spec.spec,

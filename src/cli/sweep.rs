@@ -22,10 +22,20 @@ pub struct SweepArgs {
     /// Run every point again, finished ones included.
     #[arg(long)]
     pub force: bool,
+    /// Serve a live view of every run's curves while the sweep goes on: on 127.0.0.1
+    /// and a free port unless ADDR (`PORT` or `HOST:PORT`) says; the URL is printed on stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    pub serve: Option<String>,
 }
 
 pub fn sweep(a: SweepArgs) -> Result<()> {
+    // A bad address is refused before the plan loads every point.
+    let serve_at = a.serve.as_deref().map(crate::serve::parse_address).transpose()?;
     let list = sweep::plan(&a.spec.spec, &a.spec.edits(), a.spec.seed, &a.results)?;
+    let _live = match serve_at {
+        Some(addr) => Some(crate::serve::start(addr, crate::serve::Watched::sweep(&list.folder))?),
+        None => None,
+    };
     let program = std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find the runner program: {e}")))?;
     // Ctrl-C or SIGTERM: start no more runs, pass the stop on to the runs going on (the
     // executor sends each one SIGTERM), write the tables; a second one ends the sweep
