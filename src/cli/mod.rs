@@ -4,6 +4,7 @@ mod diff;
 mod list;
 mod probe;
 mod resume;
+mod schema;
 mod sweep;
 
 use crate::error::{Error, Result};
@@ -43,6 +44,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Run every point of a spec's `[sweep]` (or a sweep file's), N at a time; prints the sweep folder.
     Sweep(sweep::SweepArgs),
+    /// Print the JSON Schema of specs (or with --sweep, of sweep files) for editors.
+    Schema(schema::SchemaArgs),
 }
 
 #[derive(Args, Debug)]
@@ -92,8 +95,21 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 12] =
-        ["run", "check", "clean", "resume", "probe", "sweep", "diff", "list", "help", "--help", "-h", "--version"];
+    const COMMANDS: [&str; 13] = [
+        "run",
+        "check",
+        "clean",
+        "resume",
+        "probe",
+        "sweep",
+        "diff",
+        "list",
+        "schema",
+        "help",
+        "--help",
+        "-h",
+        "--version",
+    ];
     if let Some(first) = args.get(1) {
         if !COMMANDS.contains(&first.as_str()) && !first.starts_with('-') {
             args.insert(1, "run".into());
@@ -133,6 +149,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         }
         Command::Diff(a) => diff::run(a),
         Command::List(a) => list::run(a),
+        Command::Schema(a) => schema::run(a),
     }
 }
 
