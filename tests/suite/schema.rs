@@ -200,3 +200,38 @@ fn typos_and_unknown_values_fail_where_they_are() {
         assert!(runner::spec::load_str("x.toml", text.as_str(), &[], None).is_err(), "the parser takes:\n{text}");
     }
 }
+
+/// taplo (the language server behind Even Better TOML; `pip install taplo` for its
+/// command line) finds each shipped file's schema through its `#:schema` line, takes
+/// the valid ones and refuses a typo, so the directive's syntax and paths are right.
+#[test]
+fn taplo_checks_specs_through_their_directive() {
+    let taplo = |args: &[&str]| std::process::Command::new("taplo").args(args).current_dir(root()).output();
+    if taplo(&["--version"]).is_err() {
+        eprintln!(
+            "skipped: schema::taplo_checks_specs_through_their_directive: no `taplo` on PATH (pip install taplo)"
+        );
+        return;
+    }
+    let mut files: Vec<String> = tomls_in("experiments")
+        .into_iter()
+        .chain(tomls_in("experiments/sweeps"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.insert(0, "check".into());
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let out = taplo(&args).unwrap();
+    assert!(out.status.success(), "taplo check refuses shipped specs:\n{}", String::from_utf8_lossy(&out.stderr));
+    // The same layout in a temporary folder, with a misspelt key: refused at it.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("schema")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("experiments")).unwrap();
+    std::fs::copy(root().join(SPEC_SCHEMA), tmp.path().join(SPEC_SCHEMA)).unwrap();
+    let text = std::fs::read_to_string(root().join("experiments/xor.toml")).unwrap();
+    assert!(text.contains("\niterations = "), "{text}");
+    let bad = tmp.path().join("experiments/bad.toml");
+    std::fs::write(&bad, text.replace("\niterations = ", "\niteration = ")).unwrap();
+    let out = taplo(&["check", bad.to_str().unwrap()]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("'iteration' was unexpected"), "{stderr}");
+}
