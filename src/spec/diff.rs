@@ -21,8 +21,15 @@ pub struct DiffSpec {
     pub rtol: f64,
     /// Per-name absolute tolerances, in place of atol and rtol for that name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "tolerances")]
-    #[schemars(inner(range(min = 0.0)))]
+    #[schemars(transform = tolerances_schema)]
     pub metrics: BTreeMap<String, f64>,
+}
+
+/// Per-name tolerances are numbers of at least 0, as [`tolerances`] checks.
+fn tolerances_schema(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Object(values)) = schema.get_mut("additionalProperties") {
+        values.insert("minimum".into(), 0.0.into());
+    }
 }
 
 /// A tolerance read from TOML: finite and at least 0 (the error lands at the value).

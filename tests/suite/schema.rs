@@ -158,6 +158,17 @@ fn resolved_specs_are_valid_too() {
     assert!(checked >= 15, "only {checked} golden specs found");
 }
 
+/// The README's whole spec is what a reader copies to start one: the schema takes it.
+#[test]
+fn the_readme_spec_is_valid() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## A spec, whole").expect("the README shows a whole spec")..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(block.contains("[[model.layers]]"), "{block}");
+    assert_eq!(problems(&validator(SPEC_SCHEMA), block, "README"), Vec::<String>::new());
+}
+
 const XOR: &str = r#"
 name = "xor"
 [data]
