@@ -20,9 +20,12 @@ pub fn run(a: SchemaArgs) -> Result<()> {
     let text = schema_text(if a.sweep { SchemaKind::Sweep } else { SchemaKind::Spec });
     match a.output {
         Some(path) => std::fs::write(&path, text).map_err(|e| Error::io(&path, e)),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        // A reader that stops early (`runner schema | head`) is no error; `print!` would panic.
+        None => match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Error::Usage(format!("cannot write the schema to standard output: {e}")))
+            }
+            _ => Ok(()),
+        },
     }
 }
