@@ -49,5 +49,7 @@ mod reproducibility;
 mod resume;
 #[path = "suite/run_folders.rs"]
 mod run_folders;
+#[path = "suite/schema.rs"]
+mod schema;
 #[path = "suite/sweep.rs"]
 mod sweep;

@@ -4,7 +4,7 @@
 use super::cpu::path::{self, note, CpuPath, Family, Kernel};
 use std::fmt::{Debug, Display};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
     #[default]

@@ -4,6 +4,7 @@ mod diff;
 mod list;
 mod probe;
 mod resume;
+mod schema;
 mod sweep;
 mod watch;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Serve a live view of a run or sweep folder's curves (in progress or finished) until Ctrl-C.
     Watch(watch::WatchArgs),
+    /// Print the JSON Schema of specs (or with --sweep, of sweep files) for editors.
+    Schema(schema::SchemaArgs),
 }
 
 #[derive(Args, Debug)]
@@ -99,7 +102,7 @@ pub struct RunArgs {
 
 /// `runner x.toml` means `runner run x.toml`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    const COMMANDS: [&str; 13] = [
+    const COMMANDS: [&str; 14] = [
         "run",
         "check",
         "clean",
@@ -109,6 +112,7 @@ pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
         "diff",
         "list",
         "watch",
+        "schema",
         "help",
         "--help",
         "-h",
@@ -154,6 +158,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         Command::Diff(a) => diff::run(a),
         Command::List(a) => list::run(a),
         Command::Watch(a) => watch::watch(a),
+        Command::Schema(a) => schema::run(a),
     }
 }
 

@@ -4,21 +4,32 @@
 //! a CSV column, a tensor or a whole file). Nothing here changes what a run computes,
 //! so `runner diff` ignores this table when it compares two runs' specs.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiffSpec {
     /// Absolute tolerance; 0 (exact) by default.
     #[serde(default, deserialize_with = "tolerance")]
+    #[schemars(range(min = 0.0))]
     pub atol: f64,
     /// Relative tolerance, times the reference value |b|; 0 by default.
     #[serde(default, deserialize_with = "tolerance")]
+    #[schemars(range(min = 0.0))]
     pub rtol: f64,
     /// Per-name absolute tolerances, in place of atol and rtol for that name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "tolerances")]
+    #[schemars(transform = tolerances_schema)]
     pub metrics: BTreeMap<String, f64>,
+}
+
+/// Per-name tolerances are numbers of at least 0, as [`tolerances`] checks.
+fn tolerances_schema(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Object(values)) = schema.get_mut("additionalProperties") {
+        values.insert("minimum".into(), 0.0.into());
+    }
 }
 
 /// A tolerance read from TOML: finite and at least 0 (the error lands at the value).

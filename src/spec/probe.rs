@@ -4,9 +4,10 @@
 //! keeps exact key spans for messages.
 
 use super::types::{Metric, Split};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeKind {
     /// Metric curves over steps, one panel per metric, one line per split.
@@ -59,7 +60,7 @@ impl ProbeKind {
 }
 
 /// The attacks of an `adversarial` probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Attack {
     /// One step of ε·sign(∇) (Goodfellow et al.).
@@ -69,9 +70,10 @@ pub enum Attack {
     Pgd,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
+    /// What the probe draws or computes.
     pub kind: ProbeKind,
     /// Which split the probe reads: train by default for the 2-D pictures; for probes
     /// of single samples (activations … adversarial) the test split where there is one.
@@ -104,6 +106,7 @@ pub struct ProbeSpec {
     pub channel: Option<usize>,
     /// Optimisation steps: `gradient_ascent` (200 by default), PGD (10 by default).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub steps: Option<usize>,
     /// `gradient_ascent`'s step size on the normalised input (0.1 by default).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,9 +122,11 @@ pub struct ProbeSpec {
     pub blur: Option<f64>,
     /// `occlusion`'s square patch side in pixels (6 by default).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub patch: Option<usize>,
     /// `occlusion`'s patch stride in pixels (2 by default).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub stride: Option<usize>,
     /// `occlusion`'s patch value in raw units (pixels: 0 = black, the default).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +146,7 @@ pub struct ProbeSpec {
     pub random_start: Option<bool>,
     /// How many samples of the split `adversarial` attacks (all by default).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub count: Option<usize>,
 }
 
@@ -151,7 +157,7 @@ impl ProbeSpec {
 }
 
 /// The per-layer statistics a hook records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerStat {
     /// Mean of the node's value over the batch.
@@ -195,14 +201,16 @@ impl LayerStat {
 }
 
 /// `[[hooks]]`: statistics of named nodes on the training batch, every `every` steps.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HookSpec {
     /// The nodes watched (every node but the input by default).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub nodes: Option<Vec<String>>,
     /// Steps between records (10 by default); step 0 and the last step are recorded too.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub every: Option<usize>,
     /// What is recorded (all statistics by default).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -12,18 +12,22 @@
 //! The points are the product of every grid axis, the paired axes (one axis whose
 //! values move together) and the seeds. Each value is applied as a `--set` edit.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     /// Key path → values; every combination of them is run.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<serde_json::Value>>")]
     pub grid: BTreeMap<String, Vec<toml::Value>>,
     /// Key path → values of one common length: the i-th values go together.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Vec<serde_json::Value>>")]
     pub paired: BTreeMap<String, Vec<toml::Value>>,
+    /// How many seeds each point runs with (from the spec's seed on), or the list of seeds.
     #[serde(default)]
     pub seeds: Option<Seeds>,
     /// `key.path=value` edits for every run, as `--set` (the command line's come after).
@@ -33,18 +37,22 @@ pub struct SweepSpec {
 
 /// `seeds = N` runs seeds base..base+N where base is the spec's seed (so `seeds = 1` is
 /// the spec as written); a list runs exactly those seeds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Seeds {
+    /// Seeds base..base+N (at least 1).
     Count(u64),
+    /// Exactly these seeds.
     List(Vec<u64>),
 }
 
 /// A sweep file: a base spec (relative to the sweep file) and its sweep.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepFile {
+    /// The spec the sweep edits, relative to this file (`"../diamond.toml"`).
     pub base: String,
+    /// The settings to vary: `grid`, `paired`, `seeds`, `set`.
     pub sweep: SweepSpec,
 }
 
