@@ -45,5 +45,7 @@ mod reproducibility;
 mod resume;
 #[path = "suite/run_folders.rs"]
 mod run_folders;
+#[path = "suite/slurm.rs"]
+mod slurm;
 #[path = "suite/sweep.rs"]
 mod sweep;

@@ -43,8 +43,9 @@ pub struct SlurmExecutor {
     pub ask: bool,
     /// Prints a line to the user (above the progress bar).
     pub say: Box<dyn Fn(&str)>,
-    /// The array found going on by [`Executor::reattach`], followed by the next `run`.
-    attached: Mutex<Option<String>>,
+    /// The array found going on by [`Executor::reattach`] and the array task of each
+    /// job it returned (those not ended yet), followed by the next `run`.
+    attached: Mutex<Option<(String, Vec<usize>)>>,
 }
 
 impl SlurmExecutor {
@@ -121,11 +122,14 @@ impl SlurmExecutor {
         Ok(cancel)
     }
 
+    /// Polls the array until every job has ended; `tasks[i]` is the array task of `jobs[i]`;
+    /// `fresh`: submitted just now (not reattached), so its first start is worth a line.
     fn follow(
         &self,
         list: &RunList,
         jobs: &[Job],
-        job: &str,
+        (job, tasks): (&str, &[usize]),
+        fresh: bool,
         on_finished: &mut dyn FnMut(&Finished),
     ) -> Result<Vec<Finished>> {
         let submitted = Instant::now();
@@ -137,18 +141,18 @@ impl SlurmExecutor {
         let mut stop_handled = false;
         loop {
             let listing = poll::tasks(job)?;
-            for (task, j) in jobs.iter().enumerate() {
-                if done[task] {
+            for (i, (j, &task)) in jobs.iter().zip(tasks).enumerate() {
+                if done[i] {
                     continue;
                 }
                 let entry = &list.entries[j.index];
                 let state = listing.as_ref().and_then(|l| l.get(&task));
                 match state {
                     Some(s) if !s.ended() => {
-                        misses[task] = 0;
-                        if s.state == "RUNNING" && started[task].is_none() {
-                            started[task] = Some(Instant::now());
-                            if started.iter().flatten().count() == 1 {
+                        misses[i] = 0;
+                        if s.state == "RUNNING" && started[i].is_none() {
+                            started[i] = Some(Instant::now());
+                            if fresh && started.iter().flatten().count() == 1 {
                                 let after = submitted.elapsed().as_secs_f64();
                                 (self.say)(&format!("first task running {after:.1} s after submission"));
                             }
@@ -157,21 +161,21 @@ impl SlurmExecutor {
                     }
                     Some(_) => {}
                     None => {
-                        misses[task] += 1;
-                        if misses[task] < MISSES {
+                        misses[i] += 1;
+                        if misses[i] < MISSES {
                             continue;
                         }
                     }
                 }
                 let outcome = read_outcome(&list.runs_dir().join(&entry.id));
-                let observed = started[task].unwrap_or(submitted).elapsed().as_secs_f64();
+                let observed = started[i].unwrap_or(submitted).elapsed().as_secs_f64();
                 let seconds = outcome.as_ref().and_then(|o| o.wall_seconds).unwrap_or(observed);
                 let f = match state {
                     Some(s) if s.state == "COMPLETED" => {
                         Finished { index: j.index, ok: true, message: String::new(), seconds, scheduler: None }
                     }
                     Some(s) => {
-                        let code = poll::exit_code(job, task).map(|c| format!(", exit code {c}")).unwrap_or_default();
+                        let code = poll::exit_code(job, task).map(|c| format!("; exit code {c}")).unwrap_or_default();
                         Finished {
                             index: j.index,
                             ok: false,
@@ -186,7 +190,7 @@ impl SlurmExecutor {
                         Finished { index: j.index, ok, message: String::new(), seconds, scheduler }
                     }
                 };
-                done[task] = true;
+                done[i] = true;
                 on_finished(&f);
                 finished.push(f);
             }
@@ -253,8 +257,9 @@ fn read_record(list: &RunList) -> Option<(String, Vec<Job>)> {
 impl Executor for SlurmExecutor {
     fn run(&self, list: &RunList, jobs: &[Job], on_finished: &mut dyn FnMut(&Finished)) -> Result<Vec<Finished>> {
         let attached = Self::lock(&self.attached).take();
-        let job = match attached {
-            Some(job) => job,
+        let fresh = attached.is_none();
+        let (job, tasks) = match attached {
+            Some(attached) => attached,
             None if jobs.is_empty() => return Ok(vec![]),
             None => {
                 let (path, _) = self.write_script(list, jobs)?;
@@ -266,20 +271,27 @@ impl Executor for SlurmExecutor {
                     jobs.len(),
                     Self::dir(list).join("logs").display()
                 ));
-                job
+                (job, (0..jobs.len()).collect())
             }
         };
-        self.follow(list, jobs, &job, on_finished)
+        self.follow(list, jobs, (&job, &tasks), fresh, on_finished)
     }
 
     fn reattach(&self, list: &RunList) -> Result<Option<Vec<Job>>> {
         let Some((job, jobs)) = read_record(list) else { return Ok(None) };
-        if !poll::active(&job)? {
+        let Some(states) = poll::tasks(&job)? else { return Ok(None) };
+        // The tasks not ended yet (a task not listed yet is still pending).
+        let (tasks, left): (Vec<usize>, Vec<Job>) =
+            jobs.into_iter().enumerate().filter(|(t, _)| states.get(t).is_none_or(|s| !s.ended())).unzip();
+        if left.is_empty() {
             return Ok(None);
         }
-        (self.say)(&format!("job array {job} of this sweep is still going on: following it ({} tasks)", jobs.len()));
-        *Self::lock(&self.attached) = Some(job);
-        Ok(Some(jobs))
+        (self.say)(&format!(
+            "job array {job} of this sweep is still going on: following its {} tasks left",
+            left.len()
+        ));
+        *Self::lock(&self.attached) = Some((job, tasks));
+        Ok(Some(left))
     }
 
     fn owns_every_run(&self) -> bool {

@@ -109,11 +109,6 @@ pub fn exit_code(job: &str, task: usize) -> Option<String> {
     text.split_whitespace().find_map(|w| w.strip_prefix("ExitCode=")).map(String::from)
 }
 
-/// Whether the job still has tasks waiting or going on.
-pub fn active(job: &str) -> Result<bool> {
-    Ok(tasks(job)?.is_some_and(|t| t.values().any(|s| !s.ended())))
-}
-
 /// Cancels the whole array (Slurm sends each running task SIGTERM first, so the runs
 /// stop after their step with a checkpoint).
 pub fn cancel(job: &str) -> Result<()> {
