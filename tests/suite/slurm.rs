@@ -283,3 +283,66 @@ fn slurm_problems_are_one_line_and_exit_2_and_dry_run_submits_nothing() {
     assert_eq!(dry.stdout.matches(" exec ").count(), 8, "{}", dry.stdout);
     assert!(!dry.dir().join("slurm/job.json").exists(), "nothing was submitted");
 }
+
+/// The array outlives the process that submitted it: Ctrl-C (standard input not a
+/// terminal) leaves it running and says how to cancel it, and the next invocation
+/// follows the task still going on instead of submitting anything.
+#[test]
+fn a_second_invocation_follows_the_array_still_going_on() {
+    let _one = SLURM.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(_slurm) = Slurm::start("slurm::a_second_invocation_follows_the_array_still_going_on") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let paired = SPEC.lines().find(|l| l.starts_with("paired")).unwrap();
+    // The second run takes a few seconds.
+    let text = SPEC.replace(paired, r#"paired = { "train.lr" = [0.1, 0.2], "train.iterations" = [200, 50000] }"#);
+    let spec = write_spec(tmp.path(), "s.toml", &text);
+    let results = tmp.path().join("results");
+    let args = ["sweep", spec.to_str().unwrap(), "--results", results.to_str().unwrap(), "--executor", "slurm"];
+    let child = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Until the short run is complete and the long one is training (its hidden folder
+    // has metrics).
+    let ready = || {
+        let sweeps = std::fs::read_dir(&results).into_iter().flatten().flatten();
+        let runs: Vec<PathBuf> = sweeps
+            .flat_map(|s| std::fs::read_dir(s.path().join("runs")).into_iter().flatten().flatten())
+            .map(|r| r.path())
+            .collect();
+        let hidden = |r: &&PathBuf| r.file_name().unwrap().to_string_lossy().starts_with('.');
+        runs.iter().filter(|r| !hidden(r)).any(|r| {
+            std::fs::read_to_string(r.join("manifest.json")).is_ok_and(|m| m.contains("\"status\": \"complete\""))
+        }) && runs
+            .iter()
+            .filter(hidden)
+            .any(|r| std::fs::read_to_string(r.join("metrics.csv")).is_ok_and(|t| t.lines().count() > 3))
+    };
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "the long run never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The short task's process ends just after its manifest is written.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap());
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("slurm/job.json")).unwrap()).unwrap();
+    let job = record["job_id"].as_str().unwrap().to_string();
+    assert!(stderr.contains(&format!("left job array {job} running: `scancel {job}` cancels it")), "{stderr}");
+
+    let again = runner(&args, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains(&format!("job array {job} of this sweep is still going on")), "{}", again.stderr);
+    assert!(!again.stderr.contains("submitted job array"), "nothing submitted twice: {}", again.stderr);
+    assert_eq!(tally(&again), [2, 1, 0, 1, 0], "{}", again.stderr);
+    let status: Vec<String> = rows(&folder).iter().map(|r| cell(r, "status").to_string()).collect();
+    assert_eq!(status, ["complete", "complete"]);
+}

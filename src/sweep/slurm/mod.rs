@@ -29,6 +29,9 @@ pub const NOTE_PREFIX: &str = "Slurm ";
 /// tasks on a tick of about a second.
 const POLL: Duration = Duration::from_millis(250);
 
+/// squeue failures in a row tolerated while following an array.
+const SQUEUE_FAILURES: usize = 40;
+
 /// Polls in a row that must miss a task before it counts as gone from Slurm's records.
 const MISSES: usize = 3;
 
@@ -139,8 +142,21 @@ impl SlurmExecutor {
         let mut misses = vec![0usize; jobs.len()];
         let mut finished = Vec::with_capacity(jobs.len());
         let mut stop_handled = false;
+        let mut failures = 0;
         loop {
-            let listing = poll::tasks(job)?;
+            // A busy slurmctld times out now and then: give up only after ~10 s of failures.
+            let listing = match poll::tasks(job) {
+                Ok(listing) => {
+                    failures = 0;
+                    listing
+                }
+                Err(_) if failures < SQUEUE_FAILURES => {
+                    failures += 1;
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for (i, (j, &task)) in jobs.iter().zip(tasks).enumerate() {
                 if done[i] {
                     continue;
