@@ -36,6 +36,10 @@ bench-cnn variant="plain":
 golden:
     RUNNER_GOLDEN=regenerate cargo test --release --test main golden:: -- --nocapture
 
+# The diamond sweep as a Slurm job array (sbatch and squeue on PATH, a results folder the nodes share; README "Sweeps on Slurm"): just sweep-slurm [--partition P --time 10]
+sweep-slurm *args:
+    cargo run --release --quiet -- sweep experiments/sweeps/diamond_lr.toml --executor slurm {{args}}
+
 # The shipped sweeps (diamond learning rate × width; the MNIST optimizer comparison): just sweep [-j 2]
 sweep *args:
     cargo run --release --quiet -- sweep experiments/sweeps/diamond_lr.toml {{args}}

@@ -51,5 +51,7 @@ mod resume;
 mod run_folders;
 #[path = "suite/schema.rs"]
 mod schema;
+#[path = "suite/slurm.rs"]
+mod slurm;
 #[path = "suite/sweep.rs"]
 mod sweep;

@@ -17,6 +17,7 @@ pub use data::*;
 pub use diff::DiffSpec;
 pub use load::{error_at, key_span, load, load_str, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX};
 pub mod sweep;
+pub mod sweep_slurm;
 pub use probe::*;
 pub use schema::{json_schema, schema_text, SchemaKind};
 pub use types::*;

@@ -33,6 +33,9 @@ pub struct SweepSpec {
     /// `key.path=value` edits for every run, as `--set` (the command line's come after).
     #[serde(default)]
     pub set: Vec<String>,
+    /// `[sweep.slurm]`: the job array's resources for `--executor slurm`.
+    #[serde(default)]
+    pub slurm: Option<super::sweep_slurm::SlurmSpec>,
 }
 
 /// `seeds = N` runs seeds base..base+N where base is the spec's seed (so `seeds = 1` is

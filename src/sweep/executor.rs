@@ -34,6 +34,9 @@ pub struct Finished {
     /// The process's last line of stderr when it failed (the error runner printed).
     pub message: String,
     pub seconds: f64,
+    /// The scheduler's word on a job that did not end well (Slurm's state, reason and
+    /// exit code); `None` for local runs.
+    pub scheduler: Option<String>,
 }
 
 pub trait Executor {
@@ -41,6 +44,18 @@ pub trait Executor {
     /// one failing job does not stop the others. Returns the finished ones: fewer than
     /// the jobs when it was asked to stop.
     fn run(&self, list: &RunList, jobs: &[Job], on_finished: &mut dyn FnMut(&Finished)) -> Result<Vec<Finished>>;
+
+    /// The jobs of an earlier invocation that are still going on, to follow instead of
+    /// starting anything (a Slurm array outlives the process that submitted it).
+    fn reattach(&self, _list: &RunList) -> Result<Option<Vec<Job>>> {
+        Ok(None)
+    }
+
+    /// Whether every run of the list that could be going on is one this executor knows
+    /// of (so a hidden folder it does not follow belongs to a run that was killed).
+    fn owns_every_run(&self) -> bool {
+        false
+    }
 }
 
 /// The command line of a job, as any executor would run it.
@@ -144,7 +159,9 @@ impl LocalExecutor {
             });
         let seconds = started.elapsed().as_secs_f64();
         match output {
-            Ok(out) if out.status.success() => Finished { index: job.index, ok: true, message: String::new(), seconds },
+            Ok(out) if out.status.success() => {
+                Finished { index: job.index, ok: true, message: String::new(), seconds, scheduler: None }
+            }
             Ok(out) => {
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
@@ -154,13 +171,14 @@ impl LocalExecutor {
                     (Some(code), true) => format!("exited with code {code}"),
                     (None, true) => "killed by a signal".into(),
                 };
-                Finished { index: job.index, ok: false, message, seconds }
+                Finished { index: job.index, ok: false, message, seconds, scheduler: None }
             }
             Err(e) => Finished {
                 index: job.index,
                 ok: false,
                 message: format!("cannot start {}: {e}", self.program.display()),
                 seconds,
+                scheduler: None,
             },
         }
     }

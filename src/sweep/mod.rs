@@ -6,6 +6,7 @@
 mod executor;
 mod plan;
 pub mod report;
+pub mod slurm;
 
 pub use executor::{job_args, Executor, Finished, Job, JobKind, LocalExecutor};
 pub use plan::{plan, run_id, RunEntry, RunList};
@@ -26,14 +27,17 @@ pub struct Tally {
     pub not_started: usize,
 }
 
-/// What a run's folder says should happen to it now.
-fn decide(runs: &Path, id: &str, force: bool) -> Result<Option<JobKind>> {
+/// What a run's folder says should happen to it now. `owners_gone`: the executor knows
+/// that none of its runs is going on (a Slurm array that has ended), so a hidden folder
+/// whose writer was on another machine is a killed run, not one running there.
+/// `dry_run`: decide without clearing any folder.
+fn decide(runs: &Path, id: &str, force: bool, owners_gone: bool, dry_run: bool) -> Result<Option<JobKind>> {
     let visible = runs.join(id);
     let hidden = runs.join(format!("{HIDDEN_PREFIX}{id}"));
-    let remove = |p: &Path| std::fs::remove_dir_all(p).map_err(|e| Error::io(p, e));
+    let remove = |p: &Path| if dry_run { Ok(()) } else { std::fs::remove_dir_all(p).map_err(|e| Error::io(p, e)) };
     if hidden.is_dir() {
         let owner = std::fs::read_to_string(hidden.join(OWNER_FILE)).ok().and_then(|t| Owner::parse(&t));
-        if owner.as_ref().is_some_and(|o| !o.is_gone()) {
+        if !owners_gone && owner.as_ref().is_some_and(|o| !o.is_gone()) {
             return Err(Error::Usage(format!("{}: this run is running in another process", hidden.display())));
         }
         if !force && hidden.join(RESUME_FILE).is_file() {
@@ -54,6 +58,19 @@ fn decide(runs: &Path, id: &str, force: bool) -> Result<Option<JobKind>> {
     Ok(Some(JobKind::Run))
 }
 
+/// The jobs the list needs now: runs not complete, resumed where they can be. Clears
+/// the folders of runs that start afresh (unless `dry_run`).
+pub fn pending(list: &RunList, force: bool, owners_gone: bool, dry_run: bool) -> Result<Vec<Job>> {
+    let runs = list.runs_dir();
+    let mut jobs = Vec::new();
+    for (index, entry) in list.entries.iter().enumerate() {
+        if let Some(kind) = decide(&runs, &entry.id, force, owners_gone, dry_run)? {
+            jobs.push(Job { index, kind });
+        }
+    }
+    Ok(jobs)
+}
+
 /// Runs what is left of the list: `on_finished` hears of each run as it ends, with
 /// its outcome as its folder records it. The tables are written at the end.
 pub fn run_list(
@@ -65,14 +82,14 @@ pub fn run_list(
 ) -> Result<Tally> {
     let runs = list.runs_dir();
     std::fs::create_dir_all(&runs).map_err(|e| Error::io(&runs, e))?;
-    let mut jobs = Vec::new();
     let mut tally = Tally::default();
-    for (index, entry) in list.entries.iter().enumerate() {
-        match decide(&runs, &entry.id, force)? {
-            None => tally.skipped += 1,
-            Some(kind) => jobs.push(Job { index, kind }),
-        }
-    }
+    // An earlier invocation's runs still going on (a Slurm array) are followed, not
+    // started again.
+    let jobs = match executor.reattach(list)? {
+        Some(jobs) => jobs,
+        None => pending(list, force, executor.owns_every_run(), false)?,
+    };
+    tally.skipped = list.entries.len() - jobs.len();
     on_start(jobs.len());
 
     let finished = executor.run(list, &jobs, &mut |f: &Finished| {
@@ -88,7 +105,19 @@ pub fn run_list(
     tally.not_started = jobs.len() - finished.len();
     tally.failed = finished.iter().filter(|f| !f.ok).count();
     let messages: Vec<(usize, String)> =
-        finished.iter().filter(|f| !f.ok).map(|f| (f.index, f.message.clone())).collect();
+        finished.iter().filter(|f| !f.ok).map(|f| (f.index, message(list, f))).collect();
     write_reports(list, &messages)?;
     Ok(tally)
+}
+
+/// What sweep.csv says of a job that failed: its error, and the scheduler's word on it.
+/// A run with a manifest has its own error there; the scheduler's word goes after it
+/// (see [`report::outcomes`]).
+fn message(list: &RunList, f: &Finished) -> String {
+    let has_manifest = list.runs_dir().join(&list.entries[f.index].id).join("manifest.json").is_file();
+    match &f.scheduler {
+        Some(word) if has_manifest || f.message.is_empty() => word.clone(),
+        Some(word) => format!("{word}: {}", f.message),
+        None => f.message.clone(),
+    }
 }

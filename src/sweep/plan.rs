@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result, Source};
 use crate::spec::sweep::{value_label, value_text, SweepFile, SweepSpec};
+use crate::spec::sweep_slurm::SlurmSpec;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,8 @@ pub struct RunList {
     /// How many of the last `keys` are the paired group (they move together).
     pub paired: usize,
     pub entries: Vec<RunEntry>,
+    /// The sweep's `[sweep.slurm]` table, for `--executor slurm`.
+    pub slurm: SlurmSpec,
 }
 
 impl RunList {
@@ -158,7 +161,8 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
     }
     let all_ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let folder = results.join(format!("{}-sweep-{}", sanitize(&base_spec.name), sha12(&all_ids.join("\n"))));
-    let list = RunList { folder, keys, paired: sweep.paired.len(), entries };
+    let slurm = sweep.slurm.clone().unwrap_or_default();
+    let list = RunList { folder, keys, paired: sweep.paired.len(), entries, slurm };
     write_list(&list)?;
     Ok(list)
 }

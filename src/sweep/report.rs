@@ -63,10 +63,14 @@ pub fn outcomes(list: &RunList, messages: &[(usize, String)]) -> Vec<(Outcome, S
         .enumerate()
         .map(|(i, e)| {
             let folder = format!("runs/{}", e.id);
-            if let Some(o) = read_outcome(&runs.join(&e.id)) {
+            let message = messages.iter().find(|(j, _)| *j == i).map_or("", |(_, m)| m.as_str());
+            if let Some(mut o) = read_outcome(&runs.join(&e.id)) {
+                // A scheduler's word on a run that did not complete goes after its own error.
+                if o.status != "complete" && message.starts_with(super::slurm::NOTE_PREFIX) {
+                    o.error = Some(o.error.map_or(message.to_string(), |e| format!("{e} ({message})")));
+                }
                 return (o, folder);
             }
-            let message = messages.iter().find(|(j, _)| *j == i).map_or("", |(_, m)| m.as_str());
             if runs.join(format!("{HIDDEN_PREFIX}{}", e.id)).is_dir() {
                 let o = Outcome { status: "killed".into(), error: Some(message.into()), ..Outcome::default() };
                 (o, format!("runs/{HIDDEN_PREFIX}{}", e.id))
