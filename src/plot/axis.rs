@@ -154,7 +154,11 @@ pub fn decade_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
     let stride = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0].into_iter().find(|s| span / s <= 8.0).unwrap_or(500.0);
     let first = (lo / stride).ceil() as i64;
     let last = (hi / stride).floor() as i64;
-    (first..=last).map(|k| k as f64 * stride).map(|d| (d, power_of_ten(d.round() as i64))).collect()
+    let decades: Vec<i64> = (first..=last).map(|k| (k as f64 * stride).round() as i64).collect();
+    // One form per axis: plain digits when every tick has them, else 10ᵏ throughout.
+    let plain = decades.iter().all(|d| (-2..=3).contains(d));
+    let label = |d: i64| if plain { power_of_ten(d) } else { superscript_power(d) };
+    decades.into_iter().map(|d| (d as f64, label(d))).collect()
 }
 
 /// m·10^d (m = 1, 2 or 5): plain digits near 1 (`0.02`, `500`), `2·10⁵` otherwise.
@@ -179,12 +183,15 @@ pub fn power_of_ten(k: i64) -> String {
         1 => "10".into(),
         2 => "100".into(),
         3 => "1000".into(),
-        _ => {
-            const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-            let digits: String = k.unsigned_abs().to_string().chars().map(|c| SUP[c as usize - '0' as usize]).collect();
-            format!("10{}{digits}", if k < 0 { "⁻" } else { "" })
-        }
+        _ => superscript_power(k),
     }
+}
+
+/// `10ᵏ` with a superscript exponent: `10⁻³`, `10⁰`, `10⁵⁰`.
+pub fn superscript_power(k: i64) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let digits: String = k.unsigned_abs().to_string().chars().map(|c| SUP[c as usize - '0' as usize]).collect();
+    format!("10{}{digits}", if k < 0 { "⁻" } else { "" })
 }
 
 #[cfg(test)]
@@ -212,7 +219,7 @@ mod tests {
         assert!(a.lo.is_finite() && a.hi.is_finite());
         let ticks = a.ticks();
         assert!(ticks.len() >= 3 && ticks.len() <= 8, "{ticks:?}");
-        assert_eq!(ticks[0], (0.0, "1".to_string()));
+        assert_eq!(ticks[0], (0.0, "10⁰".to_string()), "one form per axis");
         assert_eq!(ticks[1], (50.0, "10⁵⁰".to_string()));
         assert_eq!(ticks[2].1, "10¹⁰⁰");
         assert_eq!(a.place(f64::INFINITY), None);
@@ -238,6 +245,8 @@ mod tests {
         assert_eq!(labels(-0.2, 2.1), ["0.0", "0.5", "1.0", "1.5", "2.0"]);
         assert_eq!(labels(0.0, 20000.0), ["0", "5000", "10000", "15000", "20000"]);
         assert_eq!(power_of_ten(-7), "10⁻⁷");
+        let labels_of = |lo: f64, hi: f64| decade_ticks(lo, hi).into_iter().map(|t| t.1).collect::<Vec<_>>();
+        assert_eq!(labels_of(-4.2, 0.3), ["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰"]);
         let labels =
             |lo: f64, hi: f64| decade_ticks(lo.log10(), hi.log10()).into_iter().map(|t| t.1).collect::<Vec<_>>();
         assert_eq!(labels(45.0, 7000.0), ["50", "100", "200", "500", "1000", "2000", "5000"]);
