@@ -5,6 +5,8 @@
 mod attacks;
 #[path = "suite/attribution.rs"]
 mod attribution;
+#[path = "suite/charts.rs"]
+mod charts;
 #[path = "suite/checkpoint.rs"]
 mod checkpoint;
 #[path = "suite/common/mod.rs"]

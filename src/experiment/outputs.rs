@@ -276,6 +276,8 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
     // A split's outputs are computed once, and only for probes that read them: a pass
     // over 8,000 digits costs about a second.
     let mut outputs_of: Vec<(Split, Vec<f64>)> = Vec::new();
+    // Pictures name a linear model's parameters θᵢ as the printed table does.
+    let (param_labels, param_truth) = super::printed::param_labels(param_names, &model.dag, p);
     for probe in &list {
         let split = probe.split.unwrap_or_else(|| probes::default_split(probe.kind, p.data.test.is_some()));
         let Some(data) = train::split_data(&p.data, split) else {
@@ -292,7 +294,8 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
         let ctx = ProbeContext {
             run_name: &spec.name,
             history,
-            param_names,
+            param_names: &param_labels,
+            param_truth: &param_truth,
             split,
             data,
             outputs,

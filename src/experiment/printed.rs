@@ -114,23 +114,13 @@ fn params_table(params: &[(String, f64)], dag: &Dag, p: &Prepared) -> Option<Tab
         return None;
     }
     let linear = linear_model(dag);
-    let names = &p.data.train.feature_names;
-    let features = p.data.train.features;
+    let element_names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+    let course = course_names(&element_names, dag, &p.data.train);
     let mut rows = Vec::new();
-    for (name, value) in params {
+    for (k, (name, value)) in params.iter().enumerate() {
         let mut row = vec![];
-        if let Some((layer, bias)) = &linear {
-            let (symbol, input) = if name == &format!("{layer}.bias[0]") {
-                (theta(0), "(intercept)".to_string())
-            } else {
-                let i = name.rsplit('[').next().and_then(|s| s.trim_end_matches(']').parse::<usize>().ok());
-                match i {
-                    Some(i) if i < features => {
-                        (theta(i + usize::from(*bias)), names.get(i).cloned().unwrap_or_else(|| format!("x{i}")))
-                    }
-                    _ => (String::new(), String::new()),
-                }
-            };
+        if let Some(names) = &course {
+            let (symbol, input) = names[k].clone();
             row.extend([symbol, input]);
         }
         row.extend([name.clone(), number(*value)]);
@@ -143,6 +133,58 @@ fn params_table(params: &[(String, f64)], dag: &Dag, p: &Prepared) -> Option<Tab
     let labels = header.len() - 1;
     let title = format!("parameters ({})", params.len());
     Some(Table { title, header, labels, rows, note: None })
+}
+
+/// The course's name of each parameter element (`theta.weight[0][1]`) of a linear
+/// model, as the printed table and the params picture show them: (θᵢ, the input it
+/// multiplies). None where the model is not linear; ("", "") for an element that is
+/// not a coefficient.
+pub fn course_names(elements: &[String], dag: &Dag, d: &Dataset) -> Option<Vec<(String, String)>> {
+    let (layer, bias) = linear_model(dag)?;
+    let names = &d.feature_names;
+    let features = d.features;
+    let name_of = |name: &String| {
+        if name == &format!("{layer}.bias[0]") {
+            return (theta(0), "(intercept)".to_string());
+        }
+        let i = name.rsplit('[').next().and_then(|s| s.trim_end_matches(']').parse::<usize>().ok());
+        match i {
+            Some(i) if i < features => {
+                (theta(i + usize::from(bias)), names.get(i).cloned().unwrap_or_else(|| format!("x{i}")))
+            }
+            _ => (String::new(), String::new()),
+        }
+    };
+    Some(elements.iter().map(name_of).collect())
+}
+
+/// Each parameter element's label for pictures (`θ₁ (x1)` for a linear model, the
+/// element name otherwise) and, where the data generator knows it (`kind = "linear"`,
+/// inputs not normalised), the true value it should reach.
+pub fn param_labels(elements: &[String], dag: &Dag, p: &Prepared) -> (Vec<String>, Vec<Option<f64>>) {
+    let Some(course) = course_names(elements, dag, &p.data.train) else {
+        return (elements.to_vec(), vec![None; elements.len()]);
+    };
+    let spec = crate::data::resolve_defaults(p.loaded.spec.data.get_ref());
+    let known = spec.kind == Some(crate::spec::DataKind::Linear) && spec.normalize.is_none();
+    let truth = |input: &str| -> Option<f64> {
+        if !known {
+            return None;
+        }
+        match input {
+            "(intercept)" | "bias" => spec.intercept,
+            _ => {
+                let j: usize = input.strip_prefix('x')?.parse().ok()?;
+                spec.coefficients.as_ref()?.get(j.checked_sub(1)?).copied()
+            }
+        }
+    };
+    let labels = course
+        .iter()
+        .zip(elements)
+        .map(|((symbol, input), raw)| if symbol.is_empty() { raw.clone() } else { format!("{symbol} ({input})") })
+        .collect();
+    (labels, course.iter().map(|(_, input)| truth(input)).collect())
 }
 
 /// The layer of a linear model (one dense layer with one unit reading the input, the

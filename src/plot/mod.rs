@@ -3,15 +3,21 @@
 //! fontconfig. Nothing here computes what a probe should: it draws what it is given.
 
 mod arrows;
+pub mod axis;
+mod clip;
 mod grids;
 mod layers;
+mod legend;
+mod lines;
 mod maps;
 mod scatter;
 pub mod sweep;
 
 pub use arrows::{arrow_figure, Arrow};
+pub use axis::YScale;
 pub use grids::{confusion_figure, image_grid, Tile};
 pub use layers::layers_figure;
+pub use lines::{line_figure, line_figure_sized, moving_average, LinePanel, Series, Size, Style};
 pub use maps::{map_grid, map_grid_rows, shade, MapGrid, MapTile, Scale};
 pub use scatter::scatter_figure;
 
@@ -52,18 +58,6 @@ pub(crate) fn register_font() {
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
         let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
     });
-}
-
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-}
-
-pub struct LinePanel {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub series: Vec<Series>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -132,68 +126,4 @@ pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> DrawResult<Vec<u8>> {
     writer.write_image_data(rgb).map_err(err)?;
     writer.finish().map_err(err)?;
     Ok(out)
-}
-
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    BitMapBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
-
-/// The series' legend, boxed, in the upper right corner.
-fn draw_legend<'a>(chart: &mut Chart<'a, 'a>) -> DrawResult<()> {
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)
-}
-
-/// Panels of line charts side by side under one title.
-pub fn line_figure(title: &str, panels: &[LinePanel]) -> DrawResult<Vec<u8>> {
-    register_font();
-    let (w, h) = (640 * panels.len().max(1) as u32, 520u32);
-    let mut buf = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let root = root.titled(title, (FONT, 26).into_font().style(FontStyle::Bold)).map_err(err)?;
-        let areas = root.split_evenly((1, panels.len().max(1)));
-        for (panel, area) in panels.iter().zip(areas) {
-            let (xr, yr) = bounds(panel.series.iter().flat_map(|s| s.points.iter()));
-            let mut chart = ChartBuilder::on(&area)
-                .caption(&panel.title, (FONT, 20))
-                .margin(12)
-                .x_label_area_size(44)
-                .y_label_area_size(72)
-                .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc(&panel.x_label)
-                .y_desc(&panel.y_label)
-                .x_labels(6)
-                .x_label_formatter(&|v| format_tick(*v))
-                .y_label_formatter(&|v| format_tick(*v))
-                .label_style((FONT, 14))
-                .axis_desc_style((FONT, 16))
-                .light_line_style(RGBColor(235, 235, 235))
-                .draw()
-                .map_err(err)?;
-            for (i, s) in panel.series.iter().enumerate() {
-                let c = color(i);
-                chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
-                    .map_err(err)?
-                    .label(&s.name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
-            }
-            draw_legend(&mut chart)?;
-        }
-        root.present().map_err(err)?;
-    }
-    encode_png(&buf, w, h)
 }

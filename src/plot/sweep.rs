@@ -2,7 +2,9 @@
 //! a ±std band, one line per setting of the other swept keys), and every run's training
 //! loss overlaid, coloured by setting.
 
+use super::legend::{self, Entry, Swatch};
 use super::{bounds, color, err, format_tick, light, register_font, DrawResult, FONT};
+use super::{line_figure_sized, LinePanel, Series, Size, Style, YScale};
 use crate::error::{Error, Result};
 use crate::sweep::report::SettingSummary;
 use crate::sweep::RunList;
@@ -168,11 +170,25 @@ fn metric_figure(title: &str, key: &str, metric: &str, axis: &Axis, bands: &[Ban
         Axis::Categories(c) => (260 * c.len() as u32).clamp(900, 2400),
         _ => 900,
     };
-    let h = 600u32;
+    // The legend (one entry per line, when lines need telling apart) gets its own
+    // strip under the chart, so it never covers a band.
+    let entries: Vec<Entry> = if bands.len() > 1 || bands[0].name != metric {
+        let swatch = |i: usize| Swatch { color: color(i), width: 2, dashed: false, dot: Some(4) };
+        bands.iter().enumerate().map(|(i, b)| Entry { name: b.name.clone(), swatch: swatch(i) }).collect()
+    } else {
+        Vec::new()
+    };
+    let legend_h = {
+        let mut scratch = vec![0u8; 3];
+        let area = BitMapBackend::with_buffer(&mut scratch, (1, 1)).into_drawing_area();
+        legend::height(&area, &entries, w)
+    };
+    let h = 600u32 + legend_h;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
+        let (root, strip) = root.split_vertically(600);
         let edges: Vec<(f64, f64)> =
             bands.iter().flat_map(|b| b.points.iter().flat_map(|&(x, m, s)| [(x, m - s), (x, m + s)])).collect();
         let (xr, yr) = bounds(edges.iter());
@@ -208,16 +224,10 @@ fn metric_figure(title: &str, key: &str, metric: &str, axis: &Axis, bands: &[Ban
         for (i, b) in bands.iter().enumerate() {
             let c = color(i);
             let line: Vec<(f64, f64)> = b.points.iter().map(|&(x, m, _)| (x, m)).collect();
-            chart
-                .draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))
-                .map_err(err)?
-                .label(&b.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+            chart.draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2))).map_err(err)?;
             chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
         }
-        if bands.len() > 1 || bands[0].name != metric {
-            super::draw_legend(&mut chart)?;
-        }
+        legend::draw(&strip, &entries)?;
         root.present().map_err(err)?;
     }
     super::encode_png(&buf, w, h)
@@ -256,58 +266,29 @@ fn training_curve(folder: &std::path::Path) -> Option<(String, Vec<(f64, f64)>)>
 }
 
 fn curves_figure(list: &RunList, settings: &[SettingSummary]) -> DrawResult<Vec<u8>> {
-    register_font();
     let runs = list.runs_dir();
-    let mut curves: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+    let mut series: Vec<Series> = Vec::new();
     let mut metric = String::from("loss");
+    let named = !list.keys.is_empty();
     for (s, setting) in settings.iter().enumerate() {
+        let mut first = true;
         for &i in &setting.entries {
             if let Some((name, points)) = training_curve(&runs.join(&list.entries[i].id)) {
                 metric = name;
-                curves.push((s, points));
+                // One legend entry per setting (up to the palette's ten colours).
+                let label =
+                    if first && named && s < 10 { list.entries[setting.entries[0]].setting() } else { String::new() };
+                first = false;
+                series.push(Series { name: label, points, color: s, style: Style::Plain });
             }
         }
     }
-    let (w, h) = (900u32, 600u32);
-    let mut buf = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let (xr, yr) = bounds(curves.iter().flat_map(|(_, p)| p.iter()));
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("training {metric} of every run, coloured by setting"), (FONT, 20))
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .y_desc(&metric)
-            .x_label_formatter(&|v| format_tick(*v))
-            .y_label_formatter(&|v| format_tick(*v))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
-        let mut labelled = vec![false; settings.len()];
-        for (s, points) in &curves {
-            let c = color(*s);
-            let series =
-                chart.draw_series(LineSeries::new(points.iter().copied(), c.mix(0.7).stroke_width(1))).map_err(err)?;
-            // One legend entry per setting (up to the palette's ten colours).
-            if !labelled[*s] && *s < 10 {
-                labelled[*s] = true;
-                let name = list.entries[settings[*s].entries[0]].setting();
-                series.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
-            }
-        }
-        if labelled.iter().any(|l| *l) && list.entries[0].values.iter().len() > 0 {
-            super::draw_legend(&mut chart)?;
-        }
-        root.present().map_err(err)?;
-    }
-    super::encode_png(&buf, w, h)
+    let panel = LinePanel {
+        title: "every run, coloured by setting".into(),
+        x_label: "step".into(),
+        y_label: metric.clone(),
+        series,
+        y_scale: YScale::Auto,
+    };
+    line_figure_sized(&format!("training {metric} of every run"), &[panel], Size { panel_w: 900, chart_h: 550 })
 }

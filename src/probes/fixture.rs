@@ -46,6 +46,7 @@ pub fn with_context<R>(model: &Model<f64, CpuBackend>, d: &Dataset, f: impl FnOn
         run_name: "t",
         history: None,
         param_names: &[],
+        param_truth: &[],
         split: Split::Test,
         data: d,
         outputs: &outputs,

@@ -19,14 +19,19 @@ use crate::data::{Dataset, InputScale};
 use crate::inspect::Inspect;
 use crate::metrics::predicted_classes;
 use crate::metrics::Scored;
-use crate::plot::{line_figure, scatter_figure, Background, LinePanel, Marker, PointGroup, Series, Tile};
+use crate::plot::{
+    line_figure, moving_average, scatter_figure, Background, LinePanel, Marker, PointGroup, Series, Style, Tile, YScale,
+};
 use crate::spec::{Metric, ProbeKind, ProbeSpec, Split};
 use crate::train::History;
 
 pub struct ProbeContext<'a> {
     pub run_name: &'a str,
     pub history: Option<&'a History>,
+    /// Each parameter element's label (θᵢ for a linear model), in graph order.
     pub param_names: &'a [String],
+    /// The value each parameter should reach, where the data generator knows it.
+    pub param_truth: &'a [Option<f64>],
     pub split: Split,
     pub data: &'a Dataset,
     /// The model's outputs on `data`, rows × out_width, for the probes that
@@ -146,21 +151,83 @@ fn curves(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<u8>, String> {
             return Err(format!("curves: metric `{}` is not recorded (add it to [metrics] record)", m.name()));
         };
         let mut series = Vec::new();
-        for split in [Split::Batch, Split::Train, Split::Validation, Split::Test] {
+        // One colour per split in every picture: batch, train, validation, test.
+        for (colour, split) in [Split::Batch, Split::Train, Split::Validation, Split::Test].into_iter().enumerate() {
             let points: Vec<(f64, f64)> =
                 h.records.iter().filter(|r| r.split == split).map(|r| (r.step as f64, r.values[col])).collect();
-            if !points.is_empty() {
-                series.push(Series { name: split.name().into(), points });
-            }
+            series.extend(split_series(split, colour, points));
         }
+        let y_scale = match m {
+            Metric::Accuracy | Metric::Precision | Metric::Recall | Metric::F1 => YScale::Linear,
+            _ => YScale::Auto,
+        };
+        let zoom = (y_scale == YScale::Linear).then(|| zoomed(&series)).flatten();
         panels.push(LinePanel {
             title: m.name().replace('_', " "),
             x_label: "step".into(),
             y_label: m.name().into(),
             series,
+            y_scale,
         });
+        if let Some((from, series)) = zoom {
+            panels.push(LinePanel {
+                title: format!("{} from step {from} (zoomed)", m.name().replace('_', " ")),
+                x_label: "step".into(),
+                y_label: m.name().into(),
+                series,
+                y_scale,
+            });
+        }
     }
     line_figure(&format!("{}: training curves", ctx.run_name), &panels)
+}
+
+/// A split's line. Many per-batch values (noisy by nature) are drawn pale, with
+/// their moving average over them.
+fn split_series(split: Split, colour: usize, points: Vec<(f64, f64)>) -> Vec<Series> {
+    if points.is_empty() {
+        return vec![];
+    }
+    if split != Split::Batch {
+        return vec![Series::line(split.name(), colour, points)];
+    }
+    // The batch line is context for the evaluated splits: thin, never drawn around them.
+    if points.len() < 20 {
+        return vec![Series { name: split.name().into(), points, color: colour, style: Style::Plain }];
+    }
+    let half = (points.len() / 40).clamp(2, 25);
+    let smooth = moving_average(&points, half);
+    vec![
+        Series { name: String::new(), points, color: colour, style: Style::Faint },
+        Series {
+            name: format!("batch (mean of {})", 2 * half + 1),
+            points: smooth,
+            color: colour,
+            style: Style::Plain,
+        },
+    ]
+}
+
+/// The evaluated splits' lines without their first record, when the untrained
+/// model's value squeezes the rest into a quarter of the axis or less (accuracy from
+/// 0.1 to 0.98 hides a train/test gap of 0.01): the metric again, fitted to the
+/// trained values. None when there is nothing to zoom into.
+fn zoomed(series: &[Series]) -> Option<(usize, Vec<Series>)> {
+    let lines: Vec<&Series> = series.iter().filter(|s| s.style == Style::Line && s.points.len() > 2).collect();
+    let from = lines.iter().map(|s| s.points[1].0).fold(f64::INFINITY, f64::min);
+    let range = |pts: &mut dyn Iterator<Item = f64>| {
+        pts.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
+    };
+    let all = range(&mut lines.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+    let late = range(&mut lines.iter().flat_map(|s| s.points.iter().filter(|p| p.0 >= from).map(|p| p.1)));
+    if !(late.0.is_finite() && all.1 > all.0) || (late.1 - late.0) > 0.25 * (all.1 - all.0) {
+        return None;
+    }
+    let cut = lines
+        .iter()
+        .map(|s| Series::line(s.name.clone(), s.color, s.points.iter().filter(|p| p.0 >= from).copied().collect()))
+        .collect();
+    Some((from as usize, cut))
 }
 
 fn params(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
@@ -168,16 +235,38 @@ fn params(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     if h.params.is_empty() {
         return Err("params: set [output] params = true to record parameter paths".into());
     }
-    let series = ctx
+    let mut series: Vec<Series> = ctx
         .param_names
         .iter()
         .enumerate()
         .map(|(i, name)| Series {
             name: name.clone(),
             points: h.params.iter().map(|(s, v)| (*s as f64, v[i])).collect(),
+            color: i,
+            // Paths that merely cross need no nesting.
+            style: Style::Plain,
         })
         .collect();
-    let panel = LinePanel { title: "parameter paths".into(), x_label: "step".into(), y_label: "value".into(), series };
+    // Dashed lines at the values the data was generated with, in their parameter's colour.
+    let (first, last) = (h.params[0].0 as f64, h.params[h.params.len() - 1].0 as f64);
+    for (i, truth) in ctx.param_truth.iter().enumerate() {
+        if let Some(t) = truth {
+            let name = format!("true {}", ctx.param_names[i].split(' ').next().unwrap_or_default());
+            series.push(Series {
+                name: format!("{name} = {t}"),
+                points: vec![(first, *t), (last, *t)],
+                color: i,
+                style: Style::Reference,
+            });
+        }
+    }
+    let panel = LinePanel {
+        title: "parameter paths".into(),
+        x_label: "step".into(),
+        y_label: "value".into(),
+        series,
+        y_scale: YScale::Linear,
+    };
     line_figure(&format!("{}: parameters over training", ctx.run_name), &[panel])
 }
 

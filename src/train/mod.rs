@@ -148,6 +148,12 @@ pub fn train_from<T: Element, B: Backend<T>>(
             done = step;
             break;
         }
+        // Epoch records start from the untrained model, as step-based ones do (which
+        // record step 0 themselves: 0 is a multiple of `every`).
+        if step == 0 && rec.per_epoch && rec.every.is_none() {
+            history.record(be, model, data, rec, &loss, 0, 0, None);
+            history.publish(observer);
+        }
         let started = Instant::now();
         let in_epoch = step % steps_per_epoch;
         let epoch = step / steps_per_epoch;

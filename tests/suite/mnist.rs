@@ -13,15 +13,17 @@ fn mnist_cnn_reaches_pytorchs_accuracy() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = run_ok("experiments/mnist_cnn.toml", tmp.path(), &[]);
     let test = metric(&dir, "test", "accuracy");
-    assert_eq!(test.iter().map(|r| r.0).collect::<Vec<_>>(), [125, 250, 375], "one test record per epoch");
-    assert!(test[2].1 >= 0.97, "test accuracy after 3 epochs: {}", test[2].1);
+    let steps: Vec<usize> = test.iter().map(|r| r.0).collect();
+    assert_eq!(steps, [0, 125, 250, 375], "the untrained model, then one test record per epoch");
+    assert!(test[0].1 < 0.3, "untrained: about chance, {}", test[0].1);
+    assert!(test[3].1 >= 0.97, "test accuracy after 3 epochs: {}", test[3].1);
     // Per-class report and confusion matrix agree with the accuracy.
     let (header, rows) = read_csv(&dir.join("confusion.csv"));
     assert_eq!(header.len(), 11);
     let total: usize = rows.iter().flat_map(|r| r[1..].iter().map(|v| v.parse::<usize>().unwrap())).sum();
     let diagonal: usize = rows.iter().enumerate().map(|(i, r)| r[i + 1].parse::<usize>().unwrap()).sum();
     assert_eq!(total, 2000);
-    assert!((diagonal as f64 / 2000.0 - test[2].1).abs() < 1e-12);
+    assert!((diagonal as f64 / 2000.0 - test[3].1).abs() < 1e-12);
     let (_, classes) = read_csv(&dir.join("classes.csv"));
     assert_eq!(classes.len(), 11, "ten classes and the macro average");
     assert_eq!(classes[10][0], "macro");
@@ -262,5 +264,6 @@ fn a_validation_split_is_held_out_of_the_training_digits() {
     assert_eq!(header[..2], ["split".to_string(), "target_label".to_string()]);
     let count = |s: &str| rows.iter().filter(|r| r[0] == s).count();
     assert_eq!((count("train"), count("validation"), count("test")), (480, 160, 100));
-    assert_eq!(metric(&dir, "validation", "accuracy").len(), 1, "one record after the epoch");
+    let steps: Vec<usize> = metric(&dir, "validation", "accuracy").into_iter().map(|r| r.0).collect();
+    assert_eq!(steps, [0, 8], "one record before training and one after the epoch");
 }

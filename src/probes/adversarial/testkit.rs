@@ -62,6 +62,7 @@ impl Fixture {
             run_name: "probe_test",
             history: None,
             param_names: &[],
+            param_truth: &[],
             split,
             data,
             outputs: &outputs,
