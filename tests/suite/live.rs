@@ -215,7 +215,8 @@ fn a_training_run_is_served_through_fixed_paths_only() {
         || run.stderr(),
     );
     assert_eq!(first["columns"], json!(["step", "epoch", "split", "loss", "accuracy"]));
-    assert_eq!(rows(&first)[0], json!([0, 0, "batch", rows(&first)[0][3], rows(&first)[0][4]]));
+    // Runs by epochs evaluate the splits before the first step: train comes first.
+    assert_eq!(rows(&first)[0], json!([0, 0, "train", rows(&first)[0][3], rows(&first)[0][4]]));
     // The rows are the file's, in its order.
     let hidden = hidden_run_with_rows(&results, "endless");
     let (_, file_rows) = read_csv(&hidden.join("metrics.csv"));
