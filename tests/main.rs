@@ -5,6 +5,8 @@
 mod attacks;
 #[path = "suite/attribution.rs"]
 mod attribution;
+#[path = "suite/backend_choice.rs"]
+mod backend_choice;
 #[path = "suite/charts.rs"]
 mod charts;
 #[path = "suite/checkpoint.rs"]

@@ -10,6 +10,44 @@ mod element;
 pub use cpu::{CpuBackend, CpuKernels};
 pub use element::{exp_f32, ln_f32, DType, Element};
 
+/// Which backend a run asks for (`--backend`, or `backend` in a spec). The experiment
+/// module turns it into a backend and a reason (`experiment::choice`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// CUDA when a device works, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU; no CUDA library is loaded.
+    Cpu,
+    /// CUDA on device 0; no usable GPU is an error.
+    Cuda,
+}
+
+impl BackendChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Cpu => "cpu",
+            BackendChoice::Cuda => "cuda",
+        }
+    }
+    pub fn is_auto(&self) -> bool {
+        *self == BackendChoice::Auto
+    }
+}
+
 /// Element-wise functions of one argument. Scalars are f64 so one enum serves both dtypes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Map {

@@ -98,6 +98,10 @@ pub struct RunArgs {
     /// port unless ADDR (`PORT` or `HOST:PORT`) says; the URL is printed on stderr.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
     pub serve: Option<String>,
+    /// Which backend computes: auto (CUDA when a device works, else the CPU), cpu, or
+    /// cuda (an error without a usable GPU). Overrides the spec's `backend`.
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::backend::BackendChoice>,
 }
 
 /// `runner x.toml` means `runner run x.toml`.
@@ -199,6 +203,7 @@ fn run(a: RunArgs) -> Result<()> {
         seed: a.spec.seed,
         run_id: a.run_id,
         interrupt: interrupt.clone(),
+        backend: a.backend,
     };
     with_progress(a.quiet, &interrupt, |progress| experiment::run(&opts, progress))
 }

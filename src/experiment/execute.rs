@@ -1,7 +1,8 @@
-//! Runs a prepared experiment in one dtype on the CPU backend and writes its files.
+//! Runs a prepared experiment in one dtype on a backend (CPU or CUDA) and writes its files.
 
 use super::resume::{restore, Resuming};
 use super::{outputs, Prepared, RunOptions, RunSummary};
+use crate::backend::cuda::CudaBackend;
 use crate::backend::{Backend, CpuBackend, CpuKernels, Element, LossKernel};
 use crate::error::{Error, Result};
 use crate::graph::NodeOp;
@@ -17,6 +18,8 @@ use crate::train::{
 /// One run being executed: what was prepared, where it goes, and how it was asked for.
 pub struct RunContext<'a> {
     pub p: &'a Prepared,
+    /// The backend taken and why (for the manifest).
+    pub chosen: &'a super::choice::Chosen,
     pub dir: &'a RunDir,
     pub opts: &'a RunOptions,
     pub started: UtcTime,
@@ -131,13 +134,34 @@ impl RunObserver<'_> {
     }
 }
 
+/// Runs on the CPU backend.
 pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<Executed> {
+    execute_on::<T, CpuBackend>(ctx, &CpuBackend::new(), progress)
+}
+
+/// Runs on the CUDA backend (one device, made by the caller).
+pub fn execute_cuda<T: Element>(
+    ctx: &RunContext,
+    be: &CudaBackend,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<Executed>
+where
+    CudaBackend: Backend<T>,
+{
+    execute_on::<T, CudaBackend>(ctx, be, progress)
+}
+
+/// The whole run, generic over the backend: nothing below assumes host buffers.
+fn execute_on<T: Element, B: Backend<T>>(
+    ctx: &RunContext,
+    be: &B,
+    progress: &mut dyn FnMut(usize, usize, f64),
+) -> Result<Executed> {
     let p = ctx.p;
-    let be = CpuBackend::new();
     let spec = &p.loaded.spec;
     let resolved = toml::to_string(spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
     ctx.dir.write("spec.toml", resolved.as_bytes())?;
-    let mut model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, spec.seed, p.initial.as_ref());
+    let mut model = Model::<T, B>::new(p.dag.clone(), be, spec.seed, p.initial.as_ref());
     let splits: Vec<Split> = spec.metrics.splits.clone().unwrap_or_else(|| p.data.present());
     // Step records by default when training by iterations, epoch records when by epochs.
     let by_epochs = spec.train.as_ref().is_some_and(|t| t.get_ref().epochs.is_some());
@@ -155,12 +179,12 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
         && out.batched
         && p.data.train.target_matrix(out.width()).len() == p.data.train.len() * out.width();
     if spec.train.is_none() && !has_targets {
-        return outputs::write_all(ctx, &be, &model, None, vec![]);
+        return outputs::write_all(ctx, be, &model, None, vec![]);
     }
     let param_names: Vec<String> =
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
     let start = match ctx.resuming {
-        Some(r) => Some(restore(&be, &mut model, r, &recording, &p.data, &ctx.dir.path_of(""))?),
+        Some(r) => Some(restore(be, &mut model, r, &recording, &p.data, &ctx.dir.path_of(""))?),
         None => None,
     };
     let (metrics_path, params_path) = (ctx.dir.path_of("metrics.csv"), ctx.dir.path_of("params.csv"));
@@ -197,20 +221,20 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
     };
     let history = match &spec.train {
         Some(t) if t.get_ref().solver == Some(Solver::Lstsq) => {
-            fit_least_squares(&be, &mut model, &p.data.train).map_err(Error::Data)?;
+            fit_least_squares(be, &mut model, &p.data.train).map_err(Error::Data)?;
             let loss = LossPlan::new(t.get_ref(), &model.dag);
-            train::score_once(&be, &model, &p.data, &recording, &loss, &mut observer)
+            train::score_once(be, &model, &p.data, &recording, &loss, &mut observer)
         }
         Some(t) => {
             // All-zero augmentation (`augment = {}`) is no augmentation.
             let augment = spec.data.get_ref().augment.filter(|a| a.shift > 0.0 || a.rotate > 0.0 || a.scale > 0.0);
             let plan = Plan { train: t.get_ref(), recording, seed: spec.seed, augment, hooks };
-            train::train_from(&be, &mut model, &p.data, &plan, &mut observer, start)
+            train::train_from(be, &mut model, &p.data, &plan, &mut observer, start)
         }
         // Fixed weights: score once (the loss column is then the mean squared error).
         None => {
             let loss = LossPlan { kernel: LossKernel::SquaredError, reads: model.dag.output, sum: false, scale: 1.0 };
-            train::score_once(&be, &model, &p.data, &recording, &loss, &mut observer)
+            train::score_once(be, &model, &p.data, &recording, &loss, &mut observer)
         }
     };
     let checkpointed = observer.checkpoints.written || ctx.resuming.is_some();
@@ -221,7 +245,7 @@ pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, 
     } else {
         ctx.dir.remove_checkpoint()?;
     }
-    outputs::write_all(ctx, &be, &model, Some(&history), streamed)
+    outputs::write_all(ctx, be, &model, Some(&history), streamed)
 }
 
 /// The file `[[hooks]]` stream to.

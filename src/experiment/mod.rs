@@ -3,6 +3,7 @@
 
 pub mod budget;
 mod checkpoint;
+pub mod choice;
 mod data_files;
 mod execute;
 mod outputs;
@@ -36,6 +37,8 @@ pub struct RunOptions {
     /// Set (by a signal handler) to end training after the step in progress; the run
     /// then writes its files with status `interrupted`.
     pub interrupt: Interrupt,
+    /// `--backend`; `None` takes the spec's `backend` (auto by default).
+    pub backend: Option<crate::backend::BackendChoice>,
 }
 
 #[derive(Debug)]
@@ -108,6 +111,8 @@ pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> 
 /// written.
 pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
     let prepared = prepare(&opts.spec_path, &opts.sets, opts.seed)?;
+    // Before any folder exists, so `cuda` without a GPU leaves nothing behind.
+    let chosen = choice::choose(&choice::Asked::new(opts.backend, prepared.loaded.spec.backend, &opts.spec_path))?;
     // Best effort: a folder that cannot be removed is no reason not to run (`runner
     // clean` reports it).
     let removed_stale = crate::results::remove_stale_unresumable(&opts.results_root).unwrap_or_default();
@@ -117,7 +122,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Re
         Some(id) => RunDir::create_named(&opts.results_root, id)?,
         None => RunDir::create(&opts.results_root, &spec.name, spec.seed, &started)?,
     };
-    let summary = execute_in(&prepared, dir, opts, started, None, progress)?;
+    let summary = execute_in(&prepared, &chosen, dir, opts, started, None, progress)?;
     Ok(RunSummary { removed_stale, ..summary })
 }
 
@@ -125,6 +130,7 @@ pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Re
 /// and finishes the folder whatever happens.
 fn execute_in(
     prepared: &Prepared,
+    chosen: &choice::Chosen,
     dir: RunDir,
     opts: &RunOptions,
     started: crate::results::UtcTime,
@@ -134,10 +140,12 @@ fn execute_in(
     opts.interrupt.training_begins();
     let spec = &prepared.loaded.spec;
     let executed = {
-        let ctx = execute::RunContext { p: prepared, dir: &dir, opts, started, resuming };
-        let executed = match spec.dtype {
-            DType::F32 => execute::execute::<f32>(&ctx, progress),
-            DType::F64 => execute::execute::<f64>(&ctx, progress),
+        let ctx = execute::RunContext { p: prepared, chosen, dir: &dir, opts, started, resuming };
+        let executed = match (chosen, spec.dtype) {
+            (choice::Chosen::Cpu { .. }, DType::F32) => execute::execute::<f32>(&ctx, progress),
+            (choice::Chosen::Cpu { .. }, DType::F64) => execute::execute::<f64>(&ctx, progress),
+            (choice::Chosen::Cuda { backend, .. }, DType::F32) => execute::execute_cuda::<f32>(&ctx, backend, progress),
+            (choice::Chosen::Cuda { backend, .. }, DType::F64) => execute::execute_cuda::<f64>(&ctx, backend, progress),
         };
         executed.map_err(|error| (outputs::write_failed_manifest(&ctx, &error).is_ok(), error))
     };

@@ -122,7 +122,12 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         spec_hash: results::spec_hash(&resolved),
         seed: spec.seed,
         streams: crate::rng::STREAMS.iter().map(|s| s.to_string()).collect(),
-        backend: String::new(),
+        backend: match ctx.chosen {
+            super::choice::Chosen::Cpu { .. } => "cpu".into(),
+            super::choice::Chosen::Cuda { .. } => "cuda".into(),
+        },
+        backend_choice: ctx.chosen.why().into(),
+        cuda: ctx.chosen.cuda_report().cloned(),
         cpu: None,
         dtype: spec.dtype.name().into(),
         threads: rayon::current_num_threads(),

@@ -39,6 +39,13 @@ pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64))
     let (meta, tensors) = results::read_checkpoint(&checkpoint).map_err(refuse)?;
     let prepared = prepare(&found.path.join("spec.toml"), &[], None)?;
     check_matches(&prepared, &meta, &tensors, &found.path).map_err(refuse)?;
+    // The spec's backend (a `--backend` given to the first run is not recorded in it); chosen
+    // before the folder is adopted, so `cuda` without a GPU leaves it untouched.
+    let chosen = super::choice::choose(&super::choice::Asked::new(
+        None,
+        prepared.loaded.spec.backend,
+        &found.path.join("spec.toml"),
+    ))?;
     let dir = RunDir::adopt(&found)?;
     let mut meta = meta;
     meta.resumes.push(ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after });
@@ -55,10 +62,11 @@ pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64))
         sets: vec![],
         run_id: None,
         interrupt: opts.interrupt.clone(),
+        backend: None,
     };
     let started = results::from_unix(meta.started_unix);
     let resuming = Resuming { meta, tensors };
-    super::execute_in(&prepared, dir, &run_opts, started, Some(&resuming), progress)
+    super::execute_in(&prepared, &chosen, dir, &run_opts, started, Some(&resuming), progress)
 }
 
 /// Whether the checkpoint belongs to this folder's spec, data and files; the reason

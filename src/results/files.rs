@@ -111,6 +111,19 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<u8>)], dtype: DType
     safetensors::tensor::serialize(views, Some(meta)).map_err(|e| e.to_string())
 }
 
+/// What the CUDA device reported, for the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CudaReport {
+    /// The device's name, e.g. "NVIDIA H200".
+    pub device: String,
+    /// Compute capability, e.g. "9.0".
+    pub capability: String,
+    /// The newest CUDA version the driver supports (cuDriverGetVersion), e.g. "12.4".
+    pub driver_cuda_version: String,
+    /// The NVRTC library that compiled kernels/, e.g. "12.4".
+    pub nvrtc_version: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Manifest {
     pub program: String,
@@ -122,6 +135,13 @@ pub struct Manifest {
     pub seed: u64,
     pub streams: Vec<String>,
     pub backend: String,
+    /// What was asked (`--backend` or the spec's `backend`), what was taken and why, e.g.
+    /// "auto: cpu, because no CUDA driver: libcuda.so could not be loaded".
+    #[serde(default)]
+    pub backend_choice: String,
+    /// The GPU and the CUDA versions (CUDA backend only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<CudaReport>,
     /// The CPU path and the kernel each op family ran (CPU backend only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<crate::backend::cpu::path::CpuReport>,

@@ -5,7 +5,7 @@
 
 use super::data::DataSpec;
 use super::probe::{HookSpec, ProbeSpec};
-use crate::backend::DType;
+use crate::backend::{BackendChoice, DType};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -26,6 +26,11 @@ pub struct Spec {
     /// f32 by default; f64 on the CPU for exact comparison with numpy.
     #[serde(default)]
     pub dtype: DType,
+    /// `auto` (CUDA when a device works, else the CPU), `cpu` or `cuda` (an error without
+    /// a usable GPU). `runner run --backend` overrides it. Written to the resolved spec
+    /// only when not `auto`.
+    #[serde(default, skip_serializing_if = "BackendChoice::is_auto")]
+    pub backend: BackendChoice,
     /// `[data]`: which data set, and how it is split, normalised and augmented.
     #[schemars(with = "DataSpec")]
     pub data: Spanned<DataSpec>,
