@@ -56,15 +56,28 @@ impl Asked {
     }
 }
 
+/// Whether `auto` may take a working GPU. False until the CUDA backend's parity tests
+/// (every op and whole experiments against the CPU) have passed on a GPU: until then a
+/// default run must not silently move onto code that has never run. `--backend cuda`
+/// (or `backend = "cuda"`) still uses it, on purpose.
+const AUTO_TAKES_CUDA: bool = false;
+
 /// Picks the backend; `cuda` without a usable GPU is an [`Error::Usage`] (exit 2).
 pub fn choose(asked: &Asked) -> Result<Chosen> {
     match asked.choice() {
         BackendChoice::Cpu => Ok(Chosen::Cpu { why: format!("cpu: asked for ({})", asked.label()) }),
         BackendChoice::Auto => Ok(match open_cuda() {
-            Ok((backend, report)) => {
+            Ok((backend, report)) if AUTO_TAKES_CUDA => {
                 let why = format!("auto: cuda, because device 0 ({}) works", report.device);
                 Chosen::Cuda { backend: Box::new(backend), report, why }
             }
+            Ok((_, report)) => Chosen::Cpu {
+                why: format!(
+                    "auto: cpu, because the CUDA backend is not yet checked against the CPU on a GPU \
+                     (device 0 ({}) works; --backend cuda uses it)",
+                    report.device
+                ),
+            },
             Err(reason) => Chosen::Cpu { why: format!("auto: cpu, because {reason}") },
         }),
         BackendChoice::Cuda => match open_cuda() {
@@ -127,7 +140,8 @@ mod tests {
     }
 
     /// Without a GPU (CI, this machine) auto falls back with the probe's reason and
-    /// cuda is a one-line usage error; with one, both take it.
+    /// cuda is a one-line usage error; with one, cuda takes it and auto does once
+    /// `AUTO_TAKES_CUDA` is set.
     #[test]
     fn auto_and_cuda_follow_the_probe() {
         let auto = choose(&Asked::Flag(BackendChoice::Auto)).unwrap();
@@ -142,7 +156,7 @@ mod tests {
                 assert!(!message.contains('\n'));
             }
             Ok(_) => {
-                assert!(matches!(auto, Chosen::Cuda { .. }), "{}", auto.why());
+                assert_eq!(matches!(auto, Chosen::Cuda { .. }), AUTO_TAKES_CUDA, "{}", auto.why());
                 assert!(matches!(cuda, Ok(Chosen::Cuda { .. })));
             }
         }
