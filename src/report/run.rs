@@ -208,6 +208,8 @@ fn facts(m: Option<&Value>) -> Vec<(String, String)> {
     push("seed", plain("seed"));
     push("dtype", plain("dtype"));
     push("backend", plain("backend"));
+    push("backend chosen because", plain("backend_choice"));
+    push("GPU", m.get("cuda").and_then(|c| c.get("device")).and_then(Value::as_str).map(esc));
     push("CPU path", m.get("cpu").and_then(|c| c.get("path")).and_then(Value::as_str).map(esc));
     push("threads", plain("threads"));
     push("started (UTC)", plain("started"));

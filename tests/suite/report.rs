@@ -145,6 +145,9 @@ fn a_run_page_shows_the_run_and_loads_in_a_browser() {
     let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert_eq!(page, runner::report::run_page(&dir), "the page is a function of the folder's files");
     assert!(page.contains("<meta name=\"viewport\""));
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let why = manifest["backend_choice"].as_str().unwrap();
+    assert!(page.contains(&format!("<td>{why}</td>")), "the page says why the backend was chosen: {why}");
     assert!(!page.contains("http://") && !page.contains("https://"), "nothing from the network");
 
     b.open(&file_url(&dir.join("index.html")));
