@@ -297,8 +297,9 @@ fn a_second_invocation_follows_the_array_still_going_on() {
     let Some(_slurm) = Slurm::start("slurm::a_second_invocation_follows_the_array_still_going_on") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let paired = SPEC.lines().find(|l| l.starts_with("paired")).unwrap();
-    // The second run takes a few seconds.
-    let text = SPEC.replace(paired, r#"paired = { "train.lr" = [0.1, 0.2], "train.iterations" = [200, 50000] }"#);
+    // The second run takes about 5 s here (fsync of a checkpoint every 50 steps): long
+    // enough that the array is still going on when the sweep is invoked again.
+    let text = SPEC.replace(paired, r#"paired = { "train.lr" = [0.1, 0.2], "train.iterations" = [200, 500000] }"#);
     let spec = write_spec(tmp.path(), "s.toml", &text);
     let results = tmp.path().join("results");
     let args = ["sweep", spec.to_str().unwrap(), "--results", results.to_str().unwrap(), "--executor", "slurm"];
