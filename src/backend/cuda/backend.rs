@@ -136,20 +136,7 @@ impl CudaBackend {
     ) where
         CudaBlas: Gemm<T>,
     {
-        let (m, k, n) = (d.m as i32, d.k as i32, d.n as i32);
-        let op = |t: bool| if t { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
-        let cfg = GemmConfig {
-            transa: op(d.trans_b),
-            transb: op(d.trans_a),
-            m: n,
-            n: m,
-            k,
-            alpha: T::one(),
-            lda: if d.trans_b { k } else { n },
-            ldb: if d.trans_a { m } else { k },
-            beta: T::from_f64(beta),
-            ldc: n,
-        };
+        let cfg = row_major_gemm::<T>(d, T::from_f64(beta));
         // SAFETY: A holds m·k, B k·n and C m·n values (asserted by the callers), and the
         // leading dimensions describe those row-major layouts (see the module comment).
         unsafe { self.blas.gemm(cfg, b, a, c) }.unwrap_or_else(|e| fail("matmul", e));
@@ -171,20 +158,7 @@ impl CudaBackend {
     ) where
         CudaBlas: Gemm<T>,
     {
-        let (m, k, n) = (d.m as i32, d.k as i32, d.n as i32);
-        let op = |t: bool| if t { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
-        let gemm = GemmConfig {
-            transa: op(d.trans_b),
-            transb: op(d.trans_a),
-            m: n,
-            n: m,
-            k,
-            alpha: T::one(),
-            lda: if d.trans_b { k } else { n },
-            ldb: if d.trans_a { m } else { k },
-            beta: T::zero(),
-            ldc: n,
-        };
+        let gemm = row_major_gemm::<T>(d, T::zero());
         let cfg = StridedBatchedConfig {
             gemm,
             batch_size: count as i32,
@@ -663,5 +637,24 @@ impl CudaBackend {
             launch!(self, T, name, grid_for(x.len()); x, v, &out, &n, &c, &s);
         }
         out
+    }
+}
+
+/// cuBLAS is column-major: the row-major C = op(A)·op(B) is computed as the
+/// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so cuBLAS's first operand is our B.
+fn row_major_gemm<T: CudaElement>(d: MatMul, beta: T) -> GemmConfig<T> {
+    let (m, k, n) = (d.m as i32, d.k as i32, d.n as i32);
+    let op = |t: bool| if t { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
+    GemmConfig {
+        transa: op(d.trans_b),
+        transb: op(d.trans_a),
+        m: n,
+        n: m,
+        k,
+        alpha: T::one(),
+        lda: if d.trans_b { k } else { n },
+        ldb: if d.trans_a { m } else { k },
+        beta,
+        ldc: n,
     }
 }
