@@ -8,6 +8,7 @@ mod channels;
 mod conv;
 pub(crate) mod direct_conv;
 mod elementwise;
+pub(crate) mod gemm;
 mod kernels;
 mod loss;
 pub(crate) mod narrow_gemm;
@@ -101,40 +102,23 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
         note(Family::Gemm, Kernel::Portable);
         let threads = rayon::current_num_threads();
         if work < PARALLEL_GEMM_WORK || threads == 1 || d.m < 16 {
-            gemm_into(a, b, &mut c, d, false);
+            gemm::gemm(a, b, &mut c, d, false, self.path);
             return c;
         }
-        // Each block of rows of C is computed by one thread from the same packed panels
-        // of B, so a row's value does not depend on how the rows were split.
+        // Each block of rows of C is computed by one thread; the contract (gemm.rs) makes
+        // a row's value independent of how the rows were split.
         let rows_per = d.m.div_ceil(threads * 4).max(8);
-        // Row and column strides of op(A) and op(B) in their stored layouts.
-        let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
-        let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
         c.par_chunks_mut(rows_per * d.n).enumerate().for_each(|(i, block)| {
             let r0 = i * rows_per;
             let rows = block.len() / d.n;
-            let a_off = r0 as isize * rsa;
-            // SAFETY: A holds m·k and B k·n values (asserted above) and the strides describe
-            // those layouts; rows r0..r0+rows of op(A) start at offset r0·rsa, inside A;
-            // `block` is exactly those rows of C (rows·n values, row stride n).
-            unsafe {
-                (T::GEMM)(
-                    rows,
-                    d.k,
-                    d.n,
-                    T::one(),
-                    a.as_ptr().offset(a_off),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    T::zero(),
-                    block.as_mut_ptr(),
-                    d.n as isize,
-                    1,
-                );
-            }
+            // Rows r0..r0+rows of op(A): a contiguous slice when A is stored m×k; a
+            // column band of the stored k×m A otherwise, copied out.
+            let part: std::borrow::Cow<[T]> = if d.trans_a {
+                a.chunks_exact(d.m).flat_map(|row| row[r0..r0 + rows].iter().copied()).collect::<Vec<T>>().into()
+            } else {
+                (&a[r0 * d.k..(r0 + rows) * d.k]).into()
+            };
+            gemm::gemm(&part, b, block, MatMul { m: rows, ..d }, false, self.path);
         });
         c
     }
@@ -495,32 +479,11 @@ fn dot<T: Element>(x: &[T], y: &[T]) -> T {
 }
 
 /// C (+)= op(A)·op(B) on the calling thread, for kernels that parallelise at a coarser
-/// grain (over images). With `accumulate`, adds to what C holds.
+/// grain (over images). With `accumulate`, continues each chain from what C holds
+/// (gemm.rs).
 pub(crate) fn gemm_into<T: CpuKernels>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool) {
-    assert!(a.len() >= d.m * d.k && b.len() >= d.k * d.n && c.len() >= d.m * d.n, "gemm_into: short buffer");
-    let (rsa, csa) = if d.trans_a { (1, d.m as isize) } else { (d.k as isize, 1) };
-    let (rsb, csb) = if d.trans_b { (1, d.k as isize) } else { (d.n as isize, 1) };
-    let beta = if accumulate { T::one() } else { T::zero() };
     note(Family::Gemm, Kernel::Portable);
-    // SAFETY: the lengths were checked above; the strides describe those buffers.
-    unsafe {
-        (T::GEMM)(
-            d.m,
-            d.k,
-            d.n,
-            T::one(),
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            d.n as isize,
-            1,
-        );
-    }
+    gemm::gemm(a, b, c, d, accumulate, path::current());
 }
 
 /// Numerically stable softmax of one row: shift by the maximum first.
