@@ -1,7 +1,12 @@
-//! Convolution and pooling on NCHW images. Convolution unrolls each image's patches
-//! (im2col) and multiplies by the weight with a GEMM; images run in parallel, each on
-//! one thread, so a value never depends on the thread count. The weight gradient sums
-//! over images in fixed groups, then adds the groups in order, for the same reason.
+//! Convolution and pooling on NCHW images, and the definition of their values on every
+//! CPU path. Convolution unrolls each image's patches (im2col) and multiplies by the
+//! weight with the GEMM of gemm.rs, so each output is one chain of fused multiply-adds:
+//! `acc = bias (or +0.0); for (c_in, ky, kx) in order: acc = fma(w, x, acc)`, the
+//! padding's zeros included. The weight gradient is, per weight, one chain from +0.0
+//! over (image, pixel) within each group of `GRAD_GROUP` images, the groups then added
+//! in order from +0.0. The direct kernels (direct_conv.rs, weight_grad.rs, pool2x2.rs)
+//! compute exactly these values, so the kernel a shape takes changes no bit. Images
+//! run in parallel, each on one thread, so no value depends on the thread count.
 
 use super::{gemm_into, CpuKernels};
 use crate::backend::{Conv2d, Element, MatMul, Pool2d};
@@ -112,7 +117,36 @@ pub fn conv2d<T: CpuKernels>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d) ->
     y
 }
 
+/// dx from dy, by the one rule of every CPU path: with stride 1 (and a square kernel,
+/// pad < kernel) dx is dy convolved with the flipped, transposed weight
+/// ([`backward_geometry`]), one chain over (c_out, ky, kx) per value, which the direct
+/// kernel computes to the same bits; otherwise Wᵀ·dy per image, added back by col2im.
 pub fn conv2d_grad_input<T: CpuKernels>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
+    match backward_geometry(&g) {
+        Some(back) => conv2d(dy, &flipped_transposed(w, &g), None, back),
+        None => col2im_grad_input(dy, w, g),
+    }
+}
+
+/// The convolution that maps dy back to dx, where there is one (stride 1, a square
+/// kernel and pad < kernel): its input is dy and its padding kernel − 1 − pad, so its
+/// output is h × w. Depends on the shape alone, so every path takes the same route.
+pub fn backward_geometry(g: &Conv2d) -> Option<Conv2d> {
+    (g.stride == 1 && g.kh == g.kw && g.pad < g.kh).then(|| Conv2d {
+        batch: g.batch,
+        c_in: g.c_out,
+        h: g.oh(),
+        w: g.ow(),
+        c_out: g.c_in,
+        stride: 1,
+        pad: g.kh - 1 - g.pad,
+        ..*g
+    })
+}
+
+/// dx for the geometries without a [`backward_geometry`]: d cols = Wᵀ·dy per image,
+/// then col2im adds the columns back.
+fn col2im_grad_input<T: CpuKernels>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
     let mut dx = vec![T::zero(); g.batch * in_size];
@@ -128,9 +162,6 @@ pub fn conv2d_grad_input<T: CpuKernels>(dy: &[T], w: &[T], g: Conv2d) -> Vec<T> 
     dx
 }
 
-/// dW from x and dy. Each image is unrolled again here, into a buffer that stays in
-/// cache, rather than kept from the forward pass: re-unrolling costs less than writing
-/// the whole batch's columns to memory and reading them back.
 /// w [c_out, c_in, kh, kw] → [c_in, c_out, kh, kw] with each kernel rotated 180°: the
 /// weight of the convolution that maps dy back to dx (stride 1).
 pub fn flipped_transposed<T: Element>(w: &[T], g: &Conv2d) -> Vec<T> {
@@ -148,6 +179,9 @@ pub fn flipped_transposed<T: Element>(w: &[T], g: &Conv2d) -> Vec<T> {
     out
 }
 
+/// dW from x and dy. Each image is unrolled again here, into a buffer that stays in
+/// cache, rather than kept from the forward pass: re-unrolling costs less than writing
+/// the whole batch's columns to memory and reading them back.
 pub fn conv2d_grad_weight<T: CpuKernels>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T> {
     let (k, p) = (g.patch(), g.oh() * g.ow());
     let in_size = g.c_in * g.h * g.w;
@@ -180,26 +214,39 @@ pub fn conv2d_grad_weight<T: CpuKernels>(x: &[T], dy: &[T], g: Conv2d) -> Vec<T>
     total
 }
 
+/// The first maximum of a window, the one rule of every max-pool kernel: start from the
+/// window's first value and move to each later one (in window order) that is strictly
+/// greater. Ties go to the earlier value; a NaN is kept if it comes first and passed
+/// over otherwise. The output is the winner's value and the gradient goes to it alone.
+#[inline(always)]
+fn first_maximum<T: Element>(best: T, v: T) -> T {
+    if v > best {
+        v
+    } else {
+        best
+    }
+}
+
 pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
     if g.k == 2 && g.stride == 2 {
         let (oh, ow) = (g.oh(), g.ow());
         let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
-        // The common case, as two row passes the compiler vectorises.
+        // The common case, as row passes the compiler vectorises (the comparisons
+        // become selects).
         y.par_chunks_mut(oh * ow).enumerate().for_each(|(plane, yp)| {
             let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
             for (oy, yrow) in yp.chunks_exact_mut(ow).enumerate() {
                 let (r0, r1) = (&xp[2 * oy * g.w..][..2 * ow], &xp[(2 * oy + 1) * g.w..][..2 * ow]);
                 for (ox, out) in yrow.iter_mut().enumerate() {
-                    // Window order (0,0), (0,1), (1,0), (1,1), first maximum, as below.
-                    let a = r0[2 * ox].max(r0[2 * ox + 1]);
-                    let b = r1[2 * ox].max(r1[2 * ox + 1]);
-                    *out = a.max(b);
+                    let best = first_maximum(r0[2 * ox], r0[2 * ox + 1]);
+                    let best = first_maximum(best, r1[2 * ox]);
+                    *out = first_maximum(best, r1[2 * ox + 1]);
                 }
             }
         });
         return y;
     }
-    pool_windows(x, g, |window| window.fold(T::neg_infinity(), |best, v| if v > best { v } else { best }))
+    pool_windows(x, g, |window| window.next().map_or(T::neg_infinity(), |first| window.fold(first, first_maximum)))
 }
 
 pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
@@ -210,17 +257,23 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
             let xp = &x[plane * g.h * g.w..(plane + 1) * g.h * g.w];
             let dyp = &dy[plane * oh * ow..(plane + 1) * oh * ow];
             for oy in 0..oh {
+                let (i0, i1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
                 for ox in 0..ow {
-                    let (i0, i1) = ((2 * oy) * g.w + 2 * ox, (2 * oy + 1) * g.w + 2 * ox);
-                    // The first maximum in window order, as in the general case, by
-                    // arithmetic on the comparisons (they depend on the data: branches
-                    // would mispredict).
+                    let (i0, i1) = (i0 + 2 * ox, i1 + 2 * ox);
+                    // The scan of `first_maximum`, with its moves kept: the upstream
+                    // value goes to the winner and zeros to the other three corners
+                    // (no branches: the comparisons depend on the data).
                     let (a, b, c, d) = (xp[i0], xp[i0 + 1], xp[i1], xp[i1 + 1]);
-                    let top_b = usize::from(b > a);
-                    let low_d = usize::from(d > c);
-                    let low = usize::from(c.max(d) > a.max(b));
-                    let at = low * (i1 + low_d) + (1 - low) * (i0 + top_b);
-                    dxp[at] = dyp[oy * ow + ox];
+                    let to_b = b > a;
+                    let best = if to_b { b } else { a };
+                    let to_c = c > best;
+                    let to_d = d > if to_c { c } else { best };
+                    let grad = dyp[oy * ow + ox];
+                    let pick = |win: bool| if win { grad } else { T::zero() };
+                    dxp[i0] = pick(!(to_b || to_c || to_d));
+                    dxp[i0 + 1] = pick(to_b && !to_c && !to_d);
+                    dxp[i1] = pick(to_c && !to_d);
+                    dxp[i1 + 1] = pick(to_d);
                 }
             }
         });
@@ -231,14 +284,12 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
         let dyp = &dy[plane * oh * ow..(plane + 1) * oh * ow];
         for oy in 0..oh {
             for ox in 0..ow {
-                // The first maximum in window order takes the whole gradient.
-                let mut best = T::neg_infinity();
-                let mut at = 0;
+                // `first_maximum` over the window, keeping where the winner is.
+                let mut at = (oy * g.stride) * g.w + ox * g.stride;
                 for i in 0..g.k {
                     for j in 0..g.k {
                         let idx = (oy * g.stride + i) * g.w + ox * g.stride + j;
-                        if xp[idx] > best {
-                            best = xp[idx];
+                        if xp[idx] > xp[at] {
                             at = idx;
                         }
                     }

@@ -18,7 +18,8 @@ pub type Gemm<T> =
 pub trait CpuKernels: Element {
     const GEMM: Gemm<Self>;
 
-    /// A stride-1 convolution by the direct kernel.
+    /// A stride-1 convolution by the direct kernel (where the shape suits it: the same
+    /// bits as the im2col path, on every CPU path).
     fn direct_conv2d(
         _x: &[Self],
         _w: &[Self],
@@ -28,11 +29,12 @@ pub trait CpuKernels: Element {
     ) -> Option<Vec<Self>> {
         None
     }
-    /// The convolution weight gradient with output channels in the vector lanes.
+    /// The convolution weight gradient with output channels in the vector lanes (the
+    /// same bits as the im2col path).
     fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: Conv2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
-    /// The 2×2, stride-2 max-pool and its gradient.
+    /// The 2×2, stride-2 max-pool and its gradient (AVX-512; the same bits as conv.rs).
     fn fast_max_pool2d(_x: &[Self], _g: Pool2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
@@ -49,10 +51,10 @@ pub trait CpuKernels: Element {
 impl CpuKernels for f32 {
     const GEMM: Gemm<Self> = matrixmultiply::sgemm;
     fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
-        direct_conv::supported(&g, path).then(|| direct_conv::conv2d(x, w, bias, g, path))
+        direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g, path))
     }
     fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
-        weight_grad::supported(&g, path).then(|| weight_grad::conv2d_grad_weight(x, dy, g, path))
+        weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g, path))
     }
     fn fast_max_pool2d(x: &[Self], g: Pool2d, path: CpuPath) -> Option<Vec<Self>> {
         pool2x2::supported(&g, path).then(|| pool2x2::max_pool(x, g, path))

@@ -10,6 +10,7 @@ pub(crate) mod direct_conv;
 mod elementwise;
 pub(crate) mod gemm;
 mod kernels;
+mod lanes;
 mod loss;
 pub(crate) mod narrow_gemm;
 mod optim;
@@ -193,42 +194,23 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
     }
 
     fn conv2d(&self, x: &Vec<T>, w: &Vec<T>, bias: Option<&Vec<T>>, g: Conv2d) -> Vec<T> {
-        let bias = bias.map(|b| b.as_slice());
-        if let Some(y) = T::direct_conv2d(x, w, bias, g, self.path) {
-            note(Family::Conv, Kernel::Avx512);
-            return y;
-        }
-        note(Family::Conv, Kernel::Portable);
-        conv::conv2d(x, w, bias, g)
+        convolve(x, w, bias.map(|b| b.as_slice()), g, self.path, Family::Conv)
     }
     fn conv2d_grad_input(&self, dy: &Vec<T>, w: &Vec<T>, g: Conv2d) -> Vec<T> {
-        // With stride 1, dx is dy convolved with the flipped, transposed weight; that
-        // convolution can take the direct path where one exists.
-        if g.stride == 1 && g.kh == g.kw && g.pad < g.kh {
-            let back = Conv2d {
-                batch: g.batch,
-                c_in: g.c_out,
-                h: g.oh(),
-                w: g.ow(),
-                c_out: g.c_in,
-                stride: 1,
-                pad: g.kh - 1 - g.pad,
-                ..g
-            };
-            if let Some(dx) = T::direct_conv2d(dy, &conv::flipped_transposed(w, &g), None, back, self.path) {
-                note(Family::ConvInputGrad, Kernel::Avx512);
-                return dx;
-            }
+        // The route depends on the shape alone (conv::conv2d_grad_input defines it):
+        // with stride 1, dy convolved with the flipped, transposed weight.
+        if let Some(back) = conv::backward_geometry(&g) {
+            return convolve(dy, &conv::flipped_transposed(w, &g), None, back, self.path, Family::ConvInputGrad);
         }
-        note(Family::ConvInputGrad, Kernel::Portable);
+        note(Family::ConvInputGrad, Kernel::Unrolled);
         conv::conv2d_grad_input(dy, w, g)
     }
     fn conv2d_grad_weight(&self, x: &Vec<T>, dy: &Vec<T>, g: Conv2d) -> Vec<T> {
         if let Some(dw) = T::direct_conv2d_grad_weight(x, dy, g, self.path) {
-            note(Family::ConvWeightGrad, Kernel::Avx512);
+            note(Family::ConvWeightGrad, lanes::Isa::of(self.path).kernel());
             return dw;
         }
-        note(Family::ConvWeightGrad, Kernel::Portable);
+        note(Family::ConvWeightGrad, Kernel::Unrolled);
         conv::conv2d_grad_weight(x, dy, g)
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
@@ -321,6 +303,17 @@ fn note_portable_pool(g: Pool2d) {
     if pool2x2::fits(&g) {
         note(Family::Pool2x2, Kernel::Portable);
     }
+}
+
+/// A convolution by the direct kernel where the shape suits it, else im2col and the
+/// GEMM: the same bits either way (conv.rs), so the choice is speed alone.
+fn convolve<T: CpuKernels>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d, path: CpuPath, family: Family) -> Vec<T> {
+    if let Some(y) = T::direct_conv2d(x, w, bias, g, path) {
+        note(family, lanes::Isa::of(path).kernel());
+        return y;
+    }
+    note(family, Kernel::Unrolled);
+    conv::conv2d(x, w, bias, g)
 }
 
 /// C = op(A)·op(B) by direct loops, for the small and thin products where GEMM's

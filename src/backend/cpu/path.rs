@@ -221,6 +221,8 @@ pub enum Kernel {
     Avx2,
     /// A hand-written AVX-512F kernel (or AVX-512 element-wise loops).
     Avx512,
+    /// A convolution by im2col (col2im for the input gradient) and the GEMM.
+    Unrolled,
 }
 
 impl Kernel {
@@ -229,12 +231,17 @@ impl Kernel {
     }
 
     fn label(self, family: Family) -> String {
+        let lanes = match self {
+            Kernel::Avx512 => "avx512",
+            Kernel::Avx2 => "avx2",
+            _ => "portable",
+        };
         match (family, self) {
             (Family::Gemm, _) => gemm_kernel().into(),
-            (Family::ConvInputGrad, Kernel::Portable) => format!("col2im-{}", gemm_kernel()),
-            (Family::Conv | Family::ConvWeightGrad, Kernel::Portable) => format!("im2col-{}", gemm_kernel()),
-            (Family::Conv | Family::ConvInputGrad, _) => "avx512-direct".into(),
-            (Family::ConvWeightGrad, _) => "avx512-channel-lanes".into(),
+            (Family::ConvInputGrad, Kernel::Unrolled) => format!("col2im-{}", gemm_kernel()),
+            (_, Kernel::Unrolled) => format!("im2col-{}", gemm_kernel()),
+            (Family::Conv | Family::ConvInputGrad, _) => format!("direct-{lanes}"),
+            (Family::ConvWeightGrad, _) => format!("channel-lanes-{lanes}"),
             (Family::DenseSmallGemm, Kernel::Avx512) => "avx512-packed".into(),
             (_, Kernel::Avx2) => "avx2-fma".into(),
             (_, Kernel::Portable) => "portable".into(),
@@ -279,7 +286,7 @@ pub fn report() -> CpuReport {
         .into_iter()
         .map(|family| {
             let bits = USED[family as usize].load(Ordering::Relaxed);
-            let kernels = [Kernel::Avx512, Kernel::Avx2, Kernel::Portable]
+            let kernels = [Kernel::Avx512, Kernel::Avx2, Kernel::Portable, Kernel::Unrolled]
                 .into_iter()
                 .filter(|k| bits & k.bit() != 0)
                 .map(|k| k.label(family))

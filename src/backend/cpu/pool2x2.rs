@@ -1,10 +1,12 @@
 //! The common 2×2, stride-2 max-pool in f32 with AVX-512, forward and gradient. For
-//! 16 windows at a time both split the two input rows into the windows' four corners.
-//! The forward pass takes their maximum; the gradient compares them and writes the
-//! upstream gradient to the winning corner and zeros to the other three, so every
-//! element of dx is written once: no zero-filled buffer first, no scattered single
-//! stores. The winner is the first maximum in window order, as in the general path,
-//! so the results are the same bits.
+//! 16 windows at a time both split the two input rows into the windows' four corners
+//! a, b, c, d (window order) and take the first maximum as conv.rs defines it: start
+//! from a, move to each later corner that is strictly greater (so ties go to the
+//! earlier corner and a NaN in a later corner is passed over). The output is the
+//! winner's value and the gradient goes to the winner alone, so the results are the
+//! general path's bits on every input, ±0 and NaN included. The gradient writes the
+//! upstream value to the winning corner and zeros to the other three, so every
+//! element of dx is written once: no zero-filled buffer first, no scattered stores.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -101,6 +103,28 @@ unsafe fn corners(src: *const f32, count: usize, left: __m512i, right: __m512i) 
     (_mm512_permutex2var_ps(v0, left, v1), _mm512_permutex2var_ps(v0, right, v1))
 }
 
+/// The masks of the first-maximum scan a → b → c → d: where it moves to b, to c, to d
+/// (each strictly greater than the best so far; false on a NaN either side).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn moves(a: __m512, b: __m512, c: __m512, d: __m512) -> (__mmask16, __mmask16, __mmask16) {
+    let to_b = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a);
+    let best = _mm512_mask_blend_ps(to_b, a, b);
+    let to_c = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(c, best);
+    let best = _mm512_mask_blend_ps(to_c, best, c);
+    let to_d = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, best);
+    (to_b, to_c, to_d)
+}
+
+/// The first maximum's value per window.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn first_maximum(a: __m512, b: __m512, c: __m512, d: __m512) -> __m512 {
+    let best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a), a, b);
+    let best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(c, best), best, c);
+    _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, best), best, d)
+}
+
 /// # Safety
 /// The CPU has AVX-512F; h and w are even; `x` holds h·w values and `y` oh·ow.
 #[cfg(target_arch = "x86_64")]
@@ -117,8 +141,8 @@ unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
             unsafe {
                 let (a, b) = corners(x.as_ptr().add(2 * oy * w + 2 * ox0), count, left, right);
                 let (c, d) = corners(x.as_ptr().add((2 * oy + 1) * w + 2 * ox0), count, left, right);
-                let m = _mm512_max_ps(_mm512_max_ps(a, b), _mm512_max_ps(c, d));
-                _mm512_mask_storeu_ps(y.as_mut_ptr().add(oy * ow + ox0), first_lanes(count), m);
+                let best = first_maximum(a, b, c, d);
+                _mm512_mask_storeu_ps(y.as_mut_ptr().add(oy * ow + ox0), first_lanes(count), best);
             }
         }
     }
@@ -141,10 +165,11 @@ unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
             // (2·(ox0 + count) ≤ w), and count gradients from (oy, ox0) inside dy.
             let [(a, b), (c, d)] = rows.map(|r| unsafe { corners(x.as_ptr().add(r + 2 * ox0), count, left, right) });
             let grad = unsafe { _mm512_maskz_loadu_ps(first_lanes(count), dy.as_ptr().add(oy * ow + ox0)) };
-            let right_top = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a);
-            let right_low = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, c);
-            let low = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_max_ps(c, d), _mm512_max_ps(a, b));
-            let picks = [(!low & !right_top, !low & right_top), (low & !right_low, low & right_low)];
+            let (to_b, to_c, to_d) = moves(a, b, c, d);
+            let (win_d, win_c) = (to_d, to_c & !to_d);
+            let win_b = to_b & !to_c & !to_d;
+            let win_a = !(to_b | to_c | to_d);
+            let picks = [(win_a, win_b), (win_c, win_d)];
             for (r, (pick_left, pick_right)) in rows.iter().zip(picks) {
                 let (l, rt) = (_mm512_maskz_mov_ps(pick_left, grad), _mm512_maskz_mov_ps(pick_right, grad));
                 // SAFETY: the masks cover the 2·count values from column 2·ox0 of this
