@@ -95,6 +95,30 @@ fn whole_runs_on_avx512_agree_with_portable() {
     whole_runs_agree_with_portable(CpuPath::Avx512);
 }
 
+/// A short MNIST CNN (convolutions, 2×2 max-pools, a dense layer through the GEMM) on
+/// every path this CPU has: the same metrics.csv and model.safetensors, byte for byte,
+/// as the portable path's. Convolutions and pooling are defined once (backend/cpu/conv.rs)
+/// and every kernel computes that definition; the dense layer's GEMM has one summation
+/// order (backend/cpu/gemm.rs). Paths this CPU lacks are not run (the two tests above
+/// name them as skipped).
+#[test]
+fn a_short_mnist_cnn_is_the_same_bytes_on_every_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = ["data.n=256", "data.test_n=128", "train.epochs=1", "metrics.batch_every=1"];
+    let spec = "experiments/mnist_cnn.toml";
+    let portable = run_on("portable", spec, &tmp.path().join("portable"), &sets);
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    let mut compared = 0;
+    for path in [CpuPath::Avx2, CpuPath::Avx512].into_iter().filter(|p| p.available()) {
+        let other = run_on(path.name(), spec, &tmp.path().join(path.name()), &sets);
+        for file in ["metrics.csv", "model.safetensors"] {
+            assert!(read(&other, file) == read(&portable, file), "{file}: {path} and portable differ");
+        }
+        compared += 1;
+    }
+    eprintln!("mnist_cnn: {compared} path(s) the same bytes as portable");
+}
+
 /// A path this CPU lacks (on a machine that has them all, a bogus value stands in) is a
 /// one-line error and exit 2 before anything runs, from `run` and `check` alike.
 #[test]

@@ -106,77 +106,118 @@ on_each_path!(max_pool_2x2);
 on_each_path!(dense_small_gemm);
 on_each_path!(exp_ln_sigmoid);
 
-/// The CNN's two convolutions, odd sizes, and a stride-2 geometry no fast kernel takes.
-const CONVS: [Conv2d; 5] = [
+// Convolutions and pooling: the same bits on every path, not a tolerance. Each is
+// defined once (conv.rs: one fused multiply-add chain per output in a fixed order, one
+// first-maximum rule), every kernel computes exactly that, and the kernel a shape takes
+// depends on the shape alone. So each path is checked byte for byte against the
+// portable backend and against conv.rs's definition, on 1 and on 2 threads.
+
+/// The CNN's two convolutions and odd ones: channels that are not multiples of 8 or 16
+/// (the direct kernels' blocks), odd image sides, padding 0, 1 and 2, stride 1 and 2,
+/// batches that leave a short group of `GRAD_GROUP`, a 1×1 and a non-square kernel
+/// (whose input gradient takes col2im).
+const CONVS: [Conv2d; 9] = [
     Conv2d { batch: 4, c_in: 1, h: 28, w: 28, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 2 },
     Conv2d { batch: 3, c_in: 16, h: 14, w: 14, c_out: 32, kh: 5, kw: 5, stride: 1, pad: 2 },
     Conv2d { batch: 3, c_in: 2, h: 9, w: 21, c_out: 8, kh: 5, kw: 5, stride: 1, pad: 2 },
     Conv2d { batch: 2, c_in: 3, h: 7, w: 6, c_out: 48, kh: 3, kw: 2, stride: 1, pad: 0 },
     Conv2d { batch: 2, c_in: 3, h: 9, w: 9, c_out: 16, kh: 3, kw: 3, stride: 2, pad: 1 },
+    Conv2d { batch: 9, c_in: 5, h: 11, w: 13, c_out: 24, kh: 3, kw: 3, stride: 1, pad: 1 },
+    Conv2d { batch: 10, c_in: 8, h: 5, w: 7, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 0 },
+    Conv2d { batch: 3, c_in: 7, h: 8, w: 11, c_out: 12, kh: 2, kw: 2, stride: 2, pad: 0 },
+    Conv2d { batch: 2, c_in: 16, h: 6, w: 5, c_out: 32, kh: 1, kw: 1, stride: 1, pad: 0 },
 ];
 
-fn conv_forward(path: CpuPath) {
+/// `values` with every fifth value an exact +0.0 or −0.0 (a ReLU's output has many), so
+/// signed zeros meet the chains' fused multiply-adds.
+fn with_zeros(len: usize, salt: u64) -> Vec<f32> {
+    let mut v = values(len, salt);
+    for (i, x) in v.iter_mut().enumerate().filter(|(i, _)| i % 5 == 0) {
+        *x = if i % 10 == 0 { 0.0 } else { -0.0 };
+    }
+    v
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// `op` on `path` with 1 and with 2 threads, and on the portable backend: all the same
+/// bytes as `want`.
+fn same_bits(what: &str, path: CpuPath, want: &[f32], op: impl Fn(&CpuBackend) -> Vec<f32> + Sync) {
     let (on, portable) = backends(path);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+        for (name, be) in [(path.name(), &on), ("portable", &portable)] {
+            let got = pool.install(|| op(be));
+            assert_eq!(bits(&got), bits(want), "{what} on {name}, {threads} thread(s): not the definition's bits");
+        }
+    }
+}
+
+fn conv_forward(path: CpuPath) {
     for (i, g) in CONVS.into_iter().enumerate() {
-        let x = values(g.batch * g.c_in * g.h * g.w, 1 + i as u64);
+        let x = with_zeros(g.batch * g.c_in * g.h * g.w, 1 + i as u64);
         let w = values(g.c_out * g.patch(), 11 + i as u64);
         let b = values(g.c_out, 21 + i as u64);
-        let got = on.conv2d(&x, &w, Some(&b), g);
-        let want = portable.conv2d(&x, &w, Some(&b), g);
-        let sizes = conv::conv2d::<f64>(&abs64(&x), &abs64(&w), Some(&abs64(&b)), g);
-        // patch products and the bias per output.
-        let bounds: Vec<f64> = sizes.iter().map(|s| two_orders_bound(g.patch() + 1, *s)).collect();
-        assert_within(&format!("conv {g:?} on {path}"), &got, &want, &bounds);
+        for bias in [Some(&b), None] {
+            let want = conv::conv2d(&x, &w, bias.map(|b| b.as_slice()), g);
+            same_bits(&format!("conv {g:?}, bias {}", bias.is_some()), path, &want, |be| be.conv2d(&x, &w, bias, g));
+        }
     }
-    // The avx512 path really ran its own kernel where the geometry allows.
-    let direct = super::direct_conv::supported(&CONVS[1], path);
-    assert_eq!(direct, path == CpuPath::Avx512, "the direct kernel on {path}");
+    // The path's own lanes ran where the shape allows.
+    let lanes = super::lanes::Isa::of(path);
+    assert_eq!(lanes == super::lanes::Isa::Portable, path == CpuPath::Portable, "the direct kernel's lanes on {path}");
 }
 
 fn conv_input_gradient(path: CpuPath) {
-    let (on, portable) = backends(path);
     for (i, g) in CONVS.into_iter().enumerate() {
-        let dy = values(g.batch * g.c_out * g.oh() * g.ow(), 31 + i as u64);
+        let dy = with_zeros(g.batch * g.c_out * g.oh() * g.ow(), 31 + i as u64);
         let w = values(g.c_out * g.patch(), 41 + i as u64);
-        let got = on.conv2d_grad_input(&dy, &w, g);
-        let want = portable.conv2d_grad_input(&dy, &w, g);
-        let sizes = conv::conv2d_grad_input::<f64>(&abs64(&dy), &abs64(&w), g);
-        // Each dx value sums at most c_out·kh·kw products.
-        let bounds: Vec<f64> = sizes.iter().map(|s| two_orders_bound(g.c_out * g.kh * g.kw, *s)).collect();
-        assert_within(&format!("conv input gradient {g:?} on {path}"), &got, &want, &bounds);
+        let want = conv::conv2d_grad_input(&dy, &w, g);
+        same_bits(&format!("conv input gradient {g:?}"), path, &want, |be| be.conv2d_grad_input(&dy, &w, g));
     }
 }
 
 fn conv_weight_gradient(path: CpuPath) {
-    let (on, portable) = backends(path);
     for (i, g) in CONVS.into_iter().enumerate() {
-        let x = values(g.batch * g.c_in * g.h * g.w, 51 + i as u64);
-        let dy = values(g.batch * g.c_out * g.oh() * g.ow(), 61 + i as u64);
-        let got = on.conv2d_grad_weight(&x, &dy, g);
-        let want = portable.conv2d_grad_weight(&x, &dy, g);
-        let sizes = conv::conv2d_grad_weight::<f64>(&abs64(&x), &abs64(&dy), g);
-        // Each weight's gradient sums one product per image and output pixel.
-        let n = g.batch * g.oh() * g.ow();
-        let bounds: Vec<f64> = sizes.iter().map(|s| two_orders_bound(n, *s)).collect();
-        assert_within(&format!("conv weight gradient {g:?} on {path}"), &got, &want, &bounds);
+        let x = with_zeros(g.batch * g.c_in * g.h * g.w, 51 + i as u64);
+        let dy = with_zeros(g.batch * g.c_out * g.oh() * g.ow(), 61 + i as u64);
+        let want = conv::conv2d_grad_weight(&x, &dy, g);
+        same_bits(&format!("conv weight gradient {g:?}"), path, &want, |be| be.conv2d_grad_weight(&x, &dy, g));
     }
-    let lanes = super::weight_grad::supported(&CONVS[1], path);
-    assert_eq!(lanes, path == CpuPath::Avx512, "the channel-lane kernel on {path}");
 }
 
 fn max_pool_2x2(path: CpuPath) {
-    let (on, portable) = backends(path);
     let pools = [
         Pool2d { batch: 3, c: 5, h: 28, w: 28, k: 2, stride: 2 },
         Pool2d { batch: 2, c: 3, h: 6, w: 40, k: 2, stride: 2 },
         Pool2d { batch: 1, c: 2, h: 7, w: 9, k: 2, stride: 2 },
+        Pool2d { batch: 9, c: 3, h: 14, w: 34, k: 2, stride: 2 },
+        Pool2d { batch: 2, c: 3, h: 9, w: 11, k: 3, stride: 2 },
+        Pool2d { batch: 2, c: 2, h: 9, w: 9, k: 3, stride: 3 },
     ];
     for (i, g) in pools.into_iter().enumerate() {
-        // Few distinct values, so windows hold ties and the first-maximum rule matters.
-        let x: Vec<f32> = values(g.batch * g.c * g.h * g.w, 71 + i as u64).iter().map(|v| (v * 3.0).round()).collect();
-        let dy = values(g.batch * g.c * g.oh() * g.ow(), 81 + i as u64);
-        assert_eq!(on.max_pool2d(&x, g), portable.max_pool2d(&x, g), "{g:?} on {path}");
-        assert_eq!(on.max_pool2d_grad(&x, &dy, g), portable.max_pool2d_grad(&x, &dy, g), "{g:?} on {path}");
+        // Few distinct values, so windows hold ties and the first-maximum rule matters;
+        // ±0 ties, NaN and −∞ too.
+        let mut x: Vec<f32> =
+            values(g.batch * g.c * g.h * g.w, 71 + i as u64).iter().map(|v| (v * 3.0).round()).collect();
+        for (j, v) in x.iter_mut().enumerate() {
+            match j % 23 {
+                0 => *v = f32::NAN,
+                7 => *v = f32::NEG_INFINITY,
+                11 | 12 => *v = -0.0,
+                _ => {}
+            }
+        }
+        let dy = with_zeros(g.batch * g.c * g.oh() * g.ow(), 81 + i as u64);
+        same_bits(&format!("max-pool {g:?}"), path, &conv::max_pool2d(&x, g), |be| be.max_pool2d(&x, g));
+        let want = conv::max_pool2d_grad(&x, &dy, g);
+        same_bits(&format!("max-pool gradient {g:?}"), path, &want, |be| be.max_pool2d_grad(&x, &dy, g));
+        let want = conv::avg_pool2d(&x, g);
+        same_bits(&format!("avg-pool {g:?}"), path, &want, |be| be.avg_pool2d(&x, g));
+        let want = conv::avg_pool2d_grad(&dy, g);
+        same_bits(&format!("avg-pool gradient {g:?}"), path, &want, |be| be.avg_pool2d_grad(&dy, g));
     }
     assert_eq!(super::pool2x2::supported(&pools[0], path), path == CpuPath::Avx512, "the 2×2 kernel on {path}");
 }

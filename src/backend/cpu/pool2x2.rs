@@ -202,11 +202,21 @@ mod tests {
         ];
         for g in shapes {
             assert!(supported(&g, path), "{g:?}");
-            // Few distinct values, so windows hold ties and the first-maximum rule matters.
-            let x: Vec<f32> = (0..g.batch * g.c * g.h * g.w).map(|i| ((i * 7919) % 5) as f32 - 2.0).collect();
-            let dy: Vec<f32> = (0..g.batch * g.c * g.oh() * g.ow()).map(|i| i as f32 + 0.5).collect();
-            assert_eq!(max_pool(&x, g, path), super::super::conv::max_pool2d(&x, g), "{g:?}");
-            assert_eq!(max_pool_grad(&x, &dy, g, path), super::super::conv::max_pool2d_grad(&x, &dy, g), "{g:?}");
+            // Few distinct values, so windows hold ties and the first-maximum rule
+            // matters, and ±0 ties, NaN in every corner and −∞.
+            let x: Vec<f32> = (0..g.batch * g.c * g.h * g.w)
+                .map(|i| match i % 13 {
+                    0 => f32::NAN,
+                    5 => f32::NEG_INFINITY,
+                    3 | 8 => -0.0,
+                    _ => ((i * 7919) % 5) as f32 - 2.0,
+                })
+                .collect();
+            let dy: Vec<f32> = (0..g.batch * g.c * g.oh() * g.ow()).map(|i| i as f32 - 7.5).collect();
+            let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+            assert_eq!(bits(max_pool(&x, g, path)), bits(super::super::conv::max_pool2d(&x, g)), "{g:?}");
+            let want = super::super::conv::max_pool2d_grad(&x, &dy, g);
+            assert_eq!(bits(max_pool_grad(&x, &dy, g, path)), bits(want), "{g:?}");
         }
     }
 }
