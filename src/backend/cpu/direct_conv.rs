@@ -1,9 +1,10 @@
-//! Direct convolution for stride 1 in f32, without unrolling patches: each block of 8
+//! Direct convolution for stride 1 in f32, without unrolling patches: each block of OC
 //! output channels × R output rows × one vector of pixels keeps its sums in registers
 //! while the loop runs over input channels and kernel taps, so every loaded input row
-//! feeds 8 fused multiply-adds. One source for every CPU path (`lanes`): 16 pixels and
-//! R = 3 rows with AVX-512F (24 sums in 32 registers), 8 pixels and one row with AVX2 +
-//! FMA (8 sums in 16 registers) and on the portable path.
+//! feeds OC fused multiply-adds and every broadcast weight R. One source for every CPU
+//! path (`lanes`): 8 channels × 3 rows × 16 pixels with AVX-512F (24 sums in 32
+//! registers), 4 channels × 3 rows × 8 pixels with AVX2 + FMA and on the portable path
+//! (12 sums in 16 registers).
 //!
 //! Each output is the summation order of the im2col path (conv.rs), to the bit:
 //! `acc = bias (or +0.0); for (c_in, ky, kx) in order: acc = fma(w, x, acc)`, the
@@ -15,7 +16,8 @@ use super::path::CpuPath;
 use crate::backend::Conv2d;
 use rayon::prelude::*;
 
-/// Output channels per block (the weight's layout groups them so).
+/// The direct kernel takes output channels in multiples of this (of which the blocks'
+/// 4 or 8 channels are divisors).
 const OB: usize = 8;
 /// The widest vector any path uses, in f32: the padded image's slack covers one.
 const MAX_LANES: usize = 16;
@@ -59,7 +61,7 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: Conv2d, path: CpuPa
                 Isa::Avx512 => image_avx512(padded, &wt, bias, &g, yb),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => image_avx2(padded, &wt, bias, &g, yb),
-                _ => image::<Portable, 1>(padded, &wt, bias, &g, yb),
+                _ => image::<Portable, 4, 3>(padded, &wt, bias, &g, yb),
             }
         }
     });
@@ -78,7 +80,7 @@ fn pad_image(x: &[f32], g: &Conv2d, padded: &mut Vec<f32>) {
 #[target_feature(enable = "avx512f")]
 unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [f32]) {
     // SAFETY: the caller's.
-    unsafe { image::<super::lanes::Avx512, 3>(padded, wt, bias, g, y) }
+    unsafe { image::<super::lanes::Avx512, 8, 3>(padded, wt, bias, g, y) }
 }
 
 /// # Safety
@@ -87,17 +89,18 @@ unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Con
 #[target_feature(enable = "avx2,fma")]
 unsafe fn image_avx2(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [f32]) {
     // SAFETY: the caller's.
-    unsafe { image::<super::lanes::Avx2, 1>(padded, wt, bias, g, y) }
+    unsafe { image::<super::lanes::Avx2, 4, 3>(padded, wt, bias, g, y) }
 }
 
-/// One image's convolution, up to `MAXR` output rows per block.
+/// One image's convolution, `OC` output channels (4 or 8) and up to `MAXR` output rows
+/// per block.
 ///
 /// # Safety
 /// The CPU runs `V`; `g.c_out` is a multiple of 8; `padded` holds the image's
 /// c_in·(h + 2·pad)·(w + 2·pad) padded values plus (w + 2·pad + 16) of slack, `wt`
 /// c_in·kh·kw·c_out values, `bias` (if any) c_out and `y` c_out·oh·ow.
 #[inline(always)]
-unsafe fn image<V: Lanes, const MAXR: usize>(
+unsafe fn image<V: Lanes, const OC: usize, const MAXR: usize>(
     padded: &[f32],
     wt: &[f32],
     bias: Option<&[f32]>,
@@ -105,17 +108,17 @@ unsafe fn image<V: Lanes, const MAXR: usize>(
     y: &mut [f32],
 ) {
     let oh = g.oh();
-    for o0 in (0..g.c_out).step_by(OB) {
+    for o0 in (0..g.c_out).step_by(OC) {
         let mut r0 = 0;
         while r0 < oh {
             let rows = (oh - r0).min(MAXR);
-            // SAFETY: this function's contract is `rows_block`'s, and o0 + 8 ≤ c_out,
-            // r0 + rows ≤ oh by the loops.
+            // SAFETY: this function's contract is `rows_block`'s, and o0 + OC ≤ c_out (OC
+            // divides 8, which divides c_out), r0 + rows ≤ oh by the loops.
             unsafe {
                 match rows {
-                    3 => rows_block::<V, 3>(padded, wt, bias, g, y, o0, r0),
-                    2 => rows_block::<V, 2>(padded, wt, bias, g, y, o0, r0),
-                    _ => rows_block::<V, 1>(padded, wt, bias, g, y, o0, r0),
+                    3 => rows_block::<V, OC, 3>(padded, wt, bias, g, y, o0, r0),
+                    2 => rows_block::<V, OC, 2>(padded, wt, bias, g, y, o0, r0),
+                    _ => rows_block::<V, OC, 1>(padded, wt, bias, g, y, o0, r0),
                 }
             }
             r0 += rows;
@@ -123,13 +126,13 @@ unsafe fn image<V: Lanes, const MAXR: usize>(
     }
 }
 
-/// Output channels [o0, o0+8) × rows [r0, r0+R) of one image, N pixels at a time.
+/// Output channels [o0, o0+OC) × rows [r0, r0+R) of one image, N pixels at a time.
 ///
 /// # Safety
-/// As for `image`, with o0 + 8 ≤ c_out and r0 + R ≤ oh.
+/// As for `image`, with o0 + OC ≤ c_out and r0 + R ≤ oh.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn rows_block<V: Lanes, const R: usize>(
+unsafe fn rows_block<V: Lanes, const OC: usize, const R: usize>(
     padded: &[f32],
     wt: &[f32],
     bias: Option<&[f32]>,
@@ -145,7 +148,7 @@ unsafe fn rows_block<V: Lanes, const R: usize>(
         // Each chain starts from the bias (or +0.0), as the im2col path's GEMM
         // continues from the bias it prefilled.
         // SAFETY (every `Lanes` call below): the caller's, the CPU runs `V`.
-        let mut acc: [[V; R]; OB] = std::array::from_fn(|o| [unsafe { V::splat(bias.map_or(0.0, |b| b[o0 + o])) }; R]);
+        let mut acc: [[V; R]; OC] = std::array::from_fn(|o| [unsafe { V::splat(bias.map_or(0.0, |b| b[o0 + o])) }; R]);
         for c in 0..g.c_in {
             for i in 0..g.kh {
                 // Rows r0+i .. r0+i+R of channel c; reads stay below
@@ -157,8 +160,8 @@ unsafe fn rows_block<V: Lanes, const R: usize>(
                     // SAFETY: the N values from base + r·pw + j lie inside `padded`, by
                     // the bound above.
                     let xs: [V; R] = std::array::from_fn(|r| unsafe { V::load(pp.add(base + r * pw + j)) });
-                    // Tap (c, i, j)'s weights for output channels o0..o0+8.
-                    let wrow = &wt[((c * g.kh + i) * g.kw + j) * g.c_out + o0..][..OB];
+                    // Tap (c, i, j)'s weights for output channels o0..o0+OC.
+                    let wrow = &wt[((c * g.kh + i) * g.kw + j) * g.c_out + o0..][..OC];
                     for (acc_o, w) in acc.iter_mut().zip(wrow) {
                         let wv = unsafe { V::splat(*w) };
                         for (a, xv) in acc_o.iter_mut().zip(&xs) {
