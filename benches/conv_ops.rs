@@ -1,5 +1,6 @@
 //! `cargo bench --bench conv_ops`: time of each CNN kernel at the mnist_cnn shapes
-//! (batch 64), to see where a training step goes. Medians of 21 runs.
+//! (batch 64), to see where a training step goes. Medians of 21 runs. `RUNNER_CPU`
+//! picks the CPU path; the kernels that ran are printed at the end.
 
 // The allocator the runner binary uses, so timings match what a run sees.
 #[global_allocator]
@@ -44,5 +45,10 @@ fn main() {
             drop(be.max_pool2d(&y, p));
             drop(be.max_pool2d_grad(&y, &py, p));
         });
+    }
+    let report = runner::backend::cpu::path::report();
+    println!("path {} (detected {})", report.path, report.detected);
+    for (family, kernels) in report.ops.iter().filter(|(_, k)| !k.is_empty()) {
+        println!("{family:>24}: {}", kernels.join(", "));
     }
 }

@@ -221,7 +221,8 @@ pub enum Kernel {
     Avx2,
     /// A hand-written AVX-512F kernel (or AVX-512 element-wise loops).
     Avx512,
-    /// A convolution by im2col (col2im for the input gradient) and the GEMM.
+    /// A convolution by im2col and the GEMM (for the input gradient, of the flipped
+    /// weight with stride 1, else col2im), where the direct kernels do not take the shape.
     Unrolled,
 }
 
@@ -238,7 +239,8 @@ impl Kernel {
         };
         match (family, self) {
             (Family::Gemm, _) => gemm_kernel().into(),
-            (Family::ConvInputGrad, Kernel::Unrolled) => format!("col2im-{}", gemm_kernel()),
+            // im2col of the flipped weight (stride 1) or col2im (other strides).
+            (Family::ConvInputGrad, Kernel::Unrolled) => format!("unrolled-{}", gemm_kernel()),
             (_, Kernel::Unrolled) => format!("im2col-{}", gemm_kernel()),
             (Family::Conv | Family::ConvInputGrad, _) => format!("direct-{lanes}"),
             (Family::ConvWeightGrad, _) => format!("channel-lanes-{lanes}"),
