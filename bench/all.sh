@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-native}
 case "$mode" in
   native) ;;
-  avx2) export RUNNER_CPU=avx2 ATEN_CPU_CAPABILITY=avx2 ;;
+  # OPENBLAS_CORETYPE=Haswell: numpy's sgemm ceiling with OpenBLAS's AVX2 kernels too.
+  avx2) export RUNNER_CPU=avx2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell ;;
   *) echo "usage: just bench [native|avx2]" >&2; exit 2 ;;
 esac
 export BENCH_OUT=${BENCH_OUT:-$(mktemp -d)}
