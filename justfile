@@ -19,10 +19,10 @@ test:
 ci:
     bash .ci/run
 
-# Benchmarks, side by side with their references (numpy for the diamond loop, PyTorch for the CNN)
-bench:
-    cargo bench --bench diamond
-    bash bench/mnist_cnn.sh
+# Benchmarks beside their references (numpy for the diamond loop, PyTorch for the CNN, numpy's
+# sgemm for the ceiling), then a table against issue 13's goals: just bench [avx2]
+bench mode="native":
+    bash bench/all.sh {{mode}}
 
 # Every course experiment, one after another
 experiments:

@@ -72,6 +72,9 @@ with torch.no_grad():
 rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({
     "reference": "pytorch " + torch.__version__,
+    # The kernels ATen dispatched to (ATEN_CPU_CAPABILITY=avx2 forces an AVX2 machine's).
+    "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    "threads": torch.get_num_threads(),
     "train_images_per_second": epochs * len(x_train) / train_seconds,
     "inference_images_per_second": len(x_test) / infer_seconds,
     "test_accuracy": correct / len(x_test),

@@ -1,6 +1,8 @@
 //! `just bench`: the diamond experiment's training loop (forward, backward, update,
 //! and log SSE + accuracy recorded every iteration, as the notes do) against the
-//! notes' numpy loop at the same sizes, run side by side; prints both and the ratio.
+//! notes' numpy loop at the same sizes, run side by side; prints both and the ratio,
+//! with the CPU model, the CPU path (RUNNER_CPU) and the kernels that ran. With
+//! BENCH_OUT set, also writes `diamond.json` there for bench/summary.py.
 
 // The allocator the runner binary uses, so timings match what a run sees.
 #[global_allocator]
@@ -37,6 +39,16 @@ fn main() {
     // The loop as the notes' numpy loop does it (records kept, nothing written), then as
     // a run does it (every record also formatted into metrics.csv while training).
     let mut ours_us = f64::NAN;
+    let mut streamed_us = f64::NAN;
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    println!("CPU: {cpu_model}; RUNNER_CPU={}", std::env::var("RUNNER_CPU").unwrap_or_else(|_| "auto".into()));
     for streamed in [false, true] {
         let mut times = Vec::new();
         let mut accuracy = 0.0;
@@ -75,10 +87,17 @@ fn main() {
             "runner (cpu, f32, {} threads{what}): {median:.3} s median of {repeats} for {iterations} iterations = {us:.2} µs/iteration, final accuracy {accuracy:.3}",
             rayon::current_num_threads()
         );
-        if !streamed {
+        if streamed {
+            streamed_us = us;
+        } else {
             ours_us = us;
         }
     }
+    let report = runner::backend::cpu::path::report();
+    let kernels: Vec<String> =
+        report.ops.iter().filter(|(_, k)| !k.is_empty()).map(|(f, k)| format!("{f}: {}", k.join(","))).collect();
+    println!("  cpu path {} (detected {}); kernels that ran: {}", report.path, report.detected, kernels.join("; "));
+    let mut numpy_us = f64::NAN;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/diamond_numpy.py");
     let out = Command::new("python3").arg(&script).arg(iterations.to_string()).arg("3").output();
     match out {
@@ -93,11 +112,19 @@ fn main() {
                 v["final_accuracy"].as_f64().unwrap_or(f64::NAN)
             );
             println!("speed-up per iteration: {:.1}× (goal ≥ 10×)", theirs_us / ours_us);
+            numpy_us = theirs_us;
         }
         Ok(o) => println!(
             "numpy reference skipped: {}",
             String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed")
         ),
         Err(e) => println!("numpy reference skipped: python3 not runnable ({e})"),
+    }
+    if let Ok(dir) = std::env::var("BENCH_OUT") {
+        let json = serde_json::json!({
+            "us_per_iteration": ours_us, "streamed_us_per_iteration": streamed_us, "numpy_us_per_iteration": numpy_us,
+            "path": report.path, "cpu_model": cpu_model, "ops": report.ops,
+        });
+        std::fs::write(Path::new(&dir).join("diamond.json"), json.to_string()).expect("BENCH_OUT is writable");
     }
 }

@@ -144,6 +144,12 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         Var(self.nodes.len() - 1)
     }
 
+    /// Ends the tape, handing back `v`'s value: the training loop lends its full-batch
+    /// input to each step's tape this way instead of copying it every step.
+    pub fn into_value(mut self, v: Var) -> B::Buf {
+        self.nodes.swap_remove(v.0).value
+    }
+
     pub fn value(&self, v: Var) -> &B::Buf {
         &self.nodes[v.0].value
     }

@@ -99,7 +99,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
         )));
     }
     let mut data = Dataset {
-        inputs: Vec::new(),
+        inputs: Vec::new().into(),
         features: fcols.len(),
         feature_names: features.clone(),
         targets: Vec::new(),
@@ -133,7 +133,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
             }
         };
         for (c, name) in fcols.iter().zip(&features) {
-            data.inputs.push(value(*c, name)?);
+            data.inputs.make_values().push(value(*c, name)?);
         }
         for (c, name) in tcols.iter().zip(&targets) {
             let v = value(*c, name)?;
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn a_bom_crlf_quotes_and_no_final_newline_are_read() {
         let d = read_text(b"\xef\xbb\xbfa,b,y\r\n\"0.5\",\" 1 \",0\r\n2,3,1", Some(2)).unwrap();
-        assert_eq!(d.inputs, [0.5, 1.0, 2.0, 3.0]);
+        assert_eq!(*d.inputs.values(), [0.5, 1.0, 2.0, 3.0]);
         assert_eq!(d.targets, [0.0, 1.0]);
         assert!(count_rows(&std::path::PathBuf::from("/nonexistent")).is_err());
     }

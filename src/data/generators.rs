@@ -57,7 +57,7 @@ fn xy_names() -> Vec<String> {
 
 fn classified(inputs: Vec<f64>, labels: Vec<f64>, classes: usize) -> Dataset {
     Dataset {
-        inputs,
+        inputs: inputs.into(),
         features: 2,
         feature_names: xy_names(),
         targets: labels,
@@ -128,7 +128,7 @@ fn linear(d: &DataSpec, rng: &mut StreamRng) -> Dataset {
         targets.push(y);
     }
     Dataset {
-        inputs,
+        inputs: inputs.into(),
         features: k,
         feature_names: (1..=k).map(|j| format!("x{j}")).collect(),
         targets,
@@ -245,7 +245,7 @@ pub fn inline(d: &DataSpec, place: &Place) -> Result<Dataset> {
         }
     }
     Ok(Dataset {
-        inputs: rows.concat(),
+        inputs: rows.concat().into(),
         features,
         feature_names: (1..=features).map(|j| format!("x{j}")).collect(),
         targets: targets.concat(),

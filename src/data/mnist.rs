@@ -124,7 +124,13 @@ fn pair(dir: &Path, prefix: &str, limit: Option<usize>, classes: usize) -> std::
         .into());
     }
     Ok(Dataset {
-        inputs: images.values[..keep * h * w].iter().map(|v| f64::from(*v) / 255.0).collect(),
+        inputs: {
+            let mut bytes = images.values;
+            bytes.truncate(keep * h * w);
+            bytes.shrink_to_fit();
+            // Read as f64(byte) / 255 on use: the values an eager conversion stored.
+            super::Inputs::scaled_bytes(bytes, 255.0)
+        },
         features: h * w,
         feature_names: Vec::new(),
         targets: labels.values[..keep].iter().map(|v| f64::from(*v)).collect(),

@@ -1,10 +1,12 @@
 //! Data sets: generators, inline matrices and CSV files, a seeded train/test split,
-//! and batching. Everything here is f64 on the host; training uploads batches.
+//! and batching. Values are f64 on the host (images: bytes read as f64, see `inputs`);
+//! training uploads batches.
 
 pub mod augment;
 mod csv_file;
 mod generators;
 pub mod idx;
+mod inputs;
 mod mnist;
 
 use crate::error::{Error, Result, Source};
@@ -14,10 +16,12 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
+pub use inputs::Inputs;
+
 /// Row-major samples: `inputs` is n×features, `targets` n×target_cols.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    pub inputs: Vec<f64>,
+    pub inputs: Inputs,
     pub features: usize,
     pub feature_names: Vec<String>,
     pub targets: Vec<f64>,
@@ -46,8 +50,41 @@ impl Dataset {
         }
     }
 
-    pub fn input_row(&self, i: usize) -> &[f64] {
-        &self.inputs[i * self.features..(i + 1) * self.features]
+    /// Sample `i`'s values (borrowed for f64 data, expanded for bytes).
+    pub fn input_row(&self, i: usize) -> std::borrow::Cow<'_, [f64]> {
+        self.inputs.slice(i * self.features..(i + 1) * self.features)
+    }
+
+    /// Feature `j` of sample `i`.
+    pub fn input(&self, i: usize, j: usize) -> f64 {
+        self.inputs[i * self.features + j]
+    }
+
+    /// `f` applied to the inputs in runs of at most `rows` samples (as f64), its
+    /// results concatenated: a pass over a whole split that never expands a byte-held
+    /// split at once. f64-held inputs go in one run (they are already expanded).
+    pub fn map_row_runs<R>(&self, rows: usize, mut f: impl FnMut(&[f64]) -> Vec<R>) -> Vec<R> {
+        if let Inputs::Values(v) = &self.inputs {
+            return f(v);
+        }
+        let mut out = Vec::new();
+        let n = self.len();
+        let mut start = 0;
+        while start < n {
+            let end = n.min(start + rows.max(1));
+            out.extend(f(&self.inputs.slice(start * self.features..end * self.features)));
+            start = end;
+        }
+        out
+    }
+
+    /// The inputs of samples `rows`, in that order, as f64 (a batch).
+    pub fn input_rows(&self, rows: &[usize]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows.len() * self.features);
+        for &i in rows {
+            self.inputs.extend_into(i * self.features..(i + 1) * self.features, &mut out, |v| v);
+        }
+        out
     }
 
     pub fn target_row(&self, i: usize) -> &[f64] {
@@ -57,7 +94,7 @@ impl Dataset {
     /// The rows at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Dataset {
         let mut out = Dataset {
-            inputs: Vec::with_capacity(idx.len() * self.features),
+            inputs: self.inputs.select_rows(idx, self.features),
             features: self.features,
             feature_names: self.feature_names.clone(),
             targets: Vec::with_capacity(idx.len() * self.target_cols),
@@ -67,10 +104,27 @@ impl Dataset {
             shape: self.shape.clone(),
         };
         for &i in idx {
-            out.inputs.extend_from_slice(self.input_row(i));
             out.targets.extend_from_slice(self.target_row(i));
         }
         out
+    }
+
+    /// The targets of samples `idx` alone (no inputs), for a batch's target matrix.
+    pub fn target_rows(&self, idx: &[usize]) -> Dataset {
+        let mut targets = Vec::with_capacity(idx.len() * self.target_cols);
+        for &i in idx {
+            targets.extend_from_slice(self.target_row(i));
+        }
+        Dataset {
+            inputs: Inputs::default(),
+            features: self.features,
+            feature_names: Vec::new(),
+            targets,
+            target_cols: self.target_cols,
+            target_names: Vec::new(),
+            classes: self.classes,
+            shape: Vec::new(),
+        }
     }
 
     /// Targets as the model's output expects them: class ids become one-hot rows when
@@ -78,7 +132,7 @@ impl Dataset {
     pub fn target_matrix(&self, out_width: usize) -> Vec<f64> {
         match self.classes {
             Some(k) if self.target_cols == 1 && out_width == k && k > 1 => {
-                let mut m = vec![0.0; self.len() * k];
+                let mut m = vec![0.0; self.targets.len() * k];
                 for (i, t) in self.targets.iter().enumerate() {
                     m[i * k + *t as usize] = 1.0;
                 }
@@ -92,8 +146,9 @@ impl Dataset {
         let n = self.len();
         let f = self.features;
         let mut inputs = Vec::with_capacity(n * (f + 1));
+        let old = self.inputs.values();
         for i in 0..n {
-            let row = &self.inputs[i * f..(i + 1) * f];
+            let row = &old[i * f..(i + 1) * f];
             match at {
                 BiasColumn::First => {
                     inputs.push(1.0);
@@ -105,7 +160,8 @@ impl Dataset {
                 }
             }
         }
-        self.inputs = inputs;
+        drop(old);
+        self.inputs = inputs.into();
         self.features += 1;
         match at {
             BiasColumn::First => self.feature_names.insert(0, "bias".into()),
@@ -285,7 +341,7 @@ pub fn load(
         splits.scale.mean = mean;
         splits.scale.std = std;
         for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
-            set.inputs.iter_mut().for_each(|v| *v = (*v - mean) / std);
+            set.inputs.map_in_place(|v| (v - mean) / std);
         }
         if let Some(v) = first_too_large(&splits, false, dtype) {
             return Err(place.key(
@@ -312,7 +368,12 @@ fn first_too_large(splits: &Splits, targets: bool, dtype: crate::backend::DType)
         crate::backend::DType::F64 => 1e150,
     };
     let sets = std::iter::once(&splits.train).chain(splits.validation.as_ref()).chain(splits.test.as_ref());
-    sets.flat_map(|s| if targets { &s.targets } else { &s.inputs }).copied().find(|v| v.is_nan() || v.abs() > largest)
+    let bad = |v: &f64| v.is_nan() || v.abs() > largest;
+    if targets {
+        sets.flat_map(|s| &s.targets).copied().find(bad)
+    } else {
+        sets.flat_map(|s| s.inputs.iter()).find(bad)
+    }
 }
 
 /// A data set the rest can rely on: samples with at least one feature.
@@ -337,7 +398,7 @@ pub(crate) fn bad_label(targets: &[f64], classes: usize) -> Option<(usize, f64)>
 }
 
 /// Mean and standard deviation over every value, summed in order.
-fn mean_std(xs: &[f64]) -> (f64, f64) {
+fn mean_std(xs: &Inputs) -> (f64, f64) {
     let n = xs.len().max(1) as f64;
     let mean = xs.iter().sum::<f64>() / n;
     let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
@@ -398,6 +459,6 @@ mod tests {
         let (mean, std) = mean_std(&s.train.inputs);
         assert!(mean.abs() < 1e-12 && (std - 1.0).abs() < 1e-12, "mean {mean} std {std}");
         let s = inline(Some(Normalize::Given { mean: 1.0, std: 2.0 }));
-        assert_eq!(s.train.inputs, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
+        assert_eq!(*s.train.inputs.values(), [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
     }
 }

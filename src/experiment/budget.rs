@@ -283,8 +283,8 @@ pub fn data_estimate(loaded: &LoadedSpec, base_dir: &Path) -> Result<Estimate> {
                 let rows = limit.unwrap_or(count).min(count) as u64;
                 let file = short(&path.display().to_string());
                 est.add(
-                    format!("data `{file}`: {rows} images × {per} pixels as f64, and the file's bytes"),
-                    mul(&[rows, per.saturating_add(1), 8]).saturating_add(header.total as u64),
+                    format!("data `{file}`: {rows} images × {per} pixels as bytes and a label as f64, and the file"),
+                    mul(&[rows, per.saturating_add(8)]).saturating_add(header.total as u64),
                     Site::DataKey("n"),
                 );
             }
@@ -324,11 +324,21 @@ pub fn estimate(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Estimate {
         Some(DataKind::Inline) => Site::DataKey("inputs"),
         _ => Site::DataKey("n"),
     };
-    est.add(
-        format!("data: {} samples × {values} values as f64", shown.join(" + ")),
-        mul(&[all_rows, values, 8]),
-        data_site,
-    );
+    // Images are held as bytes (read as f64 when a batch is built), their labels as f64.
+    if matches!(data.train.inputs, crate::data::Inputs::Bytes { .. }) {
+        let (features, targets) = (data.train.features as u64, data.train.target_cols as u64);
+        est.add(
+            format!("data: {} samples × {features} values as bytes and {targets} as f64", shown.join(" + ")),
+            mul(&[all_rows, features.saturating_add(targets.saturating_mul(8))]),
+            data_site,
+        );
+    } else {
+        est.add(
+            format!("data: {} samples × {values} values as f64", shown.join(" + ")),
+            mul(&[all_rows, values, 8]),
+            data_site,
+        );
+    }
     let train = spec.train.as_ref().map(|t| t.get_ref());
     let n_train = rows[0];
     let out_width = product(&dag.nodes[dag.output].shape);

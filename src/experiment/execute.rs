@@ -292,7 +292,7 @@ fn fit_least_squares<T: Element, B: Backend<T>>(
     let p = f + usize::from(bias);
     let mut x = Vec::with_capacity(n * p);
     for i in 0..n {
-        x.extend_from_slice(d.input_row(i));
+        x.extend_from_slice(&d.input_row(i));
         if bias {
             x.push(1.0);
         }

@@ -4,7 +4,7 @@ use super::execute::{Executed, RunContext};
 use super::{Prepared, RunSummary};
 use crate::backend::{Backend, Element};
 use crate::error::{Error, Result};
-use crate::inspect::{Inspect, Inspector};
+use crate::inspect::Inspector;
 use crate::layers::Model;
 use crate::probes::{self, ProbeContext, ProbeFile};
 use crate::results::{self, element_names, now_utc, Columns, Manifest, RunDir};
@@ -209,11 +209,11 @@ fn predictions_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &P
         let Some(d) = train::split_data(&p.data, split) else {
             continue;
         };
-        let values = train::node_values(be, model, &d.inputs, &d.sample_shape(), &nodes);
+        let values = train::node_values(be, model, &d.inputs.values(), &d.sample_shape(), &nodes);
         let mut cols = Columns::new(d.len());
         // Named features (not an image's pixels) go in as columns.
         if d.feature_names.len() == d.features {
-            cols.push_block(&d.inputs, d.features, |j| d.feature_names[j].clone());
+            cols.push_block(&d.inputs.values(), d.features, |j| d.feature_names[j].clone());
         }
         cols.push_block(&d.targets, d.target_cols, |j| format!("target_{}", d.target_names[j]));
         for (&i, v) in nodes.iter().zip(&values) {
@@ -290,7 +290,7 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
             return Err(Error::Data(format!("probe `{kind}`: the data has no {} split", split.name())));
         };
         if probes::reads_outputs(probe.kind) && !outputs_of.iter().any(|(s, _)| *s == split) {
-            outputs_of.push((split, inspector.predict(&data.inputs)));
+            outputs_of.push((split, train::predict_split(be, model, data)));
         }
         let outputs = match outputs_of.iter().find(|(s, _)| *s == split) {
             Some((_, o)) if probes::reads_outputs(probe.kind) => o.as_slice(),
@@ -331,7 +331,7 @@ fn class_report<T: Element, B: Backend<T>>(
         return None;
     }
     let width = out.width();
-    let outputs = train::predict(be, model, &d.inputs, &d.sample_shape());
+    let outputs = train::predict_split(be, model, d);
     let targets = d.target_matrix(width);
     (targets.len() == outputs.len()).then(|| {
         let scored = crate::metrics::Scored { outputs: &outputs, targets: &targets, cols: width, loss: 0.0 };

@@ -209,7 +209,7 @@ fn output_tables<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Pre
         n => n.iter().filter_map(|name| dag.find(name)).collect(),
     };
     let (shown, truncated) = first_rows(d);
-    let values = train::node_values(be, model, &shown.inputs, &shown.sample_shape(), &nodes);
+    let values = train::node_values(be, model, &shown.inputs.values(), &shown.sample_shape(), &nodes);
     // A binary classifier's sigmoid units print as the course's rounded truth table.
     let rounds = |i: usize| {
         let n = &dag.nodes[i];

@@ -240,7 +240,7 @@ mod tests {
         let be = CpuBackend::new();
         let model = Model::<f32, CpuBackend>::new(p.dag.clone(), &be, 3, None);
         assert_eq!(model.relus_feeding_only_a_max_pool().len(), 2, "both conv blocks have ReLU → max-pool");
-        let x: Vec<f32> = p.data.train.inputs.iter().map(|v| *v as f32).collect();
+        let x: Vec<f32> = p.data.train.inputs.iter().map(|v| v as f32).collect();
         let run = |pool_before_relu: bool| {
             let mut tape = Tape::new(&be);
             let xv = tape.leaf(x.clone(), vec![16, 1, 28, 28], false);

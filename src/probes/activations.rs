@@ -81,7 +81,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         }
     }
     let samples = chosen_samples(probe, d, split, DEFAULT_IMAGES)?;
-    let rows: Vec<f64> = samples.iter().flat_map(|&i| d.input_row(i).iter().copied()).collect();
+    let rows: Vec<f64> = samples.iter().flat_map(|&i| d.input_row(i).into_owned()).collect();
     let values = ctx.model.values(&rows, &nodes);
     let mut files = Vec::new();
     for (&node, v) in nodes.iter().zip(&values) {
@@ -168,7 +168,7 @@ mod tests {
         let (conv, relu) = with_context(&m, &d, |ctx| {
             let dag = ctx.model.dag();
             let nodes = [dag.resolve("conv1").expect("conv1"), dag.resolve("relu1").expect("relu1")];
-            let mut v = ctx.model.values(&d.inputs, &nodes);
+            let mut v = ctx.model.values(&d.inputs.values(), &nodes);
             (v.remove(0), v.remove(0))
         });
         // The ReLU node holds max(conv, 0), even though a max-pool follows it.

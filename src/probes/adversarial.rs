@@ -166,7 +166,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
     let images = if is_image { chosen_images(probe, d)? } else { Vec::new() };
     let setup = Setup { model: ctx.model, scores, scale: ctx.scale, mask: attack_mask(d) };
     let f = d.features;
-    let raw: Vec<f64> = d.inputs[..set.count * f].iter().map(|v| ctx.scale.to_raw(*v)).collect();
+    let raw: Vec<f64> = d.inputs.slice(0..set.count * f).iter().map(|v| ctx.scale.to_raw(*v)).collect();
     let labels = &labels[..set.count];
     let k = setup.scores.classes;
     let clean = score(&setup.probabilities(&raw), k, labels);
@@ -230,7 +230,8 @@ fn examples(
     let f = d.features;
     let eps = set.epsilons.iter().copied().fold(0.0, f64::max);
     let labels: Vec<usize> = images.iter().map(|&i| d.targets[i] as usize).collect();
-    let raw: Vec<f64> = images.iter().flat_map(|&i| d.input_row(i).iter().map(|v| ctx.scale.to_raw(*v))).collect();
+    let raw: Vec<f64> =
+        images.iter().flat_map(|&i| d.input_row(i).iter().map(|v| ctx.scale.to_raw(*v)).collect::<Vec<_>>()).collect();
     let k = setup.scores.classes;
     let tile = |values: Vec<f64>, caption: String| MapTile { values, height: h, width: w, caption };
     let p = setup.probabilities(&raw);

@@ -58,7 +58,7 @@ pub fn explain(probe: &ProbeSpec, ctx: &ProbeContext, default_count: usize) -> R
         return Err(format!("class {c} is out of range; the model scores {} classes", scores.classes));
     }
     let samples = chosen_samples(probe, d, ctx.split.name(), default_count)?;
-    let rows: Vec<f64> = samples.iter().flat_map(|&i| d.input_row(i).iter().copied()).collect();
+    let rows: Vec<f64> = samples.iter().flat_map(|&i| d.input_row(i).into_owned()).collect();
     let values = ctx.model.values(&rows, &[scores.node]).swap_remove(0);
     let probs = scores.probabilities(&values);
     let predicted = argmax_rows(&probs, scores.classes);

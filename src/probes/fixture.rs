@@ -26,7 +26,7 @@ pub fn data(sample: Vec<usize>, rows: Vec<f64>, labels: &[usize], classes: usize
     let features: usize = sample.iter().product();
     let shape = if sample.len() == 1 { Vec::new() } else { sample };
     Dataset {
-        inputs: rows,
+        inputs: rows.into(),
         features,
         feature_names: (0..features).map(|j| format!("x{j}")).collect(),
         targets: labels.iter().map(|l| *l as f64).collect(),
@@ -41,7 +41,7 @@ pub fn data(sample: Vec<usize>, rows: Vec<f64>, labels: &[usize], classes: usize
 pub fn with_context<R>(model: &Model<f64, CpuBackend>, d: &Dataset, f: impl FnOnce(&ProbeContext) -> R) -> R {
     let be = CpuBackend::new();
     let inspector = Inspector::new(&be, model, d.sample_shape());
-    let outputs = inspector.predict(&d.inputs);
+    let outputs = inspector.predict(&d.inputs.values());
     let ctx = ProbeContext {
         run_name: "t",
         history: None,

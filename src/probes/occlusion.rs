@@ -77,10 +77,10 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         // The original, then one copy per patch position: one pass per image.
         let original = d.input_row(i);
         let mut rows = Vec::with_capacity(per_image * f);
-        rows.extend_from_slice(original);
+        rows.extend_from_slice(&original);
         for &(r, q) in &positions {
             let start = rows.len();
-            rows.extend_from_slice(original);
+            rows.extend_from_slice(&original);
             let copy = &mut rows[start..];
             for ch in 0..c {
                 for y in r..r + patch {
@@ -107,7 +107,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         }
         let heat: Vec<f64> = sum.iter().zip(&covered).map(|(s, n)| if *n > 0 { s / *n as f64 } else { 0.0 }).collect();
         let peak = heat.iter().fold(0.0f64, |m, v| m.max(*v));
-        let image = grey(d.input_row(i), shape, |v| ctx.scale.to_raw(v));
+        let image = grey(&d.input_row(i), shape, |v| ctx.scale.to_raw(v));
         originals.push(MapTile { values: image, height: h, width: w, caption: format!("#{i}: {y}, p={p0:.2}") });
         maps.push(MapTile { values: heat, height: h, width: w, caption: format!("max drop {peak:.2}") });
     }

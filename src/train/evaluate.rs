@@ -41,6 +41,17 @@ pub fn predict<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, inputs: &
     Inspector::new(be, model, sample.to_vec()).predict(inputs)
 }
 
+/// The model output for every sample of `d`. Byte-held images are expanded a run of
+/// whole inference chunks at a time (so the passes are the ones `predict` makes); a
+/// model whose output reduces over the batch sees every row at once.
+pub fn predict_split<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Dataset) -> Vec<f64> {
+    let inspector = Inspector::new(be, model, d.sample_shape());
+    if !model.dag.nodes[model.dag.output].batched {
+        return inspector.predict(&d.inputs.values());
+    }
+    d.map_row_runs(EVAL_CHUNK * 8, |rows| inspector.predict(rows))
+}
+
 pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Dataset, loss: &LossPlan) -> Evaluation {
     let out_width = model.dag.nodes[model.dag.output].width();
     let targets = d.target_matrix(out_width);
@@ -52,7 +63,8 @@ pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Data
         let end = (start + EVAL_CHUNK).min(n);
         let rows = end - start;
         let mut tape = Tape::new(be);
-        let x: Vec<T> = d.inputs[start * d.features..end * d.features].iter().map(|v| T::from_f64(*v)).collect();
+        let mut x: Vec<T> = Vec::with_capacity(rows * d.features);
+        d.inputs.extend_into(start * d.features..end * d.features, &mut x, T::from_f64);
         let xv = tape.leaf(be.upload(&x), batch_shape(rows, &d.sample_shape()), false);
         // Only the output and the loss are read, so the cheaper ReLU placement is safe.
         let fwd = model.forward(&mut tape, xv, &mut Mode { pool_before_relu: true, ..Mode::eval() });
@@ -79,7 +91,7 @@ pub fn input_gradients<T: Element, B: Backend<T>>(
     nodes: &[usize],
 ) -> Vec<Vec<f64>> {
     let mut tape = Tape::new(be);
-    let x: Vec<T> = d.inputs.iter().map(|v| T::from_f64(*v)).collect();
+    let x: Vec<T> = d.inputs.iter().map(T::from_f64).collect();
     let xv = tape.leaf(be.upload(&x), batch_shape(d.len(), &d.sample_shape()), true);
     let mut mode = Mode { train: false, param_grads: true, dropout: None, pool_before_relu: false };
     let fwd = model.forward(&mut tape, xv, &mut mode);

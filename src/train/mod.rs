@@ -9,7 +9,7 @@ mod observer;
 mod record;
 mod resume;
 
-pub use evaluate::{evaluate, input_gradients, node_values, predict, Evaluation};
+pub use evaluate::{evaluate, input_gradients, node_values, predict, predict_split, Evaluation};
 pub use hooks::{columns as layer_columns, Hook, LayerRow, DEFAULT_EVERY as DEFAULT_HOOK_EVERY};
 pub use loss_plan::LossPlan;
 pub use observer::{Interrupt, Observer};
@@ -125,7 +125,8 @@ pub fn train_from<T: Element, B: Backend<T>>(
     let mut next_checkpoint = (first / every).saturating_add(1).saturating_mul(every);
     let sample_shape = data.train.sample_shape();
     let full_targets = data.train.target_matrix(out_width);
-    let full_x = full_batch.then(|| be.upload(&to_elements::<T>(&data.train.inputs)));
+    // The full batch's input, lent to each step's tape and taken back after backward.
+    let mut full_x = full_batch.then(|| be.upload(&to_elements::<T>(&data.train.inputs.values())));
     let full_t = be.upload(&to_elements::<T>(&full_targets));
 
     let mut done = total;
@@ -161,17 +162,18 @@ pub fn train_from<T: Element, B: Backend<T>>(
             shuffle_epoch_start = shuffle.get_word_pos();
             order = rng::permutation(&mut shuffle, n);
         }
-        let (x, target, rows, host_targets) = match &full_x {
-            Some(fx) => (be.copy(fx), None, n, None),
+        let (x, target, rows, host_targets) = match full_x.take() {
+            Some(fx) => (fx, None, n, None),
             None => {
                 let idx = &order[in_epoch * batch..((in_epoch + 1) * batch).min(n)];
-                let mut b = data.train.select(idx);
+                // Only this batch's inputs become f64 (images are held as bytes).
+                let mut inputs = data.train.input_rows(idx);
                 if let Some(a) = &plan.augment {
-                    augment::apply(&mut b.inputs, &sample_shape, a, &mut augment_rng);
+                    augment::apply(&mut inputs, &sample_shape, a, &mut augment_rng);
                 }
-                let tm = b.target_matrix(out_width);
+                let tm = data.train.target_rows(idx).target_matrix(out_width);
                 let tb = be.upload(&to_elements::<T>(&tm));
-                (be.upload(&to_elements::<T>(&b.inputs)), Some(tb), idx.len(), Some(tm))
+                (be.upload(&to_elements::<T>(&inputs)), Some(tb), idx.len(), Some(tm))
             }
         };
         let target = target.as_ref().unwrap_or(&full_t);
@@ -213,6 +215,9 @@ pub fn train_from<T: Element, B: Backend<T>>(
         let grads = tape.backward(root);
         let watch =
             hooks_due.then(|| hooks::Watch::before_update(be, model, &tape, &fwd, &grads, &plan.hooks, step, total));
+        if full_batch {
+            full_x = Some(tape.into_value(xv));
+        }
         let mut owned: Vec<Vec<Option<B::Buf>>> = Vec::new();
         if let Some(max_norm) = t.clip_norm {
             let mut flat: Vec<Option<B::Buf>> =

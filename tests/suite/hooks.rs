@@ -107,7 +107,7 @@ fn hooks_see_the_relu_output_even_where_training_applies_it_after_the_pool() {
     let model = Model::<f32, CpuBackend>::new(p.dag.clone(), &be, p.loaded.spec.seed, p.initial.as_ref());
     let ids: Vec<usize> = ["conv", "relu"].iter().map(|n| p.dag.find(n).unwrap()).collect();
     let train = &p.data.train;
-    let values = runner::train::node_values(&be, &model, &train.inputs, &train.sample_shape(), &ids);
+    let values = runner::train::node_values(&be, &model, &train.inputs.values(), &train.sample_shape(), &ids);
     let (conv, relu) = (&values[0], &values[1]);
     assert!(relu.iter().all(|v| *v >= 0.0) && conv.iter().any(|v| *v < 0.0));
     let (mean, std) = mean_std(relu);

@@ -16,8 +16,11 @@ fn check_prints_the_estimate_with_its_biggest_parts_and_total() {
     let out = runner(&["check", "experiments/mnist_cnn.toml"], &[("RUNNER_MAX_MEMORY", "8GiB")]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let section = out.stdout.split("memory estimate:\n").nth(1).expect("an estimate section");
-    // The data: 10,000 images of 784 pixels and a label, as f64.
-    assert!(section.contains("59.9 MiB  data: 8000 train + 2000 test samples × 785 values as f64"), "{section}");
+    // The data: 10,000 images of 784 pixels held as bytes, and a label as f64.
+    assert!(
+        section.contains("7.6 MiB  data: 8000 train + 2000 test samples × 784 values as bytes and 1 as f64"),
+        "{section}"
+    );
     assert!(section.contains("layer `conv1` (conv2d)"), "{section}");
     let total = section.lines().find(|l| l.contains("total;")).expect("a total line");
     assert!(total.contains("limit 8.0 GiB (RUNNER_MAX_MEMORY=8GiB)"), "{total}");

@@ -57,7 +57,7 @@ impl Fixture {
     pub fn with_ctx<R>(&self, split: Split, f: impl FnOnce(&ProbeContext) -> R) -> R {
         let inspector = self.inspector();
         let data = self.p.data.get(split).expect("the split exists");
-        let outputs = inspector.predict(&data.inputs);
+        let outputs = inspector.predict(&data.inputs.values());
         let ctx = ProbeContext {
             run_name: "probe_test",
             history: None,
@@ -100,7 +100,7 @@ pub fn class_means(fix: &Fixture, temperature: f64) -> HashMap<String, Vec<f64>>
     for i in 0..d.len() {
         let c = d.targets[i] as usize;
         counts[c] += 1;
-        for (m, v) in means[c * f..(c + 1) * f].iter_mut().zip(d.input_row(i)) {
+        for (m, v) in means[c * f..(c + 1) * f].iter_mut().zip(d.input_row(i).iter()) {
             *m += v;
         }
     }

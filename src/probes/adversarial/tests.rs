@@ -25,7 +25,7 @@ fn fgsm_on_a_linear_model_moves_each_pixel_by_epsilon_times_the_weight_sign() {
     let d = fix.p.data.test.as_ref().expect("a test split");
     let scale = fix.p.data.scale;
     let setup = Setup { model: &inspector, scores: Scores::of(inspector.dag()), scale, mask: vec![true; f] };
-    let raw: Vec<f64> = d.inputs.iter().map(|v| scale.to_raw(*v)).collect();
+    let raw: Vec<f64> = d.inputs.iter().map(|v| scale.to_raw(v)).collect();
     let labels: Vec<usize> = d.targets.iter().map(|t| *t as usize).collect();
     assert!(labels.contains(&0) && labels.iter().any(|&y| y != 0), "both cases occur: {labels:?}");
     let eps = 0.1;
@@ -156,7 +156,7 @@ fn pgd_stays_in_the_ball_and_the_valid_range() {
     let d = fix.p.data.test.as_ref().expect("a test split");
     let scale = fix.p.data.scale;
     let setup = Setup { model: &inspector, scores: Scores::of(inspector.dag()), scale, mask: vec![true; 784] };
-    let raw: Vec<f64> = d.inputs.iter().map(|v| scale.to_raw(*v).clamp(0.0, 1.0)).collect();
+    let raw: Vec<f64> = d.inputs.iter().map(|v| scale.to_raw(v).clamp(0.0, 1.0)).collect();
     let labels: Vec<usize> = d.targets.iter().map(|t| *t as usize).collect();
     let eps = [0.3, 0.0, 0.1, 0.02];
     let pgd = Pgd { steps: 5, step_size: None, random_start: true };

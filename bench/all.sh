@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `just bench [avx2]`: every benchmark beside its reference, then one summary table.
+# `avx2` runs runner with RUNNER_CPU=avx2 and PyTorch with ATEN_CPU_CAPABILITY=avx2, as
+# an AVX2 machine would run them (on an AVX-512 machine; elsewhere it is what runs anyway).
+# PYTHON names an interpreter with torch for the CNN reference (skipped without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-native}
+case "$mode" in
+  native) ;;
+  # OPENBLAS_CORETYPE=Haswell: numpy's sgemm ceiling with OpenBLAS's AVX2 kernels too.
+  avx2) export RUNNER_CPU=avx2 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell ;;
+  *) echo "usage: just bench [native|avx2]" >&2; exit 2 ;;
+esac
+export BENCH_OUT=${BENCH_OUT:-$(mktemp -d)}
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; mode $mode"
+echo "== the machine's fp32 sgemm ceiling"
+if python3 bench/sgemm_ceiling.py > "$BENCH_OUT/sgemm.json"; then
+  python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(f\"{s['reference']}: {s['gflops']:.1f} GFLOP/s (best of 5)\")" "$BENCH_OUT/sgemm.json"
+else
+  rm -f "$BENCH_OUT/sgemm.json"; echo "sgemm ceiling skipped (numpy missing)"
+fi
+python3 bench/cnn_flops.py experiments/mnist_cnn.toml > "$BENCH_OUT/flops.json"
+echo "== diamond loop vs numpy"
+cargo bench --bench diamond
+echo "== mnist_cnn vs PyTorch"
+bash bench/mnist_cnn.sh
+python3 bench/summary.py "$BENCH_OUT"

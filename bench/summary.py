@@ -1,0 +1,52 @@
+"""The last thing `just bench` prints: one table of the figures bench/all.sh gathered
+in BENCH_OUT (diamond.json, runner_cnn.json, torch_cnn.json, sgemm.json, flops.json),
+their ratios and the goals of issue 13. A missing reference shows as "skipped"."""
+import json
+import os
+import sys
+
+out = sys.argv[1]
+
+
+def load(name):
+    try:
+        return json.load(open(os.path.join(out, name)))
+    except (OSError, ValueError):
+        return None
+
+
+d, r, t, s, f = (load(n) for n in ["diamond.json", "runner_cnn.json", "torch_cnn.json", "sgemm.json", "flops.json"])
+rows = []
+
+
+def row(work, ours, ref, ratio, goal, met):
+    rows.append((work, ours, ref, ratio, goal, "yes" if met else ("no" if met is not None else "-")))
+
+
+if d:
+    np_us = d.get("numpy_us_per_iteration")
+    ok = np_us is not None and np_us == np_us
+    ratio = np_us / d["us_per_iteration"] if ok else None
+    row("diamond, µs/iteration", f"{d['us_per_iteration']:.2f}", f"numpy {np_us:.1f}" if ok else "numpy skipped",
+        f"{ratio:.1f}x" if ratio else "-", ">= 10x", ratio >= 10 if ratio else None)
+if r:
+    tt = t["train_images_per_second"] if t else None
+    ti = t["inference_images_per_second"] if t else None
+    row("mnist_cnn training, images/s", f"{r['train']:.0f}", f"torch {tt:.0f}" if t else "torch skipped",
+        f"{r['train'] / tt:.2f}x" if t else "-", ">= 1.5x", r["train"] / tt >= 1.5 if t else None)
+    row("mnist_cnn inference, images/s", f"{r['infer']:.0f}", f"torch {ti:.0f}" if t else "torch skipped",
+        f"{r['infer'] / ti:.2f}x" if t else "-", ">= 2x", r["infer"] / ti >= 2 if t else None)
+    if s and f:
+        gflops = r["train"] * f["training"] / 1e9
+        frac = gflops / s["gflops"]
+        row("CNN training GFLOP/s (vs sgemm)", f"{gflops:.1f}", f"sgemm {s['gflops']:.1f}", f"{100 * frac:.0f}%",
+            ">= 60%", frac >= 0.6)
+    row("mnist_cnn peak RSS, MiB", f"{r['rss']:.0f}", f"torch {t['peak_rss_mib']:.0f}" if t else "torch skipped", "-",
+        "< 100", r["rss"] < 100)
+paths = sorted({x["path"] for x in (d, r) if x})
+cpu = (r or d or {}).get("cpu_model", "unknown CPU")
+print(f"\nSummary: {cpu}; runner cpu path {', '.join(paths)}"
+      + (f"; torch ATen {t.get('cpu_capability')}" if t else "; PyTorch skipped"))
+widths = [max(len(str(x[i])) for x in rows + [("work", "runner", "reference", "ratio", "goal", "met")]) for i in range(6)]
+for line in [("work", "runner", "reference", "ratio", "goal", "met")] + rows:
+    print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)))
