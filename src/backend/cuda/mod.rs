@@ -12,7 +12,7 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{CudaBackend, CudaElement};
+pub use backend::{CudaBackend, CudaBuf, CudaElement};
 pub use compile::{compiled, Compiled, Target};
 pub use ops::{symbol, KERNELS};
 pub use probe::{probe, CudaError, CudaInfo};
