@@ -49,9 +49,9 @@ pub const KERNELS: &[KernelOp] = &[
     op("sgd_update", "optim.cu", &["sgd_update"]),
 ];
 
-/// `Backend` methods that need no kernel of their own: bookkeeping, copies (cuMemcpy)
-/// and matrix products (cuBLAS).
-pub const HOST_ONLY: &[&str] = &["name", "threads", "upload", "download", "len", "copy", "matmul"];
+/// `Backend` methods that need no kernel of their own: bookkeeping, the error check
+/// (a stream synchronisation), copies (cuMemcpy) and matrix products (cuBLAS).
+pub const HOST_ONLY: &[&str] = &["name", "threads", "check", "upload", "download", "len", "copy", "matmul"];
 
 /// The dtypes every kernel is instantiated for.
 pub const DTYPES: [DType; 2] = [DType::F32, DType::F64];
