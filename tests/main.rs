@@ -17,10 +17,10 @@ mod common;
 mod corpus;
 #[path = "suite/cpu_paths.rs"]
 mod cpu_paths;
-#[path = "suite/cuda.rs"]
-mod cuda;
 #[path = "suite/csv_numbers.rs"]
 mod csv_numbers;
+#[path = "suite/cuda.rs"]
+mod cuda;
 #[path = "suite/diff.rs"]
 mod diff;
 #[path = "suite/errors.rs"]

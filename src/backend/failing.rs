@@ -22,7 +22,12 @@ pub const MESSAGE: &str = "out of memory allocating 1.2 GB (a test failure)";
 
 impl FailingBackend {
     pub fn after(ops: usize) -> Self {
-        FailingBackend { inner: CpuBackend::new(), left: AtomicUsize::new(ops), ran: AtomicUsize::new(0), sticky: Sticky::new() }
+        FailingBackend {
+            inner: CpuBackend::new(),
+            left: AtomicUsize::new(ops),
+            ran: AtomicUsize::new(0),
+            sticky: Sticky::new(),
+        }
     }
 
     /// Whether `op` may run: false once the budget is spent (the first time, the error

@@ -6,10 +6,10 @@
 pub mod cpu;
 pub mod cuda;
 mod element;
-pub mod parity;
-mod sticky;
 #[cfg(test)]
 pub(crate) mod failing;
+pub mod parity;
+mod sticky;
 
 pub use cpu::{CpuBackend, CpuKernels};
 pub use element::{exp_f32, ln_f32, DType, Element};

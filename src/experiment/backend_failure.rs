@@ -88,5 +88,8 @@ fn a_failure_in_the_last_file_fails_the_run_instead_of_writing_placeholders() {
     let (all, written) = (files(&complete), files(&manifest));
     let missing: Vec<&String> = all.iter().filter(|f| !written.contains(f)).collect();
     assert!(!missing.is_empty(), "{written:?}");
-    assert!(missing.iter().all(|f| f.ends_with(".png") || f.ends_with(".csv") || f.ends_with(".safetensors")), "{missing:?}");
+    assert!(
+        missing.iter().all(|f| f.ends_with(".png") || f.ends_with(".csv") || f.ends_with(".safetensors")),
+        "{missing:?}"
+    );
 }

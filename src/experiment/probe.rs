@@ -4,8 +4,8 @@
 //! and the graph are rebuilt exactly as the run had them; the probes then see the very
 //! values the run ended with and write the same bytes as the run's own probes.
 
-use super::{outputs, prepare, Prepared};
 use super::choice::Chosen;
+use super::{outputs, prepare, Prepared};
 use crate::backend::cuda::CudaBackend;
 use crate::backend::{Backend, CpuBackend, DType, Element};
 use crate::error::{Error, Result};
@@ -100,13 +100,18 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
         if checkpoint.exists() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
     let (kinds, skipped) = choose(&mut prepared, kinds)?;
     let spec_path = run.folder.join("spec.toml");
-    let chosen = super::choice::choose(&super::choice::Asked::new(opts.backend, prepared.loaded.spec.backend, &spec_path))?;
+    let chosen =
+        super::choice::choose(&super::choice::Asked::new(opts.backend, prepared.loaded.spec.backend, &spec_path))?;
     let cpu = CpuBackend::new();
     let made = match (&chosen, prepared.loaded.spec.dtype) {
         (Chosen::Cpu { .. }, DType::F32) => probe_with::<f32, _>(&cpu, &prepared, &given, &kinds)?,
         (Chosen::Cpu { .. }, DType::F64) => probe_with::<f64, _>(&cpu, &prepared, &given, &kinds)?,
-        (Chosen::Cuda { backend, .. }, DType::F32) => probe_with::<f32, CudaBackend>(backend, &prepared, &given, &kinds)?,
-        (Chosen::Cuda { backend, .. }, DType::F64) => probe_with::<f64, CudaBackend>(backend, &prepared, &given, &kinds)?,
+        (Chosen::Cuda { backend, .. }, DType::F32) => {
+            probe_with::<f32, CudaBackend>(backend, &prepared, &given, &kinds)?
+        }
+        (Chosen::Cuda { backend, .. }, DType::F64) => {
+            probe_with::<f64, CudaBackend>(backend, &prepared, &given, &kinds)?
+        }
     };
     let files: Vec<(String, Vec<u8>)> = made.into_iter().map(|f| (f.name, f.bytes)).collect();
     let paths = add(&run, &files)?;

@@ -15,8 +15,8 @@ use crate::common::*;
 use runner::backend::cuda::{device_or_skip, CudaBackend, CudaElement};
 use runner::backend::parity::assert_close;
 use runner::backend::{
-    AdamStep, Backend, Channels, Conv2d, CpuBackend, CpuKernels, LossKernel, Map, MatMul, Pool2d, RmsPropStep,
-    SgdStep, Zip,
+    AdamStep, Backend, Channels, Conv2d, CpuBackend, CpuKernels, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep,
+    Zip,
 };
 use std::path::Path;
 
@@ -257,12 +257,12 @@ fn run_on(spec: &str, extra: &[&str], backend: &str, results: &Path) -> std::pat
     run_ok(spec, results, &args)
 }
 
-/// Every loss-like column of metrics.csv, by (step, split).
+/// Every loss-like column of metrics.csv (loss, log_sse), by (step, split).
 fn losses(dir: &Path) -> Vec<(String, f64)> {
     let (header, rows) = read_csv(&dir.join("metrics.csv"));
     let mut out = Vec::new();
     for r in &rows {
-        for (i, h) in header.iter().enumerate().filter(|(_, h)| h.contains("loss")) {
+        for (i, h) in header.iter().enumerate().filter(|(_, h)| h.contains("loss") || h.contains("sse")) {
             if let Ok(v) = r[i].parse::<f64>() {
                 out.push((format!("step {} {} {h}", r[0], r[2]), v));
             }
@@ -337,8 +337,8 @@ fn probe_takes_a_backend() {
 fn sweep_passes_the_backend_on_to_every_run() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = std::fs::read_to_string(root().join("experiments/xor.toml")).unwrap();
-    let spec = spec.replace("iterations = 2000", "iterations = 20")
-        + "\n[sweep]\ngrid = { \"train.lr\" = [0.1, 0.5] }\n";
+    let spec =
+        spec.replace("iterations = 2000", "iterations = 20") + "\n[sweep]\ngrid = { \"train.lr\" = [0.1, 0.5] }\n";
     let path = write_spec(tmp.path(), "sweep.toml", &spec);
     let results = tmp.path().join("results");
     let args = ["sweep", path.to_str().unwrap(), "--results", results.to_str().unwrap(), "--backend", "cpu"];

@@ -42,7 +42,7 @@ pub fn device_or_skip_with(test: &str, require: bool) -> Option<CudaBackend> {
         Err(reason) => {
             let line = skip_line(test, &reason.to_string());
             if require {
-                panic!("{test}: {REQUIRE_CUDA_VAR}=1 but {}", line.trim_start_matches("skipped: "));
+                panic!("{REQUIRE_CUDA_VAR}=1 but {}", line.trim_start_matches("skipped: "));
             }
             eprintln!("{line}");
             None

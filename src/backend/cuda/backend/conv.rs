@@ -47,7 +47,9 @@ impl ConvDims {
 
 impl CudaBackend {
     fn conv_lengths<T>(&self, op: Op, x: Option<&CudaBuf<T>>, w: &CudaBuf<T>, g: &Conv2d) -> Res<()> {
-        self.need(op, w.len == g.c_out * g.patch(), || format!("the weight has {} values, not {}", w.len, g.c_out * g.patch()))?;
+        self.need(op, w.len == g.c_out * g.patch(), || {
+            format!("the weight has {} values, not {}", w.len, g.c_out * g.patch())
+        })?;
         if let Some(x) = x {
             let want = g.batch * g.c_in * g.h * g.w;
             self.need(op, x.len == want, || format!("the input has {} values, not {want}", x.len))?;
@@ -75,14 +77,22 @@ impl CudaBackend {
         let (xd, wd) = (self.dev(op, x)?, self.dev(op, w)?);
         for b0 in (0..g.batch).step_by(chunk) {
             let images = chunk.min(g.batch - b0);
-            self.im2col(op, &xd.slice(b0 * in_size..(b0 + images) * in_size), self.dev_mut(op, &mut cols)?, images, &g)?;
+            self.im2col(
+                op,
+                &xd.slice(b0 * in_size..(b0 + images) * in_size),
+                self.dev_mut(op, &mut cols)?,
+                images,
+                &g,
+            )?;
             let d = MatMul { m: g.c_out, k, n: p, trans_a: false, trans_b: false };
             let yd = self.dev_mut(op, &mut y)?;
             let mut yv = yd.slice_mut(b0 * g.c_out * p..(b0 + images) * g.c_out * p);
             self.gemm_batched(op, wd, 0, self.dev(op, &cols)?, k * p, &mut yv, g.c_out * p, d, images)?;
         }
         match bias {
-            Some(bias) => self.channels_named(op, "add_channels", &y, bias, Channels { batch: g.batch, c: g.c_out, spatial: p }),
+            Some(bias) => {
+                self.channels_named(op, "add_channels", &y, bias, Channels { batch: g.batch, c: g.c_out, spatial: p })
+            }
             None => Ok(y),
         }
     }
@@ -144,7 +154,13 @@ impl CudaBackend {
         let d = MatMul { m: g.c_out, k: p, n: k, trans_a: false, trans_b: true };
         for b0 in (0..g.batch).step_by(chunk) {
             let images = chunk.min(g.batch - b0);
-            self.im2col(op, &xd.slice(b0 * in_size..(b0 + images) * in_size), self.dev_mut(op, &mut cols)?, images, &g)?;
+            self.im2col(
+                op,
+                &xd.slice(b0 * in_size..(b0 + images) * in_size),
+                self.dev_mut(op, &mut cols)?,
+                images,
+                &g,
+            )?;
             for i in 0..images {
                 let b = b0 + i;
                 let beta = if b == 0 { 0.0 } else { 1.0 };
@@ -191,7 +207,9 @@ impl CudaBackend {
         let cfg = grid_for(out_len);
         let (xd, od) = (self.dev(op, x)?, self.dev(op, &out)?);
         match dy {
-            Some(dy) => launch!(self, op, T, op.name, cfg; xd, self.dev(op, dy)?, od, &planes, &h, &w, &k, &stride, &oh, &ow),
+            Some(dy) => {
+                launch!(self, op, T, op.name, cfg; xd, self.dev(op, dy)?, od, &planes, &h, &w, &k, &stride, &oh, &ow)
+            }
             None => launch!(self, op, T, op.name, cfg; xd, od, &planes, &h, &w, &k, &stride, &oh, &ow),
         }
         Ok(out)

@@ -22,7 +22,9 @@ impl CudaBackend {
             return Ok(Vec::new());
         }
         let d = self.dev(op, buf)?;
-        self.stream.clone_dtoh(d).map_err(|e| self.error(op, format!("copying {} values to the host failed: {e:?}", buf.len)))
+        self.stream
+            .clone_dtoh(d)
+            .map_err(|e| self.error(op, format!("copying {} values to the host failed: {e:?}", buf.len)))
     }
 
     pub(super) fn filled_on<T: CudaElement>(&self, op: Op, len: usize, value: f64) -> Res<CudaBuf<T>> {
@@ -45,7 +47,13 @@ impl CudaBackend {
         Ok(CudaBuf { slice: Some(slice), len: buf.len })
     }
 
-    pub(super) fn matmul_on<T: CudaElement>(&self, op: Op, a: &CudaBuf<T>, b: &CudaBuf<T>, d: MatMul) -> Res<CudaBuf<T>> {
+    pub(super) fn matmul_on<T: CudaElement>(
+        &self,
+        op: Op,
+        a: &CudaBuf<T>,
+        b: &CudaBuf<T>,
+        d: MatMul,
+    ) -> Res<CudaBuf<T>> {
         self.need(op, a.len == d.m * d.k, || format!("A has {} values, not {}×{}", a.len, d.m, d.k))?;
         self.need(op, b.len == d.k * d.n, || format!("B has {} values, not {}×{}", b.len, d.k, d.n))?;
         let mut c = self.alloc::<T>(op, d.m * d.n, "the product")?;
@@ -74,7 +82,9 @@ impl CudaBackend {
         y: &CudaBuf<T>,
         dy: &CudaBuf<T>,
     ) -> Res<CudaBuf<T>> {
-        self.need(op, x.len == dy.len && y.len == dy.len, || format!("x {}, y {}, dy {} values", x.len, y.len, dy.len))?;
+        self.need(op, x.len == dy.len && y.len == dy.len, || {
+            format!("x {}, y {}, dy {} values", x.len, y.len, dy.len)
+        })?;
         let dx = self.alloc::<T>(op, dy.len, "the gradient")?;
         if dy.len > 0 {
             let (code, scalar) = map_code(f);
@@ -107,7 +117,13 @@ impl CudaBackend {
         Ok(())
     }
 
-    pub(super) fn add_row_on<T: CudaElement>(&self, op: Op, x: &CudaBuf<T>, row: &CudaBuf<T>, cols: usize) -> Res<CudaBuf<T>> {
+    pub(super) fn add_row_on<T: CudaElement>(
+        &self,
+        op: Op,
+        x: &CudaBuf<T>,
+        row: &CudaBuf<T>,
+        cols: usize,
+    ) -> Res<CudaBuf<T>> {
         self.need(op, row.len == cols, || format!("the row has {} values, not {cols}", row.len))?;
         let out = self.alloc::<T>(op, x.len, "the output")?;
         if x.len > 0 {
@@ -157,7 +173,12 @@ impl CudaBackend {
         Ok(out)
     }
 
-    pub(super) fn concat_cols_on<T: CudaElement>(&self, op: Op, parts: &[(&CudaBuf<T>, usize)], rows: usize) -> Res<CudaBuf<T>> {
+    pub(super) fn concat_cols_on<T: CudaElement>(
+        &self,
+        op: Op,
+        parts: &[(&CudaBuf<T>, usize)],
+        rows: usize,
+    ) -> Res<CudaBuf<T>> {
         let total: usize = parts.iter().map(|p| p.1).sum();
         let out = self.alloc::<T>(op, rows * total, "the output")?;
         let mut offset = 0usize;

@@ -233,9 +233,8 @@ impl CudaBackend {
             stride_c: stride_c as i64,
         };
         // SAFETY: as in `gemm`, for each of the `count` products at its stride.
-        unsafe { T::gemm_batched(&self.blas, cfg, b, a, c) }.map_err(|e| {
-            self.error(op, format!("cuBLAS batched GEMM {count}×({}×{}×{}) failed: {e:?}", d.m, d.k, d.n))
-        })
+        unsafe { T::gemm_batched(&self.blas, cfg, b, a, c) }
+            .map_err(|e| self.error(op, format!("cuBLAS batched GEMM {count}×({}×{}×{}) failed: {e:?}", d.m, d.k, d.n)))
     }
 }
 

@@ -268,7 +268,14 @@ impl<T: CudaElement> Backend<T> for CudaBackend {
         })
     }
 
-    fn adam_update(&self, param: &mut CudaBuf<T>, grad: &CudaBuf<T>, m: &mut CudaBuf<T>, v: &mut CudaBuf<T>, s: AdamStep) {
+    fn adam_update(
+        &self,
+        param: &mut CudaBuf<T>,
+        grad: &CudaBuf<T>,
+        m: &mut CudaBuf<T>,
+        v: &mut CudaBuf<T>,
+        s: AdamStep,
+    ) {
         self.guarded_unit::<T>("adam_update", |op| self.adam_on(op, param, grad, m, v, s))
     }
     fn rmsprop_update(

@@ -10,7 +10,13 @@ type Three<T> = (CudaBuf<T>, CudaBuf<T>, CudaBuf<T>);
 
 impl CudaBackend {
     /// add_channels or scale_channels (the op's name).
-    pub(super) fn channels_on<T: CudaElement>(&self, op: Op, x: &CudaBuf<T>, v: &CudaBuf<T>, g: Channels) -> Res<CudaBuf<T>> {
+    pub(super) fn channels_on<T: CudaElement>(
+        &self,
+        op: Op,
+        x: &CudaBuf<T>,
+        v: &CudaBuf<T>,
+        g: Channels,
+    ) -> Res<CudaBuf<T>> {
         self.channels_named(op, op.name, x, v, g)
     }
 
@@ -77,16 +83,25 @@ impl CudaBackend {
         dy: &CudaBuf<T>,
         g: Channels,
     ) -> Res<Three<T>> {
-        self.need(op, x.len == g.batch * g.c * g.spatial && dy.len == x.len, || format!("x {} and dy {} values", x.len, dy.len))?;
+        self.need(op, x.len == g.batch * g.c * g.spatial && dy.len == x.len, || {
+            format!("x {} and dy {} values", x.len, dy.len)
+        })?;
         let ok = mean.len == g.c && inv_std.len == g.c && gamma.len == g.c;
-        self.need(op, ok, || format!("mean {}, 1/σ {}, γ {} values for {} channels", mean.len, inv_std.len, gamma.len, g.c))?;
+        self.need(op, ok, || {
+            format!("mean {}, 1/σ {}, γ {} values for {} channels", mean.len, inv_std.len, gamma.len, g.c)
+        })?;
         let dx = self.alloc::<T>(op, x.len, "the input gradient")?;
         let dgamma = self.alloc::<T>(op, g.c, "dγ")?;
         let dbeta = self.alloc::<T>(op, g.c, "dβ")?;
         if g.c > 0 && x.len > 0 {
             let (b, c, s) = (g.batch as u64, g.c as u64, g.spatial as u64);
-            let (xd, md, id, gd, dyd) =
-                (self.dev(op, x)?, self.dev(op, mean)?, self.dev(op, inv_std)?, self.dev(op, gamma)?, self.dev(op, dy)?);
+            let (xd, md, id, gd, dyd) = (
+                self.dev(op, x)?,
+                self.dev(op, mean)?,
+                self.dev(op, inv_std)?,
+                self.dev(op, gamma)?,
+                self.dev(op, dy)?,
+            );
             let (dxd, dgd, dbd) = (self.dev(op, &dx)?, self.dev(op, &dgamma)?, self.dev(op, &dbeta)?);
             launch!(self, op, T, "batch_norm_grad", blocks(g.c); xd, md, id, gd, dyd, dxd, dgd, dbd, &b, &c, &s);
         }
