@@ -113,18 +113,20 @@ impl CudaBackend {
         Ok(CudaBackend { ctx, stream, blas, functions, sticky: Sticky::new(), ordinal, device, capability })
     }
 
-    /// The kept error after synchronising: a kernel's asynchronous fault (an illegal
-    /// address, a lost device) surfaces at the next synchronisation, so it is kept here
-    /// as the failure of the last op the host saw.
-    fn synchronised(&self) -> crate::backend::BackendError {
-        let op = Op { name: "synchronize", dtype: crate::backend::DType::F32 };
+    /// Synchronises and keeps what failed: a kernel's asynchronous fault (an illegal
+    /// address, a lost device) surfaces only at the next synchronisation, and errors
+    /// from freeing buffers (in `Drop`) only in the context's error state.
+    fn synchronise(&self) {
+        if !self.sticky.ok() {
+            return;
+        }
         let failed = self.stream.synchronize().err().or_else(|| self.ctx.check_err().err());
         if let Some(e) = failed {
-            self.sticky.record(self.error(op, format!("a kernel or copy failed (seen at synchronisation): {e:?}")));
-        }
-        match self.sticky.get() {
-            Some(e) => e.clone(),
-            None => self.error(op, "no error"),
+            let op = Op { name: "synchronize", dtype: crate::backend::DType::F32 };
+            let mut error = self.error(op, format!("a kernel, copy or free failed (seen at synchronisation): {e:?}"));
+            // No kernel of its own: the op is the synchronisation, not a symbol.
+            error.op = "a stream synchronisation".into();
+            self.sticky.record(error);
         }
     }
 }
@@ -139,10 +141,8 @@ impl<T: CudaElement> Backend<T> for CudaBackend {
         1
     }
     fn check(&self) -> crate::error::Result<()> {
-        if self.sticky.ok() && self.stream.synchronize().is_ok() && self.ctx.check_err().is_ok() {
-            return Ok(());
-        }
-        Err(self.synchronised().into())
+        self.synchronise();
+        Ok(self.sticky.check()?)
     }
     fn upload(&self, host: &[T]) -> CudaBuf<T> {
         self.guarded("upload", host.len(), |op| self.upload_on(op, host))
