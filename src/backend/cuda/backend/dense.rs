@@ -22,9 +22,9 @@ impl CudaBackend {
             return Ok(Vec::new());
         }
         let d = self.dev(op, buf)?;
-        self.stream
-            .clone_dtoh(d)
-            .map_err(|e| self.error(op, format!("copying {} values to the host failed (or a kernel before it did): {e:?}", buf.len)))
+        self.stream.clone_dtoh(d).map_err(|e| {
+            self.error(op, format!("copying {} values to the host failed (or a kernel before it did): {e:?}", buf.len))
+        })
     }
 
     pub(super) fn filled_on<T: CudaElement>(&self, op: Op, len: usize, value: f64) -> Res<CudaBuf<T>> {
