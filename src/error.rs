@@ -16,6 +16,9 @@ pub enum Error {
     Diverged { step: usize, value: f64, dir: PathBuf },
     #[error("{0}")]
     Usage(String),
+    /// A compute backend's first failure (out of memory, a failed launch), at a sync point.
+    #[error("{0}")]
+    Backend(#[from] crate::backend::BackendError),
     #[error("{source}\nThe run's folder is kept with status `failed` and this error in its manifest: {}", dir.display())]
     RunFailed { source: Box<Error>, dir: PathBuf },
     #[error("cannot resume {}: {reason}", dir.display())]

@@ -19,6 +19,8 @@ mod corpus;
 mod cpu_paths;
 #[path = "suite/csv_numbers.rs"]
 mod csv_numbers;
+#[path = "suite/cuda.rs"]
+mod cuda;
 #[path = "suite/diff.rs"]
 mod diff;
 #[path = "suite/errors.rs"]

@@ -6,9 +6,14 @@
 pub mod cpu;
 pub mod cuda;
 mod element;
+#[cfg(test)]
+pub(crate) mod failing;
+pub mod parity;
+mod sticky;
 
 pub use cpu::{CpuBackend, CpuKernels};
 pub use element::{exp_f32, ln_f32, DType, Element};
+pub use sticky::{BackendError, Sticky};
 
 /// Which backend a run asks for (`--backend`, or `backend` in a spec). The experiment
 /// module turns it into a backend and a reason (`experiment::choice`).
@@ -191,6 +196,14 @@ pub trait Backend<T: Element>: Sync {
 
     fn name(&self) -> &'static str;
     fn threads(&self) -> usize;
+
+    /// The first error any op hit since the backend was made; ops after an error do
+    /// nothing and return placeholder buffers of the right length. Called at sync points
+    /// (each training step, each metrics record, before a file is written), so a device
+    /// failure ends the run as an error instead of a panic. The CPU never fails.
+    fn check(&self) -> crate::error::Result<()> {
+        Ok(())
+    }
 
     fn upload(&self, host: &[T]) -> Self::Buf;
     fn download(&self, buf: &Self::Buf) -> Vec<T>;

@@ -98,10 +98,24 @@ pub struct RunArgs {
     /// port unless ADDR (`PORT` or `HOST:PORT`) says; the URL is printed on stderr.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
     pub serve: Option<String>,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+/// `--backend`, shared by run, probe and sweep.
+#[derive(Args, Debug, Default, Clone, Copy)]
+pub struct BackendArg {
     /// Which backend computes: auto (CUDA when a device works, else the CPU), cpu, or
     /// cuda (an error without a usable GPU). Overrides the spec's `backend`.
     #[arg(long, value_enum)]
     pub backend: Option<crate::backend::BackendChoice>,
+}
+
+impl BackendArg {
+    /// As a spec edit (`--set backend="cuda"`), for commands that pass it on to runs.
+    pub fn as_edit(&self) -> Option<String> {
+        self.backend.map(|b| format!("backend=\"{}\"", b.name()))
+    }
 }
 
 /// `runner x.toml` means `runner run x.toml`.
@@ -203,7 +217,7 @@ fn run(a: RunArgs) -> Result<()> {
         seed: a.spec.seed,
         run_id: a.run_id,
         interrupt: interrupt.clone(),
-        backend: a.backend,
+        backend: a.backend.backend,
     };
     with_progress(a.quiet, &interrupt, |progress| experiment::run(&opts, progress))
 }

@@ -20,11 +20,19 @@ pub struct ProbeArgs {
     /// Remove a spec value before the --set ones apply.
     #[arg(long = "unset", value_name = "KEY.PATH")]
     pub unsets: Vec<String>,
+    /// The backend the probes' passes run on (the run's spec says, else auto).
+    #[command(flatten)]
+    pub backend: super::BackendArg,
 }
 
 pub fn probe(a: ProbeArgs) -> Result<()> {
     let unsets = a.unsets.iter().map(|k| format!("{}{k}", crate::spec::UNSET_PREFIX));
-    let opts = ProbeOptions { folder: a.folder, kinds: a.probes, sets: unsets.chain(a.sets).collect() };
+    let opts = ProbeOptions {
+        folder: a.folder,
+        kinds: a.probes,
+        sets: unsets.chain(a.sets).collect(),
+        backend: a.backend.backend,
+    };
     let summary = experiment::probe(&opts)?;
     for note in &summary.skipped {
         eprintln!("note: {note}");

@@ -33,6 +33,9 @@ pub struct SweepArgs {
     pub executor: ExecutorKind,
     #[command(flatten)]
     pub slurm: SlurmArgs,
+    /// Passed on to every run (as `--set backend=…`).
+    #[command(flatten)]
+    pub backend: super::BackendArg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -111,7 +114,8 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     if let Some(t) = &a.slurm.time {
         sweep::slurm::script::check_time(t)?;
     }
-    let list = sweep::plan(&a.spec.spec, &a.spec.edits(), a.spec.seed, &a.results)?;
+    let edits: Vec<String> = a.spec.edits().into_iter().chain(a.backend.as_edit()).collect();
+    let list = sweep::plan(&a.spec.spec, &edits, a.spec.seed, &a.results)?;
     let _live = match serve_at {
         Some(addr) => Some(crate::serve::start(addr, crate::serve::Watched::sweep(&list.folder))?),
         None => None,

@@ -152,7 +152,7 @@ where
 }
 
 /// The whole run, generic over the backend: nothing below assumes host buffers.
-fn execute_on<T: Element, B: Backend<T>>(
+pub(super) fn execute_on<T: Element, B: Backend<T>>(
     ctx: &RunContext,
     be: &B,
     progress: &mut dyn FnMut(usize, usize, f64),
@@ -238,7 +238,10 @@ fn execute_on<T: Element, B: Backend<T>>(
         }
     };
     let checkpointed = observer.checkpoints.written || ctx.resuming.is_some();
+    // The rows recorded before a backend error reach their files; then the run fails.
+    let failed = be.check();
     let mut streamed = observer.finish()?;
+    failed?;
     // Only a stopped run has a use for its checkpoint.
     if history.interrupted && checkpointed {
         streamed.push(crate::results::RESUME_FILE.into());

@@ -1,6 +1,8 @@
 //! One experiment, end to end: spec → data → graph → train or evaluate → results
 //! folder. The CLI calls this; everything it needs is in [`RunOptions`].
 
+#[cfg(test)]
+mod backend_failure;
 pub mod budget;
 mod checkpoint;
 pub mod choice;

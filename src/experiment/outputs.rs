@@ -28,6 +28,8 @@ pub fn write_all<T: Element, B: Backend<T>>(
     let mut files: Vec<String> = vec!["spec.toml".into()];
     files.extend(streamed);
     let mut write = |name: &str, bytes: &[u8]| -> Result<()> {
+        // A file computed on a failed backend holds placeholders: fail instead.
+        be.check()?;
         dir.write(name, bytes)?;
         files.push(name.to_string());
         Ok(())

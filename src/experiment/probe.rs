@@ -4,8 +4,10 @@
 //! and the graph are rebuilt exactly as the run had them; the probes then see the very
 //! values the run ended with and write the same bytes as the run's own probes.
 
+use super::choice::Chosen;
 use super::{outputs, prepare, Prepared};
-use crate::backend::{CpuBackend, CpuKernels, DType};
+use crate::backend::cuda::CudaBackend;
+use crate::backend::{Backend, CpuBackend, DType, Element};
 use crate::error::{Error, Result};
 use crate::layers::Model;
 use crate::probes::ProbeFile;
@@ -20,6 +22,8 @@ pub struct ProbeOptions {
     pub kinds: Vec<String>,
     /// `--set` and `--unset` edits of the run's spec (the probes' settings).
     pub sets: Vec<String>,
+    /// `--backend`; `None` takes the run's spec's `backend`.
+    pub backend: Option<crate::backend::BackendChoice>,
 }
 
 pub struct ProbeSummary {
@@ -95,9 +99,19 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
     let given =
         if checkpoint.exists() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };
     let (kinds, skipped) = choose(&mut prepared, kinds)?;
-    let made = match prepared.loaded.spec.dtype {
-        DType::F32 => probe_with::<f32>(&prepared, &given, &kinds)?,
-        DType::F64 => probe_with::<f64>(&prepared, &given, &kinds)?,
+    let spec_path = run.folder.join("spec.toml");
+    let chosen =
+        super::choice::choose(&super::choice::Asked::new(opts.backend, prepared.loaded.spec.backend, &spec_path))?;
+    let cpu = CpuBackend::new();
+    let made = match (&chosen, prepared.loaded.spec.dtype) {
+        (Chosen::Cpu { .. }, DType::F32) => probe_with::<f32, _>(&cpu, &prepared, &given, &kinds)?,
+        (Chosen::Cpu { .. }, DType::F64) => probe_with::<f64, _>(&cpu, &prepared, &given, &kinds)?,
+        (Chosen::Cuda { backend, .. }, DType::F32) => {
+            probe_with::<f32, CudaBackend>(backend, &prepared, &given, &kinds)?
+        }
+        (Chosen::Cuda { backend, .. }, DType::F64) => {
+            probe_with::<f64, CudaBackend>(backend, &prepared, &given, &kinds)?
+        }
     };
     let files: Vec<(String, Vec<u8>)> = made.into_iter().map(|f| (f.name, f.bytes)).collect();
     let paths = add(&run, &files)?;
@@ -172,14 +186,17 @@ fn choose(p: &mut Prepared, asked: Vec<ProbeKind>) -> Result<(Vec<ProbeKind>, Ve
     Ok((asked, vec![]))
 }
 
-fn probe_with<T: CpuKernels>(
+fn probe_with<T: Element, B: Backend<T>>(
+    be: &B,
     p: &Prepared,
     given: &std::collections::HashMap<String, Vec<f64>>,
     kinds: &[ProbeKind],
 ) -> Result<Vec<ProbeFile>> {
-    let be = CpuBackend::new();
-    let model = Model::<T, CpuBackend>::new(p.dag.clone(), &be, p.loaded.spec.seed, Some(given));
+    let model = Model::<T, B>::new(p.dag.clone(), be, p.loaded.spec.seed, Some(given));
     let param_names: Vec<String> =
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
-    outputs::probe_files(&be, &model, p, None, &param_names, Some(kinds))
+    let files = outputs::probe_files(be, &model, p, None, &param_names, Some(kinds))?;
+    // Pictures drawn from a failed backend's placeholders are not added to the run.
+    be.check()?;
+    Ok(files)
 }

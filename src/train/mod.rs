@@ -140,7 +140,11 @@ pub fn train_from<T: Element, B: Backend<T>>(
                     dropout: &dropout_rng,
                     shuffle_epoch_start,
                 };
-                observer.checkpoint(&resume::snapshot(be, model, &optimizer, &history, step, total, streams));
+                let snapshot = resume::snapshot(be, model, &optimizer, &history, step, total, streams);
+                // Never a checkpoint of placeholders: a failed backend ends the run below.
+                if be.check().is_ok() {
+                    observer.checkpoint(&snapshot);
+                }
             }
             next_checkpoint = next_checkpoint.saturating_add(every);
         }
@@ -189,6 +193,11 @@ pub fn train_from<T: Element, B: Backend<T>>(
         let mut mode = Mode { train: true, param_grads: true, dropout: Some(&mut dropout_rng), pool_before_relu };
         let fwd = model.forward(&mut tape, xv, &mut mode);
         let (root, value) = loss.record(&mut tape, &fwd, target, rows);
+        // After a backend error every value is a placeholder: stop before one is recorded.
+        if be.check().is_err() {
+            done = step;
+            break;
+        }
         if !value.is_finite() {
             history.diverged = Some((step, value));
             history.steps = step;
@@ -232,6 +241,10 @@ pub fn train_from<T: Element, B: Backend<T>>(
             fwd.params.iter().map(|ps| ps.iter().map(|v| grads.get(*v)).collect()).collect()
         };
         optimizer.update(be, &mut model.params, &param_grads, learning_rate(t, step, total));
+        if be.check().is_err() {
+            done = step;
+            break;
+        }
         drop(grads);
         if let Some(watch) = watch {
             let pause = Instant::now();

@@ -226,6 +226,7 @@ impl History {
         mut train_eval: Option<Evaluation>,
     ) {
         let out_width = model.dag.nodes[model.dag.output].width();
+        let kept = self.fresh.len();
         for (split, targets) in &self.targets {
             let Some(d) = split_data(data, *split) else { continue };
             let ev = match (train_eval.take(), split) {
@@ -244,6 +245,11 @@ impl History {
         }
         if plan.params {
             self.fresh_params = Some((step, super::flat_params(be, model)));
+        }
+        // Values computed after a backend error are placeholders: keep none of them.
+        if be.check().is_err() {
+            self.fresh.truncate(kept);
+            self.fresh_params = None;
         }
     }
 }

@@ -31,23 +31,7 @@ pub(crate) fn two_orders_bound(n: usize, abs_sum: f64) -> f64 {
     2.0 * one_order_bound(n, abs_sum)
 }
 
-/// Asserts |got − want| ≤ bound element by element; returns the worst |got − want| and
-/// the worst ratio to its bound, for the report.
-pub(crate) fn assert_within(what: &str, got: &[f32], want: &[f32], bounds: &[f64]) -> (f64, f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    assert_eq!(got.len(), bounds.len(), "{what}: lengths");
-    let (mut worst, mut ratio) = (0.0f64, 0.0f64);
-    for (i, ((g, w), b)) in got.iter().zip(want).zip(bounds).enumerate() {
-        let diff = (*g as f64 - *w as f64).abs();
-        assert!(diff <= *b, "{what}: element {i}: {g} vs {w}, difference {diff:e} exceeds the bound {b:e}");
-        worst = worst.max(diff);
-        if *b > 0.0 {
-            ratio = ratio.max(diff / b);
-        }
-    }
-    eprintln!("{what}: worst difference {worst:.3e}, {:.1}% of its bound", 100.0 * ratio);
-    (worst, ratio)
-}
+pub(crate) use crate::backend::parity::assert_within;
 
 /// The path a test of it needs, checked: a build whose cfg says this CPU has the path,
 /// running on one that lacks it (a target folder copied between machines), fails here

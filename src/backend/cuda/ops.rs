@@ -49,9 +49,9 @@ pub const KERNELS: &[KernelOp] = &[
     op("sgd_update", "optim.cu", &["sgd_update"]),
 ];
 
-/// `Backend` methods that need no kernel of their own: bookkeeping, copies (cuMemcpy)
-/// and matrix products (cuBLAS).
-pub const HOST_ONLY: &[&str] = &["name", "threads", "upload", "download", "len", "copy", "matmul"];
+/// `Backend` methods that need no kernel of their own: bookkeeping, the error check
+/// (a stream synchronisation), copies (cuMemcpy) and matrix products (cuBLAS).
+pub const HOST_ONLY: &[&str] = &["name", "threads", "check", "upload", "download", "len", "copy", "matmul"];
 
 /// The dtypes every kernel is instantiated for.
 pub const DTYPES: [DType; 2] = [DType::F32, DType::F64];
@@ -61,9 +61,9 @@ pub fn symbol(name: &str, dtype: DType) -> String {
     format!("{name}_{}", dtype.name())
 }
 
-/// The kernel named `name` (a programming error if it is not in the list).
-pub fn kernel(name: &str) -> &'static KernelOp {
-    KERNELS.iter().find(|k| k.name == name).unwrap_or_else(|| panic!("no kernel named {name} in KERNELS"))
+/// The kernel named `name`, if the list has it.
+pub fn kernel(name: &str) -> Option<&'static KernelOp> {
+    KERNELS.iter().find(|k| k.name == name)
 }
 
 /// `Map` as the kernels' (MAP_* code, scalar) pair; the codes match kernels/common.cuh.

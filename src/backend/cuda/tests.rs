@@ -210,3 +210,21 @@ fn without_a_driver_the_backend_is_an_error_not_a_panic() {
     let err = super::CudaBackend::new(0).err().expect("no driver here");
     assert_eq!(err.to_string(), "no CUDA driver: libcuda.so could not be loaded");
 }
+
+/// Without a device a GPU test skips with the probe's reason, and fails when a device
+/// is required; with one, it gets the device.
+#[test]
+fn gpu_tests_skip_visibly_without_a_device_and_fail_when_one_is_required() {
+    use super::{device_or_skip_with, skip_line, unavailable};
+    match unavailable() {
+        Some(reason) => {
+            assert!(device_or_skip_with("t", false).is_none());
+            let required = std::panic::catch_unwind(|| device_or_skip_with("t", true));
+            let message = required.err().and_then(|p| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+            assert!(message.contains("RUNNER_REQUIRE_CUDA=1 but t: no CUDA device"), "{message}");
+            assert!(message.contains(&reason), "{message}");
+            assert_eq!(skip_line("t", &reason), format!("skipped: t: no CUDA device ({reason})"));
+        }
+        None => assert!(device_or_skip_with("t", true).is_some()),
+    }
+}
