@@ -110,8 +110,56 @@ macro_rules! x86_micro {
 pub(crate) mod x86 {
     use std::arch::x86_64::*;
 
-    x86_micro!(avx512_f32, "avx512f", f32, 16, 14, 2, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps);
-    x86_micro!(avx512_f64, "avx512f", f64, 8, 14, 2, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd);
-    x86_micro!(avx2_f32, "avx2,fma", f32, 8, 6, 2, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps);
-    x86_micro!(avx2_f64, "avx2,fma", f64, 4, 6, 2, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd);
+    x86_micro!(
+        avx512_f32,
+        "avx512f",
+        f32,
+        16,
+        14,
+        2,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps
+    );
+    x86_micro!(
+        avx512_f64,
+        "avx512f",
+        f64,
+        8,
+        14,
+        2,
+        _mm512_setzero_pd,
+        _mm512_loadu_pd,
+        _mm512_storeu_pd,
+        _mm512_set1_pd,
+        _mm512_fmadd_pd
+    );
+    x86_micro!(
+        avx2_f32,
+        "avx2,fma",
+        f32,
+        8,
+        6,
+        2,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps
+    );
+    x86_micro!(
+        avx2_f64,
+        "avx2,fma",
+        f64,
+        4,
+        6,
+        2,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_set1_pd,
+        _mm256_fmadd_pd
+    );
 }

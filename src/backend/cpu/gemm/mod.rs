@@ -27,15 +27,16 @@
 mod micro;
 mod pack;
 
-pub(crate) use micro::{Micro, MicroFn};
+pub(crate) use micro::portable;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use micro::x86;
-pub(crate) use micro::portable;
+pub(crate) use micro::{Micro, MicroFn};
 
 use super::path::CpuPath;
 use super::CpuKernels;
 use crate::backend::{Element, MatMul};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// C = op(A)·op(B) (or C += op(A)·op(B) continuing each chain, with `accumulate`) in the
 /// contract's order, on the calling thread. `path` only chooses how fast, never what.
@@ -61,6 +62,38 @@ impl<T> Shared<T> {
     }
 }
 
+thread_local! {
+    /// Packing buffers kept per thread between calls: fresh ones cost page faults and
+    /// zeroing (a tenth of a CNN-sized product's time). Stored as f64 so f32 and f64 can
+    /// both be laid over them.
+    static A_SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static B_SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a buffer of `len` values of T from `scratch`, or from a fresh allocation
+/// if this thread is already using it (a product nested in another's task).
+fn with_scratch<T: Element, R>(
+    scratch: &'static std::thread::LocalKey<RefCell<Vec<f64>>>,
+    len: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    assert!(std::mem::align_of::<T>() <= 8 && 8 % std::mem::size_of::<T>() == 0, "gemm: f32 or f64");
+    let words = (len * std::mem::size_of::<T>()).div_ceil(8);
+    scratch.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < words {
+                buf.resize(words, 0.0);
+            }
+            // SAFETY: the buffer holds at least len·size_of::<T>() bytes, aligned for T
+            // (asserted above), and every bit pattern is a valid f32 or f64; the borrow
+            // lasts as long as the slice.
+            let view = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<T>(), len) };
+            f(view)
+        }
+        Err(_) => f(&mut vec![T::zero(); len]),
+    })
+}
+
 /// The packed-panel product with microkernel `mk`, on `threads` threads (1: the caller's).
 fn blocked<T: Element>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool, mk: Micro<T>, threads: usize) {
     let MatMul { m, k, n, .. } = d;
@@ -75,8 +108,30 @@ fn blocked<T: Element>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: boo
         }
         return;
     }
+    // Blocks of equal depth, up to a quarter over KC rather than a short last block:
+    // each block reloads and stores every tile of C.
+    let kc = k.div_ceil(k.div_ceil(mk.kc + mk.kc / 4));
+    let mk = Micro { kc, ..mk };
+    let nr = mk.nr;
+    with_scratch(&B_SCRATCH, kc * mk.nc.min(n).div_ceil(nr) * nr, |b_pack| {
+        blocks(a, b, c, d, accumulate, mk, threads, b_pack)
+    });
+}
+
+/// `blocked`'s loops over blocks of B and A, with `b_pack` to pack B's blocks into.
+#[allow(clippy::too_many_arguments)]
+fn blocks<T: Element>(
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    d: MatMul,
+    accumulate: bool,
+    mk: Micro<T>,
+    threads: usize,
+    b_pack: &mut [T],
+) {
+    let MatMul { m, k, n, .. } = d;
     let Micro { mr, nr, kc, mc, nc, run, .. } = mk;
-    let mut b_pack = vec![T::zero(); kc.min(k) * nc.min(n).div_ceil(nr) * nr];
     let c_at = Shared(c.as_mut_ptr());
     for j0 in (0..n).step_by(nc) {
         let panels = nc.min(n - j0).div_ceil(nr);
@@ -98,38 +153,40 @@ fn blocked<T: Element>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: boo
             let task = |t: usize| {
                 let (i0, s) = ((t / splits) * mc, t % splits);
                 let rows = mc.min(m - i0);
-                let mut a_block = vec![T::zero(); rows.div_ceil(mr) * mr * kb];
-                pack::pack_a(a, &d, (i0, rows), (p0, kb), mr, &mut a_block);
-                let mut edge = vec![T::zero(); mr * nr];
-                for q in panels * s / splits..panels * (s + 1) / splits {
-                    let j = j0 + q * nr;
-                    let cols = nr.min(n - j);
-                    let b_panel = &b_block[q * kb * nr..][..kb * nr];
-                    for (r, a_panel) in a_block.chunks_exact(kb * mr).enumerate() {
-                        let i = i0 + r * mr;
-                        let live = mr.min(m - i);
-                        let tile = c_at.at(i * n + j);
-                        if live == mr && cols == nr {
-                            // SAFETY: the tile's MR rows of NR values lie inside C (m×n),
-                            // written by this task alone; the panels hold kb steps.
-                            unsafe { run(kb, a_panel.as_ptr(), b_panel.as_ptr(), tile, n, load) };
-                            continue;
-                        }
-                        // An edge tile: through a full MR×NR buffer, same chains.
-                        for r in (0..live).filter(|_| load) {
-                            // SAFETY: row r of the tile, `cols` values inside C, this task's.
-                            let row = unsafe { std::slice::from_raw_parts(tile.add(r * n), cols) };
-                            edge[r * nr..r * nr + cols].copy_from_slice(row);
-                        }
-                        // SAFETY: `edge` is MR rows of NR values; the panels hold kb steps.
-                        unsafe { run(kb, a_panel.as_ptr(), b_panel.as_ptr(), edge.as_mut_ptr(), nr, load) };
-                        for r in 0..live {
-                            // SAFETY: as above.
-                            let row = unsafe { std::slice::from_raw_parts_mut(tile.add(r * n), cols) };
-                            row.copy_from_slice(&edge[r * nr..r * nr + cols]);
+                with_scratch(&A_SCRATCH, rows.div_ceil(mr) * mr * kb, |a_block: &mut [T]| {
+                    pack::pack_a(a, &d, (i0, rows), (p0, kb), mr, a_block);
+                    let a_block = &*a_block;
+                    let mut edge = vec![T::zero(); mr * nr];
+                    for q in panels * s / splits..panels * (s + 1) / splits {
+                        let j = j0 + q * nr;
+                        let cols = nr.min(n - j);
+                        let b_panel = &b_block[q * kb * nr..][..kb * nr];
+                        for (r, a_panel) in a_block.chunks_exact(kb * mr).enumerate() {
+                            let i = i0 + r * mr;
+                            let live = mr.min(m - i);
+                            let tile = c_at.at(i * n + j);
+                            if live == mr && cols == nr {
+                                // SAFETY: the tile's MR rows of NR values lie inside C (m×n),
+                                // written by this task alone; the panels hold kb steps.
+                                unsafe { run(kb, a_panel.as_ptr(), b_panel.as_ptr(), tile, n, load) };
+                                continue;
+                            }
+                            // An edge tile: through a full MR×NR buffer, same chains.
+                            for r in (0..live).filter(|_| load) {
+                                // SAFETY: row r of the tile, `cols` values inside C, this task's.
+                                let row = unsafe { std::slice::from_raw_parts(tile.add(r * n), cols) };
+                                edge[r * nr..r * nr + cols].copy_from_slice(row);
+                            }
+                            // SAFETY: `edge` is MR rows of NR values; the panels hold kb steps.
+                            unsafe { run(kb, a_panel.as_ptr(), b_panel.as_ptr(), edge.as_mut_ptr(), nr, load) };
+                            for r in 0..live {
+                                // SAFETY: as above.
+                                let row = unsafe { std::slice::from_raw_parts_mut(tile.add(r * n), cols) };
+                                row.copy_from_slice(&edge[r * nr..r * nr + cols]);
+                            }
                         }
                     }
-                }
+                });
             };
             if threads > 1 {
                 (0..m_blocks * splits).into_par_iter().for_each(task);
@@ -185,8 +242,8 @@ mod tests {
     }
 
     /// Odd sizes around the tiles (MR 6, 8, 14; NR 8, 16, 32), the blocks (KC 128 or
-    /// 256, MC ~144, NC 2048) and past them.
-    const SHAPES: [(usize, usize, usize); 12] = [
+    /// 256, taken whole up to 160 or 320; MC ~144; NC 2048) and past them.
+    const SHAPES: [(usize, usize, usize); 13] = [
         (1, 1, 1),
         (7, 13, 31),
         (13, 7, 33),
@@ -197,6 +254,7 @@ mod tests {
         (14, 256, 32),
         (28, 300, 64),
         (300, 257, 100),
+        (29, 700, 45),
         (3, 5, 2100),
         (64, 288, 196),
     ];
