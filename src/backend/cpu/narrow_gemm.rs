@@ -9,14 +9,19 @@
 //! Each lane is one output's chain of the GEMM contract (gemm/mod.rs): from +0.0, one
 //! fused multiply-add per p in increasing order. So this kernel gives the bits of the
 //! portable loops in small_gemm.rs, and the avx512 path taking it changes no value.
-//! (The weight gradients Aᵀ·B, whose long shared dimension the contract keeps in one
-//! chain per output, take small_gemm's `outer_products` on every path.)
+//!
+//! `small_outer_sum`: C = Aᵀ·B with A k×m and B k×n stored row-major, m, n ≤ 4 (a
+//! weight gradient, Σₚ A row p ⊗ B row p), in small_gemm's `outer_products` order (8
+//! chains per output, p mod 8, combined in a fixed tree). One vector holds 4 rows of
+//! the wider side; for each column j of the narrower side a permute repeats B[p][j]
+//! across row p's lanes.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 use super::avx512::{first_lanes, LANES};
 use super::path::CpuPath;
+use super::small_gemm::OUTER_CHAINS;
 use crate::backend::MatMul;
 
 /// The most values one permute can pick from: two vectors.
@@ -42,6 +47,13 @@ pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32], path: CpuPath)
             // were asserted above and rows_per_vector(k, n) > 0 here.
             unsafe { rows_times_small(a, b, d, c) };
             return true;
+        }
+        if d.trans_a && !d.trans_b {
+            if let Some(layout) = OuterLayout::choose(d.m, d.n) {
+                // SAFETY: AVX-512F and lengths as above; `layout` was chosen for (m, n).
+                unsafe { small_outer_sum(a, b, d, layout, c) };
+                return true;
+            }
         }
         false
     }
@@ -173,6 +185,113 @@ fn pick(lo: __m512, hi: __m512, index: __m512i, pair: bool) -> __m512 {
     }
 }
 
+/// How `small_outer_sum` lays out C = Σₚ A row p ⊗ B row p (A rows m long, B rows n
+/// long): the `wide` side's rows fill the vector, `group` of them at a time, and the
+/// `narrow` side's values are repeated across them.
+#[derive(Clone, Copy, Debug)]
+struct OuterLayout {
+    /// The wide side is B (so the sums come out as Cᵀ).
+    swapped: bool,
+    wide: usize,
+    narrow: usize,
+    group: usize,
+}
+
+impl OuterLayout {
+    /// The layout for m, n ≤ 4 (small_gemm's `outer_products` class): the wider side in
+    /// the lanes, 4 rows p at a time, so lane g·wide + i holds chain p mod 4 = g.
+    fn choose(m: usize, n: usize) -> Option<Self> {
+        if m == 0 || n == 0 || m > 4 || n > 4 {
+            return None;
+        }
+        let (wide, narrow, swapped) = if m >= n { (m, n, false) } else { (n, m, true) };
+        Some(OuterLayout { swapped, wide, narrow, group: OUTER_CHAINS / 2 })
+    }
+}
+
+/// C (m×n) = Aᵀ·B with A k×m and B k×n row-major; see the module notes.
+///
+/// # Safety
+/// The CPU has AVX-512F; a, b and c hold k·m, k·n and m·n values; `layout` is
+/// `OuterLayout::choose(m, n)`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
+    // SAFETY: the contract is passed on unchanged; N ≥ narrow in every arm (narrow ≤ 16).
+    unsafe {
+        match layout.narrow {
+            1 => small_outer_sum_n::<1>(a, b, d, layout, c),
+            2 => small_outer_sum_n::<2>(a, b, d, layout, c),
+            3 => small_outer_sum_n::<3>(a, b, d, layout, c),
+            4 => small_outer_sum_n::<4>(a, b, d, layout, c),
+            _ => small_outer_sum_n::<4>(a, b, d, layout, c),
+        }
+    }
+}
+
+/// `small_outer_sum` with room for `N` ≥ narrow columns, so the accumulators live in
+/// registers. Two sets of accumulators take alternate groups of 4 rows, so lane g of
+/// set h is chain 4h + g of `outer_products`' order (p ≡ 4h + g mod 8), and
+/// consecutive multiply-adds do not wait on each other.
+///
+/// # Safety
+/// As for `small_outer_sum`, with N ≥ layout.narrow.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
+    let OuterLayout { swapped, wide, narrow, group } = layout;
+    let (wide_src, narrow_src) = if swapped { (b, a) } else { (a, b) };
+    // For column j of the narrow side: lane g·wide + i takes narrow[p0 + g][j].
+    let mut index = [_mm512_setzero_si512(); N];
+    for (j, index) in index.iter_mut().enumerate().take(narrow) {
+        let mut ix = [0i32; LANES];
+        for (lane, v) in ix.iter_mut().enumerate().take(group * wide) {
+            *v = ((lane / wide) * narrow + j) as i32;
+        }
+        // SAFETY: `ix` is 16 lanes, one vector.
+        *index = unsafe { _mm512_loadu_si512(ix.as_ptr().cast()) };
+    }
+    let mut acc = [[_mm512_setzero_ps(); N]; 2];
+    let pair = group * narrow > LANES;
+    // Rows p0..p0+count of both sides (count ≤ group, p0 + count ≤ k), under masks of
+    // count·wide and count·narrow lanes.
+    let rows = |p0: usize, wide_mask: u16, (lo_mask, hi_mask): (u16, u16)| {
+        // SAFETY: those rows lie inside A and B (k rows of m and of n values: the
+        // lengths in the contract), count·wide and count·narrow values from p0·wide and
+        // p0·narrow, exactly what the masks cover (count·narrow ≤ group·narrow ≤ 32).
+        unsafe {
+            let w = _mm512_maskz_loadu_ps(wide_mask, wide_src.as_ptr().add(p0 * wide));
+            let (lo, hi) = load_pair(narrow_src.as_ptr().add(p0 * narrow), lo_mask, hi_mask, pair);
+            (w, lo, hi)
+        }
+    };
+    let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512)| {
+        for j in 0..N.min(narrow) {
+            acc[j] = _mm512_fmadd_ps(w, pick(lo, hi, index[j], pair), acc[j]);
+        }
+    };
+    let full = d.k / group;
+    let (wide_mask, narrow_masks) = (first_lanes(group * wide), pair_masks(group * narrow));
+    for chunk in 0..full {
+        add(&mut acc[chunk % 2], rows(chunk * group, wide_mask, narrow_masks));
+    }
+    let tail = d.k - full * group;
+    if tail > 0 {
+        add(&mut acc[full % 2], rows(full * group, first_lanes(tail * wide), pair_masks(tail * narrow)));
+    }
+    // d_g = chain g + chain g+4 (the two sets), then ((d₀ + d₁) + d₂) + d₃.
+    let mut lanes = [0.0f32; LANES];
+    for (j, (even, odd)) in acc[0].iter().zip(&acc[1]).enumerate().take(narrow) {
+        // SAFETY: `lanes` is 16 values, one vector.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(*even, *odd)) };
+        for i in 0..wide {
+            let s = ((lanes[i] + lanes[wide + i]) + lanes[2 * wide + i]) + lanes[3 * wide + i];
+            let at = if swapped { j * d.n + i } else { i * d.n + j };
+            c[at] = s;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +326,21 @@ mod tests {
         }
         // The diamond's 500×3·3×4, 500×4·4×1 and 500×1·1×4 among many shapes.
         assert!(taken > 150, "only {taken} shapes took the packed kernel");
+        // The weight gradients Aᵀ·B with m, n ≤ 4, in `outer_products`' 8-chain order.
+        for m in 1..=4 {
+            for n in 1..=4 {
+                for k in [1, 3, 4, 7, 8, 9, 17, 500, 501] {
+                    let d = MatMul { m, k, n, trans_a: true, trans_b: false };
+                    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 3.0 - 1.0).collect();
+                    let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 7.0 - 0.75).collect();
+                    let mut c = vec![f32::NAN; m * n];
+                    assert!(try_matmul(&a, &b, d, &mut c, path), "{d:?}");
+                    let want = crate::backend::cpu::small_gemm::outer_reference(&a, &b, d);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&c), bits(&want), "{d:?}");
+                }
+            }
+        }
         for d in [
             MatMul { m: 500, k: 3, n: 4, trans_a: false, trans_b: true },
             MatMul { m: 500, k: 4, n: 1, trans_a: false, trans_b: true },

@@ -65,21 +65,69 @@ pub(super) fn small_gemm<T: CpuKernels>(a: &[T], b: &[T], d: MatMul, c: &mut [T]
     gemm::gemm(a, b, c, d, false, path);
 }
 
-/// C (M×N) = Σₚ A row p (M long) ⊗ B row p (N long).
+/// Partial chains of the weight-gradient outer sums (see `outer_products`).
+pub(crate) const OUTER_CHAINS: usize = 8;
+
+/// C (M×N) = Σₚ A row p (M long) ⊗ B row p (N long), for M, N ≤ 4: the one exception to
+/// the single chain (gemm/mod.rs), taken by shape alone, the same on every CPU path.
+/// One chain of k fused multiply-adds per output is bound by the multiply-add's latency
+/// (4 cycles × 500 rows for the diamond's weight gradients, 4× slower than the
+/// vectorised sum it replaced). So each output is 8 chains, chain s over the rows
+/// p ≡ s (mod 8) in increasing order from +0.0, combined as
+/// ((d₀ + d₁) + d₂) + d₃ with d_s = chain s + chain s+4. Written with fixed 32-lane
+/// arrays (lane s·M + i: chain s, row i) in plain Rust, so the compiler vectorises it
+/// and no CPU path can change a bit.
 fn outer_products<T: Element, const M: usize, const N: usize>(a: &[T], b: &[T], c: &mut [T]) {
-    let mut acc = [[T::zero(); N]; M];
-    for (ar, br) in a.chunks_exact(M).zip(b.chunks_exact(N)) {
-        let ar: &[T; M] = ar.try_into().expect("M-long rows");
-        let br: &[T; N] = br.try_into().expect("N-long rows");
-        for i in 0..M {
-            for j in 0..N {
-                acc[i][j] = ar[i].mul_add(br[j], acc[i][j]);
+    const LANES: usize = 4 * OUTER_CHAINS;
+    let k = a.len() / M;
+    let mut acc = [[T::zero(); LANES]; N];
+    let mut step = |rows: usize, a: &[T], b: &[T]| {
+        let mut av = [T::zero(); LANES];
+        av[..rows * M].copy_from_slice(&a[..rows * M]);
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let mut bv = [T::zero(); LANES];
+            for (l, v) in bv.iter_mut().enumerate().take(rows * M) {
+                *v = b[(l / M) * N + j];
+            }
+            for l in 0..LANES {
+                acc[l] = av[l].mul_add(bv[l], acc[l]);
             }
         }
+    };
+    let full = k / OUTER_CHAINS * OUTER_CHAINS;
+    for (a8, b8) in a[..full * M].chunks_exact(OUTER_CHAINS * M).zip(b[..full * N].chunks_exact(OUTER_CHAINS * N)) {
+        step(OUTER_CHAINS, a8, b8);
     }
-    for (crow, row) in c.chunks_exact_mut(N).zip(&acc) {
-        crow.copy_from_slice(row);
+    // The last rows: lanes past them take 0·0, which leaves a chain as it is (a chain
+    // from +0.0 is never −0.0).
+    if full < k {
+        step(k - full, &a[full * M..], &b[full * N..]);
     }
+    let half = OUTER_CHAINS / 2;
+    for (i, crow) in c.chunks_exact_mut(N).enumerate() {
+        for (j, cv) in crow.iter_mut().enumerate() {
+            let d = |s: usize| acc[j][s * M + i] + acc[j][(s + half) * M + i];
+            *cv = ((d(0) + d(1)) + d(2)) + d(3);
+        }
+    }
+}
+
+/// `outer_products`' order, one (i, j) at a time: what the tests hold it to.
+#[cfg(test)]
+pub(crate) fn outer_reference<T: Element>(a: &[T], b: &[T], d: MatMul) -> Vec<T> {
+    let mut c = vec![T::zero(); d.m * d.n];
+    for i in 0..d.m {
+        for j in 0..d.n {
+            let mut chains = [T::zero(); OUTER_CHAINS];
+            for p in 0..d.k {
+                let s = p % OUTER_CHAINS;
+                chains[s] = a[p * d.m + i].mul_add(b[p * d.n + j], chains[s]);
+            }
+            let dd = |s: usize| chains[s] + chains[s + OUTER_CHAINS / 2];
+            c[i * d.n + j] = ((dd(0) + dd(1)) + dd(2)) + dd(3);
+        }
+    }
+    c
 }
 
 /// x (rows×cols, row-major) transposed to cols×rows.
@@ -155,7 +203,11 @@ mod tests {
                         let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 7.0 - 0.75).collect();
                         let mut c = vec![f32::NAN; m * n];
                         small_gemm(&a, &b, d, &mut c, path);
-                        let want = gemm::reference(&a, &b, None, d);
+                        let want = if trans_a && !trans_b && m <= 4 && n <= 4 {
+                            outer_reference(&a, &b, d)
+                        } else {
+                            gemm::reference(&a, &b, None, d)
+                        };
                         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                         assert_eq!(bits(&c), bits(&want), "{d:?} on {path}");
                         assert_eq!(bits(&be.matmul(&a, &b, d)), bits(&want), "{d:?} on {path} by matmul");
