@@ -74,39 +74,34 @@ pub(crate) const OUTER_CHAINS: usize = 8;
 /// (4 cycles × 500 rows for the diamond's weight gradients, 4× slower than the
 /// vectorised sum it replaced). So each output is 8 chains, chain s over the rows
 /// p ≡ s (mod 8) in increasing order from +0.0, combined as
-/// ((d₀ + d₁) + d₂) + d₃ with d_s = chain s + chain s+4. Written with fixed 32-lane
-/// arrays (lane s·M + i: chain s, row i) in plain Rust, so the compiler vectorises it
-/// and no CPU path can change a bit.
+/// ((d₀ + d₁) + d₂) + d₃ with d_s = chain s + chain s+4. Plain Rust on fixed arrays
+/// (the 8 chains side by side, so the compiler vectorises them), the same code on every
+/// path, so no CPU path can change a bit.
 fn outer_products<T: Element, const M: usize, const N: usize>(a: &[T], b: &[T], c: &mut [T]) {
-    const LANES: usize = 4 * OUTER_CHAINS;
+    const S: usize = OUTER_CHAINS;
     let k = a.len() / M;
-    let mut acc = [[T::zero(); LANES]; N];
-    let mut step = |rows: usize, a: &[T], b: &[T]| {
-        let mut av = [T::zero(); LANES];
-        av[..rows * M].copy_from_slice(&a[..rows * M]);
-        for (j, acc) in acc.iter_mut().enumerate() {
-            let mut bv = [T::zero(); LANES];
-            for (l, v) in bv.iter_mut().enumerate().take(rows * M) {
-                *v = b[(l / M) * N + j];
-            }
-            for l in 0..LANES {
-                acc[l] = av[l].mul_add(bv[l], acc[l]);
+    // acc[s][i][j]: chain s of C[i][j]; each block of 8 rows gives every chain one step,
+    // read straight from the rows (transposing the block costs more than it saves).
+    let mut acc = [[[T::zero(); N]; M]; S];
+    let mut step = |a8: &[T], b8: &[T]| {
+        for (s, acc) in acc.iter_mut().enumerate().take(a8.len() / M) {
+            for (i, row) in acc.iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = a8[s * M + i].mul_add(b8[s * N + j], *v);
+                }
             }
         }
     };
-    let full = k / OUTER_CHAINS * OUTER_CHAINS;
-    for (a8, b8) in a[..full * M].chunks_exact(OUTER_CHAINS * M).zip(b[..full * N].chunks_exact(OUTER_CHAINS * N)) {
-        step(OUTER_CHAINS, a8, b8);
+    let full = k / S;
+    for (a8, b8) in a.chunks_exact(S * M).zip(b.chunks_exact(S * N)).take(full) {
+        step(a8, b8);
     }
-    // The last rows: lanes past them take 0·0, which leaves a chain as it is (a chain
-    // from +0.0 is never −0.0).
-    if full < k {
-        step(k - full, &a[full * M..], &b[full * N..]);
-    }
-    let half = OUTER_CHAINS / 2;
+    // The last rows: chains s ≥ k mod 8 have no step there.
+    step(&a[full * S * M..k * M], &b[full * S * N..k * N]);
+    let half = S / 2;
     for (i, crow) in c.chunks_exact_mut(N).enumerate() {
         for (j, cv) in crow.iter_mut().enumerate() {
-            let d = |s: usize| acc[j][s * M + i] + acc[j][(s + half) * M + i];
+            let d = |s: usize| acc[s][i][j] + acc[s + half][i][j];
             *cv = ((d(0) + d(1)) + d(2)) + d(3);
         }
     }
