@@ -228,7 +228,7 @@ mod tests {
                 s ^= s >> 7;
                 s ^= s << 17;
                 // Some exact zeros, so −0.0 products meet the chains' +0.0 start.
-                if s % 29 == 0 {
+                if s.is_multiple_of(29) {
                     T::zero()
                 } else {
                     T::from_f64(((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
