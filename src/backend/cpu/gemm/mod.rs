@@ -17,6 +17,11 @@
 //! this contract (the direct kernels chain over the same (c_in, ky, kx) order that
 //! im2col's rows have).
 //!
+//! One exception, chosen by shape alone and the same on every path: Aᵀ·B with m, n ≤ 4
+//! (the weight gradients of tiny dense layers) sums each output as 8 chains (p mod 8)
+//! in a fixed tree (small_gemm.rs, `outer_products`), because one 500-step chain is
+//! bound by the multiply-add's latency and made the diamond 4× slower on that op.
+//!
 //! This folder holds the contract (`reference`), the BLIS-style driver below (op(B)
 //! packed into NR-column panels and op(A) into MR-row panels, pack.rs, the shared
 //! dimension blocked by KC with each block continuing the chains in C) and the
