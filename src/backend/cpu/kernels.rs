@@ -1,22 +1,25 @@
-//! What the CPU backend needs of each element type beyond [`Element`]: matrixmultiply's
-//! GEMM for it, and the hand-vectorised kernels where the type has them (f32 with
-//! AVX-512). Each fast path answers `None` (or false) where the geometry or the CPU
+//! What the CPU backend needs of each element type beyond [`Element`]: the GEMM
+//! microkernel for each CPU path (gemm/micro.rs), and the hand-vectorised kernels where
+//! the type has them (f32 with AVX-512). Each fast path answers `None` (or false) where the geometry or the CPU
 //! path (`path::CpuPath`, chosen once in `path`) does not suit it, and the caller takes
 //! the portable loops. f64, used for exact comparisons and gradient checks, always
 //! takes the portable loops.
 
+use super::gemm::{self, Micro};
 use super::path::CpuPath;
 use super::{direct_conv, narrow_gemm, pool2x2, weight_grad};
 use crate::backend::{Conv2d, Element, MatMul, Pool2d};
 
-/// matrixmultiply's GEMM signature: C = α·A·B + β·C with arbitrary row and column
-/// strides. Calling it is unsafe: the pointers and strides must describe valid,
-/// non-overlapping matrices of the given sizes.
-pub type Gemm<T> =
-    unsafe fn(usize, usize, usize, T, *const T, isize, isize, *const T, isize, isize, T, *mut T, isize, isize);
+/// The GEMM microkernels' block sizes: KC steps of an MR×KC A panel and a KC×NR B panel
+/// fit L1 (Zen 4: 32 KiB), an MC×KC block of A fits L2 (1 MiB), a KC×NC block of B L3.
+const fn micro<T>(name: &'static str, (mr, nr): (usize, usize), kc: usize, run: gemm::MicroFn<T>) -> Micro<T> {
+    let mc = mr * (144usize.div_ceil(mr));
+    Micro { name, mr, nr, kc, mc, nc: nr * (2048 / nr), run }
+}
 
 pub trait CpuKernels: Element {
-    const GEMM: Gemm<Self>;
+    /// The GEMM microkernel for `path`. Every one gives the contract's bits (gemm/mod.rs).
+    fn micro(path: CpuPath) -> Micro<Self>;
 
     /// A stride-1 convolution by the direct kernel (where the shape suits it: the same
     /// bits as the im2col path, on every CPU path).
@@ -49,7 +52,19 @@ pub trait CpuKernels: Element {
 }
 
 impl CpuKernels for f32 {
-    const GEMM: Gemm<Self> = matrixmultiply::sgemm;
+    fn micro(path: CpuPath) -> Micro<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if path.avx512() {
+                return micro("gemm-avx512-14x32", (14, 32), 256, gemm::x86::avx512_f32);
+            }
+            if path.avx2() {
+                return micro("gemm-avx2-6x16", (6, 16), 256, gemm::x86::avx2_f32);
+            }
+        }
+        let _ = path;
+        micro("gemm-portable-8x16", (8, 16), 256, gemm::portable::<f32, 8, 16>)
+    }
     fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
         direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g, path))
     }
@@ -68,5 +83,17 @@ impl CpuKernels for f32 {
 }
 
 impl CpuKernels for f64 {
-    const GEMM: Gemm<Self> = matrixmultiply::dgemm;
+    fn micro(path: CpuPath) -> Micro<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if path.avx512() {
+                return micro("gemm-avx512-14x16", (14, 16), 128, gemm::x86::avx512_f64);
+            }
+            if path.avx2() {
+                return micro("gemm-avx2-6x8", (6, 8), 128, gemm::x86::avx2_f64);
+            }
+        }
+        let _ = path;
+        micro("gemm-portable-8x8", (8, 8), 128, gemm::portable::<f64, 8, 8>)
+    }
 }

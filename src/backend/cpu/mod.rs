@@ -1,5 +1,5 @@
-//! The CPU backend: contiguous row-major `Vec<T>` buffers, matrixmultiply's GEMM split
-//! over rows with rayon, and element-wise loops written to vectorise. Every output
+//! The CPU backend: contiguous row-major `Vec<T>` buffers, a packed-panel GEMM whose
+//! tiles rayon shares out (gemm/), and element-wise loops written to vectorise. Every output
 //! element is computed by exactly one thread in a fixed order, so results are the
 //! same bytes whatever the thread count.
 
@@ -18,11 +18,12 @@ mod optim;
 mod parity;
 pub mod path;
 pub(crate) mod pool2x2;
+mod small_gemm;
 pub(crate) mod weight_grad;
 
 use super::{AdamStep, Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, RmsPropStep, SgdStep, Zip};
 use path::{note, CpuPath, Family, Kernel};
-use rayon::prelude::*;
+use small_gemm::small_gemm;
 
 pub use kernels::CpuKernels;
 
@@ -100,27 +101,14 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
             small_gemm(a, b, d, &mut c, self.path);
             return c;
         }
-        note(Family::Gemm, Kernel::Portable);
-        let threads = rayon::current_num_threads();
-        if work < PARALLEL_GEMM_WORK || threads == 1 || d.m < 16 {
+        note(Family::Gemm, Kernel::of(self.path));
+        // Small products stay on the calling thread: splitting costs more. Each tile of
+        // C is computed whole by one thread, so the bits do not depend on the split.
+        if work < PARALLEL_GEMM_WORK {
             gemm::gemm(a, b, &mut c, d, false, self.path);
-            return c;
+        } else {
+            gemm::gemm_parallel(a, b, &mut c, d, false, self.path);
         }
-        // Each block of rows of C is computed by one thread; the contract (gemm.rs) makes
-        // a row's value independent of how the rows were split.
-        let rows_per = d.m.div_ceil(threads * 4).max(8);
-        c.par_chunks_mut(rows_per * d.n).enumerate().for_each(|(i, block)| {
-            let r0 = i * rows_per;
-            let rows = block.len() / d.n;
-            // Rows r0..r0+rows of op(A): a contiguous slice when A is stored m×k; a
-            // column band of the stored k×m A otherwise, copied out.
-            let part: std::borrow::Cow<[T]> = if d.trans_a {
-                a.chunks_exact(d.m).flat_map(|row| row[r0..r0 + rows].iter().copied()).collect::<Vec<T>>().into()
-            } else {
-                (&a[r0 * d.k..(r0 + rows) * d.k]).into()
-            };
-            gemm::gemm(&part, b, block, MatMul { m: rows, ..d }, false, self.path);
-        });
         c
     }
 
@@ -316,167 +304,17 @@ fn convolve<T: CpuKernels>(x: &[T], w: &[T], bias: Option<&[T]>, g: Conv2d, path
     conv::conv2d(x, w, bias, g)
 }
 
-/// C = op(A)·op(B) by direct loops, for the small and thin products where GEMM's
-/// packing costs more than the arithmetic (the course's 3→4→1 networks). Operands are
-/// first laid out so the inner loop runs over contiguous memory: dot products of rows
-/// when the shared dimension is the long one, row updates (axpy) otherwise. Short
-/// inner loops get a fixed-length version the compiler unrolls completely.
-fn small_gemm<T: CpuKernels>(a: &[T], b: &[T], d: MatMul, c: &mut [T], path: CpuPath) {
-    if T::narrow_matmul(a, b, d, c, path) {
-        note(Family::DenseSmallGemm, Kernel::Avx512);
-        return;
-    }
-    note(Family::DenseSmallGemm, Kernel::Portable);
-    let (m, k, n) = (d.m, d.k, d.n);
-    if d.trans_a && !d.trans_b && m <= 4 && n <= 4 {
-        // Aᵀ·B with both stored k-major (a weight gradient, dYᵀ·X): C = Σₚ A row p ⊗ B row p,
-        // read straight from memory, the whole of C held in registers.
-        macro_rules! dispatch {
-            ($($mm:literal $nn:literal),*) => {
-                match (m, n) {
-                    $(($mm, $nn) => outer_products::<T, $mm, $nn>(a, b, c),)*
-                    _ => unreachable!("m and n are at most 4"),
-                }
-            };
-        }
-        dispatch!(1 1, 1 2, 1 3, 1 4, 2 1, 2 2, 2 3, 2 4, 3 1, 3 2, 3 3, 3 4, 4 1, 4 2, 4 3, 4 4);
-        return;
-    }
-    // op(A) as m×k row-major.
-    let a_rows: std::borrow::Cow<[T]> = if d.trans_a { transposed(a, k, m).into() } else { a.into() };
-    if k >= n {
-        // op(B)ᵀ as n×k row-major: C[i][j] = ⟨A row i, Bᵀ row j⟩.
-        let bt: std::borrow::Cow<[T]> = if d.trans_b { b.into() } else { transposed(b, k, n).into() };
-        match k {
-            1 => dots::<T, 1>(&a_rows, &bt, n, c),
-            2 => dots::<T, 2>(&a_rows, &bt, n, c),
-            3 => dots::<T, 3>(&a_rows, &bt, n, c),
-            4 => dots::<T, 4>(&a_rows, &bt, n, c),
-            _ => {
-                for (ar, crow) in a_rows.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
-                    for (cv, br) in crow.iter_mut().zip(bt.chunks_exact(k)) {
-                        *cv = dot(ar, br);
-                    }
-                }
-            }
-        }
-    } else {
-        // op(B) as k×n row-major: C row i = Σₚ A[i][p] · B row p.
-        let br: std::borrow::Cow<[T]> = if d.trans_b { transposed(b, n, k).into() } else { b.into() };
-        match n {
-            2 => axpys::<T, 2>(&a_rows, &br, k, n, c),
-            3 => axpys::<T, 3>(&a_rows, &br, k, n, c),
-            4 => axpys::<T, 4>(&a_rows, &br, k, n, c),
-            5..=8 => axpys::<T, 8>(&a_rows, &padded_rows(&br, k, n, 8), k, n, c),
-            _ => {
-                for (ar, crow) in a_rows.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
-                    for (av, brow) in ar.iter().zip(br.chunks_exact(n)) {
-                        for (cv, bv) in crow.iter_mut().zip(brow) {
-                            *cv = *cv + *av * *bv;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// C (M×N) = Σₚ A row p (M long) ⊗ B row p (N long).
-fn outer_products<T: Element, const M: usize, const N: usize>(a: &[T], b: &[T], c: &mut [T]) {
-    let mut acc = [[T::zero(); N]; M];
-    for (ar, br) in a.chunks_exact(M).zip(b.chunks_exact(N)) {
-        let ar: &[T; M] = ar.try_into().expect("M-long rows");
-        let br: &[T; N] = br.try_into().expect("N-long rows");
-        for i in 0..M {
-            for j in 0..N {
-                acc[i][j] = acc[i][j] + ar[i] * br[j];
-            }
-        }
-    }
-    for (crow, row) in c.chunks_exact_mut(N).zip(&acc) {
-        crow.copy_from_slice(row);
-    }
-}
-
-/// x (rows×cols, row-major) transposed to cols×rows.
-fn transposed<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut t = vec![T::zero(); x.len()];
-    for (r, row) in x.chunks_exact(cols).enumerate() {
-        for (col, v) in row.iter().enumerate() {
-            t[col * rows + r] = *v;
-        }
-    }
-    t
-}
-
-/// C[i][j] = ⟨A row i, B row j⟩ for rows of a fixed length K.
-fn dots<T: Element, const K: usize>(a: &[T], b: &[T], n: usize, c: &mut [T]) {
-    let b_rows: Vec<&[T; K]> = b.chunks_exact(K).map(|r| r.try_into().expect("K-long rows")).collect();
-    for (ar, crow) in a.chunks_exact(K).zip(c.chunks_exact_mut(n)) {
-        let ar: &[T; K] = ar.try_into().expect("K-long rows");
-        for (cv, br) in crow.iter_mut().zip(&b_rows) {
-            let mut s = T::zero();
-            for p in 0..K {
-                s = s + ar[p] * br[p];
-            }
-            *cv = s;
-        }
-    }
-}
-
-/// C row i = Σₚ A[i][p] · B row p, with B's rows (and the accumulator) N long and
-/// the first n ≤ N columns written to C.
-fn axpys<T: Element, const N: usize>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
-    let b_rows: Vec<[T; N]> = b.chunks_exact(N).map(|r| r.try_into().expect("N-long rows")).collect();
-    for (ar, crow) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
-        let mut acc = [T::zero(); N];
-        for (av, brow) in ar.iter().zip(&b_rows) {
-            for j in 0..N {
-                acc[j] = acc[j] + *av * brow[j];
-            }
-        }
-        // An element loop, not copy_from_slice: for a few values a memcpy call costs more.
-        for (cv, av) in crow.iter_mut().zip(&acc) {
-            *cv = *av;
-        }
-    }
-}
-
-/// Rows of width n copied into rows of width `pad`, zero-filled.
-fn padded_rows<T: Element>(b: &[T], k: usize, n: usize, pad: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); k * pad];
-    for (src, dst) in b.chunks_exact(n).zip(out.chunks_exact_mut(pad)) {
-        dst[..n].copy_from_slice(src);
-    }
-    out
-}
-
-/// A dot product with eight independent partial sums, so it vectorises; the lanes
-/// are combined in a fixed order, so the result never depends on threads.
-fn dot<T: Element>(x: &[T], y: &[T]) -> T {
-    const LANES: usize = 8;
-    let mut acc = [T::zero(); LANES];
-    let xc = x.chunks_exact(LANES);
-    let yc = y.chunks_exact(LANES);
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (xs, ys) in xc.zip(yc) {
-        for l in 0..LANES {
-            acc[l] = acc[l] + xs[l] * ys[l];
-        }
-    }
-    let mut tail = T::zero();
-    for (a, b) in xr.iter().zip(yr) {
-        tail = tail + *a * *b;
-    }
-    acc.iter().fold(T::zero(), |s, v| s + *v) + tail
-}
-
 /// C (+)= op(A)·op(B) on the calling thread, for kernels that parallelise at a coarser
 /// grain (over images). With `accumulate`, continues each chain from what C holds
 /// (gemm.rs).
 pub(crate) fn gemm_into<T: CpuKernels>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool) {
-    note(Family::Gemm, Kernel::Portable);
-    gemm::gemm(a, b, c, d, accumulate, path::current());
+    gemm_into_on(a, b, c, d, accumulate, path::current());
+}
+
+/// `gemm_into` on a given CPU path (the bits are the same on every path).
+pub(crate) fn gemm_into_on<T: CpuKernels>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: bool, path: CpuPath) {
+    note(Family::Gemm, Kernel::of(path));
+    gemm::gemm(a, b, c, d, accumulate, path);
 }
 
 /// Numerically stable softmax of one row: shift by the maximum first.

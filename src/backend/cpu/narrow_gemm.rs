@@ -1,25 +1,27 @@
 //! Matrix products of the course's tiny dense layers (3 → 4 → 1 on 500 rows) in f32
 //! with AVX-512. With only a handful of columns a row-at-a-time loop leaves most of a
-//! 16-lane vector idle, so these kernels pack several rows into one vector instead:
+//! 16-lane vector idle, so `rows_times_small` packs several rows into one vector:
+//! C = A·op(B) with A m×k row-major and op(B) a small k×n. One vector holds R whole rows
+//! of C (R·n lanes); for each p it gathers A[r][p] into the lanes of row r with one
+//! permute of the R·k values of A those rows use, and multiplies by B's row p repeated
+//! R times.
 //!
-//! * `rows_times_small`: C = A·op(B) with A m×k row-major and op(B) a small k×n. One
-//!   vector holds R whole rows of C (R·n lanes); for each p it gathers A[r][p] into
-//!   the lanes of row r with one permute of the R·k values of A those rows use, and
-//!   multiplies by B's row p repeated R times.
-//! * `small_outer_sum`: C = Aᵀ·B with A k×m and B k×n stored row-major (a weight
-//!   gradient, Σₚ A row p ⊗ B row p). One vector holds G rows of the wider side; for
-//!   each column j of the narrower side a permute repeats B[p][j] across row p's lanes,
-//!   and the G partial rows are added at the end.
+//! Each lane is one output's chain of the GEMM contract (gemm/mod.rs): from +0.0, one
+//! fused multiply-add per p in increasing order. So this kernel gives the bits of the
+//! portable loops in small_gemm.rs, and the avx512 path taking it changes no value.
 //!
-//! Each output is summed in a fixed order that depends only on the shapes, so results
-//! are the same bytes on any thread count (they differ from the portable loops' in the
-//! last bits: fused multiply-adds).
+//! `small_outer_sum`: C = Aᵀ·B with A k×m and B k×n stored row-major, m, n ≤ 4 (a
+//! weight gradient, Σₚ A row p ⊗ B row p), in small_gemm's `outer_products` order (8
+//! chains per output, p mod 8, combined in a fixed tree). One vector holds 4 rows of
+//! the wider side; for each column j of the narrower side a permute repeats B[p][j]
+//! across row p's lanes.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 use super::avx512::{first_lanes, LANES};
 use super::path::CpuPath;
+use super::small_gemm::OUTER_CHAINS;
 use crate::backend::MatMul;
 
 /// The most values one permute can pick from: two vectors.
@@ -27,7 +29,7 @@ const REACH: usize = 2 * LANES;
 /// Below this many useful lanes per vector the portable loops do as well.
 const MIN_LANES: usize = 8;
 
-/// Computes C = op(A)·op(B) into `c` where a packed kernel fits the shape and the CPU
+/// Computes C = op(A)·op(B) into `c` where the packed kernel fits the shape and the CPU
 /// path is avx512 (so the CPU has AVX-512F: `CpuPath::avx512`); returns false (leaving
 /// `c` alone) otherwise. Panics if a buffer's length does not match `d`.
 pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32], path: CpuPath) -> bool {
@@ -136,8 +138,9 @@ unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c:
         // the masks cover (count·k ≤ rows·k ≤ 32 = both vectors of the pair, and
         // count·n ≤ 16); masked-off lanes are not accessed.
         let (lo, hi) = unsafe { load_pair(a.as_ptr().add(r0 * k), lo_mask, hi_mask, pair) };
-        let mut acc = _mm512_mul_ps(pick(lo, hi, index[0], pair), pattern[0]);
-        for p in 1..K.min(k) {
+        // The contract's chain: from +0.0 (not a first product, whose −0.0 would stay).
+        let mut acc = _mm512_setzero_ps();
+        for p in 0..K.min(k) {
             acc = _mm512_fmadd_ps(pick(lo, hi, index[p], pair), pattern[p], acc);
         }
         unsafe { _mm512_mask_storeu_ps(c.as_mut_ptr().add(r0 * n), store_mask, acc) };
@@ -195,22 +198,14 @@ struct OuterLayout {
 }
 
 impl OuterLayout {
+    /// The layout for m, n ≤ 4 (small_gemm's `outer_products` class): the wider side in
+    /// the lanes, 4 rows p at a time, so lane g·wide + i holds chain p mod 4 = g.
     fn choose(m: usize, n: usize) -> Option<Self> {
-        let fits = |wide: usize, narrow: usize, swapped| {
-            if wide == 0 || narrow == 0 || wide > LANES || narrow > LANES {
-                return None;
-            }
-            let group = LANES / wide;
-            (group * wide >= MIN_LANES && group * narrow <= REACH).then_some(OuterLayout {
-                swapped,
-                wide,
-                narrow,
-                group,
-            })
-        };
-        // Prefer the layout that fills more lanes.
-        let (first, second) = if m >= n { ((m, n, false), (n, m, true)) } else { ((n, m, true), (m, n, false)) };
-        fits(first.0, first.1, first.2).or_else(|| fits(second.0, second.1, second.2))
+        if m == 0 || n == 0 || m > 4 || n > 4 {
+            return None;
+        }
+        let (wide, narrow, swapped) = if m >= n { (m, n, false) } else { (n, m, true) };
+        Some(OuterLayout { swapped, wide, narrow, group: OUTER_CHAINS / 2 })
     }
 }
 
@@ -229,15 +224,15 @@ unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, 
             2 => small_outer_sum_n::<2>(a, b, d, layout, c),
             3 => small_outer_sum_n::<3>(a, b, d, layout, c),
             4 => small_outer_sum_n::<4>(a, b, d, layout, c),
-            5..=8 => small_outer_sum_n::<8>(a, b, d, layout, c),
-            _ => small_outer_sum_n::<LANES>(a, b, d, layout, c),
+            _ => small_outer_sum_n::<4>(a, b, d, layout, c),
         }
     }
 }
 
 /// `small_outer_sum` with room for `N` ≥ narrow columns, so the accumulators live in
-/// registers. Two sets of accumulators take alternate groups of rows, so consecutive
-/// multiply-adds do not wait on each other.
+/// registers. Two sets of accumulators take alternate groups of 4 rows, so lane g of
+/// set h is chain 4h + g of `outer_products`' order (p ≡ 4h + g mod 8), and
+/// consecutive multiply-adds do not wait on each other.
 ///
 /// # Safety
 /// As for `small_outer_sum`, with N ≥ layout.narrow.
@@ -284,13 +279,13 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
     if tail > 0 {
         add(&mut acc[full % 2], rows(full * group, first_lanes(tail * wide), pair_masks(tail * narrow)));
     }
-    // Add the two sets, then the group's partial rows, in a fixed order.
+    // d_g = chain g + chain g+4 (the two sets), then ((d₀ + d₁) + d₂) + d₃.
     let mut lanes = [0.0f32; LANES];
     for (j, (even, odd)) in acc[0].iter().zip(&acc[1]).enumerate().take(narrow) {
         // SAFETY: `lanes` is 16 values, one vector.
         unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(*even, *odd)) };
         for i in 0..wide {
-            let s = (0..group).fold(0.0f32, |s, g| s + lanes[g * wide + i]);
+            let s = ((lanes[i] + lanes[wide + i]) + lanes[2 * wide + i]) + lanes[3 * wide + i];
             let at = if swapped { j * d.n + i } else { i * d.n + j };
             c[at] = s;
         }
@@ -301,47 +296,55 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
 mod tests {
     use super::*;
 
-    use crate::backend::cpu::parity::{one_order_bound, required};
+    use crate::backend::cpu::gemm::reference;
+    use crate::backend::cpu::parity::required;
 
     #[test]
     #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
-    fn packed_kernels_agree_with_the_textbook_loop() {
+    fn the_packed_kernel_gives_the_contracts_bits() {
         let path = required(CpuPath::Avx512);
         let mut taken = 0;
         for m in [1, 2, 3, 4, 5, 7, 16, 33, 500] {
             for k in [1, 2, 3, 4, 5, 8, 17, 32, 500] {
                 for n in [1, 2, 3, 4, 5, 8, 16] {
-                    for (trans_a, trans_b) in [(false, false), (false, true), (true, false)] {
-                        let d = MatMul { m, k, n, trans_a, trans_b };
-                        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 4.0 - 1.25).collect();
-                        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 8.0 - 0.75).collect();
+                    for trans_b in [false, true] {
+                        let d = MatMul { m, k, n, trans_a: false, trans_b };
+                        // Zeros and negative products among them: a chain started from
+                        // a first product instead of +0.0 would keep a −0.0.
+                        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 3.0 - 1.0).collect();
+                        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 7.0 - 0.75).collect();
                         let mut c = vec![f32::NAN; m * n];
                         if !try_matmul(&a, &b, d, &mut c, path) {
                             continue;
                         }
                         taken += 1;
-                        // The textbook loop sums in f64 (exact here: quarters and eighths),
-                        // so the f32 sum of k products is within γₖ·Σ|products| of it.
-                        let abs = |x: &[f32]| x.iter().map(|v| v.abs()).collect::<Vec<_>>();
-                        let sizes = super::super::textbook_matmul(&abs(&a), &abs(&b), d);
-                        let want = super::super::textbook_matmul(&a, &b, d);
-                        for ((got, want), size) in c.iter().zip(want).zip(sizes) {
-                            let bound = one_order_bound(k, size);
-                            assert!((*got as f64 - want).abs() <= bound, "{d:?}: {got} vs {want}");
-                        }
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&c), bits(&reference(&a, &b, None, d)), "{d:?}");
                     }
                 }
             }
         }
-        // Both kernels, over many shapes: the diamond's 500×3·3×4, 500×4·4×1, 500×1·1×4,
-        // and the weight gradients 4×500·500×3 and 1×500·500×4 among them.
-        assert!(taken > 300, "only {taken} shapes took a packed kernel");
+        // The diamond's 500×3·3×4, 500×4·4×1 and 500×1·1×4 among many shapes.
+        assert!(taken > 150, "only {taken} shapes took the packed kernel");
+        // The weight gradients Aᵀ·B with m, n ≤ 4, in `outer_products`' 8-chain order.
+        for m in 1..=4 {
+            for n in 1..=4 {
+                for k in [1, 3, 4, 7, 8, 9, 17, 500, 501] {
+                    let d = MatMul { m, k, n, trans_a: true, trans_b: false };
+                    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 3.0 - 1.0).collect();
+                    let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 7.0 - 0.75).collect();
+                    let mut c = vec![f32::NAN; m * n];
+                    assert!(try_matmul(&a, &b, d, &mut c, path), "{d:?}");
+                    let want = crate::backend::cpu::small_gemm::outer_reference(&a, &b, d);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&c), bits(&want), "{d:?}");
+                }
+            }
+        }
         for d in [
             MatMul { m: 500, k: 3, n: 4, trans_a: false, trans_b: true },
             MatMul { m: 500, k: 4, n: 1, trans_a: false, trans_b: true },
             MatMul { m: 500, k: 1, n: 4, trans_a: false, trans_b: false },
-            MatMul { m: 4, k: 500, n: 3, trans_a: true, trans_b: false },
-            MatMul { m: 1, k: 500, n: 4, trans_a: true, trans_b: false },
         ] {
             let mut c = vec![0.0; d.m * d.n];
             assert!(try_matmul(&vec![1.0; d.m * d.k], &vec![1.0; d.k * d.n], d, &mut c, path), "{d:?}");

@@ -6,19 +6,19 @@
 //! manifest.
 //!
 //! * `avx512`: the AVX-512F kernels where the geometry suits them, AVX-512 element-wise loops.
-//! * `avx2`: the AVX-512 kernels off (the portable loops and matrixmultiply instead),
-//!   element-wise loops compiled for AVX2 + FMA: what an AVX2-only machine runs.
-//! * `portable`: no hand-vectorised kernel at all.
+//! * `avx2`: the AVX-512 kernels off, the AVX2 + FMA GEMM microkernels, element-wise
+//!   loops compiled for AVX2 + FMA: what an AVX2-only machine runs.
+//! * `portable`: no hand-vectorised kernel at all (the GEMM's microkernel is `mul_add`
+//!   on arrays).
 //!
 //! The environment variable `RUNNER_CPU=auto|portable|avx2|avx512` forces one; `auto`
 //! (or unset) takes the widest this CPU has. A path this CPU lacks, or an unknown
 //! value, is an error value from [`select`], which `experiment::prepare` calls before
 //! any compute.
 //!
-//! Two things this module does not control. matrixmultiply (every large GEMM and the
-//! im2col convolutions) detects the CPU by itself (AVX-512F, else FMA + AVX2, else AVX,
-//! else plain loops) and cannot be steered at run time; [`gemm_kernel`] names what it
-//! picks. And `.cargo/config.toml` builds with `target-cpu=native`, so loops the
+//! Every matrix product follows one summation order whatever the path (gemm/mod.rs), so
+//! the GEMM kernel a path picks ([`gemm_kernel`] names it) changes speed, not bits.
+//! One thing this module does not control: `.cargo/config.toml` builds with `target-cpu=native`, so loops the
 //! compiler vectorises on its own may use the host's widest vectors whatever the path;
 //! that changes no value: Rust never contracts a multiply and an add into an FMA, nor
 //! reorders float arithmetic, by itself, so the vector width alone never changes a bit.
@@ -64,6 +64,13 @@ impl CpuPath {
     /// function, so even a hand-made `CpuPath::Avx512` on a CPU without it never runs one.
     pub fn avx512(self) -> bool {
         self == CpuPath::Avx512 && features().avx512f
+    }
+
+    /// Whether the AVX2 + FMA kernels may run on this path: it is `Avx2` and the CPU has
+    /// both (the avx512 path takes its AVX-512F kernels instead).
+    pub fn avx2(self) -> bool {
+        let f = features();
+        self == CpuPath::Avx2 && f.avx2 && f.fma
     }
 }
 
@@ -155,27 +162,25 @@ pub fn current() -> CpuPath {
     chosen().clone().unwrap_or(CpuPath::Portable)
 }
 
-/// The GEMM kernel matrixmultiply 0.3 picks on this CPU, by its own rule (its
-/// `sgemm_kernel::detect`; built with its default `avx512` feature on Rust ≥ 1.89).
-/// Its build-time test knob `MMTEST_FEATURE=fma,avx2` (read by `option_env!`) holds it
-/// to the AVX2 kernel for an experiment; this label does not see that knob.
+/// The GEMM microkernel this process's path runs (gemm/micro.rs), as the manifest names
+/// it; the f32 one (f64 runs the same kernel at half the columns).
 pub fn gemm_kernel() -> &'static str {
-    let f = features();
-    if f.avx512f {
-        "matrixmultiply-avx512"
-    } else if f.fma && f.avx2 {
-        "matrixmultiply-fma-avx2"
-    } else if f.avx {
-        "matrixmultiply-avx"
-    } else {
-        "matrixmultiply-portable"
-    }
+    gemm_label(Kernel::of(current()))
+}
+
+fn gemm_label(kernel: Kernel) -> &'static str {
+    let path = match kernel {
+        Kernel::Avx512 => CpuPath::Avx512,
+        Kernel::Avx2 => CpuPath::Avx2,
+        Kernel::Portable | Kernel::Unrolled => CpuPath::Portable,
+    };
+    <f32 as super::CpuKernels>::micro(path).name
 }
 
 /// The op families whose kernel the manifest names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
-    /// Large matrix products (matrixmultiply).
+    /// Large matrix products (the packed-panel GEMM, gemm/).
     Gemm,
     Conv,
     ConvInputGrad,
@@ -227,6 +232,17 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// The kernel family a path runs: its own microkernels where the CPU has them.
+    pub fn of(path: CpuPath) -> Kernel {
+        if path.avx512() {
+            Kernel::Avx512
+        } else if path.avx2() {
+            Kernel::Avx2
+        } else {
+            Kernel::Portable
+        }
+    }
+
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
@@ -238,7 +254,7 @@ impl Kernel {
             _ => "portable",
         };
         match (family, self) {
-            (Family::Gemm, _) => gemm_kernel().into(),
+            (Family::Gemm, kernel) => gemm_label(kernel).into(),
             // im2col of the flipped weight (stride 1) or col2im (other strides).
             (Family::ConvInputGrad, Kernel::Unrolled) => format!("unrolled-{}", gemm_kernel()),
             (_, Kernel::Unrolled) => format!("im2col-{}", gemm_kernel()),
