@@ -1,15 +1,14 @@
-//! The one place that chooses the CPU path: which hand-vectorised kernels and which
-//! width of element-wise loops the CPU backend uses. Every dispatch site (the AVX-512
-//! kernels in `direct_conv`, `weight_grad`, `pool2x2` and `narrow_gemm`, and the
-//! element-wise exp/ln/sigmoid in `backend::element`) asks this module instead of
-//! detecting features on its own, so a path can be forced for tests and is named in the
-//! manifest.
+//! The one place that chooses the CPU path: how wide the vectors of the hand-written
+//! kernels and the element-wise loops are. Every dispatch site (the GEMM microkernels,
+//! the direct convolution and weight-gradient kernels through `lanes`, `pool2x2`,
+//! `narrow_gemm`, and the element-wise exp/ln/sigmoid in `backend::element`) asks this
+//! module instead of detecting features on its own, so a path can be forced for tests
+//! and is named in the manifest. A path changes speed only: every kernel computes one
+//! definition in one order, so all three give the same bits (tests/suite/cpu_paths.rs).
 //!
-//! * `avx512`: the AVX-512F kernels where the geometry suits them, AVX-512 element-wise loops.
-//! * `avx2`: the AVX-512 kernels off, the AVX2 + FMA GEMM microkernels, element-wise
-//!   loops compiled for AVX2 + FMA: what an AVX2-only machine runs.
-//! * `portable`: no hand-vectorised kernel at all (the GEMM's microkernel is `mul_add`
-//!   on arrays).
+//! * `avx512`: 16-lane AVX-512F kernels and loops.
+//! * `avx2`: the same kernels on 8-lane AVX2 + FMA vectors: what an AVX2-only machine runs.
+//! * `portable`: the same kernels on plain arrays with `mul_add`.
 //!
 //! The environment variable `RUNNER_CPU=auto|portable|avx2|avx512` forces one; `auto`
 //! (or unset) takes the widest this CPU has. A path this CPU lacks, or an unknown
@@ -80,7 +79,7 @@ impl std::fmt::Display for CpuPath {
     }
 }
 
-/// The x86 features the paths and matrixmultiply depend on, detected once.
+/// The x86 features the paths depend on, detected once.
 #[derive(Clone, Copy, Debug, Default)]
 struct Features {
     avx: bool,
@@ -220,7 +219,7 @@ impl Family {
 /// Which kernel ran for a family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// The generic loops (or, for convolutions, im2col/col2im and matrixmultiply).
+    /// The generic loops on plain arrays.
     Portable,
     /// Element-wise loops compiled for AVX2 + FMA.
     Avx2,
