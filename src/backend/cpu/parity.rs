@@ -3,35 +3,12 @@
 //! compiled as an ignored test whose reason names it (see build.rs), so `cargo test`
 //! lists it as skipped, never as a pass.
 //!
-//! Tolerances come from the arithmetic, not from a run. A sum of n rounded terms
-//! evaluated in f32 in any order, with or without fused multiply-adds, is within
-//! γₙ·Σ|terms| of the exact sum, γₙ = n·u / (1 − n·u), u = 2⁻²⁴ (Higham, *Accuracy and
-//! Stability of Numerical Algorithms*, (3.4)–(3.5)); two such evaluations are within
-//! twice that of each other. Σ|terms| is computed per output by the same op in f64 on
-//! the absolute values of the inputs. Max-pooling and the element-wise functions do
-//! the same correctly rounded operations on every path, so there the bound is 0: the
-//! same bits.
+//! No tolerances: every path computes each op's one definition in one order, so every
+//! comparison here is bit for bit.
 
 use super::path::CpuPath;
 use super::{conv, CpuBackend};
 use crate::backend::{Backend, Conv2d, MatMul, Pool2d};
-
-/// u: half the gap between 1 and the next f32.
-const UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
-
-/// γₙ·Σ|terms|: how far one f32 evaluation of an n-term sum can be from the exact sum.
-pub(crate) fn one_order_bound(n: usize, abs_sum: f64) -> f64 {
-    let nu = n as f64 * UNIT_ROUNDOFF;
-    assert!(nu < 0.5, "{n} terms: the first-order bound no longer holds");
-    nu / (1.0 - nu) * abs_sum
-}
-
-/// How far two f32 evaluations of the same n-term sum, in different orders, can be apart.
-pub(crate) fn two_orders_bound(n: usize, abs_sum: f64) -> f64 {
-    2.0 * one_order_bound(n, abs_sum)
-}
-
-pub(crate) use crate::backend::parity::assert_within;
 
 /// The path a test of it needs, checked: a build whose cfg says this CPU has the path,
 /// running on one that lacks it (a target folder copied between machines), fails here
@@ -52,10 +29,6 @@ fn values(len: usize, salt: u64) -> Vec<f32> {
             (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect()
-}
-
-fn abs64(x: &[f32]) -> Vec<f64> {
-    x.iter().map(|v| v.abs() as f64).collect()
 }
 
 fn backends(path: CpuPath) -> (CpuBackend, CpuBackend) {
