@@ -15,6 +15,7 @@ use super::lanes::{Isa, Lanes, Portable};
 use super::path::CpuPath;
 use crate::backend::Conv2d;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The direct kernel takes output channels in multiples of this (of which the blocks'
 /// 4 or 8 channels are divisors).
@@ -48,23 +49,32 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: Conv2d, path: CpuPa
     let (oh, ow) = (g.oh(), g.ow());
     let in_size = g.c_in * g.h * g.w;
     let isa = Isa::of(path);
-    let mut y = vec![0.0f32; g.batch * g.c_out * oh * ow];
-    y.par_chunks_mut(g.c_out * oh * ow).enumerate().for_each_init(Vec::new, |padded, (b, yb)| {
-        pad_image(&x[b * in_size..(b + 1) * in_size], &g, padded);
-        // SAFETY: `Isa::of` answers Avx512 or Avx2 only where the CPU has those
-        // instructions. `padded` is this image padded with the slack `image` needs, `wt`
-        // holds c_in·kh·kw·c_out weights, `bias` c_out values and `yb` this image's
-        // c_out·oh·ow outputs, and c_out is a multiple of 8 (asserted): `image`'s contract.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => image_avx512(padded, &wt, bias, &g, yb),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => image_avx2(padded, &wt, bias, &g, yb),
-                _ => image::<Portable, 4, 3>(padded, &wt, bias, &g, yb),
+    // Not zero-filled: the blocks below store every one of the c_out·oh·ow values of
+    // each image (every channel block, every row, every pixel vector up to ow), so the
+    // fill would only cost a pass over memory.
+    let len = g.batch * g.c_out * oh * ow;
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    y.spare_capacity_mut()[..len].par_chunks_mut(g.c_out * oh * ow).enumerate().for_each_init(
+        Vec::new,
+        |padded, (b, yb)| {
+            pad_image(&x[b * in_size..(b + 1) * in_size], &g, padded);
+            // SAFETY: `Isa::of` answers Avx512 or Avx2 only where the CPU has those
+            // instructions. `padded` is this image padded with the slack `image` needs, `wt`
+            // holds c_in·kh·kw·c_out weights, `bias` c_out values and `yb` this image's
+            // c_out·oh·ow outputs, and c_out is a multiple of 8 (asserted): `image`'s contract.
+            unsafe {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => image_avx512(padded, &wt, bias, &g, yb),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => image_avx2(padded, &wt, bias, &g, yb),
+                    _ => image::<Portable, 4, 3>(padded, &wt, bias, &g, yb),
+                }
             }
-        }
-    });
+        },
+    );
+    // SAFETY: the kernels above wrote all `len` values (see the note at the allocation).
+    unsafe { y.set_len(len) };
     y
 }
 
@@ -78,7 +88,7 @@ fn pad_image(x: &[f32], g: &Conv2d, padded: &mut Vec<f32>) {
 /// As for `image`, and the CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [f32]) {
+unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's.
     unsafe { image::<super::lanes::Avx512, 8, 3>(padded, wt, bias, g, y) }
 }
@@ -87,7 +97,7 @@ unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Con
 /// As for `image`, and the CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn image_avx2(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [f32]) {
+unsafe fn image_avx2(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [MaybeUninit<f32>]) {
     // SAFETY: the caller's.
     unsafe { image::<super::lanes::Avx2, 4, 3>(padded, wt, bias, g, y) }
 }
@@ -105,7 +115,7 @@ unsafe fn image<V: Lanes, const OC: usize, const MAXR: usize>(
     wt: &[f32],
     bias: Option<&[f32]>,
     g: &Conv2d,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     let oh = g.oh();
     for o0 in (0..g.c_out).step_by(OC) {
@@ -137,7 +147,7 @@ unsafe fn rows_block<V: Lanes, const OC: usize, const R: usize>(
     wt: &[f32],
     bias: Option<&[f32]>,
     g: &Conv2d,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
     o0: usize,
     r0: usize,
 ) {
@@ -178,9 +188,9 @@ unsafe fn rows_block<V: Lanes, const OC: usize, const R: usize>(
                 // SAFETY: `valid` = min(N, ow − x0) values from x0 lie inside this row.
                 unsafe {
                     if valid == V::N {
-                        v.store(row.as_mut_ptr().add(x0))
+                        v.store(row.as_mut_ptr().add(x0).cast::<f32>())
                     } else {
-                        v.store_first(row.as_mut_ptr().add(x0), valid)
+                        v.store_first(row.as_mut_ptr().add(x0).cast::<f32>(), valid)
                     }
                 }
             }
