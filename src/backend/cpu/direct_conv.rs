@@ -89,8 +89,81 @@ fn pad_image(x: &[f32], g: &Conv2d, padded: &mut Vec<f32>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [MaybeUninit<f32>]) {
-    // SAFETY: the caller's.
-    unsafe { image::<super::lanes::Avx512, 8, 3>(padded, wt, bias, g, y) }
+    use super::lanes::Avx512;
+    let (ow, c_out) = (g.ow(), g.c_out);
+    // Rows whose width is no multiple of 16 (MNIST's 28 and 14) would leave lanes idle
+    // with pixels in the lanes; channels in the lanes fill them all. Same bits either way.
+    // SAFETY: the caller's, and each `channels` call's c_out is a multiple of its
+    // NV·16 and ow of its P.
+    unsafe {
+        if ow % 16 != 0 && c_out % 32 == 0 && ow % 7 == 0 {
+            channels::<Avx512, 2, 7>(padded, wt, bias, g, y)
+        } else if ow % 16 != 0 && c_out % 16 == 0 && ow % 14 == 0 {
+            channels::<Avx512, 1, 14>(padded, wt, bias, g, y)
+        } else {
+            image::<Avx512, 8, 3>(padded, wt, bias, g, y)
+        }
+    }
+}
+
+/// One image with output channels in the lanes: blocks of NV vectors of channels × P
+/// adjacent pixels of one output row; each tap loads NV weight vectors and broadcasts
+/// P input values. Each output's chain is the pixel kernel's (bias, then (c_in, ky, kx)).
+///
+/// # Safety
+/// As for `image`, with c_out a multiple of NV·N and ow of P.
+#[inline(always)]
+unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
+    padded: &[f32],
+    wt: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2d,
+    y: &mut [MaybeUninit<f32>],
+) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
+    let (pp, wp, yp) = (padded.as_ptr(), wt.as_ptr(), y.as_mut_ptr().cast::<f32>());
+    let zero = [0.0f32; MAX_LANES];
+    for o0 in (0..g.c_out).step_by(NV * V::N) {
+        for r in 0..oh {
+            for x0 in (0..ow).step_by(P) {
+                // SAFETY (every `Lanes` call and pointer below): the CPU runs `V`; the
+                // bias's N values from o0 + k·N lie below c_out; input reads lie in row
+                // r + i < ph of channel c, at x0 + p + j ≤ ow − 1 + kw − 1 < pw; weight
+                // reads at tap·c_out + o0 + k·N + N ≤ c_in·kh·kw·c_out.
+                let mut acc: [[V; P]; NV] = std::array::from_fn(|k| {
+                    let b = bias.map_or(zero.as_ptr(), |b| unsafe { b.as_ptr().add(o0 + k * V::N) });
+                    [unsafe { V::load(b) }; P]
+                });
+                for c in 0..g.c_in {
+                    for i in 0..g.kh {
+                        let base = (c * ph + r + i) * pw + x0;
+                        for j in 0..g.kw {
+                            let tap = ((c * g.kh + i) * g.kw + j) * g.c_out + o0;
+                            let wv: [V; NV] = std::array::from_fn(|k| unsafe { V::load(wp.add(tap + k * V::N)) });
+                            for p in 0..P {
+                                let xv = unsafe { V::splat(*pp.add(base + p + j)) };
+                                for k in 0..NV {
+                                    acc[k][p] = unsafe { wv[k].mul_add(xv, acc[k][p]) };
+                                }
+                            }
+                        }
+                    }
+                }
+                // Lanes are channels, y is [c_out, oh, ow]: out through a small transpose.
+                for (k, acc_k) in acc.iter().enumerate() {
+                    for (p, v) in acc_k.iter().enumerate() {
+                        let mut lanes = [0.0f32; MAX_LANES];
+                        unsafe { v.store(lanes.as_mut_ptr()) };
+                        for (l, val) in lanes.iter().take(V::N).enumerate() {
+                            // SAFETY: channel o0 + k·N + l < c_out, r < oh, x0 + p < ow.
+                            unsafe { yp.add(((o0 + k * V::N + l) * oh + r) * ow + x0 + p).write(*val) };
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// # Safety
@@ -216,6 +289,10 @@ mod tests {
             Conv2d { batch: 2, c_in: 3, h: 7, w: 7, c_out: 16, kh: 3, kw: 2, stride: 1, pad: 0 },
             Conv2d { batch: 1, c_in: 5, h: 11, w: 33, c_out: 24, kh: 3, kw: 3, stride: 1, pad: 1 },
             Conv2d { batch: 1, c_in: 1, h: 28, w: 28, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 2 },
+            // Channels in the lanes on AVX-512: 2 vectors × 7 pixels, then 1 × 14.
+            Conv2d { batch: 2, c_in: 3, h: 14, w: 14, c_out: 64, kh: 5, kw: 5, stride: 1, pad: 2 },
+            Conv2d { batch: 1, c_in: 2, h: 9, w: 9, c_out: 32, kh: 3, kw: 3, stride: 1, pad: 0 },
+            Conv2d { batch: 2, c_in: 4, h: 14, w: 14, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1 },
         ];
         for g in shapes {
             assert!(supported(&g), "{g:?}");
