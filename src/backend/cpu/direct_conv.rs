@@ -141,6 +141,8 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
                         for j in 0..g.kw {
                             let tap = ((c * g.kh + i) * g.kw + j) * g.c_out + o0;
                             let wv: [V; NV] = std::array::from_fn(|k| unsafe { V::load(wp.add(tap + k * V::N)) });
+                            // p is both the input offset and acc's column.
+                            #[allow(clippy::needless_range_loop)]
                             for p in 0..P {
                                 let xv = unsafe { V::splat(*pp.add(base + p + j)) };
                                 for k in 0..NV {
