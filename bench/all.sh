@@ -13,7 +13,10 @@ case "$mode" in
   *) echo "usage: just bench [native|avx2]" >&2; exit 2 ;;
 esac
 export BENCH_OUT=${BENCH_OUT:-$(mktemp -d)}
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; mode $mode"
+mkdir -p "$BENCH_OUT"
+# One description of the CPU for every figure (bench/cpu.sh), passed to each benchmark.
+export BENCH_CPU=${BENCH_CPU:-$(bash bench/cpu.sh)}
+echo "CPU: $BENCH_CPU; mode $mode"
 echo "== the machine's fp32 sgemm ceiling"
 if python3 bench/sgemm_ceiling.py > "$BENCH_OUT/sgemm.json"; then
   python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(f\"{s['reference']}: {s['gflops']:.1f} GFLOP/s (best of 5)\")" "$BENCH_OUT/sgemm.json"

@@ -17,8 +17,8 @@ suffix=""
 cargo build --release --quiet
 results=$(mktemp -d)
 out=${BENCH_OUT:-$results}
-cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-echo "CPU: $cpu_model, $(nproc) cores; RUNNER_CPU=${RUNNER_CPU:-auto} ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-default}"
+cpu_model=${BENCH_CPU:-$(bash bench/cpu.sh)}
+echo "CPU: $cpu_model; RUNNER_CPU=${RUNNER_CPU:-auto} ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-default}"
 # The BN reference trains without augmentation, so the comparison does too.
 extra=()
 [ "$variant" = bn ] && extra=(--set 'data.augment={}')

@@ -40,14 +40,17 @@ fn main() {
     // a run does it (every record also formatted into metrics.csv while training).
     let mut ours_us = f64::NAN;
     let mut streamed_us = f64::NAN;
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    // bench/cpu.sh's description when run by `just bench`; the bare model name otherwise.
+    let cpu_model = std::env::var("BENCH_CPU").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into())
+    });
     println!("CPU: {cpu_model}; RUNNER_CPU={}", std::env::var("RUNNER_CPU").unwrap_or_else(|_| "auto".into()));
     for streamed in [false, true] {
         let mut times = Vec::new();
