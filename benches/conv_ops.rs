@@ -4,7 +4,7 @@
 
 // The allocator the runner binary uses, so timings match what a run sees.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: runner::alloc::Allocator = runner::alloc::Allocator;
 
 use runner::backend::{Backend, Conv2d, CpuBackend, Map, Pool2d};
 use std::time::Instant;
@@ -23,6 +23,7 @@ fn time(name: &str, mut f: impl FnMut()) {
 }
 
 fn main() {
+    runner::alloc::configure();
     let be = CpuBackend::new();
     for (name, g) in [
         ("conv1", Conv2d { batch: 64, c_in: 1, h: 28, w: 28, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 2 }),

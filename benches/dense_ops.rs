@@ -8,7 +8,7 @@
 
 // The allocator the runner binary uses, so timings match what a run sees.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: runner::alloc::Allocator = runner::alloc::Allocator;
 
 use runner::backend::{Backend, CpuBackend, LossKernel, Map, MatMul};
 use std::hint::black_box;
@@ -64,6 +64,7 @@ fn gflops(name: &str, be: &CpuBackend, d: MatMul) {
 }
 
 fn main() {
+    runner::alloc::configure();
     let be = CpuBackend::new();
     println!("path {}, {} threads", be.path(), rayon::current_num_threads());
     let mm = |m, k, n, trans_a, trans_b| MatMul { m, k, n, trans_a, trans_b };

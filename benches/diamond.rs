@@ -6,7 +6,7 @@
 
 // The allocator the runner binary uses, so timings match what a run sees.
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: runner::alloc::Allocator = runner::alloc::Allocator;
 
 use runner::backend::{CpuBackend, DType};
 use runner::experiment::prepare;
@@ -27,6 +27,7 @@ impl Observer for Streamed {
 }
 
 fn main() {
+    runner::alloc::configure();
     let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20000);
     let repeats = 5;
     let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/diamond.toml");

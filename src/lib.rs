@@ -4,6 +4,7 @@
 // Inside an `unsafe fn`, each unsafe operation still needs its own block and SAFETY note.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod alloc;
 pub mod autodiff;
 pub mod backend;
 pub mod cli;
