@@ -5,19 +5,40 @@
 use super::CHUNK;
 use crate::backend::{Element, Map, Zip};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
-fn for_chunks<T: Element>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync) {
-    if out.len() > CHUNK && rayon::current_num_threads() > 1 {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));
+/// A new buffer holding `src`, then changed in place by `f(offset, chunk)`, in
+/// fixed-size chunks across threads. Each chunk is copied by the thread that then
+/// changes it, while it is in that core's cache: a single-threaded copy of the whole
+/// buffer first was 4% of an MNIST training step.
+fn copied_then<T: Element>(src: &[T], f: impl Fn(usize, &mut [T]) + Sync) -> Vec<T> {
+    let n = src.len();
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    let run = |off: usize, chunk: &mut [MaybeUninit<T>]| {
+        let from = &src[off..off + chunk.len()];
+        // SAFETY: `out` is a fresh allocation, so `chunk` and `from` (the same length)
+        // do not overlap; once every slot of `chunk` is written it holds initialised
+        // values, and MaybeUninit<T> has T's layout.
+        let chunk = unsafe {
+            std::ptr::copy_nonoverlapping(from.as_ptr(), chunk.as_mut_ptr().cast::<T>(), from.len());
+            &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T])
+        };
+        f(off, chunk);
+    };
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n > CHUNK && rayon::current_num_threads() > 1 {
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| run(i * CHUNK, c));
     } else {
-        f(0, out);
+        run(0, spare);
     }
+    // SAFETY: every one of the n slots was written by `run` above (the chunks cover
+    // them all); had `f` panicked, this line would not be reached.
+    unsafe { out.set_len(n) };
+    out
 }
 
 pub fn map<T: Element>(f: Map, x: &[T]) -> Vec<T> {
-    let mut out = x.to_vec();
-    for_chunks(&mut out, |_, c| map_in_place(f, c));
-    out
+    copied_then(x, |_, c| map_in_place(f, c))
 }
 
 fn map_in_place<T: Element>(f: Map, c: &mut [T]) {
@@ -53,8 +74,7 @@ fn map_in_place<T: Element>(f: Map, c: &mut [T]) {
 
 pub fn map_grad<T: Element>(f: Map, x: &[T], y: &[T], dy: &[T]) -> Vec<T> {
     assert!(x.len() == dy.len() && y.len() == dy.len());
-    let mut out = dy.to_vec();
-    for_chunks(&mut out, |off, c| {
+    copied_then(dy, |off, c| {
         let x = &x[off..off + c.len()];
         let y = &y[off..off + c.len()];
         let one = T::one();
@@ -79,8 +99,7 @@ pub fn map_grad<T: Element>(f: Map, x: &[T], y: &[T], dy: &[T]) -> Vec<T> {
                 c.iter_mut().for_each(|d| *d = *d * s)
             }
         }
-    });
-    out
+    })
 }
 
 pub fn zip<T: Element>(f: Zip, a: &[T], b: &[T]) -> Vec<T> {
@@ -90,10 +109,8 @@ pub fn zip<T: Element>(f: Zip, a: &[T], b: &[T]) -> Vec<T> {
         Zip::Sub => x - y,
         Zip::Mul => x * y,
     };
-    let mut out = a.to_vec();
-    for_chunks(&mut out, |off, c| {
+    copied_then(a, |off, c| {
         let b = &b[off..off + c.len()];
         c.iter_mut().zip(b).for_each(|(x, y)| *x = op(*x, *y))
-    });
-    out
+    })
 }
