@@ -3,6 +3,7 @@
 //! element is computed by exactly one thread in a fixed order, so results are the
 //! same bytes whatever the thread count.
 
+mod avx2;
 mod avx512;
 mod channels;
 mod conv;
