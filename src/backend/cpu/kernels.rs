@@ -37,7 +37,8 @@ pub trait CpuKernels: Element {
     fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: Conv2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
-    /// The 2×2, stride-2 max-pool and its gradient (AVX-512; the same bits as conv.rs).
+    /// The 2×2, stride-2 max-pool and its gradient (AVX-512 or AVX2; the same bits as
+    /// conv.rs).
     fn fast_max_pool2d(_x: &[Self], _g: Pool2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
