@@ -215,29 +215,40 @@ fn pick(lo: __m256, hi: __m256, index: __m256i, second: __m256, pair: bool) -> _
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
-    // SAFETY: the contract is passed on unchanged; N ≥ narrow in every arm (narrow ≤ 4).
+    // SAFETY: the contract is passed on unchanged; N ≥ narrow in every arm (narrow ≤ 4),
+    // and SETS = 8 / group (group is 2 or 4: `OuterLayout::choose` on 8 lanes).
     unsafe {
-        match layout.narrow {
-            1 => small_outer_sum_n::<1>(a, b, d, layout, c),
-            2 => small_outer_sum_n::<2>(a, b, d, layout, c),
-            3 => small_outer_sum_n::<3>(a, b, d, layout, c),
-            _ => small_outer_sum_n::<4>(a, b, d, layout, c),
+        match (layout.narrow, layout.group) {
+            (1, 4) => small_outer_sum_n::<1, 2>(a, b, d, layout, c),
+            (2, 4) => small_outer_sum_n::<2, 2>(a, b, d, layout, c),
+            (1, _) => small_outer_sum_n::<1, 4>(a, b, d, layout, c),
+            (2, _) => small_outer_sum_n::<2, 4>(a, b, d, layout, c),
+            (3, _) => small_outer_sum_n::<3, 4>(a, b, d, layout, c),
+            _ => small_outer_sum_n::<4, 4>(a, b, d, layout, c),
         }
     }
 }
 
-/// `small_outer_sum` with room for `N` ≥ narrow columns, so the accumulators live in
-/// registers. `8 / group` sets of accumulators take the groups of rows in turn, so lane
-/// g·wide + i of set h is chain h·group + g of `outer_products`' order (the rows
-/// p ≡ h·group + g mod 8), and consecutive multiply-adds do not wait on each other.
+/// `small_outer_sum` with room for `N` ≥ narrow columns. `SETS` = 8 / group sets of
+/// accumulators take the groups of rows in turn, so lane g·wide + i of set h is chain
+/// h·group + g of `outer_products`' order (the rows p ≡ h·group + g mod 8), and
+/// consecutive multiply-adds do not wait on each other. The loop steps 8 rows at a time
+/// through every set in turn, so each set is a fixed register (a set chosen by a
+/// running index would live in memory, its every step a store and a load).
 ///
 /// # Safety
-/// As for `small_outer_sum`, with N ≥ layout.narrow.
+/// As for `small_outer_sum`, with N ≥ layout.narrow and SETS · layout.group = 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
+unsafe fn small_outer_sum_n<const N: usize, const SETS: usize>(
+    a: &[f32],
+    b: &[f32],
+    d: MatMul,
+    layout: OuterLayout,
+    c: &mut [f32],
+) {
     let OuterLayout { swapped, wide, narrow, group } = layout;
-    let sets = OUTER_CHAINS / group;
+    assert_eq!(SETS * group, OUTER_CHAINS, "one set per group of rows in 8");
     let (wide_src, narrow_src) = if swapped { (b, a) } else { (a, b) };
     // For column j of the narrow side: lane g·wide + i takes narrow[p0 + g][j] (group ·
     // narrow ≤ 8 values: narrow ≤ wide and group·wide ≤ 8, so one vector).
@@ -250,7 +261,7 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
         // SAFETY: `ix` is 8 lanes, one vector.
         *index = unsafe { _mm256_loadu_si256(ix.as_ptr().cast()) };
     }
-    let mut acc = [[_mm256_setzero_ps(); N]; OUTER_CHAINS / 2];
+    let mut acc = [[_mm256_setzero_ps(); N]; SETS];
     // Rows p0..p0+count of both sides (count ≤ group, p0 + count ≤ k). A short last
     // group loads zeros in the lanes of the missing rows: their chains gain +0.0·+0.0,
     // which changes no chain (a chain from +0.0 is never −0.0).
@@ -262,15 +273,22 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
             acc[j] = _mm256_fmadd_ps(w, _mm256_permutevar8x32_ps(nv, index[j]), acc[j]);
         }
     };
-    for (chunk, p0) in (0..d.k).step_by(group).enumerate() {
-        step(&mut acc[chunk % sets], p0);
+    let whole = d.k / OUTER_CHAINS * OUTER_CHAINS;
+    for p8 in (0..whole).step_by(OUTER_CHAINS) {
+        for (h, acc) in acc.iter_mut().enumerate() {
+            step(acc, p8 + h * group);
+        }
+    }
+    // The last k mod 8 rows: group after group, from set 0 on.
+    for (h, p0) in (whole..d.k).step_by(group).enumerate() {
+        step(&mut acc[h], p0);
     }
     // Lanes past the group's rows took values of later rows: they are never read here.
     // A full group's lanes hold its own rows only, and a short last group's lanes past
     // its rows hold zeros: `load` stops at the end of each side.
-    let mut lanes = [[0.0f32; LANES]; OUTER_CHAINS / 2];
+    let mut lanes = [[0.0f32; LANES]; SETS];
     for j in 0..narrow {
-        for (set, lanes) in acc.iter().zip(lanes.iter_mut()).take(sets) {
+        for (set, lanes) in acc.iter().zip(lanes.iter_mut()) {
             // SAFETY: `lanes` is 8 values, one vector.
             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), set[j]) };
         }
