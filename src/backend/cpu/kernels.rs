@@ -1,6 +1,6 @@
 //! What the CPU backend needs of each element type beyond [`Element`]: the GEMM
 //! microkernel for each CPU path (gemm/micro.rs), and the hand-vectorised kernels where
-//! the type has them (f32 with AVX-512). Each fast path answers `None` (or false) where the geometry or the CPU
+//! the type has them (f32 with AVX-512 or AVX2). Each fast path answers `None` (or false) where the geometry or the CPU
 //! path (`path::CpuPath`, chosen once in `path`) does not suit it, and the caller takes
 //! the portable loops. f64, used for exact comparisons and gradient checks, always
 //! takes the portable loops.
@@ -37,7 +37,8 @@ pub trait CpuKernels: Element {
     fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: Conv2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
-    /// The 2×2, stride-2 max-pool and its gradient (AVX-512; the same bits as conv.rs).
+    /// The 2×2, stride-2 max-pool and its gradient (AVX-512 or AVX2; the same bits as
+    /// conv.rs).
     fn fast_max_pool2d(_x: &[Self], _g: Pool2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }

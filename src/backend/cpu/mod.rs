@@ -3,6 +3,7 @@
 //! element is computed by exactly one thread in a fixed order, so results are the
 //! same bytes whatever the thread count.
 
+mod avx2;
 mod avx512;
 mod channels;
 mod conv;
@@ -203,7 +204,7 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         if let Some(y) = T::fast_max_pool2d(x, g, self.path) {
-            note(Family::Pool2x2, Kernel::Avx512);
+            note(Family::Pool2x2, Kernel::of(self.path));
             return y;
         }
         note_portable_pool(g);
@@ -211,7 +212,7 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
     }
     fn max_pool2d_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
         if let Some(dx) = T::fast_max_pool2d_grad(x, dy, g, self.path) {
-            note(Family::Pool2x2, Kernel::Avx512);
+            note(Family::Pool2x2, Kernel::of(self.path));
             return dx;
         }
         note_portable_pool(g);

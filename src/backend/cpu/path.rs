@@ -260,6 +260,7 @@ impl Kernel {
             (Family::Conv | Family::ConvInputGrad, _) => format!("direct-{lanes}"),
             (Family::ConvWeightGrad, _) => format!("channel-lanes-{lanes}"),
             (Family::DenseSmallGemm, Kernel::Avx512) => "avx512-packed".into(),
+            (Family::DenseSmallGemm, Kernel::Avx2) => "avx2-packed".into(),
             (_, Kernel::Avx2) => "avx2-fma".into(),
             (_, Kernel::Portable) => "portable".into(),
             (_, Kernel::Avx512) => "avx512".into(),

@@ -3,8 +3,8 @@
 //! contract (gemm/mod.rs): each C[i][j] is one chain of fused multiply-adds over p in
 //! increasing order from +0.0, so they all give `gemm::reference`'s bits, equal to each
 //! other and to the packed GEMM, and the choice among them depends on shapes only. The
-//! AVX-512 packed kernels of narrow_gemm.rs follow the same contract, so the avx512
-//! path taking them changes no bit.
+//! AVX-512 and AVX2 packed kernels of narrow_gemm/ follow the same contract, so the
+//! avx512 and avx2 paths taking them change no bit.
 
 use super::path::{note, CpuPath, Family, Kernel};
 use super::{gemm, CpuKernels};
@@ -14,7 +14,8 @@ use std::borrow::Cow;
 /// C = op(A)·op(B) into `c` (m·n values, overwritten) for a small or thin product.
 pub(super) fn small_gemm<T: CpuKernels>(a: &[T], b: &[T], d: MatMul, c: &mut [T], path: CpuPath) {
     if T::narrow_matmul(a, b, d, c, path) {
-        note(Family::DenseSmallGemm, Kernel::Avx512);
+        // Taken only on the avx512 and avx2 paths where the CPU has their instructions.
+        note(Family::DenseSmallGemm, Kernel::of(path));
         return;
     }
     let (m, k, n) = (d.m, d.k, d.n);
@@ -185,7 +186,7 @@ mod tests {
     use crate::backend::cpu::CpuBackend;
     use crate::backend::Backend;
 
-    /// Every branch (the packed rows on avx512, outer products, fixed-length dots, axpys
+    /// Every branch (the packed rows on avx512 and avx2, outer products, fixed-length dots, axpys
     /// padded or not, the GEMM fallback) through the backend, against the contract.
     fn every_small_product_is_the_contract(path: CpuPath) {
         let be = CpuBackend::on(path).expect("checked by `required`");

@@ -1,74 +1,11 @@
-//! The common 2×2, stride-2 max-pool in f32 with AVX-512, forward and gradient. For
-//! 16 windows at a time both split the two input rows into the windows' four corners
-//! a, b, c, d (window order) and take the first maximum as conv.rs defines it: start
-//! from a, move to each later corner that is strictly greater (so ties go to the
-//! earlier corner and a NaN in a later corner is passed over). The output is the
-//! winner's value and the gradient goes to the winner alone, so the results are the
-//! general path's bits on every input, ±0 and NaN included. The gradient writes the
-//! upstream value to the winning corner and zeros to the other three, so every
-//! element of dx is written once: no zero-filled buffer first, no scattered stores.
+//! The 2×2 max-pool of the module notes on AVX-512F: 16 windows per vector, the corners
+//! split from a row's 32 values with `_mm512_permutex2var_ps`, lane masks for short rows.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::avx512::{first_lanes, LANES};
-use super::path::CpuPath;
+use super::super::avx512::{first_lanes, LANES};
 use crate::backend::Pool2d;
-use rayon::prelude::*;
-
-/// Whether the geometry is this kernel's: 2×2 windows, stride 2, and even sides, so the
-/// windows cover every input value.
-pub fn fits(g: &Pool2d) -> bool {
-    g.k == 2 && g.stride == 2 && g.h.is_multiple_of(2) && g.w.is_multiple_of(2)
-}
-
-/// Whether this geometry takes this kernel on this CPU path (which is only ever avx512
-/// where the CPU has AVX-512F: `CpuPath::avx512`).
-pub fn supported(g: &Pool2d, path: CpuPath) -> bool {
-    cfg!(target_arch = "x86_64") && fits(g) && path.avx512()
-}
-
-/// The pooled values; call only where `supported(&g, path)`.
-pub fn max_pool(x: &[f32], g: Pool2d, path: CpuPath) -> Vec<f32> {
-    assert!(supported(&g, path), "2×2 max-pool on an unsupported geometry or CPU path");
-    let (plane, out_plane) = (g.h * g.w, g.oh() * g.ow());
-    assert_eq!(x.len(), g.batch * g.c * plane, "max-pool: x has the wrong length");
-    let mut y = vec![0.0f32; g.batch * g.c * out_plane];
-    y.par_chunks_mut(out_plane).zip(x.par_chunks(plane)).for_each(|(yp, xp)| {
-        // SAFETY: `supported` (asserted above) holds only where the CPU has AVX-512F and
-        // the sides are even; xp holds one plane's h·w values and yp its oh·ow outputs
-        // (x's length was asserted), as `plane_max` asks.
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            plane_max(xp, yp, &g)
-        };
-    });
-    y
-}
-
-/// dx for dy; call only where `supported(&g, path)`.
-pub fn max_pool_grad(x: &[f32], dy: &[f32], g: Pool2d, path: CpuPath) -> Vec<f32> {
-    assert!(supported(&g, path), "2×2 max-pool gradient on an unsupported geometry or CPU path");
-    let (plane, out_plane) = (g.h * g.w, g.oh() * g.ow());
-    assert_eq!(x.len(), g.batch * g.c * plane, "max-pool gradient: x has the wrong length");
-    assert_eq!(dy.len(), g.batch * g.c * out_plane, "max-pool gradient: dy has the wrong length");
-    let mut dx: Vec<f32> = Vec::with_capacity(x.len());
-    dx.spare_capacity_mut().par_chunks_mut(plane).zip(x.par_chunks(plane)).zip(dy.par_chunks(out_plane)).for_each(
-        |((dxp, xp), dyp)| {
-            // SAFETY: AVX-512F and even sides as above; dxp is one plane's h·w (spare)
-            // slots, xp its h·w inputs and dyp its oh·ow gradients (lengths asserted), as
-            // `plane_grad` asks; it writes every one of dxp's slots.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                plane_grad(xp, dyp, dxp.as_mut_ptr().cast::<f32>(), &g)
-            };
-        },
-    );
-    // SAFETY: the capacity is x.len(), and every plane of it was written in full above
-    // (even sides: the windows tile it), so the first x.len() values are initialised.
-    unsafe { dx.set_len(x.len()) };
-    dx
-}
 
 /// Index vectors that split a row pair's 32 values into 16 left and 16 right corners,
 /// and that interleave two such halves back.
@@ -129,7 +66,7 @@ fn first_maximum(a: __m512, b: __m512, c: __m512, d: __m512) -> __m512 {
 /// The CPU has AVX-512F; h and w are even; `x` holds h·w values and `y` oh·ow.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
+pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
     let (oh, ow, w) = (g.oh(), g.ow(), g.w);
     let [left, right, _, _] = corner_indices();
     for oy in 0..oh {
@@ -153,7 +90,7 @@ unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
 /// points at h·w writable values (all of which this writes).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
+pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
     let (oh, ow, w) = (g.oh(), g.ow(), g.w);
     let [left, right, low_half, high_half] = corner_indices();
     for oy in 0..oh {
@@ -181,42 +118,6 @@ unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
                     _mm512_mask_storeu_ps(dst.wrapping_add(LANES), hi, _mm512_permutex2var_ps(l, high_half, rt));
                 }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::backend::cpu::parity::required;
-
-    #[test]
-    #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
-    fn the_vector_pool_and_gradient_are_the_general_ones_to_the_bit() {
-        let path = required(CpuPath::Avx512);
-        let shapes = [
-            Pool2d { batch: 3, c: 5, h: 28, w: 28, k: 2, stride: 2 },
-            Pool2d { batch: 2, c: 3, h: 14, w: 14, k: 2, stride: 2 },
-            Pool2d { batch: 1, c: 2, h: 6, w: 40, k: 2, stride: 2 },
-            Pool2d { batch: 1, c: 1, h: 2, w: 2, k: 2, stride: 2 },
-        ];
-        for g in shapes {
-            assert!(supported(&g, path), "{g:?}");
-            // Few distinct values, so windows hold ties and the first-maximum rule
-            // matters, and ±0 ties, NaN in every corner and −∞.
-            let x: Vec<f32> = (0..g.batch * g.c * g.h * g.w)
-                .map(|i| match i % 13 {
-                    0 => f32::NAN,
-                    5 => f32::NEG_INFINITY,
-                    3 | 8 => -0.0,
-                    _ => ((i * 7919) % 5) as f32 - 2.0,
-                })
-                .collect();
-            let dy: Vec<f32> = (0..g.batch * g.c * g.oh() * g.ow()).map(|i| i as f32 - 7.5).collect();
-            let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
-            assert_eq!(bits(max_pool(&x, g, path)), bits(super::super::conv::max_pool2d(&x, g)), "{g:?}");
-            let want = super::super::conv::max_pool2d_grad(&x, &dy, g);
-            assert_eq!(bits(max_pool_grad(&x, &dy, g, path)), bits(want), "{g:?}");
         }
     }
 }

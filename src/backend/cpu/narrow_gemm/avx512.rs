@@ -1,77 +1,15 @@
-//! Matrix products of the course's tiny dense layers (3 → 4 → 1 on 500 rows) in f32
-//! with AVX-512. With only a handful of columns a row-at-a-time loop leaves most of a
-//! 16-lane vector idle, so `rows_times_small` packs several rows into one vector:
-//! C = A·op(B) with A m×k row-major and op(B) a small k×n. One vector holds R whole rows
-//! of C (R·n lanes); for each p it gathers A[r][p] into the lanes of row r with one
-//! permute of the R·k values of A those rows use, and multiplies by B's row p repeated
-//! R times.
-//!
-//! Each lane is one output's chain of the GEMM contract (gemm/mod.rs): from +0.0, one
-//! fused multiply-add per p in increasing order. So this kernel gives the bits of the
-//! portable loops in small_gemm.rs, and the avx512 path taking it changes no value.
-//!
-//! `small_outer_sum`: C = Aᵀ·B with A k×m and B k×n stored row-major, m, n ≤ 4 (a
-//! weight gradient, Σₚ A row p ⊗ B row p), in small_gemm's `outer_products` order (8
-//! chains per output, p mod 8, combined in a fixed tree). One vector holds 4 rows of
-//! the wider side; for each column j of the narrower side a permute repeats B[p][j]
-//! across row p's lanes.
+//! The packed kernels of the module notes on AVX-512F: 16 lanes, `_mm512_permutexvar_ps`
+//! over one vector or `_mm512_permutex2var_ps` over two, and lane masks for the tails.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::avx512::{first_lanes, LANES};
-use super::path::CpuPath;
-use super::small_gemm::OUTER_CHAINS;
+use super::super::avx512::{first_lanes, LANES};
+use super::{rows_per_vector, OuterLayout};
 use crate::backend::MatMul;
 
 /// The most values one permute can pick from: two vectors.
 const REACH: usize = 2 * LANES;
-/// Below this many useful lanes per vector the portable loops do as well.
-const MIN_LANES: usize = 8;
-
-/// Computes C = op(A)·op(B) into `c` where the packed kernel fits the shape and the CPU
-/// path is avx512 (so the CPU has AVX-512F: `CpuPath::avx512`); returns false (leaving
-/// `c` alone) otherwise. Panics if a buffer's length does not match `d`.
-pub fn try_matmul(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32], path: CpuPath) -> bool {
-    // Checked, not trusted: the kernels below read and write by these sizes.
-    assert_eq!(a.len(), d.m * d.k, "narrow matmul: A has the wrong length");
-    assert_eq!(b.len(), d.k * d.n, "narrow matmul: B has the wrong length");
-    assert_eq!(c.len(), d.m * d.n, "narrow matmul: C has the wrong length");
-    #[cfg(target_arch = "x86_64")]
-    {
-        if !path.avx512() {
-            return false;
-        }
-        if !d.trans_a && rows_per_vector(d.k, d.n) * d.n >= MIN_LANES {
-            // SAFETY: `path.avx512()` holds only where the CPU has AVX-512F; the lengths
-            // were asserted above and rows_per_vector(k, n) > 0 here.
-            unsafe { rows_times_small(a, b, d, c) };
-            return true;
-        }
-        if d.trans_a && !d.trans_b {
-            if let Some(layout) = OuterLayout::choose(d.m, d.n) {
-                // SAFETY: AVX-512F and lengths as above; `layout` was chosen for (m, n).
-                unsafe { small_outer_sum(a, b, d, layout, c) };
-                return true;
-            }
-        }
-        false
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (a, b, d, c, path);
-        false
-    }
-}
-
-/// Rows of C one vector holds in `rows_times_small`: as many as fit in 16 lanes whose A
-/// values (k per row) one permute can reach.
-fn rows_per_vector(k: usize, n: usize) -> usize {
-    if k == 0 || n == 0 || n > LANES {
-        return 0;
-    }
-    (LANES / n).min(REACH / k)
-}
 
 /// Lane masks for the first `count` lanes of the low and high vector of a pair. With an
 /// empty high mask the high vector's address may lie past the buffer: it is computed
@@ -85,14 +23,15 @@ fn pair_masks(count: usize) -> (u16, u16) {
 /// C = A·op(B), A m×k row-major; see the module notes.
 ///
 /// # Safety
-/// The CPU has AVX-512F; a, b and c hold m·k, k·n and m·n values; rows_per_vector(k, n) > 0.
+/// The CPU has AVX-512F; a, b and c hold m·k, k·n and m·n values;
+/// rows_per_vector(k, n, LANES) > 0.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
+pub(super) unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
     // A fixed k for the common widths lets the loop over p unroll, with every index and
     // pattern vector held in a register.
     // SAFETY: the contract is passed on unchanged; K ≥ k in every arm (k ≤ REACH, since
-    // rows_per_vector(k, n) = min(16/n, 32/k) > 0).
+    // rows_per_vector(k, n, LANES) = min(16/n, 32/k) > 0).
     unsafe {
         match d.k {
             1 => rows_times_small_k::<1>(a, b, d, c),
@@ -114,7 +53,7 @@ unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
 #[target_feature(enable = "avx512f")]
 unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
     let (m, k, n) = (d.m, d.k, d.n);
-    let rows = rows_per_vector(k, n);
+    let rows = rows_per_vector(k, n, LANES);
     let op_b = |p: usize, j: usize| if d.trans_b { b[j * k + p] } else { b[p * n + j] };
     // For each p: which of the 2·16 loaded A values each lane takes, and B's row p
     // repeated once per packed row.
@@ -185,38 +124,14 @@ fn pick(lo: __m512, hi: __m512, index: __m512i, pair: bool) -> __m512 {
     }
 }
 
-/// How `small_outer_sum` lays out C = Σₚ A row p ⊗ B row p (A rows m long, B rows n
-/// long): the `wide` side's rows fill the vector, `group` of them at a time, and the
-/// `narrow` side's values are repeated across them.
-#[derive(Clone, Copy, Debug)]
-struct OuterLayout {
-    /// The wide side is B (so the sums come out as Cᵀ).
-    swapped: bool,
-    wide: usize,
-    narrow: usize,
-    group: usize,
-}
-
-impl OuterLayout {
-    /// The layout for m, n ≤ 4 (small_gemm's `outer_products` class): the wider side in
-    /// the lanes, 4 rows p at a time, so lane g·wide + i holds chain p mod 4 = g.
-    fn choose(m: usize, n: usize) -> Option<Self> {
-        if m == 0 || n == 0 || m > 4 || n > 4 {
-            return None;
-        }
-        let (wide, narrow, swapped) = if m >= n { (m, n, false) } else { (n, m, true) };
-        Some(OuterLayout { swapped, wide, narrow, group: OUTER_CHAINS / 2 })
-    }
-}
-
 /// C (m×n) = Aᵀ·B with A k×m and B k×n row-major; see the module notes.
 ///
 /// # Safety
 /// The CPU has AVX-512F; a, b and c hold k·m, k·n and m·n values; `layout` is
-/// `OuterLayout::choose(m, n)`.
+/// `OuterLayout::choose(m, n, LANES)` (so `group` is 4).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
+pub(super) unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
     // SAFETY: the contract is passed on unchanged; N ≥ narrow in every arm (narrow ≤ 16).
     unsafe {
         match layout.narrow {
@@ -288,67 +203,6 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
             let s = ((lanes[i] + lanes[wide + i]) + lanes[2 * wide + i]) + lanes[3 * wide + i];
             let at = if swapped { j * d.n + i } else { i * d.n + j };
             c[at] = s;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::backend::cpu::gemm::reference;
-    use crate::backend::cpu::parity::required;
-
-    #[test]
-    #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
-    fn the_packed_kernel_gives_the_contracts_bits() {
-        let path = required(CpuPath::Avx512);
-        let mut taken = 0;
-        for m in [1, 2, 3, 4, 5, 7, 16, 33, 500] {
-            for k in [1, 2, 3, 4, 5, 8, 17, 32, 500] {
-                for n in [1, 2, 3, 4, 5, 8, 16] {
-                    for trans_b in [false, true] {
-                        let d = MatMul { m, k, n, trans_a: false, trans_b };
-                        // Zeros and negative products among them: a chain started from
-                        // a first product instead of +0.0 would keep a −0.0.
-                        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 3.0 - 1.0).collect();
-                        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 7.0 - 0.75).collect();
-                        let mut c = vec![f32::NAN; m * n];
-                        if !try_matmul(&a, &b, d, &mut c, path) {
-                            continue;
-                        }
-                        taken += 1;
-                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(&c), bits(&reference(&a, &b, None, d)), "{d:?}");
-                    }
-                }
-            }
-        }
-        // The diamond's 500×3·3×4, 500×4·4×1 and 500×1·1×4 among many shapes.
-        assert!(taken > 150, "only {taken} shapes took the packed kernel");
-        // The weight gradients Aᵀ·B with m, n ≤ 4, in `outer_products`' 8-chain order.
-        for m in 1..=4 {
-            for n in 1..=4 {
-                for k in [1, 3, 4, 7, 8, 9, 17, 500, 501] {
-                    let d = MatMul { m, k, n, trans_a: true, trans_b: false };
-                    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 + 3) % 11) as f32 / 3.0 - 1.0).collect();
-                    let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 + 1) % 13) as f32 / 7.0 - 0.75).collect();
-                    let mut c = vec![f32::NAN; m * n];
-                    assert!(try_matmul(&a, &b, d, &mut c, path), "{d:?}");
-                    let want = crate::backend::cpu::small_gemm::outer_reference(&a, &b, d);
-                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&c), bits(&want), "{d:?}");
-                }
-            }
-        }
-        for d in [
-            MatMul { m: 500, k: 3, n: 4, trans_a: false, trans_b: true },
-            MatMul { m: 500, k: 4, n: 1, trans_a: false, trans_b: true },
-            MatMul { m: 500, k: 1, n: 4, trans_a: false, trans_b: false },
-        ] {
-            let mut c = vec![0.0; d.m * d.n];
-            assert!(try_matmul(&vec![1.0; d.m * d.k], &vec![1.0; d.k * d.n], d, &mut c, path), "{d:?}");
-            assert!(c.iter().all(|v| *v == d.k as f32), "{d:?}");
         }
     }
 }
