@@ -4,7 +4,7 @@
 //! `acc = bias (or +0.0); for (c_in, ky, kx) in order: acc = fma(w, x, acc)`, the
 //! padding's zeros included. The weight gradient is, per weight, one chain from +0.0
 //! over (image, pixel) within each group of `GRAD_GROUP` images, the groups then added
-//! in order from +0.0. The direct kernels (direct_conv.rs, weight_grad.rs, pool2x2.rs)
+//! in order from +0.0. The direct kernels (direct_conv.rs, weight_grad.rs, pool2x2/)
 //! compute exactly these values, so the kernel a shape takes changes no bit. Images
 //! run in parallel, each on one thread, so no value depends on the thread count.
 

@@ -187,8 +187,15 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
     };
     let full = d.k / group;
     let (wide_mask, narrow_masks) = (first_lanes(group * wide), pair_masks(group * narrow));
-    for chunk in 0..full {
-        add(&mut acc[chunk % 2], rows(chunk * group, wide_mask, narrow_masks));
+    // Two groups a step, one into each set: a set chosen by `chunk % 2` kept both sets
+    // in memory (as on avx2), here each is a fixed register.
+    let [even, odd] = &mut acc;
+    for pair_start in (0..full - full % 2).step_by(2) {
+        add(even, rows(pair_start * group, wide_mask, narrow_masks));
+        add(odd, rows((pair_start + 1) * group, wide_mask, narrow_masks));
+    }
+    if full % 2 == 1 {
+        add(even, rows((full - 1) * group, wide_mask, narrow_masks));
     }
     let tail = d.k - full * group;
     if tail > 0 {
