@@ -72,45 +72,52 @@ fn map_in_place<T: Element>(f: Map, c: &mut [T]) {
     }
 }
 
+/// out[i] = f(a[i], b[i]), written straight into a new buffer (no copy of an input
+/// first, no zero fill), across threads for large buffers. Each element is computed on
+/// its own, so how rayon splits the work never changes a value.
+fn zip_with<T: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
+    assert_eq!(a.len(), b.len(), "element-wise: lengths differ");
+    if a.len() > CHUNK && rayon::current_num_threads() > 1 {
+        let mut out = Vec::new();
+        a.par_iter().zip(b).map(|(x, y)| f(*x, *y)).collect_into_vec(&mut out);
+        out
+    } else {
+        a.iter().zip(b).map(|(x, y)| f(*x, *y)).collect()
+    }
+}
+
+/// dx for dy through the map f, from its input x and output y. Each expression keeps
+/// the operation order it has always had, so no gradient changes a bit.
 pub fn map_grad<T: Element>(f: Map, x: &[T], y: &[T], dy: &[T]) -> Vec<T> {
     assert!(x.len() == dy.len() && y.len() == dy.len());
-    copied_then(dy, |off, c| {
-        let x = &x[off..off + c.len()];
-        let y = &y[off..off + c.len()];
-        let one = T::one();
-        match f {
-            Map::Identity | Map::AddScalar(_) => {}
-            Map::Sigmoid => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * *y * (one - *y)),
-            Map::Tanh => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * (one - *y * *y)),
-            // Selects rather than branches, so these vectorise.
-            Map::Relu => c.iter_mut().zip(x).for_each(|(d, x)| *d = if *x > T::zero() { *d } else { T::zero() }),
-            Map::LeakyRelu(a) => {
-                let a = T::from_f64(a);
-                c.iter_mut().zip(x).for_each(|(d, x)| *d = if *x > T::zero() { *d } else { *d * a })
-            }
-            Map::Exp => c.iter_mut().zip(y).for_each(|(d, y)| *d = *d * *y),
-            Map::Log => c.iter_mut().zip(x).for_each(|(d, x)| *d = *d / *x),
-            Map::Square => {
-                let two = T::from_f64(2.0);
-                c.iter_mut().zip(x).for_each(|(d, x)| *d = *d * two * *x)
-            }
-            Map::MulScalar(s) => {
-                let s = T::from_f64(s);
-                c.iter_mut().for_each(|d| *d = *d * s)
-            }
+    let (zero, one) = (T::zero(), T::one());
+    match f {
+        Map::Identity | Map::AddScalar(_) => dy.to_vec(),
+        Map::Sigmoid => zip_with(dy, y, |d, y| d * y * (one - y)),
+        Map::Tanh => zip_with(dy, y, |d, y| d * (one - y * y)),
+        // Selects rather than branches, so these vectorise.
+        Map::Relu => zip_with(dy, x, |d, x| if x > zero { d } else { zero }),
+        Map::LeakyRelu(a) => {
+            let a = T::from_f64(a);
+            zip_with(dy, x, |d, x| if x > zero { d } else { d * a })
         }
-    })
+        Map::Exp => zip_with(dy, y, |d, y| d * y),
+        Map::Log => zip_with(dy, x, |d, x| d / x),
+        Map::Square => {
+            let two = T::from_f64(2.0);
+            zip_with(dy, x, |d, x| d * two * x)
+        }
+        Map::MulScalar(s) => {
+            let s = T::from_f64(s);
+            zip_with(dy, dy, |d, _| d * s)
+        }
+    }
 }
 
 pub fn zip<T: Element>(f: Zip, a: &[T], b: &[T]) -> Vec<T> {
-    assert_eq!(a.len(), b.len(), "zip: lengths differ");
-    let op = |x: T, y: T| match f {
-        Zip::Add => x + y,
-        Zip::Sub => x - y,
-        Zip::Mul => x * y,
-    };
-    copied_then(a, |off, c| {
-        let b = &b[off..off + c.len()];
-        c.iter_mut().zip(b).for_each(|(x, y)| *x = op(*x, *y))
-    })
+    match f {
+        Zip::Add => zip_with(a, b, |x, y| x + y),
+        Zip::Sub => zip_with(a, b, |x, y| x - y),
+        Zip::Mul => zip_with(a, b, |x, y| x * y),
+    }
 }
