@@ -253,7 +253,7 @@ fn steps_per_second(rate: f64) -> String {
 pub(crate) fn with_progress(
     quiet: bool,
     interrupt: &Interrupt,
-    work: impl FnOnce(&mut dyn FnMut(usize, usize, f64)) -> Result<experiment::RunSummary>,
+    work: impl FnOnce(&mut (dyn FnMut(usize, usize, f64) + Send)) -> Result<experiment::RunSummary>,
 ) -> Result<()> {
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()

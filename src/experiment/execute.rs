@@ -39,7 +39,7 @@ struct RunObserver<'a> {
     params: Option<ParamsStream>,
     layers: Option<LayersStream>,
     interrupt: &'a Interrupt,
-    progress: &'a mut dyn FnMut(usize, usize, f64),
+    progress: &'a mut (dyn FnMut(usize, usize, f64) + Send),
     checkpoints: Checkpoints,
     /// Tests only: raise this signal at the top of this step (see [`SIGNAL_AT_VAR`]).
     signal_at: Option<(usize, i32)>,
@@ -134,16 +134,25 @@ impl RunObserver<'_> {
     }
 }
 
-/// Runs on the CPU backend.
-pub fn execute<T: CpuKernels>(ctx: &RunContext, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<Executed> {
-    execute_on::<T, CpuBackend>(ctx, &CpuBackend::new(), progress)
+/// Runs on the CPU backend, on one of rayon's worker threads (`rayon::scope` moves it
+/// there from the calling thread). From outside the pool every parallel op was handed
+/// to the workers while the caller slept, and both sides paid a wake-up per op; from a
+/// worker, the caller takes part and only the other workers are woken. mnist_cnn
+/// inference 22.1k → 23.7k images/s (medians of 4 A/B pairs), time in the kernel's
+/// scheduler 5.5% → 2% of a training run; results are the same bytes (the split of
+/// work never decides a value).
+pub fn execute<T: CpuKernels>(
+    ctx: &RunContext,
+    progress: &mut (dyn FnMut(usize, usize, f64) + Send),
+) -> Result<Executed> {
+    rayon::scope(|_| execute_on::<T, CpuBackend>(ctx, &CpuBackend::new(), progress))
 }
 
 /// Runs on the CUDA backend (one device, made by the caller).
 pub fn execute_cuda<T: Element>(
     ctx: &RunContext,
     be: &CudaBackend,
-    progress: &mut dyn FnMut(usize, usize, f64),
+    progress: &mut (dyn FnMut(usize, usize, f64) + Send),
 ) -> Result<Executed>
 where
     CudaBackend: Backend<T>,
@@ -155,7 +164,7 @@ where
 pub(super) fn execute_on<T: Element, B: Backend<T>>(
     ctx: &RunContext,
     be: &B,
-    progress: &mut dyn FnMut(usize, usize, f64),
+    progress: &mut (dyn FnMut(usize, usize, f64) + Send),
 ) -> Result<Executed> {
     let p = ctx.p;
     let spec = &p.loaded.spec;

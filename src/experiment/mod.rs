@@ -111,7 +111,7 @@ pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> 
 /// visible with a manifest whose status says how it ended (`complete`, `interrupted`,
 /// `diverged`, or `failed` with the error), or is removed when even that cannot be
 /// written.
-pub fn run(opts: &RunOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
+pub fn run(opts: &RunOptions, progress: &mut (dyn FnMut(usize, usize, f64) + Send)) -> Result<RunSummary> {
     let prepared = prepare(&opts.spec_path, &opts.sets, opts.seed)?;
     // Before any folder exists, so `cuda` without a GPU leaves nothing behind.
     let chosen = choice::choose(&choice::Asked::new(opts.backend, prepared.loaded.spec.backend, &opts.spec_path))?;
@@ -137,7 +137,7 @@ fn execute_in(
     opts: &RunOptions,
     started: crate::results::UtcTime,
     resuming: Option<&resume::Resuming>,
-    progress: &mut dyn FnMut(usize, usize, f64),
+    progress: &mut (dyn FnMut(usize, usize, f64) + Send),
 ) -> Result<RunSummary> {
     opts.interrupt.training_begins();
     let spec = &prepared.loaded.spec;

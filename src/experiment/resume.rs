@@ -26,7 +26,7 @@ pub struct Resuming {
     pub tensors: HashMap<String, StoredTensor>,
 }
 
-pub fn resume(opts: &ResumeOptions, progress: &mut dyn FnMut(usize, usize, f64)) -> Result<RunSummary> {
+pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64) + Send)) -> Result<RunSummary> {
     let found = results::find_unfinished(&opts.folder)?;
     let refuse = |reason: String| Error::Resume { dir: found.path.clone(), reason };
     let checkpoint = found.path.join(RESUME_FILE);
