@@ -9,7 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::super::avx2::{first_lanes, LANES};
-use super::{rows_per_vector, OuterLayout};
+use super::{lane_plan, rows_per_vector, OuterLayout};
 use crate::backend::cpu::small_gemm::OUTER_CHAINS;
 use crate::backend::MatMul;
 
@@ -48,19 +48,13 @@ pub(super) unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [
 unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
     let (m, k, n) = (d.m, d.k, d.n);
     let rows = rows_per_vector(k, n, LANES);
-    let op_b = |p: usize, j: usize| if d.trans_b { b[j * k + p] } else { b[p * n + j] };
     // For each p: which of the 2·8 loaded A values each lane takes (and whether from the
     // second vector), and B's row p repeated once per packed row.
     let mut index = [_mm256_setzero_si256(); K];
     let mut second = [_mm256_setzero_ps(); K];
     let mut pattern = [_mm256_setzero_ps(); K];
     for p in 0..k {
-        let mut ix = [0i32; LANES];
-        let mut pat = [0.0f32; LANES];
-        for lane in 0..rows * n {
-            ix[lane] = ((lane / n) * k + p) as i32;
-            pat[lane] = op_b(p, lane % n);
-        }
+        let (ix, pat) = lane_plan::<LANES>(b, d, p, rows);
         let high = ix.map(|i| if i >= LANES as i32 { -1i32 } else { 0 });
         // SAFETY: `ix`, `high` and `pat` are 8 lanes each, one vector.
         unsafe {

@@ -5,7 +5,7 @@
 use std::arch::x86_64::*;
 
 use super::super::avx512::{first_lanes, LANES};
-use super::{rows_per_vector, OuterLayout};
+use super::{lane_plan, rows_per_vector, OuterLayout};
 use crate::backend::MatMul;
 
 /// The most values one permute can pick from: two vectors.
@@ -54,18 +54,12 @@ pub(super) unsafe fn rows_times_small(a: &[f32], b: &[f32], d: MatMul, c: &mut [
 unsafe fn rows_times_small_k<const K: usize>(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
     let (m, k, n) = (d.m, d.k, d.n);
     let rows = rows_per_vector(k, n, LANES);
-    let op_b = |p: usize, j: usize| if d.trans_b { b[j * k + p] } else { b[p * n + j] };
     // For each p: which of the 2·16 loaded A values each lane takes, and B's row p
     // repeated once per packed row.
     let mut index = [_mm512_setzero_si512(); K];
     let mut pattern = [_mm512_setzero_ps(); K];
     for p in 0..k {
-        let mut ix = [0i32; LANES];
-        let mut pat = [0.0f32; LANES];
-        for lane in 0..rows * n {
-            ix[lane] = ((lane / n) * k + p) as i32;
-            pat[lane] = op_b(p, lane % n);
-        }
+        let (ix, pat) = lane_plan::<LANES>(b, d, p, rows);
         // SAFETY: `ix` and `pat` are 16 lanes each, one vector.
         (index[p], pattern[p]) = unsafe { (_mm512_loadu_si512(ix.as_ptr().cast()), _mm512_loadu_ps(pat.as_ptr())) };
     }

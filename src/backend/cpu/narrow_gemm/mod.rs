@@ -116,6 +116,21 @@ fn rows_per_vector(k: usize, n: usize, lanes: usize) -> usize {
     (lanes / n).min(2 * lanes / k)
 }
 
+/// The lane plan of `rows_times_small` for step p, in `LANES`-wide arrays: lane
+/// r·n + j (packed row r, column j) takes A value r·k + p of the rows loaded and
+/// multiplies it by op(B)[p][j]; the lanes past rows·n stay 0 (their sums are not stored).
+fn lane_plan<const LANES: usize>(b: &[f32], d: MatMul, p: usize, rows: usize) -> ([i32; LANES], [f32; LANES]) {
+    let (k, n) = (d.k, d.n);
+    let mut index = [0i32; LANES];
+    let mut pattern = [0.0f32; LANES];
+    for lane in 0..rows * n {
+        let j = lane % n;
+        index[lane] = ((lane / n) * k + p) as i32;
+        pattern[lane] = if d.trans_b { b[j * k + p] } else { b[p * n + j] };
+    }
+    (index, pattern)
+}
+
 /// How `small_outer_sum` lays out C = Σₚ A row p ⊗ B row p (A rows m long, B rows n
 /// long): the `wide` side's rows fill the vector, `group` of them at a time, and the
 /// `narrow` side's values are repeated across them.
