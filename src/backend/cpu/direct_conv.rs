@@ -149,7 +149,7 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
                             // p is both the input offset and acc's column.
                             #[allow(clippy::needless_range_loop)]
                             for p in 0..P {
-                                let xv = unsafe { V::splat(*pp.add(base + p + j)) };
+                                let xv = unsafe { V::broadcast(pp.add(base + p + j)) };
                                 for k in 0..NV {
                                     acc[k][p] = unsafe { wv[k].mul_add(xv, acc[k][p]) };
                                 }
@@ -174,11 +174,13 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
 }
 
 /// As on AVX-512, rows of 14 (MNIST's conv2 and its input gradient) take output
-/// channels in the lanes: 2×8 channels × 7 pixels (14 sums, 2 weight vectors and a
-/// broadcast: one register more than AVX2's 16, which the compiler spills) ran conv2's
-/// forward pass and input gradient in 1.57–1.59 ms instead of 1.84–1.89 ms per batch of
-/// 64 (mnist_cnn on the avx2 path: training +16%, inference +20%, medians of 3 A/B
-/// pairs). One input channel keeps pixels in the lanes, as on AVX-512.
+/// channels in the lanes: 8 channels × 14 pixels, 14 sums, a weight vector and a
+/// broadcast in AVX2's 16 registers. The broadcasts must be fresh loads
+/// (`Lanes::broadcast`): where the compiler kept a value broadcast for one tap to reuse
+/// it a tap later, it spilled sums in the innermost loop, and the stores ran conv2 at
+/// 58% of the sgemm ceiling on a Zen 3 instead of 90% (conv2 forward, batch 64: 3.5 →
+/// 2.2 ms). 2×8 channels × 7 pixels needs 17 registers and spills either way. One
+/// input channel keeps pixels in the lanes, as on AVX-512.
 ///
 /// # Safety
 /// As for `image`, and the CPU has AVX2 and FMA.
@@ -186,11 +188,14 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn image_avx2(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [MaybeUninit<f32>]) {
     use super::lanes::Avx2;
-    // SAFETY: the caller's, and `channels`' c_out is a multiple of 2·8 and ow of 7.
+    // SAFETY: the caller's, and `channels`' c_out is a multiple of 8 (supported) and
+    // ow of its P.
     unsafe {
         let ow = g.ow();
-        if !ow.is_multiple_of(8) && g.c_out.is_multiple_of(16) && ow.is_multiple_of(7) && g.c_in > 1 {
-            channels::<Avx2, 2, 7>(padded, wt, bias, g, y)
+        if !ow.is_multiple_of(8) && ow.is_multiple_of(14) && g.c_in > 1 {
+            channels::<Avx2, 1, 14>(padded, wt, bias, g, y)
+        } else if !ow.is_multiple_of(8) && ow.is_multiple_of(7) && g.c_in > 1 {
+            channels::<Avx2, 1, 7>(padded, wt, bias, g, y)
         } else {
             image::<Avx2, 4, 3>(padded, wt, bias, g, y)
         }

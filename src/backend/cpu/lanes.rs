@@ -44,6 +44,11 @@ impl Isa {
 pub(crate) trait Lanes: Copy {
     const N: usize;
     unsafe fn splat(v: f32) -> Self;
+    /// `splat(*p)` as its own load each call: the compiler may not merge it with an
+    /// equal broadcast nearby and keep the vector for later, which in the convolution
+    /// kernels (a value broadcast again one tap later) cost more registers than AVX2
+    /// has, and spills in the innermost loop.
+    unsafe fn broadcast(p: *const f32) -> Self;
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// Stores the first `count` (< N) lanes only.
@@ -61,6 +66,11 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
         Portable([v; 8])
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> Self {
+        // SAFETY: the caller's: the value at p is readable.
+        Portable([unsafe { *p }; 8])
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -105,6 +115,11 @@ mod x86 {
             Avx512(unsafe { _mm512_set1_ps(v) })
         }
         #[inline(always)]
+        unsafe fn broadcast(p: *const f32) -> Self {
+            // 32 registers leave no reason to spill a merged broadcast here.
+            Avx512(unsafe { _mm512_set1_ps(*p) })
+        }
+        #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
             Avx512(unsafe { _mm512_loadu_ps(p) })
         }
@@ -122,6 +137,23 @@ mod x86 {
         }
     }
 
+    /// `vbroadcastss` from memory as an `asm!` block that is not `pure`, so the compiler
+    /// neither merges nor hoists it (see `Lanes::broadcast`).
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and the value at p is readable.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn broadcast_avx2(p: *const f32) -> __m256 {
+        let v: __m256;
+        // SAFETY: the caller's.
+        unsafe {
+            std::arch::asm!("vbroadcastss {v}, dword ptr [{p}]", v = lateout(ymm_reg) v, p = in(reg) p,
+                options(readonly, nostack, preserves_flags))
+        };
+        v
+    }
+
     /// 8 lanes of AVX2 + FMA.
     #[derive(Clone, Copy)]
     pub(crate) struct Avx2(__m256);
@@ -132,6 +164,10 @@ mod x86 {
         unsafe fn splat(v: f32) -> Self {
             // SAFETY (every method here): the caller's, AVX2 + FMA and the values at p.
             Avx2(unsafe { _mm256_set1_ps(v) })
+        }
+        #[inline(always)]
+        unsafe fn broadcast(p: *const f32) -> Self {
+            Avx2(unsafe { broadcast_avx2(p) })
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
