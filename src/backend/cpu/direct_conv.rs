@@ -125,6 +125,8 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
     g: &Conv2d,
     y: &mut [MaybeUninit<f32>],
 ) {
+    // The pixel loop below is written out for up to 16 pixels.
+    const { assert!(P <= 16) };
     let (oh, ow) = (g.oh(), g.ow());
     let (ph, pw) = (g.h + 2 * g.pad, g.w + 2 * g.pad);
     let (pp, wp, yp) = (padded.as_ptr(), wt.as_ptr(), y.as_mut_ptr().cast::<f32>());
@@ -146,14 +148,22 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
                         for j in 0..g.kw {
                             let tap = ((c * g.kh + i) * g.kw + j) * g.c_out + o0;
                             let wv: [V; NV] = std::array::from_fn(|k| unsafe { V::load(wp.add(tap + k * V::N)) });
-                            // p is both the input offset and acc's column.
-                            #[allow(clippy::needless_range_loop)]
-                            for p in 0..P {
-                                let xv = unsafe { V::broadcast(pp.add(base + p + j)) };
-                                for k in 0..NV {
-                                    acc[k][p] = unsafe { wv[k].mul_add(xv, acc[k][p]) };
-                                }
+                            let xp = unsafe { pp.add(base + j) };
+                            // Pixel p's input is xp[p] and its sums acc[·][p]; p is a
+                            // literal, so each broadcast's offset is a constant.
+                            macro_rules! pixels {
+                                ($($p:literal)*) => {$(
+                                    if $p < P {
+                                        let xv = unsafe { V::broadcast_at::<$p>(xp) };
+                                        for k in 0..NV {
+                                            // SAFETY: $p < P, inside acc's row.
+                                            let a = unsafe { acc[k].get_unchecked_mut($p) };
+                                            *a = unsafe { wv[k].mul_add(xv, *a) };
+                                        }
+                                    }
+                                )*};
                             }
+                            pixels!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
                         }
                     }
                 }
@@ -176,7 +186,7 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
 /// As on AVX-512, rows of 14 (MNIST's conv2 and its input gradient) take output
 /// channels in the lanes: 8 channels × 14 pixels, 14 sums, a weight vector and a
 /// broadcast in AVX2's 16 registers. The broadcasts must be fresh loads
-/// (`Lanes::broadcast`): where the compiler kept a value broadcast for one tap to reuse
+/// (`Lanes::broadcast_at`): where the compiler kept a value broadcast for one tap to reuse
 /// it a tap later, it spilled sums in the innermost loop, and the stores ran conv2 at
 /// 58% of the sgemm ceiling on a Zen 3 instead of 90% (conv2 forward, batch 64: 3.5 →
 /// 2.2 ms). 2×8 channels × 7 pixels needs 17 registers and spills either way. One

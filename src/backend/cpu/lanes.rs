@@ -44,11 +44,12 @@ impl Isa {
 pub(crate) trait Lanes: Copy {
     const N: usize;
     unsafe fn splat(v: f32) -> Self;
-    /// `splat(*p)` as its own load each call: the compiler may not merge it with an
-    /// equal broadcast nearby and keep the vector for later, which in the convolution
-    /// kernels (a value broadcast again one tap later) cost more registers than AVX2
-    /// has, and spills in the innermost loop.
-    unsafe fn broadcast(p: *const f32) -> Self;
+    /// `splat(*p.add(O))` as its own load each call, addressed from p with a constant
+    /// offset: the compiler may not merge it with an equal broadcast nearby and keep the
+    /// vector for later, which in the convolution kernels (a value broadcast again one
+    /// tap later) cost more registers than AVX2 has, and spills in the innermost loop;
+    /// and the offset needs no address computed per broadcast.
+    unsafe fn broadcast_at<const O: usize>(p: *const f32) -> Self;
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// Stores the first `count` (< N) lanes only.
@@ -68,9 +69,9 @@ impl Lanes for Portable {
         Portable([v; 8])
     }
     #[inline(always)]
-    unsafe fn broadcast(p: *const f32) -> Self {
-        // SAFETY: the caller's: the value at p is readable.
-        Portable([unsafe { *p }; 8])
+    unsafe fn broadcast_at<const O: usize>(p: *const f32) -> Self {
+        // SAFETY: the caller's: the value at p + O is readable.
+        Portable([unsafe { *p.add(O) }; 8])
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -115,9 +116,9 @@ mod x86 {
             Avx512(unsafe { _mm512_set1_ps(v) })
         }
         #[inline(always)]
-        unsafe fn broadcast(p: *const f32) -> Self {
+        unsafe fn broadcast_at<const O: usize>(p: *const f32) -> Self {
             // 32 registers leave no reason to spill a merged broadcast here.
-            Avx512(unsafe { _mm512_set1_ps(*p) })
+            Avx512(unsafe { _mm512_set1_ps(*p.add(O)) })
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
@@ -137,19 +138,19 @@ mod x86 {
         }
     }
 
-    /// `vbroadcastss` from memory as an `asm!` block that is not `pure`, so the compiler
-    /// neither merges nor hoists it (see `Lanes::broadcast`).
+    /// `vbroadcastss` from p + O as an `asm!` block that is not `pure`, so the compiler
+    /// neither merges nor hoists it (see `Lanes::broadcast_at`).
     ///
     /// # Safety
-    /// The CPU has AVX2 and the value at p is readable.
+    /// The CPU has AVX2 and the value at p + O is readable.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn broadcast_avx2(p: *const f32) -> __m256 {
+    unsafe fn broadcast_avx2<const O: usize>(p: *const f32) -> __m256 {
         let v: __m256;
         // SAFETY: the caller's.
         unsafe {
-            std::arch::asm!("vbroadcastss {v}, dword ptr [{p}]", v = lateout(ymm_reg) v, p = in(reg) p,
-                options(readonly, nostack, preserves_flags))
+            std::arch::asm!("vbroadcastss {v}, dword ptr [{p} + {o}]", v = lateout(ymm_reg) v, p = in(reg) p,
+                o = const O * 4, options(readonly, nostack, preserves_flags))
         };
         v
     }
@@ -166,8 +167,8 @@ mod x86 {
             Avx2(unsafe { _mm256_set1_ps(v) })
         }
         #[inline(always)]
-        unsafe fn broadcast(p: *const f32) -> Self {
-            Avx2(unsafe { broadcast_avx2(p) })
+        unsafe fn broadcast_at<const O: usize>(p: *const f32) -> Self {
+            Avx2(unsafe { broadcast_avx2::<O>(p) })
         }
         #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
