@@ -247,7 +247,9 @@ unsafe fn group_sixteen<V: Lanes>(images: &[Prepared], g: &Conv2d, dwt: &mut [f3
 }
 
 /// One group of images' weight gradient into dwt [triple][o], 8 lanes (16 registers):
-/// tiles of 6 triples × 16 channels, 12 sums.
+/// tiles of 6 triples × 16 channels (12 sums), or 5 where that leaves fewer spare
+/// slots (a 5×5 kernel over one input channel: 25 triples are 5 full tiles of 5, where
+/// tiles of 6 left the fifth with one triple).
 ///
 /// # Safety
 /// As for `group_sixteen`, with `V` of 8 lanes.
@@ -255,10 +257,18 @@ unsafe fn group_sixteen<V: Lanes>(images: &[Prepared], g: &Conv2d, dwt: &mut [f3
 unsafe fn group_eight<V: Lanes>(images: &[Prepared], g: &Conv2d, dwt: &mut [f32]) {
     debug_assert_eq!(V::N, 8);
     let offsets = triple_offsets(g);
+    let k = offsets.len();
+    let five = k.next_multiple_of(5) < k.next_multiple_of(6);
     for o0 in (0..g.c_out).step_by(2 * V::N) {
-        for t0 in (0..offsets.len()).step_by(6) {
+        for t0 in (0..k).step_by(if five { 5 } else { 6 }) {
             // SAFETY: this function's contract is `tile`'s; t0 < k and o0 + 16 ≤ c_out.
-            unsafe { tile::<V, 2, 6>(images, g, &offsets, t0, o0, dwt) };
+            unsafe {
+                if five {
+                    tile::<V, 2, 5>(images, g, &offsets, t0, o0, dwt)
+                } else {
+                    tile::<V, 2, 6>(images, g, &offsets, t0, o0, dwt)
+                }
+            }
         }
     }
 }
