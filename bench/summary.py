@@ -1,6 +1,7 @@
 """The last thing `just bench` prints: one table of the figures bench/all.sh gathered
-in BENCH_OUT (diamond.json, runner_cnn.json, torch_cnn.json, sgemm.json, flops.json),
-their ratios and the goals of issue 13. A missing reference shows as "skipped"."""
+in BENCH_OUT (diamond.json, runner_cnn.json, torch_cnn.json, sgemm.json and, measured
+after the CNN, sgemm_after.json, flops.json), their ratios and the goals of issue 13. A
+missing reference shows as "skipped"."""
 import json
 import os
 import sys
@@ -15,7 +16,9 @@ def load(name):
         return None
 
 
-d, r, t, s, f = (load(n) for n in ["diamond.json", "runner_cnn.json", "torch_cnn.json", "sgemm.json", "flops.json"])
+d, r, t, s, f, s2 = (
+    load(n) for n in ["diamond.json", "runner_cnn.json", "torch_cnn.json", "sgemm.json", "flops.json", "sgemm_after.json"]
+)
 rows = []
 
 
@@ -38,9 +41,11 @@ if r:
         f"{r['infer'] / ti:.2f}x" if t else "-", ">= 2x", r["infer"] / ti >= 2 if t else None)
     if s and f:
         gflops = r["train"] * f["training"] / 1e9
-        frac = gflops / s["gflops"]
-        row("CNN training GFLOP/s (vs sgemm)", f"{gflops:.1f}", f"sgemm {s['gflops']:.1f}", f"{100 * frac:.0f}%",
-            ">= 60%", frac >= 0.6)
+        # Against the higher ceiling of the two measured (before and after the CNN).
+        ceilings = [x["gflops"] for x in (s, s2) if x]
+        frac = gflops / max(ceilings)
+        ref = "sgemm " + "/".join(f"{c:.1f}" for c in ceilings)
+        row("CNN training GFLOP/s (vs sgemm)", f"{gflops:.1f}", ref, f"{100 * frac:.0f}%", ">= 60%", frac >= 0.6)
     row("mnist_cnn peak RSS, MiB", f"{r['rss']:.0f}", f"torch {t['peak_rss_mib']:.0f}" if t else "torch skipped", "-",
         "< 100", r["rss"] < 100)
 paths = sorted({x["path"] for x in (d, r) if x})
