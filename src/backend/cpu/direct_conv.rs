@@ -202,9 +202,10 @@ unsafe fn image_avx2(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2
     // ow of its P.
     unsafe {
         let ow = g.ow();
-        if !ow.is_multiple_of(8) && ow.is_multiple_of(14) && g.c_in > 1 {
+        let channel_lanes = !ow.is_multiple_of(8) && g.c_in > 1;
+        if channel_lanes && ow.is_multiple_of(14) {
             channels::<Avx2, 1, 14>(padded, wt, bias, g, y)
-        } else if !ow.is_multiple_of(8) && ow.is_multiple_of(7) && g.c_in > 1 {
+        } else if channel_lanes && ow.is_multiple_of(7) {
             channels::<Avx2, 1, 7>(padded, wt, bias, g, y)
         } else {
             image::<Avx2, 4, 3>(padded, wt, bias, g, y)

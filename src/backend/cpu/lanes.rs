@@ -222,6 +222,11 @@ mod tests {
             assert_eq!(&got[..count], &want[..count], "{} lanes, {count} stored", V::N);
             assert!(got[count..].iter().all(|v| *v == -5.0), "lanes past {count} untouched");
         }
+        // broadcast_at reads p + O, the same value in every lane.
+        let mut got = vec![0.0f32; V::N];
+        // SAFETY: as above; b holds N ≥ 8 values, so b[5] is readable.
+        unsafe { V::broadcast_at::<5>(b.as_ptr()).store(got.as_mut_ptr()) };
+        assert!(got.iter().all(|v| v.to_bits() == b[5].to_bits()), "{} lanes: {got:?}", V::N);
     }
 
     #[test]

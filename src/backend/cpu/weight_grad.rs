@@ -9,7 +9,7 @@
 //! them. A tile of (channel, ky, kx) triples × output channels keeps its sums in
 //! registers over every pixel of a group of images, so no sum is ever reduced across
 //! lanes. One source for every CPU path (`lanes`): with AVX-512F up to 24 sums of 16
-//! channels in 32 registers, with AVX2 + FMA and on the portable path 12 sums of 8.
+//! channels in 32 registers, with AVX2 + FMA and on the portable path 10 or 12 sums of 8.
 //!
 //! Each weight's sum is the im2col path's (conv.rs) to the bit: within a group of
 //! `GRAD_GROUP` images one chain of fused multiply-adds from +0.0 over (image, pixel)
