@@ -102,21 +102,23 @@ unsafe fn image_avx512(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Con
     // NV·16 and ow of its P.
     unsafe {
         if ow % 16 != 0 && c_out % 32 == 0 && ow % 7 == 0 {
-            channels::<Avx512, 2, 7>(padded, wt, bias, g, y)
+            channels::<Avx512, 2, 7>(padded, wt, bias, g, y, 0..ow)
         } else if ow % 16 != 0 && c_out % 16 == 0 && ow % 14 == 0 && g.c_in > 1 {
-            channels::<Avx512, 1, 14>(padded, wt, bias, g, y)
+            channels::<Avx512, 1, 14>(padded, wt, bias, g, y, 0..ow)
         } else {
             image::<Avx512, 8, 3>(padded, wt, bias, g, y)
         }
     }
 }
 
-/// One image with output channels in the lanes: blocks of NV vectors of channels × P
-/// adjacent pixels of one output row; each tap loads NV weight vectors and broadcasts
-/// P input values. Each output's chain is the pixel kernel's (bias, then (c_in, ky, kx)).
+/// Output pixels [xs.start, xs.end) of every row of one image with output channels in
+/// the lanes: blocks of NV vectors of channels × P adjacent pixels of one output row;
+/// each tap loads NV weight vectors and broadcasts P input values. Each output's chain
+/// is the pixel kernel's (bias, then (c_in, ky, kx)).
 ///
 /// # Safety
-/// As for `image`, with c_out a multiple of NV·N and ow of P.
+/// As for `image`, with c_out a multiple of NV·N, xs.end ≤ ow and xs.len() a multiple
+/// of P.
 #[inline(always)]
 unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
     padded: &[f32],
@@ -124,6 +126,7 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
     bias: Option<&[f32]>,
     g: &Conv2d,
     y: &mut [MaybeUninit<f32>],
+    xs: std::ops::Range<usize>,
 ) {
     // The pixel loop below is written out for up to 16 pixels.
     const { assert!(P <= 16) };
@@ -133,7 +136,7 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
     let zero = [0.0f32; MAX_LANES];
     for o0 in (0..g.c_out).step_by(NV * V::N) {
         for r in 0..oh {
-            for x0 in (0..ow).step_by(P) {
+            for x0 in xs.clone().step_by(P) {
                 // SAFETY (every `Lanes` call and pointer below): the CPU runs `V`; the
                 // bias's N values from o0 + k·N lie below c_out; input reads lie in row
                 // r + i < ph of channel c, at x0 + p + j ≤ ow − 1 + kw − 1 < pw; weight
@@ -183,14 +186,16 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
     }
 }
 
-/// As on AVX-512, rows of 14 (MNIST's conv2 and its input gradient) take output
-/// channels in the lanes: 8 channels × 14 pixels, 14 sums, a weight vector and a
-/// broadcast in AVX2's 16 registers. The broadcasts must be fresh loads
-/// (`Lanes::broadcast_at`): where the compiler kept a value broadcast for one tap to reuse
-/// it a tap later, it spilled sums in the innermost loop, and the stores ran conv2 at
-/// 58% of the sgemm ceiling on a Zen 3 instead of 90% (conv2 forward, batch 64: 3.5 →
-/// 2.2 ms). 2×8 channels × 7 pixels needs 17 registers and spills either way. One
-/// input channel keeps pixels in the lanes, as on AVX-512.
+/// Rows whose width is no multiple of 8 (MNIST's 28 and 14) take output channels in the
+/// lanes when there is more than one input channel, as on AVX-512, in blocks of 2
+/// vectors (16 channels) × at most 6 pixels: 12 sums, 2 weight vectors and a broadcast
+/// in AVX2's 16 registers, 8 loads for 12 fused multiply-adds. One vector × 14 pixels
+/// (one weight load and 14 broadcasts for 14) is bound by the loads: on a Zen 3 a loop of
+/// it ran at 70% of the FMA units' peak where 2 × 6 ran at 96%. A row is cut into
+/// blocks as even as it allows (14 = 5 + 5 + 4). The broadcasts are fresh loads
+/// (`Lanes::broadcast_at`): where the compiler kept a value broadcast for one tap to
+/// reuse it a tap later, it spilled sums in the innermost loop. One input channel keeps
+/// pixels in the lanes, as on AVX-512.
 ///
 /// # Safety
 /// As for `image`, and the CPU has AVX2 and FMA.
@@ -198,15 +203,32 @@ unsafe fn channels<V: Lanes, const NV: usize, const P: usize>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn image_avx2(padded: &[f32], wt: &[f32], bias: Option<&[f32]>, g: &Conv2d, y: &mut [MaybeUninit<f32>]) {
     use super::lanes::Avx2;
-    // SAFETY: the caller's, and `channels`' c_out is a multiple of 8 (supported) and
-    // ow of its P.
+    let ow = g.ow();
+    // SAFETY (each call): the caller's; `channels`' c_out is a multiple of its NV·8 and
+    // its pixel range a whole number of its P-pixel blocks inside the row.
     unsafe {
-        let ow = g.ow();
-        let channel_lanes = !ow.is_multiple_of(8) && g.c_in > 1;
-        if channel_lanes && ow.is_multiple_of(14) {
-            channels::<Avx2, 1, 14>(padded, wt, bias, g, y)
-        } else if channel_lanes && ow.is_multiple_of(7) {
-            channels::<Avx2, 1, 7>(padded, wt, bias, g, y)
+        if ow.is_multiple_of(8) || g.c_in == 1 {
+            image::<Avx2, 4, 3>(padded, wt, bias, g, y)
+        } else if g.c_out.is_multiple_of(16) {
+            let blocks = ow.div_ceil(6);
+            let (p, longer) = (ow / blocks, ow % blocks);
+            let split = longer * (p + 1);
+            for (p, xs) in [(p + 1, 0..split), (p, split..ow)] {
+                match p {
+                    _ if xs.is_empty() => {}
+                    6 => channels::<Avx2, 2, 6>(padded, wt, bias, g, y, xs),
+                    5 => channels::<Avx2, 2, 5>(padded, wt, bias, g, y, xs),
+                    4 => channels::<Avx2, 2, 4>(padded, wt, bias, g, y, xs),
+                    3 => channels::<Avx2, 2, 3>(padded, wt, bias, g, y, xs),
+                    2 => channels::<Avx2, 2, 2>(padded, wt, bias, g, y, xs),
+                    1 => channels::<Avx2, 2, 1>(padded, wt, bias, g, y, xs),
+                    _ => unreachable!("a block of {p} pixels: blocks hold 1 to 6"),
+                }
+            }
+        } else if ow.is_multiple_of(14) {
+            channels::<Avx2, 1, 14>(padded, wt, bias, g, y, 0..ow)
+        } else if ow.is_multiple_of(7) {
+            channels::<Avx2, 1, 7>(padded, wt, bias, g, y, 0..ow)
         } else {
             image::<Avx2, 4, 3>(padded, wt, bias, g, y)
         }
@@ -331,6 +353,13 @@ mod tests {
             Conv2d { batch: 2, c_in: 3, h: 14, w: 14, c_out: 64, kh: 5, kw: 5, stride: 1, pad: 2 },
             Conv2d { batch: 1, c_in: 2, h: 9, w: 9, c_out: 32, kh: 3, kw: 3, stride: 1, pad: 0 },
             Conv2d { batch: 2, c_in: 4, h: 14, w: 14, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1 },
+            // AVX2's 2 × (up to 6)-pixel blocks: rows of 1, 2, 13 (5 + 4 + 4) and 23
+            // (6 + 6 + 6 + 5) pixels; 24 channels take 1 vector × 14.
+            Conv2d { batch: 1, c_in: 2, h: 5, w: 5, c_out: 16, kh: 5, kw: 5, stride: 1, pad: 0 },
+            Conv2d { batch: 1, c_in: 3, h: 4, w: 3, c_out: 32, kh: 2, kw: 2, stride: 1, pad: 0 },
+            Conv2d { batch: 2, c_in: 2, h: 6, w: 13, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1 },
+            Conv2d { batch: 1, c_in: 3, h: 5, w: 25, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 0 },
+            Conv2d { batch: 1, c_in: 2, h: 14, w: 14, c_out: 24, kh: 5, kw: 5, stride: 1, pad: 2 },
         ];
         for g in shapes {
             assert!(supported(&g), "{g:?}");
