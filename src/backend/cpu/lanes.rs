@@ -180,11 +180,7 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store_first(self, p: *mut f32, count: usize) {
-            unsafe {
-                let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-                let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), lanes);
-                _mm256_maskstore_ps(p, mask, self.0)
-            }
+            unsafe { super::super::avx2::store_first(p, count, self.0) }
         }
         #[inline(always)]
         unsafe fn mul_add(self, b: Self, c: Self) -> Self {

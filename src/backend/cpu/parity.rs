@@ -151,6 +151,9 @@ fn max_pool_2x2(path: CpuPath) {
         Pool2d { batch: 2, c: 3, h: 6, w: 40, k: 2, stride: 2 },
         Pool2d { batch: 1, c: 2, h: 7, w: 9, k: 2, stride: 2 },
         Pool2d { batch: 9, c: 3, h: 14, w: 34, k: 2, stride: 2 },
+        // Short rows of 7 and 3 windows (MNIST's pool2; a tail in one vector).
+        Pool2d { batch: 2, c: 4, h: 14, w: 14, k: 2, stride: 2 },
+        Pool2d { batch: 1, c: 2, h: 4, w: 6, k: 2, stride: 2 },
         Pool2d { batch: 2, c: 3, h: 9, w: 11, k: 3, stride: 2 },
         Pool2d { batch: 2, c: 2, h: 9, w: 9, k: 3, stride: 3 },
     ];

@@ -8,7 +8,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::super::avx2::{first_lanes, LANES};
+use super::super::avx2::{first_lanes, store_first, LANES};
 use super::{lane_plan, rows_per_vector, OuterLayout};
 use crate::backend::cpu::small_gemm::OUTER_CHAINS;
 use crate::backend::MatMul;
@@ -166,24 +166,6 @@ unsafe fn load_pair(src: &[f32], from: usize, pair: bool) -> (__m256, __m256) {
         let lo = load(src, from);
         let hi = if pair { load(src, (from + LANES).min(src.len())) } else { _mm256_setzero_ps() };
         (lo, hi)
-    }
-}
-
-/// Stores the first `count` lanes of `v` at `dst` (all 8 with a plain store).
-///
-/// # Safety
-/// The CPU has AVX2; `count` (≤ 8) values from `dst` are writable.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn store_first(dst: *mut f32, count: usize, v: __m256) {
-    // SAFETY: the caller's; the mask covers exactly `count` lanes.
-    unsafe {
-        if count >= LANES {
-            _mm256_storeu_ps(dst, v)
-        } else {
-            _mm256_maskstore_ps(dst, first_lanes(count), v)
-        }
     }
 }
 

@@ -5,12 +5,12 @@
 //! left and right gradients per half (`_mm256_unpacklo_ps`, `_mm256_unpackhi_ps`) gives
 //! the row's 16 values in place. The pooled values and the upstream gradients swap the
 //! middle two 64-bit quarters (one `_mm256_permute4x64_pd`, its own inverse). Short
-//! rows load and store under lane masks.
+//! rows load under lane masks and store their first lanes (`avx2::store_first`).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::super::avx2::{first_lanes, LANES};
+use super::super::avx2::{first_lanes, store_first, LANES};
 use crate::backend::Pool2d;
 
 /// Swaps the middle two 64-bit quarters: window order ↔ lane order (quarters 0, 2, 1, 3).
@@ -88,11 +88,7 @@ pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
                 let (c, d) = corners(x.as_ptr().add((2 * oy + 1) * w + 2 * ox0), count);
                 let best = swap_middle(scan(a, b, c, d).1);
                 let dst = y.as_mut_ptr().add(oy * ow + ox0);
-                if count == LANES {
-                    _mm256_storeu_ps(dst, best)
-                } else {
-                    _mm256_maskstore_ps(dst, first_lanes(count), best)
-                }
+                store_first(dst, count, best)
             }
         }
     }
@@ -128,20 +124,16 @@ pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d)
             let win_c = _mm256_and_ps(to_c, not_d);
             let not_cd = _mm256_andnot_ps(to_c, not_d);
             let (win_b, win_a) = (_mm256_and_ps(to_b, not_cd), _mm256_andnot_ps(to_b, not_cd));
-            let (lo, hi) = row_masks(count);
             for (r, (left, right)) in rows.iter().zip([(win_a, win_b), (win_c, win_d)]) {
                 let (first, second) = (_mm256_unpacklo_ps(left, right), _mm256_unpackhi_ps(left, right));
                 // SAFETY: 2·count values from column 2·ox0 of this row lie inside dx's h·w;
-                // a short row stores under masks that cover exactly those (the second
-                // address, formed with `wrapping_add`, is not accessed under an empty mask).
+                // a short row stores exactly those (`store_first`), the second vector
+                // only where it holds any.
                 unsafe {
                     let dst = dx.add(r + 2 * ox0);
-                    if count == LANES {
-                        _mm256_storeu_ps(dst, first);
-                        _mm256_storeu_ps(dst.add(LANES), second);
-                    } else {
-                        _mm256_maskstore_ps(dst, lo, first);
-                        _mm256_maskstore_ps(dst.wrapping_add(LANES), hi, second);
+                    store_first(dst, 2 * count, first);
+                    if count > LANES / 2 {
+                        store_first(dst.add(LANES), 2 * count - LANES, second);
                     }
                 }
             }
