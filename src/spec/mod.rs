@@ -4,9 +4,12 @@
 mod data;
 mod diff;
 mod load;
+mod model;
+mod output;
 mod overrides;
 mod probe;
 mod schema;
+mod train;
 mod types;
 mod validate;
 mod validate_hooks;
