@@ -2,7 +2,9 @@
 # `just bench [avx2]`: every benchmark beside its reference, then one summary table.
 # `avx2` runs runner with RUNNER_CPU=avx2 and PyTorch with ATEN_CPU_CAPABILITY=avx2, as
 # an AVX2 machine would run them (on an AVX-512 machine; elsewhere it is what runs anyway).
-# PYTHON names an interpreter with torch for the CNN reference (skipped without it).
+# PYTHON names an interpreter with numpy and torch for the references (numpy's sgemm
+# ceiling and diamond loop, PyTorch's CNN; each skipped without its package); python3
+# by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-native}
@@ -18,7 +20,8 @@ mkdir -p "$BENCH_OUT"
 export BENCH_CPU=${BENCH_CPU:-$(bash bench/cpu.sh)}
 echo "CPU: $BENCH_CPU; mode $mode"
 echo "== the machine's fp32 sgemm ceiling"
-if python3 bench/sgemm_ceiling.py > "$BENCH_OUT/sgemm.json"; then
+python=${PYTHON:-python3}
+if "$python" bench/sgemm_ceiling.py > "$BENCH_OUT/sgemm.json"; then
   python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(f\"{s['reference']}: {s['gflops']:.1f} GFLOP/s (best of 5)\")" "$BENCH_OUT/sgemm.json"
 else
   rm -f "$BENCH_OUT/sgemm.json"; echo "sgemm ceiling skipped (numpy missing)"
@@ -30,7 +33,7 @@ echo "== mnist_cnn vs PyTorch"
 bash bench/mnist_cnn.sh
 # The ceiling again, right after the CNN: on a shared machine whose speed drifts over
 # minutes, the fraction is taken against the higher of the two, and the table shows both.
-if [ -f "$BENCH_OUT/sgemm.json" ] && python3 bench/sgemm_ceiling.py > "$BENCH_OUT/sgemm_after.json"; then
+if [ -f "$BENCH_OUT/sgemm.json" ] && "$python" bench/sgemm_ceiling.py > "$BENCH_OUT/sgemm_after.json"; then
   python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(f\"sgemm ceiling after the CNN: {s['gflops']:.1f} GFLOP/s\")" "$BENCH_OUT/sgemm_after.json"
 else
   rm -f "$BENCH_OUT/sgemm_after.json"

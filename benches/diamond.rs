@@ -103,7 +103,9 @@ fn main() {
     println!("  cpu path {} (detected {}); kernels that ran: {}", report.path, report.detected, kernels.join("; "));
     let mut numpy_us = f64::NAN;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/diamond_numpy.py");
-    let out = Command::new("python3").arg(&script).arg(iterations.to_string()).arg("3").output();
+    // PYTHON names the interpreter with numpy (as for `just bench`), python3 by default.
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python).arg(&script).arg(iterations.to_string()).arg("3").output();
     match out {
         Ok(o) if o.status.success() => {
             let line = String::from_utf8_lossy(&o.stdout);
@@ -122,7 +124,7 @@ fn main() {
             "numpy reference skipped: {}",
             String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("failed")
         ),
-        Err(e) => println!("numpy reference skipped: python3 not runnable ({e})"),
+        Err(e) => println!("numpy reference skipped: {python} not runnable ({e})"),
     }
     if let Ok(dir) = std::env::var("BENCH_OUT") {
         let json = serde_json::json!({
