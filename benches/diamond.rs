@@ -104,7 +104,7 @@ fn main() {
     let mut numpy_us = f64::NAN;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/diamond_numpy.py");
     // PYTHON names the interpreter with numpy (as for `just bench`), python3 by default.
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into());
     let out = Command::new(&python).arg(&script).arg(iterations.to_string()).arg("3").output();
     match out {
         Ok(o) if o.status.success() => {

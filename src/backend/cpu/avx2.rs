@@ -6,8 +6,8 @@ use std::arch::x86_64::*;
 /// f32 values in one 256-bit vector.
 pub const LANES: usize = 8;
 
-/// The mask (all bits set per selected lane, as `_mm256_maskload_ps` and
-/// `_mm256_maskstore_ps` take it) that selects the first `count` lanes (all from 8 on).
+/// The mask (all bits set per selected lane, as `_mm256_maskload_ps` takes it) that
+/// selects the first `count` lanes (all from 8 on).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
