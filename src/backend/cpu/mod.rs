@@ -18,6 +18,7 @@ mod optim;
 #[cfg(test)]
 mod parity;
 pub mod path;
+mod pixel_major;
 pub(crate) mod pool2x2;
 mod small_gemm;
 pub(crate) mod weight_grad;

@@ -4,7 +4,7 @@
 //!   dW[o][c, ky, kx] = Σ over images and output pixels (y, x) of
 //!                      dy[o][y, x] · x_padded[c][y + ky, x + kx]
 //!
-//! Each image's dy is first turned pixel-major ([y, x][o]), so one load gives a vector
+//! Each image's dy is first turned pixel-major ([y, x][o], `pixel_major`), so one load gives a vector
 //! of output channels of one pixel; each input value is broadcast and multiplied into
 //! them. A tile of (channel, ky, kx) triples × output channels keeps its sums in
 //! registers over every pixel of a group of images, so no sum is ever reduced across
@@ -16,11 +16,6 @@
 //! in order, then the groups added in order from +0.0. So which kernel a geometry
 //! takes never changes a value, nor does the thread count.
 
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::*;
-
-#[cfg(target_arch = "x86_64")]
-use super::avx512::LANES;
 use super::conv::GRAD_GROUP;
 use super::lanes::{Isa, Lanes, Portable};
 use super::path::CpuPath;
@@ -61,19 +56,7 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Ve
                     super::conv::pad_image(&x[b * in_size..(b + 1) * in_size], &g, &mut padded, 0);
                     let dyb = &dy[b * g.c_out * pixels..(b + 1) * g.c_out * pixels];
                     let mut dyt = vec![0.0f32; dyb.len()];
-                    #[cfg(target_arch = "x86_64")]
-                    if isa == Isa::Avx512 {
-                        // SAFETY: `Isa::of` answers Avx512 only where the CPU has
-                        // AVX-512F; both buffers hold c_out·pixels values and c_out is a
-                        // multiple of 16, as `pixel_major` asks.
-                        unsafe { pixel_major(dyb, pixels, g.c_out, &mut dyt) };
-                        return Prepared { padded, dy: dyt };
-                    }
-                    for (o, row) in dyb.chunks_exact(pixels).enumerate() {
-                        for (p, v) in row.iter().enumerate() {
-                            dyt[p * g.c_out + o] = *v;
-                        }
-                    }
+                    super::pixel_major::pixel_major(dyb, pixels, g.c_out, &mut dyt, isa);
                     Prepared { padded, dy: dyt }
                 })
                 .collect();
@@ -109,66 +92,6 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Ve
         }
     }
     dw
-}
-
-/// dy [o][p] → [p][o]: 16×16 blocks transposed in registers, the last pixels one by one.
-///
-/// # Safety
-/// The CPU has AVX-512F; c_out is a multiple of 16; `dy` and `out` hold c_out·pixels values.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn pixel_major(dy: &[f32], pixels: usize, c_out: usize, out: &mut [f32]) {
-    let whole = pixels - pixels % LANES;
-    for o0 in (0..c_out).step_by(LANES) {
-        for p0 in (0..whole).step_by(LANES) {
-            // SAFETY (loads and stores): o0 + 16 ≤ c_out (c_out is a multiple of 16) and
-            // p0 + 16 ≤ pixels, so rows o0..o0+16 of dy hold pixels p0..p0+16 and out's
-            // rows p0..p0+16 hold channels o0..o0+16, all inside the c_out·pixels values.
-            let rows: [__m512; LANES] =
-                std::array::from_fn(|o| unsafe { _mm512_loadu_ps(dy.as_ptr().add((o0 + o) * pixels + p0)) });
-            for (p, v) in transpose16(rows).iter().enumerate() {
-                unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((p0 + p) * c_out + o0), *v) };
-            }
-        }
-        for p in whole..pixels {
-            for o in o0..o0 + LANES {
-                out[p * c_out + o] = dy[o * pixels + p];
-            }
-        }
-    }
-}
-
-/// A 16×16 transpose: unpack pairs of rows, then 64-bit pairs, then 128-bit lanes twice.
-/// Register-only, so safe to call wherever AVX-512F is enabled.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn transpose16(r: [__m512; LANES]) -> [__m512; LANES] {
-    let mut t = [_mm512_setzero_ps(); LANES];
-    for i in (0..LANES).step_by(2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    let mut u = [_mm512_setzero_ps(); LANES];
-    for i in (0..LANES).step_by(4) {
-        u[i] = _mm512_shuffle_ps::<0x44>(t[i], t[i + 2]);
-        u[i + 1] = _mm512_shuffle_ps::<0xEE>(t[i], t[i + 2]);
-        u[i + 2] = _mm512_shuffle_ps::<0x44>(t[i + 1], t[i + 3]);
-        u[i + 3] = _mm512_shuffle_ps::<0xEE>(t[i + 1], t[i + 3]);
-    }
-    let mut v = [_mm512_setzero_ps(); LANES];
-    for h in [0, 8] {
-        for i in 0..4 {
-            v[h + i] = _mm512_shuffle_f32x4::<0x88>(u[h + i], u[h + i + 4]);
-            v[h + i + 4] = _mm512_shuffle_f32x4::<0xDD>(u[h + i], u[h + i + 4]);
-        }
-    }
-    std::array::from_fn(|i| {
-        if i < 8 {
-            _mm512_shuffle_f32x4::<0x88>(v[i], v[i + 8])
-        } else {
-            _mm512_shuffle_f32x4::<0xDD>(v[i - 8], v[i])
-        }
-    })
 }
 
 /// Offset of each (channel, ky, kx) triple's first input value in a padded image.
@@ -328,24 +251,6 @@ mod tests {
     use super::*;
     use crate::backend::cpu::parity::required;
     use crate::backend::cpu::path;
-
-    #[test]
-    #[cfg_attr(not(runner_avx512), ignore = "this CPU lacks AVX-512F: the avx512 path is skipped")]
-    fn pixel_major_is_a_transpose() {
-        required(CpuPath::Avx512);
-        for (pixels, c_out) in [(196, 32), (16, 16), (37, 48)] {
-            let dy: Vec<f32> = (0..pixels * c_out).map(|i| i as f32).collect();
-            let mut out = vec![0.0; dy.len()];
-            // SAFETY: `required` checked AVX-512F; c_out is a multiple of 16 and both
-            // buffers hold c_out·pixels values.
-            unsafe { pixel_major(&dy, pixels, c_out, &mut out) };
-            for p in 0..pixels {
-                for o in 0..c_out {
-                    assert_eq!(out[p * c_out + o], dy[o * pixels + p], "pixel {p}, channel {o}");
-                }
-            }
-        }
-    }
 
     /// The im2col path's bits on every lane width this CPU runs: batches that leave a
     /// short last group, channel counts that take every tile shape, odd images.
