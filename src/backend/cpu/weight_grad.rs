@@ -249,7 +249,6 @@ unsafe fn tile<V: Lanes, const NV: usize, const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::cpu::parity::required;
     use crate::backend::cpu::path;
 
     /// The im2col path's bits on every lane width this CPU runs: batches that leave a
