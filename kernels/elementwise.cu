@@ -19,7 +19,7 @@ template <typename T> __device__ T map_one(int f, T a, T v) {
     case MAP_IDENTITY: return v;
     case MAP_SIGMOID: return one / (one + exp_(-v));
     case MAP_TANH: return two / (one + exp_(-two * v)) - one;
-    case MAP_RELU: return max_(v, zero);
+    case MAP_RELU: return v > zero ? v : zero;  // as the CPU: +0 for -0 and NaN
     case MAP_LEAKY_RELU: return v > zero ? v : a * v;
     case MAP_EXP: return exp_(v);
     case MAP_LOG: return log_(v);

@@ -69,9 +69,11 @@ enum Op<Buf> {
         bias: Option<Var>,
         g: Conv2d,
     },
+    /// relu(pool(x)) where `relu`: one op where a ReLU feeds only this max-pool.
     MaxPool2d {
         x: Var,
         g: Pool2d,
+        relu: bool,
     },
     AvgPool2d {
         x: Var,
@@ -249,7 +251,15 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn max_pool2d(&mut self, x: Var, k: usize, stride: usize) -> Var {
         let g = self.pool_geometry(x, k, stride);
         let value = self.backend.max_pool2d(self.value(x), g);
-        self.push(value, vec![g.batch, g.c, g.oh(), g.ow()], Op::MaxPool2d { x, g }, &[x])
+        self.push(value, vec![g.batch, g.c, g.oh(), g.ow()], Op::MaxPool2d { x, g, relu: false }, &[x])
+    }
+
+    /// relu(max_pool2d(x)) as one op: relu(pool(x)) = pool(relu(x)), with a quarter of
+    /// the ReLUs and one pass over the values instead of two.
+    pub fn max_pool2d_relu(&mut self, x: Var, k: usize, stride: usize) -> Var {
+        let g = self.pool_geometry(x, k, stride);
+        let value = self.backend.max_pool2d_relu(self.value(x), g);
+        self.push(value, vec![g.batch, g.c, g.oh(), g.ow()], Op::MaxPool2d { x, g, relu: true }, &[x])
     }
 
     pub fn avg_pool2d(&mut self, x: Var, k: usize, stride: usize) -> Var {
@@ -416,7 +426,16 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                         send(*b, be.sum_channels(dy, ch));
                     }
                 }
-                Op::MaxPool2d { x, g } => send(*x, be.max_pool2d_grad(self.value(*x), dy, *g)),
+                Op::MaxPool2d { x, g, relu: false } => send(*x, be.max_pool2d_grad(self.value(*x), dy, *g)),
+                // The ReLU's rule as for `Op::Map` above, then the pool's.
+                Op::MaxPool2d { x, g, relu: true } => {
+                    let dx = match relu {
+                        ReluRule::Gradient => be.max_pool2d_relu_grad(self.value(*x), dy, *g),
+                        ReluRule::Deconvnet => be.max_pool2d_grad(self.value(*x), &be.map(Map::Relu, dy), *g),
+                        ReluRule::Guided => be.max_pool2d_relu_grad(self.value(*x), &be.map(Map::Relu, dy), *g),
+                    };
+                    send(*x, dx);
+                }
                 Op::AvgPool2d { x, g } => send(*x, be.avg_pool2d_grad(dy, *g)),
                 Op::AddChannels { x, v, g } => {
                     if self.nodes[v.0].needs_grad {

@@ -254,7 +254,9 @@ fn first_maximum<T: Element>(best: T, v: T) -> T {
     }
 }
 
-pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
+/// The max-pool, then ReLU where `relu`: relu(max(window)) in one pass.
+pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d, relu: bool) -> Vec<T> {
+    let floor = |v: T| if relu { super::elementwise::relu(v) } else { v };
     if g.k == 2 && g.stride == 2 {
         let (oh, ow) = (g.oh(), g.ow());
         let mut y = vec![T::zero(); g.batch * g.c * oh * ow];
@@ -267,16 +269,21 @@ pub fn max_pool2d<T: Element>(x: &[T], g: Pool2d) -> Vec<T> {
                 for (ox, out) in yrow.iter_mut().enumerate() {
                     let best = first_maximum(r0[2 * ox], r0[2 * ox + 1]);
                     let best = first_maximum(best, r1[2 * ox]);
-                    *out = first_maximum(best, r1[2 * ox + 1]);
+                    *out = floor(first_maximum(best, r1[2 * ox + 1]));
                 }
             }
         });
         return y;
     }
-    pool_windows(x, g, |window| window.next().map_or(T::neg_infinity(), |first| window.fold(first, first_maximum)))
+    pool_windows(x, g, |window| {
+        floor(window.next().map_or(T::neg_infinity(), |first| window.fold(first, first_maximum)))
+    })
 }
 
-pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
+/// dx for dy through the max-pool, and first through its ReLU where `relu`: the
+/// gradient goes to the winner where the pooled value is positive, else +0.0 does (as
+/// ReLU's gradient and then the pool's would send it).
+pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d, relu: bool) -> Vec<T> {
     let (oh, ow) = (g.oh(), g.ow());
     let mut dx = vec![T::zero(); x.len()];
     if g.k == 2 && g.stride == 2 {
@@ -294,8 +301,11 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
                     let to_b = b > a;
                     let best = if to_b { b } else { a };
                     let to_c = c > best;
-                    let to_d = d > if to_c { c } else { best };
+                    let best = if to_c { c } else { best };
+                    let to_d = d > best;
+                    let best = if to_d { d } else { best };
                     let grad = dyp[oy * ow + ox];
+                    let grad = if relu && !(best > T::zero()) { T::zero() } else { grad };
                     let pick = |win: bool| if win { grad } else { T::zero() };
                     dxp[i0] = pick(!(to_b || to_c || to_d));
                     dxp[i0 + 1] = pick(to_b && !to_c && !to_d);
@@ -321,7 +331,9 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d) -> Vec<T> {
                         }
                     }
                 }
-                dxp[at] = dxp[at] + dyp[oy * ow + ox];
+                let grad = dyp[oy * ow + ox];
+                let grad = if relu && !(xp[at] > T::zero()) { T::zero() } else { grad };
+                dxp[at] = dxp[at] + grad;
             }
         }
     });
@@ -437,9 +449,35 @@ mod tests {
     fn pooling_matches_hand_computed_values() {
         let x: Vec<f64> = vec![1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 8.0, 1.0, 0.0, 1.0, 2.0, 2.0, 9.0, 0.0, 3.0, 7.0];
         let g = Pool2d { batch: 1, c: 1, h: 4, w: 4, k: 2, stride: 2 };
-        assert_eq!(max_pool2d(&x, g), vec![5.0, 8.0, 9.0, 7.0]);
+        assert_eq!(max_pool2d(&x, g, false), vec![5.0, 8.0, 9.0, 7.0]);
         assert_eq!(avg_pool2d(&x, g), vec![13.0 / 4.0, 11.0 / 4.0, 10.0 / 4.0, 14.0 / 4.0]);
-        let dx = max_pool2d_grad(&x, &[1.0, 2.0, 3.0, 4.0], g);
+        let dx = max_pool2d_grad(&x, &[1.0, 2.0, 3.0, 4.0], g, false);
         assert_eq!(dx, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 4.0]);
+    }
+
+    /// With its ReLU a window whose maximum is not positive gives +0.0 and sends no
+    /// gradient; the others are the plain pool's. For 2×2 windows and overlapping 3×3.
+    #[test]
+    fn pooling_with_relu_zeroes_the_windows_without_a_positive_maximum() {
+        let x: Vec<f64> =
+            vec![-1.0, -5.0, 2.0, 0.0, -3.0, -4.0, 8.0, 1.0, 0.0, -0.0, 2.0, 2.0, -0.0, 0.0, 3.0, f64::NAN];
+        let g = Pool2d { batch: 1, c: 1, h: 4, w: 4, k: 2, stride: 2 };
+        let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(max_pool2d(&x, g, true)), bits(vec![0.0, 8.0, 0.0, 3.0]));
+        let dx = max_pool2d_grad(&x, &[1.0, 2.0, 3.0, 4.0], g, true);
+        assert_eq!(
+            bits(dx),
+            bits(vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0])
+        );
+        let g = Pool2d { batch: 1, c: 1, h: 4, w: 4, k: 3, stride: 1 };
+        assert_eq!(max_pool2d(&x, g, false), vec![8.0, 8.0, 8.0, 8.0]);
+        let y = [-1.0, 0.5, 2.0, -0.5];
+        let dx = max_pool2d_grad(&x, &y, g, true);
+        let mut want = vec![0.0; 16];
+        want[6] = y.iter().sum();
+        assert_eq!(dx, want);
+        let neg: Vec<f64> = x.iter().map(|v| -v.abs() - 1.0).collect();
+        assert_eq!(bits(max_pool2d(&neg, g, true)), bits(vec![0.0; 4]));
+        assert_eq!(bits(max_pool2d_grad(&neg, &y, g, true)), bits(vec![0.0; 16]));
     }
 }

@@ -37,6 +37,17 @@ fn copied_then<T: Element>(src: &[T], f: impl Fn(usize, &mut [T]) + Sync) -> Vec
     out
 }
 
+/// ReLU's value, the one rule of every path and of a max-pool with its ReLU (conv.rs): v where
+/// v > 0, else +0.0 (a NaN and −0.0 included, which `max(v, 0)` leaves to the compiler).
+#[inline(always)]
+pub(crate) fn relu<T: Element>(v: T) -> T {
+    if v > T::zero() {
+        v
+    } else {
+        T::zero()
+    }
+}
+
 pub fn map<T: Element>(f: Map, x: &[T]) -> Vec<T> {
     copied_then(x, |_, c| map_in_place(f, c))
 }
@@ -53,7 +64,7 @@ fn map_in_place<T: Element>(f: Map, c: &mut [T]) {
             T::exp_in_place(c);
             c.iter_mut().for_each(|v| *v = two / (one + *v) - one);
         }
-        Map::Relu => c.iter_mut().for_each(|v| *v = v.max(T::zero())),
+        Map::Relu => c.iter_mut().for_each(|v| *v = relu(*v)),
         Map::LeakyRelu(a) => {
             let a = T::from_f64(a);
             c.iter_mut().for_each(|v| *v = if *v > T::zero() { *v } else { a * *v });

@@ -37,12 +37,12 @@ pub trait CpuKernels: Element {
     fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: Conv2d, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
-    /// The 2×2, stride-2 max-pool and its gradient (AVX-512 or AVX2; the same bits as
-    /// conv.rs).
-    fn fast_max_pool2d(_x: &[Self], _g: Pool2d, _path: CpuPath) -> Option<Vec<Self>> {
+    /// The 2×2, stride-2 max-pool (then ReLU where `relu`) and its gradient (AVX-512 or
+    /// AVX2; the same bits as conv.rs).
+    fn fast_max_pool2d(_x: &[Self], _g: Pool2d, _relu: bool, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
-    fn fast_max_pool2d_grad(_x: &[Self], _dy: &[Self], _g: Pool2d, _path: CpuPath) -> Option<Vec<Self>> {
+    fn fast_max_pool2d_grad(_x: &[Self], _dy: &[Self], _g: Pool2d, _relu: bool, _path: CpuPath) -> Option<Vec<Self>> {
         None
     }
     /// C = op(A)·op(B) for tiny dense layers, several rows per vector; false leaves `c`
@@ -72,11 +72,11 @@ impl CpuKernels for f32 {
     fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
         weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g, path))
     }
-    fn fast_max_pool2d(x: &[Self], g: Pool2d, path: CpuPath) -> Option<Vec<Self>> {
-        pool2x2::supported(&g, path).then(|| pool2x2::max_pool(x, g, path))
+    fn fast_max_pool2d(x: &[Self], g: Pool2d, relu: bool, path: CpuPath) -> Option<Vec<Self>> {
+        pool2x2::supported(&g, path).then(|| pool2x2::max_pool(x, g, relu, path))
     }
-    fn fast_max_pool2d_grad(x: &[Self], dy: &[Self], g: Pool2d, path: CpuPath) -> Option<Vec<Self>> {
-        pool2x2::supported(&g, path).then(|| pool2x2::max_pool_grad(x, dy, g, path))
+    fn fast_max_pool2d_grad(x: &[Self], dy: &[Self], g: Pool2d, relu: bool, path: CpuPath) -> Option<Vec<Self>> {
+        pool2x2::supported(&g, path).then(|| pool2x2::max_pool_grad(x, dy, g, relu, path))
     }
     fn narrow_matmul(a: &[Self], b: &[Self], d: MatMul, c: &mut [Self], path: CpuPath) -> bool {
         narrow_gemm::try_matmul(a, b, d, c, path)

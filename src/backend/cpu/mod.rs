@@ -204,20 +204,16 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
         conv::conv2d_grad_weight(x, dy, g)
     }
     fn max_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
-        if let Some(y) = T::fast_max_pool2d(x, g, self.path) {
-            note(Family::Pool2x2, Kernel::of(self.path));
-            return y;
-        }
-        note_portable_pool(g);
-        conv::max_pool2d(x, g)
+        max_pool(x, g, false, self.path)
     }
     fn max_pool2d_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
-        if let Some(dx) = T::fast_max_pool2d_grad(x, dy, g, self.path) {
-            note(Family::Pool2x2, Kernel::of(self.path));
-            return dx;
-        }
-        note_portable_pool(g);
-        conv::max_pool2d_grad(x, dy, g)
+        max_pool_grad(x, dy, g, false, self.path)
+    }
+    fn max_pool2d_relu(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
+        max_pool(x, g, true, self.path)
+    }
+    fn max_pool2d_relu_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
+        max_pool_grad(x, dy, g, true, self.path)
     }
     fn avg_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         conv::avg_pool2d(x, g)
@@ -285,6 +281,26 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
             }
         }
     }
+}
+
+/// The max-pool (then ReLU where `relu`) by the 2×2 kernel where the path has it.
+fn max_pool<T: CpuKernels>(x: &[T], g: Pool2d, relu: bool, path: CpuPath) -> Vec<T> {
+    if let Some(y) = T::fast_max_pool2d(x, g, relu, path) {
+        note(Family::Pool2x2, Kernel::of(path));
+        return y;
+    }
+    note_portable_pool(g);
+    conv::max_pool2d(x, g, relu)
+}
+
+/// dx of `max_pool` for dy.
+fn max_pool_grad<T: CpuKernels>(x: &[T], dy: &[T], g: Pool2d, relu: bool, path: CpuPath) -> Vec<T> {
+    if let Some(dx) = T::fast_max_pool2d_grad(x, dy, g, relu, path) {
+        note(Family::Pool2x2, Kernel::of(path));
+        return dx;
+    }
+    note_portable_pool(g);
+    conv::max_pool2d_grad(x, dy, g, relu)
 }
 
 /// A max-pool that the 2×2 kernel could have taken, had the path allowed, counts as the

@@ -7,8 +7,8 @@
 //! comparison here is bit for bit.
 
 use super::path::CpuPath;
-use super::{conv, CpuBackend};
-use crate::backend::{Backend, Conv2d, MatMul, Pool2d};
+use super::{conv, elementwise, CpuBackend};
+use crate::backend::{Backend, Conv2d, Map, MatMul, Pool2d};
 
 /// The path a test of it needs, checked: a build whose cfg says this CPU has the path,
 /// running on one that lacks it (a target folder copied between machines), fails here
@@ -171,9 +171,17 @@ fn max_pool_2x2(path: CpuPath) {
             }
         }
         let dy = with_zeros(g.batch * g.c * g.oh() * g.ow(), 81 + i as u64);
-        same_bits(&format!("max-pool {g:?}"), path, &conv::max_pool2d(&x, g), |be| be.max_pool2d(&x, g));
-        let want = conv::max_pool2d_grad(&x, &dy, g);
+        let pooled = conv::max_pool2d(&x, g, false);
+        same_bits(&format!("max-pool {g:?}"), path, &pooled, |be| be.max_pool2d(&x, g));
+        let want = conv::max_pool2d_grad(&x, &dy, g, false);
         same_bits(&format!("max-pool gradient {g:?}"), path, &want, |be| be.max_pool2d_grad(&x, &dy, g));
+        // The fused ReLU is the ReLU map after the pool, and its gradient the map's
+        // gradient then the pool's.
+        let relu = elementwise::map(Map::Relu, &pooled);
+        same_bits(&format!("max-pool + ReLU {g:?}"), path, &relu, |be| be.max_pool2d_relu(&x, g));
+        let through_relu = elementwise::map_grad(Map::Relu, &pooled, &relu, &dy);
+        let want = conv::max_pool2d_grad(&x, &through_relu, g, false);
+        same_bits(&format!("max-pool + ReLU gradient {g:?}"), path, &want, |be| be.max_pool2d_relu_grad(&x, &dy, g));
         let want = conv::avg_pool2d(&x, g);
         same_bits(&format!("avg-pool {g:?}"), path, &want, |be| be.avg_pool2d(&x, g));
         let want = conv::avg_pool2d_grad(&dy, g);

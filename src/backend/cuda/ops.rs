@@ -19,8 +19,10 @@ const fn op(name: &'static str, file: &'static str, used_by: &'static [&'static 
 
 pub const KERNELS: &[KernelOp] = &[
     op("filled", "elementwise.cu", &["filled"]),
-    op("map", "elementwise.cu", &["map"]),
-    op("map_grad", "elementwise.cu", &["map_grad"]),
+    // The fused max-pool + ReLU is the trait's composition on CUDA: the pool, then the
+    // map (or the map's gradient, then the pool's).
+    op("map", "elementwise.cu", &["map", "max_pool2d_relu"]),
+    op("map_grad", "elementwise.cu", &["map_grad", "max_pool2d_relu_grad"]),
     op("zip", "elementwise.cu", &["zip"]),
     op("add_assign", "elementwise.cu", &["add_assign"]),
     op("add_row", "elementwise.cu", &["add_row"]),
@@ -38,8 +40,8 @@ pub const KERNELS: &[KernelOp] = &[
     op("loss_sum", "softmax_loss.cu", &["loss"]),
     op("im2col", "conv.cu", &["conv2d", "conv2d_grad_weight"]),
     op("col2im", "conv.cu", &["conv2d_grad_input"]),
-    op("max_pool2d", "pool.cu", &["max_pool2d"]),
-    op("max_pool2d_grad", "pool.cu", &["max_pool2d_grad"]),
+    op("max_pool2d", "pool.cu", &["max_pool2d", "max_pool2d_relu", "max_pool2d_relu_grad"]),
+    op("max_pool2d_grad", "pool.cu", &["max_pool2d_grad", "max_pool2d_relu_grad"]),
     op("avg_pool2d", "pool.cu", &["avg_pool2d"]),
     op("avg_pool2d_grad", "pool.cu", &["avg_pool2d_grad"]),
     op("batch_norm", "batchnorm.cu", &["batch_norm"]),

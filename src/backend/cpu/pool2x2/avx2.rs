@@ -71,11 +71,23 @@ fn scan(a: __m256, b: __m256, c: __m256, d: __m256) -> ([__m256; 3], __m256) {
     ([to_b, to_c, to_d], _mm256_blendv_ps(best, d, to_d))
 }
 
+/// The lanes where ReLU passes a value on (v > 0; false on a NaN): all unless `relu`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn passes(best: __m256, relu: bool) -> __m256 {
+    if relu {
+        _mm256_cmp_ps::<_CMP_GT_OQ>(best, _mm256_setzero_ps())
+    } else {
+        _mm256_castsi256_ps(_mm256_set1_epi32(-1))
+    }
+}
+
 /// # Safety
 /// The CPU has AVX2; h and w are even; `x` holds h·w values and `y` oh·ow.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
+pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d, relu: bool) {
     let (oh, ow, w) = (g.oh(), g.ow(), g.w);
     for oy in 0..oh {
         for ox0 in (0..ow).step_by(LANES) {
@@ -86,7 +98,9 @@ pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
             unsafe {
                 let (a, b) = corners(x.as_ptr().add(2 * oy * w + 2 * ox0), count);
                 let (c, d) = corners(x.as_ptr().add((2 * oy + 1) * w + 2 * ox0), count);
-                let best = swap_middle(scan(a, b, c, d).1);
+                let best = scan(a, b, c, d).1;
+                // +0.0 where ReLU stops the value.
+                let best = swap_middle(_mm256_and_ps(passes(best, relu), best));
                 let dst = y.as_mut_ptr().add(oy * ow + ox0);
                 store_first(dst, count, best)
             }
@@ -99,7 +113,7 @@ pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
 /// points at h·w writable values (all of which this writes).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
+pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d, relu: bool) {
     let (oh, ow, w) = (g.oh(), g.ow(), g.w);
     for oy in 0..oh {
         let rows = [2 * oy * w, (2 * oy + 1) * w];
@@ -116,7 +130,9 @@ pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d)
                     _mm256_maskload_ps(src, first_lanes(count))
                 })
             };
-            let ([to_b, to_c, to_d], _) = scan(a, b, c, d);
+            let ([to_b, to_c, to_d], best) = scan(a, b, c, d);
+            // +0.0 where ReLU stopped the value.
+            let grad = _mm256_and_ps(passes(best, relu), grad);
             // The winner: d where the scan moved to d, else c where it moved to c, else
             // b where it moved to b, else a. `andnot(m, g)` keeps g where m is clear.
             let win_d = _mm256_and_ps(to_d, grad);

@@ -41,32 +41,35 @@ unsafe fn corners(src: *const f32, count: usize, left: __m512i, right: __m512i) 
 }
 
 /// The masks of the first-maximum scan a → b → c → d: where it moves to b, to c, to d
-/// (each strictly greater than the best so far; false on a NaN either side).
+/// (each strictly greater than the best so far; false on a NaN either side), and the
+/// first maximum's value.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn moves(a: __m512, b: __m512, c: __m512, d: __m512) -> (__mmask16, __mmask16, __mmask16) {
+fn scan(a: __m512, b: __m512, c: __m512, d: __m512) -> ([__mmask16; 3], __m512) {
     let to_b = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a);
     let best = _mm512_mask_blend_ps(to_b, a, b);
     let to_c = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(c, best);
     let best = _mm512_mask_blend_ps(to_c, best, c);
     let to_d = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, best);
-    (to_b, to_c, to_d)
+    ([to_b, to_c, to_d], _mm512_mask_blend_ps(to_d, best, d))
 }
 
-/// The first maximum's value per window.
+/// Where ReLU passes a value on (v > 0; false on a NaN): all lanes unless `relu`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn first_maximum(a: __m512, b: __m512, c: __m512, d: __m512) -> __m512 {
-    let best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(b, a), a, b);
-    let best = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(c, best), best, c);
-    _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, best), best, d)
+fn passes(best: __m512, relu: bool) -> __mmask16 {
+    if relu {
+        _mm512_cmp_ps_mask::<_CMP_GT_OQ>(best, _mm512_setzero_ps())
+    } else {
+        u16::MAX
+    }
 }
 
 /// # Safety
 /// The CPU has AVX-512F; h and w are even; `x` holds h·w values and `y` oh·ow.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
+pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d, relu: bool) {
     let (oh, ow, w) = (g.oh(), g.ow(), g.w);
     let [left, right, _, _] = corner_indices();
     for oy in 0..oh {
@@ -78,7 +81,9 @@ pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
             unsafe {
                 let (a, b) = corners(x.as_ptr().add(2 * oy * w + 2 * ox0), count, left, right);
                 let (c, d) = corners(x.as_ptr().add((2 * oy + 1) * w + 2 * ox0), count, left, right);
-                let best = first_maximum(a, b, c, d);
+                let best = scan(a, b, c, d).1;
+                // +0.0 where ReLU stops the value.
+                let best = _mm512_maskz_mov_ps(passes(best, relu), best);
                 _mm512_mask_storeu_ps(y.as_mut_ptr().add(oy * ow + ox0), first_lanes(count), best);
             }
         }
@@ -90,7 +95,7 @@ pub(super) unsafe fn plane_max(x: &[f32], y: &mut [f32], g: &Pool2d) {
 /// points at h·w writable values (all of which this writes).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d) {
+pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d, relu: bool) {
     let (oh, ow, w) = (g.oh(), g.ow(), g.w);
     let [left, right, low_half, high_half] = corner_indices();
     for oy in 0..oh {
@@ -101,8 +106,10 @@ pub(super) unsafe fn plane_grad(x: &[f32], dy: &[f32], dx: *mut f32, g: &Pool2d)
             // SAFETY: 2·count values from column 2·ox0 of each row lie inside the plane
             // (2·(ox0 + count) ≤ w), and count gradients from (oy, ox0) inside dy.
             let [(a, b), (c, d)] = rows.map(|r| unsafe { corners(x.as_ptr().add(r + 2 * ox0), count, left, right) });
-            let grad = unsafe { _mm512_maskz_loadu_ps(first_lanes(count), dy.as_ptr().add(oy * ow + ox0)) };
-            let (to_b, to_c, to_d) = moves(a, b, c, d);
+            let ([to_b, to_c, to_d], best) = scan(a, b, c, d);
+            // +0.0 where ReLU stopped the value.
+            let pass = first_lanes(count) & passes(best, relu);
+            let grad = unsafe { _mm512_maskz_loadu_ps(pass, dy.as_ptr().add(oy * ow + ox0)) };
             let (win_d, win_c) = (to_d, to_c & !to_d);
             let win_b = to_b & !to_c & !to_d;
             let win_a = !(to_b | to_c | to_d);

@@ -28,8 +28,8 @@ pub fn supported(g: &Pool2d, path: CpuPath) -> bool {
     cfg!(target_arch = "x86_64") && fits(g) && (path.avx512() || path.avx2())
 }
 
-/// The pooled values; call only where `supported(&g, path)`.
-pub fn max_pool(x: &[f32], g: Pool2d, path: CpuPath) -> Vec<f32> {
+/// The pooled values, through ReLU where `relu`; call only where `supported(&g, path)`.
+pub fn max_pool(x: &[f32], g: Pool2d, relu: bool, path: CpuPath) -> Vec<f32> {
     assert!(supported(&g, path), "2×2 max-pool on an unsupported geometry or CPU path");
     let (plane, out_plane) = (g.h * g.w, g.oh() * g.ow());
     assert_eq!(x.len(), g.batch * g.c * plane, "max-pool: x has the wrong length");
@@ -42,17 +42,17 @@ pub fn max_pool(x: &[f32], g: Pool2d, path: CpuPath) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
         unsafe {
             if wide {
-                avx512::plane_max(xp, yp, &g)
+                avx512::plane_max(xp, yp, &g, relu)
             } else {
-                avx2::plane_max(xp, yp, &g)
+                avx2::plane_max(xp, yp, &g, relu)
             }
         };
     });
     y
 }
 
-/// dx for dy; call only where `supported(&g, path)`.
-pub fn max_pool_grad(x: &[f32], dy: &[f32], g: Pool2d, path: CpuPath) -> Vec<f32> {
+/// dx for dy, through the ReLU first where `relu`; call only where `supported(&g, path)`.
+pub fn max_pool_grad(x: &[f32], dy: &[f32], g: Pool2d, relu: bool, path: CpuPath) -> Vec<f32> {
     assert!(supported(&g, path), "2×2 max-pool gradient on an unsupported geometry or CPU path");
     let (plane, out_plane) = (g.h * g.w, g.oh() * g.ow());
     assert_eq!(x.len(), g.batch * g.c * plane, "max-pool gradient: x has the wrong length");
@@ -68,9 +68,9 @@ pub fn max_pool_grad(x: &[f32], dy: &[f32], g: Pool2d, path: CpuPath) -> Vec<f32
             unsafe {
                 let dxp = dxp.as_mut_ptr().cast::<f32>();
                 if wide {
-                    avx512::plane_grad(xp, dyp, dxp, &g)
+                    avx512::plane_grad(xp, dyp, dxp, &g, relu)
                 } else {
-                    avx2::plane_grad(xp, dyp, dxp, &g)
+                    avx2::plane_grad(xp, dyp, dxp, &g, relu)
                 }
             };
         },
@@ -103,7 +103,7 @@ mod tests {
         ];
         for g in shapes {
             assert!(supported(&g, path), "{g:?}");
-            for salt in [0, 1, 2] {
+            for (salt, relu) in [0, 1, 2].into_iter().flat_map(|salt| [(salt, false), (salt, true)]) {
                 // Few distinct values, so windows hold ties and the first-maximum rule
                 // matters, and ±0 ties, NaN in every corner and ±∞.
                 let x: Vec<f32> = (0..g.batch * g.c * g.h * g.w)
@@ -120,10 +120,11 @@ mod tests {
                     .map(|i| if i % 7 == 3 { -0.0 } else { i as f32 - 7.5 })
                     .collect();
                 let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
-                let want = super::super::conv::max_pool2d(&x, g);
-                assert_eq!(bits(max_pool(&x, g, path)), bits(want), "{g:?} on {path}, salt {salt}");
-                let want = super::super::conv::max_pool2d_grad(&x, &dy, g);
-                assert_eq!(bits(max_pool_grad(&x, &dy, g, path)), bits(want), "{g:?} on {path}, salt {salt}");
+                let want = super::super::conv::max_pool2d(&x, g, relu);
+                let at = format!("{g:?} on {path}, salt {salt}, relu {relu}");
+                assert_eq!(bits(max_pool(&x, g, relu, path)), bits(want), "{at}");
+                let want = super::super::conv::max_pool2d_grad(&x, &dy, g, relu);
+                assert_eq!(bits(max_pool_grad(&x, &dy, g, relu, path)), bits(want), "{at}");
             }
         }
     }
