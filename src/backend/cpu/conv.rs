@@ -305,7 +305,7 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d, relu: bool) -> 
                     let to_d = d > best;
                     let best = if to_d { d } else { best };
                     let grad = dyp[oy * ow + ox];
-                    let grad = if relu && !(best > T::zero()) { T::zero() } else { grad };
+                    let grad = if !relu || best > T::zero() { grad } else { T::zero() };
                     let pick = |win: bool| if win { grad } else { T::zero() };
                     dxp[i0] = pick(!(to_b || to_c || to_d));
                     dxp[i0 + 1] = pick(to_b && !to_c && !to_d);
@@ -332,7 +332,7 @@ pub fn max_pool2d_grad<T: Element>(x: &[T], dy: &[T], g: Pool2d, relu: bool) -> 
                     }
                 }
                 let grad = dyp[oy * ow + ox];
-                let grad = if relu && !(xp[at] > T::zero()) { T::zero() } else { grad };
+                let grad = if !relu || xp[at] > T::zero() { grad } else { T::zero() };
                 dxp[at] = dxp[at] + grad;
             }
         }
