@@ -104,7 +104,9 @@ enum Op<Buf> {
 }
 
 struct Node<Buf> {
-    value: Buf,
+    /// None for a reshape, which shares its input's value (read through `Tape::value`):
+    /// a flatten costs no copy of the activations.
+    value: Option<Buf>,
     shape: Vec<usize>,
     op: Op<Buf>,
     needs_grad: bool,
@@ -135,25 +137,35 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
 
     fn push(&mut self, value: B::Buf, shape: Vec<usize>, op: Op<B::Buf>, inputs: &[Var]) -> Var {
         let needs_grad = inputs.iter().any(|v| self.nodes[v.0].needs_grad);
-        self.nodes.push(Node { value, shape, op, needs_grad });
+        self.nodes.push(Node { value: Some(value), shape, op, needs_grad });
         Var(self.nodes.len() - 1)
     }
 
     /// A value from outside the tape: data, a parameter, a target.
     pub fn leaf(&mut self, value: B::Buf, shape: Vec<usize>, needs_grad: bool) -> Var {
         debug_assert_eq!(self.backend.len(&value), shape.iter().product::<usize>());
-        self.nodes.push(Node { value, shape, op: Op::Leaf, needs_grad });
+        self.nodes.push(Node { value: Some(value), shape, op: Op::Leaf, needs_grad });
         Var(self.nodes.len() - 1)
     }
 
     /// Ends the tape, handing back `v`'s value: the training loop lends its full-batch
     /// input to each step's tape this way instead of copying it every step.
     pub fn into_value(mut self, v: Var) -> B::Buf {
-        self.nodes.swap_remove(v.0).value
+        let owner = self.owner(v);
+        self.nodes.swap_remove(owner).value.expect("`owner` finds a node that holds its value")
     }
 
     pub fn value(&self, v: Var) -> &B::Buf {
-        &self.nodes[v.0].value
+        self.nodes[self.owner(v)].value.as_ref().expect("`owner` finds a node that holds its value")
+    }
+
+    /// The node that holds v's value: v itself, or for a reshape its input's owner.
+    fn owner(&self, v: Var) -> usize {
+        let mut i = v.0;
+        while let (None, Op::Reshape { x }) = (&self.nodes[i].value, &self.nodes[i].op) {
+            i = x.0;
+        }
+        i
     }
 
     pub fn shape(&self, v: Var) -> &[usize] {
@@ -302,13 +314,15 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
 
     /// The same values with another shape (flatten).
     pub fn reshape(&mut self, x: Var, shape: Vec<usize>) -> Var {
-        let value = self.backend.copy(self.value(x));
-        self.push(value, shape, Op::Reshape { x }, &[x])
+        debug_assert_eq!(self.backend.len(self.value(x)), shape.iter().product::<usize>());
+        let needs_grad = self.nodes[x.0].needs_grad;
+        self.nodes.push(Node { value: None, shape, op: Op::Reshape { x }, needs_grad });
+        Var(self.nodes.len() - 1)
     }
 
     /// Gradients of the scalar `root` with respect to every value that needs one.
     pub fn backward(&self, root: Var) -> Grads<B::Buf> {
-        let root_len = self.backend.len(&self.nodes[root.0].value);
+        let root_len = self.backend.len(self.value(root));
         self.backward_seeded(root, self.backend.filled(root_len, 1.0), ReluRule::Gradient)
     }
 
@@ -317,7 +331,7 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn backward_seeded(&self, root: Var, seed: B::Buf, relu: ReluRule) -> Grads<B::Buf> {
         let be = self.backend;
         let mut grads: Vec<Option<B::Buf>> = (0..self.nodes.len()).map(|_| None).collect();
-        assert_eq!(be.len(&seed), be.len(&self.nodes[root.0].value), "a seed has its root's length");
+        assert_eq!(be.len(&seed), be.len(self.value(root)), "a seed has its root's length");
         grads[root.0] = Some(seed);
         for i in (0..=root.0).rev() {
             let node = &self.nodes[i];
@@ -372,13 +386,13 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                 Op::Map { x, f: Map::Relu } if relu != ReluRule::Gradient => {
                     let positive = be.map(Map::Relu, dy);
                     let dx = match relu {
-                        ReluRule::Guided => be.map_grad(Map::Relu, self.value(*x), &node.value, &positive),
+                        ReluRule::Guided => be.map_grad(Map::Relu, self.value(*x), self.value(Var(i)), &positive),
                         _ => positive,
                     };
                     send(*x, dx);
                 }
                 Op::Map { x, f } => {
-                    let dx = be.map_grad(*f, self.value(*x), &node.value, dy);
+                    let dx = be.map_grad(*f, self.value(*x), self.value(Var(i)), dy);
                     send(*x, dx);
                 }
                 Op::Zip { a, b, f } => match f {
@@ -397,7 +411,7 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                 },
                 Op::Softmax { x } => {
                     let (_, cols) = rows_cols(&node.shape);
-                    send(*x, be.softmax_rows_grad(&node.value, dy, cols));
+                    send(*x, be.softmax_rows_grad(self.value(Var(i)), dy, cols));
                 }
                 Op::Concat { parts } => {
                     let (_, total) = rows_cols(&node.shape);
@@ -521,5 +535,30 @@ mod relu_rules {
                 assert!((g - w).abs() < 1e-15, "{rule:?}: {g} vs {w}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod reshape {
+    use super::Tape;
+    use crate::backend::{CpuBackend, Map};
+
+    /// A reshape reads its input's buffer (no copy), through a chain of reshapes too,
+    /// and passes the gradient back unchanged.
+    #[test]
+    fn a_reshape_shares_its_inputs_value_and_passes_the_gradient_back() {
+        let be = CpuBackend::new();
+        let mut tape = Tape::<f64, CpuBackend>::new(&be);
+        let x = tape.leaf(vec![1.0, -2.0, 3.0, 0.5, 4.0, -1.0], vec![2, 3], true);
+        let sq = tape.map(Map::Square, x);
+        let flat = tape.reshape(sq, vec![6]);
+        let back = tape.reshape(flat, vec![3, 2]);
+        assert!(std::ptr::eq(tape.value(back), tape.value(sq)), "the reshapes hold no copy");
+        assert_eq!(tape.shape(back), &[3, 2]);
+        assert_eq!(tape.value(back), &vec![1.0, 4.0, 9.0, 0.25, 16.0, 1.0]);
+        let total = tape.sum_all(back);
+        let grads = tape.backward(total);
+        assert_eq!(grads.get(x), Some(&vec![2.0, -4.0, 6.0, 1.0, 8.0, -2.0]));
+        assert_eq!(tape.into_value(back), vec![1.0, 4.0, 9.0, 0.25, 16.0, 1.0]);
     }
 }
