@@ -28,12 +28,17 @@ extra=()
 # drifts over minutes one pair can land in a slow minute for one side, so the ratio
 # reported is the median of the pairs' ratios, with their range.
 rounds=${ROUNDS:-3}
+case "$rounds" in
+  ''|*[!0-9]*|0) echo "ROUNDS must be a whole number of at least 1, not '$rounds'" >&2; exit 2 ;;
+esac
+# No figures of an earlier run stay to be summarised as this one's.
+rm -f "$out/runner_cnn$suffix.json" "$out/torch_cnn$suffix.json"
 : > "$results/ours.jsonl"
 : > "$results/theirs.jsonl"
 torch_ok=1
 for round in $(seq "$rounds"); do
   rm -rf "$results/run"
-  /usr/bin/time -f "%M" -o "$results/rss" ./target/release/runner run "$spec" --quiet --results "$results/run" "${extra[@]}" > "$results/dir"
+  /usr/bin/time -f "%M" -o "$results/rss" ./target/release/runner run "$spec" --quiet --results "$results/run" ${extra[@]+"${extra[@]}"} > "$results/dir"
   dir=$(tail -1 "$results/dir")
   python3 - "$dir/manifest.json" "$results/rss" "$cpu_model" >> "$results/ours.jsonl" <<'PY'
 import json, sys

@@ -41,7 +41,7 @@ if r:
     def ratio(side, ours, theirs):
         """The median of the rounds' ratios (bench/mnist_cnn.sh pairs each runner run with
         a PyTorch run) and their range; one pair's ratio where rounds were not kept."""
-        rounds = (t or {}).get("ratios", {}).get(side)
+        rounds = ((t or {}).get("ratios") or {}).get(side)
         if not rounds:
             return ours / theirs, ""
         return statistics.median(rounds), f" ({min(rounds):.2f}-{max(rounds):.2f}, {len(rounds)} rounds)"

@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod gradcheck;
+pub mod profile;
 
 use crate::backend::{Backend, Channels, Conv2d, Element, LossKernel, Map, MatMul, Pool2d, Zip};
 
@@ -103,6 +104,43 @@ enum Op<Buf> {
     },
 }
 
+impl<Buf> Op<Buf> {
+    /// The op's kind, as profiles name it.
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::MatMul { .. } => "matmul",
+            Op::AddRow { .. } => "add_row",
+            Op::Map { f, .. } => match f {
+                Map::Identity => "identity",
+                Map::Sigmoid => "sigmoid",
+                Map::Tanh => "tanh",
+                Map::Relu => "relu",
+                Map::LeakyRelu(_) => "leaky_relu",
+                Map::Exp => "exp",
+                Map::Log => "log",
+                Map::Square => "square",
+                Map::AddScalar(_) => "add_scalar",
+                Map::MulScalar(_) => "mul_scalar",
+            },
+            Op::Zip { .. } => "zip",
+            Op::Softmax { .. } => "softmax",
+            Op::Concat { .. } => "concat",
+            Op::SumAll { .. } => "sum",
+            Op::MeanAll { .. } => "mean",
+            Op::Loss { .. } => "loss",
+            Op::Conv2d { .. } => "conv2d",
+            Op::MaxPool2d { relu: false, .. } => "max_pool2d",
+            Op::MaxPool2d { relu: true, .. } => "max_pool2d + relu",
+            Op::AvgPool2d { .. } => "avg_pool2d",
+            Op::AddChannels { .. } => "add_channels",
+            Op::ScaleChannels { .. } => "scale_channels",
+            Op::BatchNorm { .. } => "batch_norm",
+            Op::Reshape { .. } => "reshape",
+        }
+    }
+}
+
 struct Node<Buf> {
     /// None for a reshape, which shares its input's value (read through `Tape::value`):
     /// a flatten costs no copy of the activations.
@@ -137,15 +175,20 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
 
     fn push(&mut self, value: B::Buf, shape: Vec<usize>, op: Op<B::Buf>, inputs: &[Var]) -> Var {
         let needs_grad = inputs.iter().any(|v| self.nodes[v.0].needs_grad);
-        self.nodes.push(Node { value: Some(value), shape, op, needs_grad });
+        self.record(Node { value: Some(value), shape, op, needs_grad })
+    }
+
+    /// Appends a node; with `RUNNER_PROFILE` the time since the last op goes to it.
+    fn record(&mut self, node: Node<B::Buf>) -> Var {
+        profile::lap(|| format!("forward {} {:?}", node.op.name(), node.shape));
+        self.nodes.push(node);
         Var(self.nodes.len() - 1)
     }
 
     /// A value from outside the tape: data, a parameter, a target.
     pub fn leaf(&mut self, value: B::Buf, shape: Vec<usize>, needs_grad: bool) -> Var {
         debug_assert_eq!(self.backend.len(&value), shape.iter().product::<usize>());
-        self.nodes.push(Node { value: Some(value), shape, op: Op::Leaf, needs_grad });
-        Var(self.nodes.len() - 1)
+        self.record(Node { value: Some(value), shape, op: Op::Leaf, needs_grad })
     }
 
     /// Ends the tape, handing back `v`'s value: the training loop lends its full-batch
@@ -266,8 +309,9 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
         self.push(value, vec![g.batch, g.c, g.oh(), g.ow()], Op::MaxPool2d { x, g, relu: false }, &[x])
     }
 
-    /// relu(max_pool2d(x)) as one op: relu(pool(x)) = pool(relu(x)), with a quarter of
-    /// the ReLUs and one pass over the values instead of two.
+    /// relu(max_pool2d(x)) as one op: relu(pool(x)) = pool(relu(x)) for inputs without
+    /// NaN, with fewer ReLUs (a quarter with 2×2 windows) and one pass over the values
+    /// instead of two.
     pub fn max_pool2d_relu(&mut self, x: Var, k: usize, stride: usize) -> Var {
         let g = self.pool_geometry(x, k, stride);
         let value = self.backend.max_pool2d_relu(self.value(x), g);
@@ -316,8 +360,7 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn reshape(&mut self, x: Var, shape: Vec<usize>) -> Var {
         debug_assert_eq!(self.backend.len(self.value(x)), shape.iter().product::<usize>());
         let needs_grad = self.nodes[x.0].needs_grad;
-        self.nodes.push(Node { value: None, shape, op: Op::Reshape { x }, needs_grad });
-        Var(self.nodes.len() - 1)
+        self.record(Node { value: None, shape, op: Op::Reshape { x }, needs_grad })
     }
 
     /// Gradients of the scalar `root` with respect to every value that needs one.
@@ -444,9 +487,11 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                 // The ReLU's rule as for `Op::Map` above, then the pool's.
                 Op::MaxPool2d { x, g, relu: true } => {
                     let dx = match relu {
-                        ReluRule::Gradient => be.max_pool2d_relu_grad(self.value(*x), dy, *g),
+                        ReluRule::Gradient => be.max_pool2d_relu_grad(self.value(*x), self.value(Var(i)), dy, *g),
                         ReluRule::Deconvnet => be.max_pool2d_grad(self.value(*x), &be.map(Map::Relu, dy), *g),
-                        ReluRule::Guided => be.max_pool2d_relu_grad(self.value(*x), &be.map(Map::Relu, dy), *g),
+                        ReluRule::Guided => {
+                            be.max_pool2d_relu_grad(self.value(*x), self.value(Var(i)), &be.map(Map::Relu, dy), *g)
+                        }
                     };
                     send(*x, dx);
                 }
@@ -480,6 +525,7 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     send(*pred, g);
                 }
             }
+            profile::lap(|| format!("backward {} {:?}", node.op.name(), node.shape));
         }
         Grads { grads }
     }
@@ -518,6 +564,37 @@ mod relu_rules {
         assert_eq!(grad(ReluRule::Deconvnet), [2.0, 3.0, 0.0, 0.0]);
         // relu(dy) where x > 0.
         assert_eq!(grad(ReluRule::Guided), [2.0, 0.0, 0.0, 0.0]);
+    }
+
+    /// The fused max-pool + ReLU is the pool, then the ReLU, in value and under every
+    /// rule: on the CPU's fused kernels and on the trait's composition (which the
+    /// failing test backend keeps, as CUDA does), with ties, zeros and negative windows.
+    #[test]
+    fn the_fused_pool_and_relu_are_the_pool_then_the_relu_under_every_rule() {
+        fn run<B: Backend<f32>>(be: &B, fused: bool, rule: ReluRule) -> (Vec<f32>, Vec<f32>) {
+            let x: Vec<f32> = (0..48).map(|i| ((i * 7) % 11) as f32 - 6.0).collect();
+            let dy: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
+            let mut tape = Tape::<f32, B>::new(be);
+            let xv = tape.leaf(be.upload(&x), vec![1, 2, 4, 6], true);
+            let y = if fused {
+                tape.max_pool2d_relu(xv, 2, 2)
+            } else {
+                let pooled = tape.max_pool2d(xv, 2, 2);
+                tape.map(Map::Relu, pooled)
+            };
+            let value = be.download(tape.value(y));
+            let grads = tape.backward_seeded(y, be.upload(&dy), rule);
+            (value, be.download(grads.get(xv).expect("a gradient")))
+        }
+        let cpu = CpuBackend::new();
+        let composed = crate::backend::failing::FailingBackend::after(usize::MAX);
+        for rule in [ReluRule::Gradient, ReluRule::Deconvnet, ReluRule::Guided] {
+            let (value, grad) = run(&cpu, false, rule);
+            assert!(value.contains(&0.0) && value.iter().any(|v| *v > 0.0), "windows of both signs");
+            assert!(grad.iter().any(|g| *g != 0.0), "{rule:?}: some gradient passes");
+            assert_eq!(run(&cpu, true, rule), (value.clone(), grad.clone()), "{rule:?}: the CPU's fused op");
+            assert_eq!(run(&composed, true, rule), (value, grad), "{rule:?}: the trait's composition");
+        }
     }
 
     /// Other maps keep their true gradient under every rule: tanh' = 1 − tanh².

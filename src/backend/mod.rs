@@ -245,16 +245,18 @@ pub trait Backend<T: Element>: Sync {
     /// Routes each dy to the first maximum of its window (recomputed from x).
     fn max_pool2d_grad(&self, x: &Self::Buf, dy: &Self::Buf, g: Pool2d) -> Self::Buf;
     /// relu(max_pool2d(x)): where a ReLU feeds only a max-pool, pooling first gives the
-    /// same values from a quarter of the ReLUs, and one fused pass saves a trip through
-    /// memory. A backend without a fused kernel composes the two.
+    /// same values (for inputs without NaN) from fewer ReLUs (a quarter with 2×2
+    /// windows), and one fused pass saves a trip through memory. A backend without a
+    /// fused kernel composes the two.
     fn max_pool2d_relu(&self, x: &Self::Buf, g: Pool2d) -> Self::Buf {
         self.map(Map::Relu, &self.max_pool2d(x, g))
     }
-    /// dx of relu(max_pool2d(x)) for dy: dy reaches the window's first maximum where
-    /// the pooled value is positive.
-    fn max_pool2d_relu_grad(&self, x: &Self::Buf, dy: &Self::Buf, g: Pool2d) -> Self::Buf {
-        let pooled = self.max_pool2d(x, g);
-        self.max_pool2d_grad(x, &self.map_grad(Map::Relu, &pooled, &pooled, dy), g)
+    /// dx of y = relu(max_pool2d(x)) for dy: dy reaches the window's first maximum where
+    /// the pooled value is positive, which is where y is.
+    fn max_pool2d_relu_grad(&self, x: &Self::Buf, y: &Self::Buf, dy: &Self::Buf, g: Pool2d) -> Self::Buf {
+        // ReLU's gradient reads its input only by `> 0`, and y > 0 exactly where the
+        // pooled value is, so y stands in for it (both of map_grad's x and y).
+        self.max_pool2d_grad(x, &self.map_grad(Map::Relu, y, y, dy), g)
     }
     fn avg_pool2d(&self, x: &Self::Buf, g: Pool2d) -> Self::Buf;
     fn avg_pool2d_grad(&self, dy: &Self::Buf, g: Pool2d) -> Self::Buf;

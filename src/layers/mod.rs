@@ -27,10 +27,12 @@ pub struct Mode<'r> {
     pub dropout: Option<&'r mut StreamRng>,
     /// Apply a ReLU whose only consumer is a max-pool after the pool instead, in one op
     /// with it (`Tape::max_pool2d_relu`): max(relu(x)) = relu(max(x)) with the same
-    /// window choice, so every value and gradient downstream is the same, for a quarter
-    /// of the ReLU work and no pass of its own. The ReLU node's
-    /// own entry in `Forward::nodes` then holds its input, so only passes that read no
-    /// inner node (training steps, scoring) turn it on.
+    /// window choice, so every value and gradient downstream is the same (for inputs
+    /// without NaN: a window that starts with NaN pools to NaN, then 0, where ReLU first
+    /// would keep its maximum), for a quarter of the ReLU work with 2×2 windows and no
+    /// pass of its own. The ReLU node's own entry in `Forward::nodes` then holds its
+    /// input, so only passes that read no inner node (training steps, scoring) turn it
+    /// on.
     pub pool_before_relu: bool,
 }
 

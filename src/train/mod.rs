@@ -16,7 +16,7 @@ pub use observer::{Interrupt, Observer};
 pub use record::{History, Record, Recording, KEPT_RECORDS};
 pub use resume::{parse_optim_name, LoopPosition, Snapshot, Start, OPTIM_PREFIX, PARAM_PREFIX};
 
-use crate::autodiff::Tape;
+use crate::autodiff::{profile, Tape};
 use crate::backend::{Backend, Element};
 use crate::data::{augment, Dataset, Splits};
 use crate::layers::{Mode, Model};
@@ -160,6 +160,7 @@ pub fn train_from<T: Element, B: Backend<T>>(
             history.publish(observer);
         }
         let started = Instant::now();
+        profile::start();
         let in_epoch = step % steps_per_epoch;
         let epoch = step / steps_per_epoch;
         if in_epoch == 0 && t.shuffle && !full_batch {
@@ -180,6 +181,7 @@ pub fn train_from<T: Element, B: Backend<T>>(
                 (be.upload(&to_elements::<T>(&inputs)), Some(tb), idx.len(), Some(tm))
             }
         };
+        profile::lap(|| "batch (inputs and targets)".to_string());
         let target = target.as_ref().unwrap_or(&full_t);
         let mut tape = Tape::new(be);
         let mut shape = vec![rows];
@@ -214,12 +216,14 @@ pub fn train_from<T: Element, B: Backend<T>>(
             history.publish(observer);
         }
         if rec.every.is_some_and(|e| step % e == 0) {
+            profile::pause();
             let pause = Instant::now();
             // A full, ordered batch in eval-equivalent mode is the train split: reuse it.
             let reuse = reuse_forward.then(|| Evaluation { loss: value, outputs: outputs() });
             history.record(be, model, data, rec, &loss, step, epoch, reuse);
             history.publish(observer);
             history.train_seconds -= pause.elapsed().as_secs_f64();
+            profile::start();
         }
         let grads = tape.backward(root);
         let watch =
@@ -247,11 +251,15 @@ pub fn train_from<T: Element, B: Backend<T>>(
         }
         drop(grads);
         if let Some(watch) = watch {
+            profile::pause();
             let pause = Instant::now();
             observer.layers(&watch.after_update(be, model));
             history.train_seconds -= pause.elapsed().as_secs_f64();
+            profile::start();
         }
         model.update_running_stats(be, fwd.batch_stats);
+        profile::lap(|| "update (optimizer, running statistics)".to_string());
+        profile::pause();
         history.train_seconds += started.elapsed().as_secs_f64();
         history.train_samples += rows;
         if rec.per_epoch && (step + 1) % steps_per_epoch == 0 {
@@ -263,6 +271,9 @@ pub fn train_from<T: Element, B: Backend<T>>(
         }
     }
     history.steps = done;
+    if let Some(table) = profile::report() {
+        eprint!("{table}");
+    }
     // The state after the last step run (all of them, or as many as ran before a stop)
     // is recorded unless the epoch record just did.
     let recorded_at_end = rec.per_epoch && done.is_multiple_of(steps_per_epoch) && done > 0;

@@ -83,3 +83,39 @@ fn augmentation_batch_norm_and_dropout_are_the_same_on_one_thread_or_two() {
         files_equal(&one.dir(), &two.dir(), &["metrics.csv", "model.safetensors", "confusion.csv"]);
     }
 }
+
+/// RUNNER_PROFILE prints where the steps' time went, op by op, on stderr, and changes
+/// no file of the run.
+#[test]
+fn a_profiled_run_prints_its_ops_and_writes_the_same_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    let args = [
+        "run",
+        "experiments/mnist_cnn.toml",
+        "--quiet",
+        "--results",
+        results,
+        "--set",
+        "data.n=128",
+        "--set",
+        "data.test_n=64",
+        "--set",
+        "train.epochs=1",
+    ];
+    let plain = runner(&args, &[]);
+    let profiled = runner(&args, &[("RUNNER_PROFILE", "1")]);
+    for o in [&plain, &profiled] {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    assert!(!plain.stderr.contains("RUNNER_PROFILE"), "no table unless asked: {}", plain.stderr);
+    let table = &profiled.stderr;
+    assert!(table.contains("profile (RUNNER_PROFILE):"), "{table}");
+    // 128 images in batches of 64: each op twice, the convolutions and the fused pools
+    // both ways.
+    for op in ["forward conv2d [64, 32, 14, 14]", "backward conv2d [64, 16, 28, 28]", "max_pool2d + relu", "batch"] {
+        let line = table.lines().find(|l| l.contains(op)).unwrap_or_else(|| panic!("{op} in {table}"));
+        assert!(line.split_whitespace().nth(1) == Some("2"), "{op} ran twice: {line}");
+    }
+    files_equal(&plain.dir(), &profiled.dir(), &["metrics.csv", "model.safetensors", "spec.toml"]);
+}

@@ -469,13 +469,26 @@ mod tests {
             bits(dx),
             bits(vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0])
         );
+        // Overlapping 3×3 windows, stride 1: two with a positive maximum (the 8 at
+        // index 2, shared), two without (their first maximum is −0.0 or 0.0).
+        #[rustfmt::skip]
+        let x: Vec<f64> = vec![
+            -1.0, -5.0, 8.0, -2.0,
+            -3.0, -4.0, -2.0, -7.0,
+            -0.0, -6.0, -3.0, -1.0,
+            -2.0, -9.0, -8.0, 0.0,
+        ];
         let g = Pool2d { batch: 1, c: 1, h: 4, w: 4, k: 3, stride: 1 };
-        assert_eq!(max_pool2d(&x, g, false), vec![8.0, 8.0, 8.0, 8.0]);
+        assert_eq!(bits(max_pool2d(&x, g, false)), bits(vec![8.0, 8.0, -0.0, 0.0]));
+        assert_eq!(bits(max_pool2d(&x, g, true)), bits(vec![8.0, 8.0, 0.0, 0.0]));
         let y = [-1.0, 0.5, 2.0, -0.5];
-        let dx = max_pool2d_grad(&x, &y, g, true);
         let mut want = vec![0.0; 16];
-        want[6] = y.iter().sum();
-        assert_eq!(dx, want);
+        want[2] = -1.0 + 0.5;
+        assert_eq!(bits(max_pool2d_grad(&x, &y, g, true)), bits(want.clone()));
+        // Without the ReLU the two other windows send theirs to their first maxima.
+        want[8] = 2.0;
+        want[15] = -0.5;
+        assert_eq!(bits(max_pool2d_grad(&x, &y, g, false)), bits(want));
         let neg: Vec<f64> = x.iter().map(|v| -v.abs() - 1.0).collect();
         assert_eq!(bits(max_pool2d(&neg, g, true)), bits(vec![0.0; 4]));
         assert_eq!(bits(max_pool2d_grad(&neg, &y, g, true)), bits(vec![0.0; 16]));

@@ -42,11 +42,13 @@ macro_rules! with_side {
     };
 }
 
-/// The kernel's sides (kh, kw): K × K where K is a constant side, else g's.
+/// The kernel's sides (kh, kw): K × K where K is a constant side, else g's. Checked,
+/// not trusted (once per block): the kernels read the padded image and the weights by
+/// these sides.
 #[inline(always)]
 fn kernel_sides<const K: usize>(g: &Conv2d) -> (usize, usize) {
     if K > 0 {
-        debug_assert!(g.kh == K && g.kw == K, "a constant side is the kernel's");
+        assert!(g.kh == K && g.kw == K, "a constant kernel side is the geometry's");
         (K, K)
     } else {
         (g.kh, g.kw)
@@ -402,6 +404,9 @@ mod tests {
             Conv2d { batch: 2, c_in: 2, h: 6, w: 13, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1 },
             Conv2d { batch: 1, c_in: 3, h: 5, w: 25, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 0 },
             Conv2d { batch: 1, c_in: 2, h: 14, w: 14, c_out: 24, kh: 5, kw: 5, stride: 1, pad: 2 },
+            // 5 × 3 and 3 × 5 kernels keep the geometry's sides (not the constant 5 × 5).
+            Conv2d { batch: 1, c_in: 1, h: 9, w: 12, c_out: 8, kh: 5, kw: 3, stride: 1, pad: 1 },
+            Conv2d { batch: 1, c_in: 3, h: 7, w: 14, c_out: 16, kh: 3, kw: 5, stride: 1, pad: 2 },
         ];
         for g in shapes {
             assert!(supported(&g), "{g:?}");

@@ -212,7 +212,8 @@ impl<T: CpuKernels> Backend<T> for CpuBackend {
     fn max_pool2d_relu(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {
         max_pool(x, g, true, self.path)
     }
-    fn max_pool2d_relu_grad(&self, x: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
+    /// The winners and their signs are recomputed from x, in the same pass; y is not read.
+    fn max_pool2d_relu_grad(&self, x: &Vec<T>, _y: &Vec<T>, dy: &Vec<T>, g: Pool2d) -> Vec<T> {
         max_pool_grad(x, dy, g, true, self.path)
     }
     fn avg_pool2d(&self, x: &Vec<T>, g: Pool2d) -> Vec<T> {

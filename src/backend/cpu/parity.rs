@@ -181,7 +181,9 @@ fn max_pool_2x2(path: CpuPath) {
         same_bits(&format!("max-pool + ReLU {g:?}"), path, &relu, |be| be.max_pool2d_relu(&x, g));
         let through_relu = elementwise::map_grad(Map::Relu, &pooled, &relu, &dy);
         let want = conv::max_pool2d_grad(&x, &through_relu, g, false);
-        same_bits(&format!("max-pool + ReLU gradient {g:?}"), path, &want, |be| be.max_pool2d_relu_grad(&x, &dy, g));
+        same_bits(&format!("max-pool + ReLU gradient {g:?}"), path, &want, |be| {
+            be.max_pool2d_relu_grad(&x, &relu, &dy, g)
+        });
         let want = conv::avg_pool2d(&x, g);
         same_bits(&format!("avg-pool {g:?}"), path, &want, |be| be.avg_pool2d(&x, g));
         let want = conv::avg_pool2d_grad(&dy, g);

@@ -1,7 +1,8 @@
 //! One image's dy turned pixel-major for the weight gradient: [o][p] → [p][o]. Square
 //! blocks go through registers (16×16 with AVX-512F, 8×8 with AVX2), the last pixels one
-//! by one. A plain loop of strided stores was a third of conv1's weight gradient on a Zen
-//! 3 (every store of a 16-channel image lands in another cache line).
+//! by one. A plain loop of strided stores was half of conv1's weight gradient on a Zen 3
+//! (845 µs with it, 425 without, per batch of 64: every store of a 16-channel image
+//! lands in another cache line).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
