@@ -100,7 +100,7 @@ pub fn conv2d(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: Conv2d, path: CpuPa
                     Isa::Avx512 => with_side!(g, K => image_avx512::<K>(padded, &wt, bias, &g, yb)),
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => with_side!(g, K => image_avx2::<K>(padded, &wt, bias, &g, yb)),
-                    _ => image::<Portable, 4, 3>(padded, &wt, bias, &g, yb),
+                    _ => with_side!(g, K => image::<Portable, 4, 3, K>(padded, &wt, bias, &g, yb)),
                 }
             }
         },
@@ -142,7 +142,7 @@ unsafe fn image_avx512<const K: usize>(
         } else if ow % 16 != 0 && c_out % 16 == 0 && ow % 14 == 0 && g.c_in > 1 {
             channels::<Avx512, 1, 14, K>(padded, wt, bias, g, y, 0..ow)
         } else {
-            image::<Avx512, 8, 3>(padded, wt, bias, g, y)
+            image::<Avx512, 8, 3, K>(padded, wt, bias, g, y)
         }
     }
 }
@@ -251,7 +251,7 @@ unsafe fn image_avx2<const K: usize>(
     // its pixel range a whole number of its P-pixel blocks inside the row.
     unsafe {
         if ow.is_multiple_of(8) || g.c_in == 1 {
-            image::<Avx2, 4, 3>(padded, wt, bias, g, y)
+            image::<Avx2, 4, 3, K>(padded, wt, bias, g, y)
         } else if g.c_out.is_multiple_of(16) {
             let blocks = ow.div_ceil(6);
             let (p, longer) = (ow / blocks, ow % blocks);
@@ -273,7 +273,7 @@ unsafe fn image_avx2<const K: usize>(
         } else if ow.is_multiple_of(7) {
             channels::<Avx2, 1, 7, K>(padded, wt, bias, g, y, 0..ow)
         } else {
-            image::<Avx2, 4, 3>(padded, wt, bias, g, y)
+            image::<Avx2, 4, 3, K>(padded, wt, bias, g, y)
         }
     }
 }
@@ -286,7 +286,7 @@ unsafe fn image_avx2<const K: usize>(
 /// c_in·(h + 2·pad)·(w + 2·pad) padded values plus (w + 2·pad + 16) of slack, `wt`
 /// c_in·kh·kw·c_out values, `bias` (if any) c_out and `y` c_out·oh·ow.
 #[inline(always)]
-unsafe fn image<V: Lanes, const OC: usize, const MAXR: usize>(
+unsafe fn image<V: Lanes, const OC: usize, const MAXR: usize, const K: usize>(
     padded: &[f32],
     wt: &[f32],
     bias: Option<&[f32]>,
@@ -301,11 +301,11 @@ unsafe fn image<V: Lanes, const OC: usize, const MAXR: usize>(
             // SAFETY: this function's contract is `rows_block`'s, and o0 + OC ≤ c_out (OC
             // divides 8, which divides c_out), r0 + rows ≤ oh by the loops.
             unsafe {
-                with_side!(g, K => match rows {
+                match rows {
                     3 => rows_block::<V, OC, 3, K>(padded, wt, bias, g, y, o0, r0),
                     2 => rows_block::<V, OC, 2, K>(padded, wt, bias, g, y, o0, r0),
                     _ => rows_block::<V, OC, 1, K>(padded, wt, bias, g, y, o0, r0),
-                })
+                }
             }
             r0 += rows;
         }
