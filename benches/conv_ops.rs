@@ -7,7 +7,7 @@
 #[global_allocator]
 static ALLOC: runner::alloc::Allocator = runner::alloc::Allocator;
 
-use runner::backend::{Backend, Conv2d, CpuBackend, Map, Pool2d};
+use runner::backend::{Backend, Channels, Conv2d, CpuBackend, Map, Pool2d};
 use std::time::Instant;
 
 fn time(name: &str, mut f: impl FnMut()) {
@@ -37,6 +37,13 @@ fn main() {
         time(&format!("{name} forward"), || drop(be.conv2d(&x, &w, Some(&b), g)));
         time(&format!("{name} grad input"), || drop(be.conv2d_grad_input(&y, &w, g)));
         time(&format!("{name} grad weight"), || drop(be.conv2d_grad_weight(&x, &y, g)));
+        // The bias's gradient as its own pass over dy, and summed within the weight's.
+        let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
+        time(&format!("{name} grad weight, bias"), || {
+            drop(be.conv2d_grad_weight(&x, &y, g));
+            drop(be.sum_channels(&y, ch));
+        });
+        time(&format!("{name} grad weight + bias"), || drop(be.conv2d_grad_weight_and_bias(&x, &y, g)));
         time(&format!("{name} relu + grad"), || {
             let r = be.map(Map::Relu, &y);
             drop(be.map_grad(Map::Relu, &y, &r, &y));

@@ -74,6 +74,10 @@ fn main() {
     gflops("fc x·Wᵀ (64×3136, 3136×128)", &be, mm(64, 3136, 128, false, true));
     gflops("fc dy·W (64×128, 128×3136)", &be, mm(64, 128, 3136, false, false));
     gflops("fc dyᵀ·x (128×64, 64×3136)", &be, mm(128, 64, 3136, true, false));
+    // mnist_cnn's output layer, 1568 → 10 on a batch of 64, and its two gradients.
+    gflops("out x·Wᵀ (64×1568, 1568×10)", &be, mm(64, 1568, 10, false, true));
+    gflops("out dy·W (64×10, 10×1568)", &be, mm(64, 10, 1568, false, false));
+    gflops("out dyᵀ·x (10×64, 64×1568)", &be, mm(10, 64, 1568, true, false));
     if std::env::args().any(|a| a == "gemm") {
         return;
     }

@@ -477,12 +477,18 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
                     if self.nodes[x.0].needs_grad {
                         send(*x, be.conv2d_grad_input(dy, self.value(*w), *g));
                     }
-                    if self.nodes[w.0].needs_grad {
-                        send(*w, be.conv2d_grad_weight(self.value(*x), dy, *g));
-                    }
-                    if let Some(b) = bias {
-                        let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
-                        send(*b, be.sum_channels(dy, ch));
+                    match (self.nodes[w.0].needs_grad, bias) {
+                        (true, Some(b)) => {
+                            let (dw, db) = be.conv2d_grad_weight_and_bias(self.value(*x), dy, *g);
+                            send(*w, dw);
+                            send(*b, db);
+                        }
+                        (true, None) => send(*w, be.conv2d_grad_weight(self.value(*x), dy, *g)),
+                        (false, Some(b)) => {
+                            let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
+                            send(*b, be.sum_channels(dy, ch));
+                        }
+                        (false, None) => {}
                     }
                 }
                 Op::MaxPool2d { x, g, relu: false } => send(*x, be.max_pool2d_grad(self.value(*x), dy, *g)),

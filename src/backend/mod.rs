@@ -241,6 +241,12 @@ pub trait Backend<T: Element>: Sync {
     fn conv2d(&self, x: &Self::Buf, w: &Self::Buf, bias: Option<&Self::Buf>, g: Conv2d) -> Self::Buf;
     fn conv2d_grad_input(&self, dy: &Self::Buf, w: &Self::Buf, g: Conv2d) -> Self::Buf;
     fn conv2d_grad_weight(&self, x: &Self::Buf, dy: &Self::Buf, g: Conv2d) -> Self::Buf;
+    /// dW and the bias's gradient (dy summed per output channel, as `sum_channels`),
+    /// the same values as those two calls; a backend may take both in one pass over dy.
+    fn conv2d_grad_weight_and_bias(&self, x: &Self::Buf, dy: &Self::Buf, g: Conv2d) -> (Self::Buf, Self::Buf) {
+        let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
+        (self.conv2d_grad_weight(x, dy, g), self.sum_channels(dy, ch))
+    }
     fn max_pool2d(&self, x: &Self::Buf, g: Pool2d) -> Self::Buf;
     /// Routes each dy to the first maximum of its window (recomputed from x).
     fn max_pool2d_grad(&self, x: &Self::Buf, dy: &Self::Buf, g: Pool2d) -> Self::Buf;

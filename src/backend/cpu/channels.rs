@@ -34,6 +34,12 @@ fn plane_sum<T: Element>(x: &[T], y: &[T], f: impl Fn(f64, f64) -> f64) -> f64 {
     s
 }
 
+/// Σ x over one plane in f64: the per-(image, channel) term of `sum_channels`, whose
+/// channel totals are these added over the images in order from +0.0.
+pub(crate) fn plane_total<T: Element>(x: &[T]) -> f64 {
+    plane_sum(x, x, |v, _| v)
+}
+
 /// Σ over batch and space of f(x, y, c) per channel c, accumulated in f64, one channel
 /// per task, batch then space in order.
 fn channel_sums<T: Element>(x: &[T], y: &[T], g: Channels, f: impl Fn(f64, f64, usize) -> f64 + Sync) -> Vec<f64> {
@@ -51,7 +57,13 @@ fn channel_sums<T: Element>(x: &[T], y: &[T], g: Channels, f: impl Fn(f64, f64, 
 }
 
 pub fn sum_channels<T: Element>(x: &[T], g: Channels) -> Vec<T> {
-    channel_sums(x, x, g, |v, _, _| v).into_iter().map(T::from_f64).collect()
+    (0..g.c)
+        .into_par_iter()
+        .map(|c| {
+            let plane = |b: usize| &x[(b * g.c + c) * g.spatial..][..g.spatial];
+            T::from_f64((0..g.batch).map(|b| plane_total(plane(b))).fold(0.0, |s, v| s + v))
+        })
+        .collect()
 }
 
 /// y = x·scale[c] + shift[c], one sample per task.

@@ -33,8 +33,15 @@ pub trait CpuKernels: Element {
         None
     }
     /// The convolution weight gradient with output channels in the vector lanes (the
-    /// same bits as the im2col path).
-    fn direct_conv2d_grad_weight(_x: &[Self], _dy: &[Self], _g: Conv2d, _path: CpuPath) -> Option<Vec<Self>> {
+    /// same bits as the im2col path), and with `bias` dy's per-channel sums (the bits of
+    /// `channels::sum_channels`).
+    fn direct_conv2d_grad_weight(
+        _x: &[Self],
+        _dy: &[Self],
+        _g: Conv2d,
+        _bias: bool,
+        _path: CpuPath,
+    ) -> Option<(Vec<Self>, Option<Vec<Self>>)> {
         None
     }
     /// The 2×2, stride-2 max-pool (then ReLU where `relu`) and its gradient (AVX-512 or
@@ -69,8 +76,14 @@ impl CpuKernels for f32 {
     fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
         direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g, path))
     }
-    fn direct_conv2d_grad_weight(x: &[Self], dy: &[Self], g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
-        weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g, path))
+    fn direct_conv2d_grad_weight(
+        x: &[Self],
+        dy: &[Self],
+        g: Conv2d,
+        bias: bool,
+        path: CpuPath,
+    ) -> Option<(Vec<Self>, Option<Vec<Self>>)> {
+        weight_grad::supported(&g).then(|| weight_grad::conv2d_grad_weight(x, dy, g, bias, path))
     }
     fn fast_max_pool2d(x: &[Self], g: Pool2d, relu: bool, path: CpuPath) -> Option<Vec<Self>> {
         pool2x2::supported(&g, path).then(|| pool2x2::max_pool(x, g, relu, path))

@@ -7,8 +7,8 @@
 //! comparison here is bit for bit.
 
 use super::path::CpuPath;
-use super::{conv, elementwise, CpuBackend};
-use crate::backend::{Backend, Conv2d, Map, MatMul, Pool2d};
+use super::{channels, conv, elementwise, CpuBackend};
+use crate::backend::{Backend, Channels, Conv2d, Map, MatMul, Pool2d};
 
 /// The path a test of it needs, checked: a build whose cfg says this CPU has the path,
 /// running on one that lacks it (a target folder copied between machines), fails here
@@ -142,6 +142,13 @@ fn conv_weight_gradient(path: CpuPath) {
         let dy = with_zeros(g.batch * g.c_out * g.oh() * g.ow(), 61 + i as u64);
         let want = conv::conv2d_grad_weight(&x, &dy, g);
         same_bits(&format!("conv weight gradient {g:?}"), path, &want, |be| be.conv2d_grad_weight(&x, &dy, g));
+        // With the bias: both halves against the separate calls' definitions.
+        let ch = Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
+        let sums = channels::sum_channels(&dy, ch);
+        same_bits(&format!("conv weight gradient (with bias) {g:?}"), path, &want, |be| {
+            be.conv2d_grad_weight_and_bias(&x, &dy, g).0
+        });
+        same_bits(&format!("conv bias gradient {g:?}"), path, &sums, |be| be.conv2d_grad_weight_and_bias(&x, &dy, g).1);
     }
 }
 

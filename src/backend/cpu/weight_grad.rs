@@ -37,9 +37,12 @@ struct Prepared {
     dy: Vec<f32>,
 }
 
-/// dW [c_out, c_in, kh, kw]; call only where `supported(&g)`. `path` picks the vector
+/// dW [c_out, c_in, kh, kw], and with `bias` the bias's gradient: dy summed per output
+/// channel, each image's planes (`channels::plane_total`) while they are turned
+/// pixel-major and in cache, then added over the images in order from +0.0, the bits of
+/// `channels::sum_channels`. Call only where `supported(&g)`. `path` picks the vector
 /// width, which changes no value.
-pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Vec<f32> {
+pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, bias: bool, path: CpuPath) -> (Vec<f32>, Option<Vec<f32>>) {
     // Checked, not trusted: the unsafe kernels below read by these sizes.
     assert!(supported(&g), "direct weight gradient on an unsupported geometry");
     let (in_size, pixels) = (g.c_in * g.h * g.w, g.oh() * g.ow());
@@ -47,14 +50,19 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Ve
     assert_eq!(dy.len(), g.batch * g.c_out * pixels, "weight gradient: dy has the wrong length");
     let k = g.patch();
     let isa = Isa::of(path);
-    let parts: Vec<Vec<f32>> = (0..g.batch.div_ceil(GRAD_GROUP))
+    // Per group: dWᵀ [triple][o], and each image's plane totals [c_out] where `bias`.
+    let parts: Vec<(Vec<f32>, Vec<f64>)> = (0..g.batch.div_ceil(GRAD_GROUP))
         .into_par_iter()
         .map(|grp| {
+            let mut totals = Vec::new();
             let images: Vec<Prepared> = (grp * GRAD_GROUP..((grp + 1) * GRAD_GROUP).min(g.batch))
                 .map(|b| {
                     let mut padded = Vec::new();
                     super::conv::pad_image(&x[b * in_size..(b + 1) * in_size], &g, &mut padded, 0);
                     let dyb = &dy[b * g.c_out * pixels..(b + 1) * g.c_out * pixels];
+                    if bias {
+                        totals.extend(dyb.chunks_exact(pixels).map(super::channels::plane_total));
+                    }
                     let mut dyt = vec![0.0f32; dyb.len()];
                     super::pixel_major::pixel_major(dyb, pixels, g.c_out, &mut dyt, isa);
                     Prepared { padded, dy: dyt }
@@ -76,14 +84,22 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Ve
                     _ => group_eight::<Portable>(&images, &g, &mut dwt),
                 }
             }
-            dwt
+            (dwt, totals)
         })
         .collect();
     // The groups in order from +0.0, as conv.rs adds them.
     let mut total = vec![0.0f32; k * g.c_out];
-    for part in &parts {
+    for (part, _) in &parts {
         total.iter_mut().zip(part).for_each(|(t, v)| *t += *v);
     }
+    // The images' plane totals in order from +0.0, as `channels::sum_channels` adds them.
+    let db = bias.then(|| {
+        let mut sums = vec![0.0f64; g.c_out];
+        for image in parts.iter().flat_map(|(_, totals)| totals.chunks_exact(g.c_out)) {
+            sums.iter_mut().zip(image).for_each(|(s, v)| *s += *v);
+        }
+        sums.into_iter().map(|s| s as f32).collect()
+    });
     // [triple][o] → [o][triple], PyTorch's layout.
     let mut dw = vec![0.0f32; k * g.c_out];
     for (t, row) in total.chunks_exact(g.c_out).enumerate() {
@@ -91,7 +107,7 @@ pub fn conv2d_grad_weight(x: &[f32], dy: &[f32], g: Conv2d, path: CpuPath) -> Ve
             dw[o * k + t] = *v;
         }
     }
-    dw
+    (dw, db)
 }
 
 /// Offset of each (channel, ky, kx) triple's first input value in a padded image.
@@ -251,8 +267,9 @@ mod tests {
     use super::*;
     use crate::backend::cpu::path;
 
-    /// The im2col path's bits on every lane width this CPU runs: batches that leave a
-    /// short last group, channel counts that take every tile shape, odd images.
+    /// The im2col path's bits on every lane width this CPU runs, and with the bias the
+    /// bits of `sum_channels` too: batches that leave a short last group, channel counts
+    /// that take every tile shape, odd images.
     #[test]
     fn the_lane_per_channel_weight_gradient_is_the_im2col_path_to_the_bit() {
         let shapes = [
@@ -268,10 +285,16 @@ mod tests {
             let dy: Vec<f32> =
                 (0..g.batch * g.c_out * g.oh() * g.ow()).map(|i| ((i * 3) % 17) as f32 * 0.1 - 0.8).collect();
             let general = super::super::conv::conv2d_grad_weight(&x, &dy, g);
+            let ch = crate::backend::Channels { batch: g.batch, c: g.c_out, spatial: g.oh() * g.ow() };
+            let sums = super::super::channels::sum_channels(&dy, ch);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             for p in path::available() {
-                let fast = conv2d_grad_weight(&x, &dy, g, p);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let (fast, none) = conv2d_grad_weight(&x, &dy, g, false, p);
                 assert_eq!(bits(&fast), bits(&general), "{g:?} on {p}");
+                assert!(none.is_none(), "no bias asked for, none summed");
+                let (with_bias, db) = conv2d_grad_weight(&x, &dy, g, true, p);
+                assert_eq!(bits(&with_bias), bits(&general), "{g:?} on {p}, with the bias");
+                assert_eq!(bits(&db.expect("the bias's gradient")), bits(&sums), "{g:?} on {p}: the bias");
             }
         }
     }
