@@ -11,6 +11,9 @@
 //! lanes. One source for every CPU path (`lanes`): with AVX-512F up to 24 sums of 16
 //! channels in 32 registers, with AVX2 + FMA and on the portable path 10 or 12 sums of 8.
 //!
+//! With the bias, each image's dy planes are also summed (`channels::plane_total`) as
+//! they are turned pixel-major, so the bias's gradient takes no pass over dy of its own.
+//!
 //! Each weight's sum is the im2col path's (conv.rs) to the bit: within a group of
 //! `GRAD_GROUP` images one chain of fused multiply-adds from +0.0 over (image, pixel)
 //! in order, then the groups added in order from +0.0. So which kernel a geometry
@@ -296,6 +299,34 @@ mod tests {
                 assert_eq!(bits(&with_bias), bits(&general), "{g:?} on {p}, with the bias");
                 assert_eq!(bits(&db.expect("the bias's gradient")), bits(&sums), "{g:?} on {p}: the bias");
             }
+        }
+    }
+
+    /// The bias's gradient adds the images' plane totals in image order from +0.0, as
+    /// `sum_channels` does, across a group boundary (images 0–7, then 8): with planes
+    /// summing to 1e30, −1e30 and then 1.0 seven times, that order gives 7 and any
+    /// other (reversed, or the ones before the cancellation) gives 0 or 1e30.
+    #[test]
+    fn the_bias_gradient_adds_the_images_in_order() {
+        let g = Conv2d { batch: 9, c_in: 1, h: 4, w: 4, c_out: 16, kh: 3, kw: 3, stride: 1, pad: 1 };
+        let pixels = g.oh() * g.ow();
+        let mut dy = vec![0.0f32; g.batch * g.c_out * pixels];
+        for b in 0..g.batch {
+            let v = match b {
+                0 => 1e30,
+                1 => -1e30,
+                _ => 1.0,
+            };
+            for c in 0..g.c_out {
+                dy[(b * g.c_out + c) * pixels + c % pixels] = v;
+            }
+        }
+        let x = vec![0.5f32; g.batch * g.c_in * g.h * g.w];
+        let ch = crate::backend::Channels { batch: g.batch, c: g.c_out, spatial: pixels };
+        assert_eq!(super::super::channels::sum_channels(&dy, ch), vec![7.0f32; g.c_out]);
+        for p in path::available() {
+            let (_, db) = conv2d_grad_weight(&x, &dy, g, true, p);
+            assert_eq!(db.expect("the bias's gradient"), vec![7.0f32; g.c_out], "on {p}");
         }
     }
 }
