@@ -24,6 +24,11 @@ ci:
 bench mode="native":
     bash bench/all.sh {{mode}}
 
+# The AVX-512 paths' unit tests and every golden with RUNNER_CPU=avx512, in an emulated
+# Skylake-X (Bochs), for a machine without AVX-512: root, Debian 12, 30-60 minutes
+avx512-emulated:
+    bash scripts/avx512-emulated.sh
+
 # Every course experiment, one after another
 experiments:
     for f in experiments/*.toml; do cargo run --release --quiet -- run "$f" --quiet; done
