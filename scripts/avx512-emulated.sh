@@ -54,12 +54,14 @@ for l in sys.stdin:
 
 say "initramfs: busybox, the binaries, experiments, data, goldens, and the script to run"
 root=$work/root
-rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,bins,w/tests}
+# The repository's files at the path they have here: tests find them by the build's
+# CARGO_MANIFEST_DIR.
+rm -rf "$root" && mkdir -p "$root"/{bin,dev,proc,sys,tmp,bins} "$root$repo/tests"
 cp /bin/busybox "$root/bin/"
 strip -o "$root/bins/libtests" "$libtests"
 strip -o "$root/bins/runner" "$target/x86_64-unknown-linux-gnu/release/runner"
-cp -r experiments data "$root/w/"
-cp -r tests/golden "$root/w/tests/"
+cp -r experiments data "$root$repo/"
+cp -r tests/golden "$root$repo/tests/"
 cat > "$root/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -69,12 +71,12 @@ echo "EMU: flags: $(grep -o -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '
 sh /run.sh
 poweroff -f
 EOF
-python3 - "$root/run.sh" <<'EOF'
+python3 - "$root/run.sh" "$repo" <<'EOF'
 import shlex, sys, tomllib
 goldens = tomllib.load(open("tests/golden/goldens.toml", "rb"))["golden"]
 first = ["mnist_cnn", "xor", "diamond", "mnist_cnn_bn"]  # the conv, pool and GEMM paths first
 goldens.sort(key=lambda g: first.index(g["name"]) if g["name"] in first else len(first))
-lines = ["cd /w", "export RUNNER_CPU=avx512", 'echo "EMU: unit tests"',
+lines = ["cd " + shlex.quote(sys.argv[2]), "export RUNNER_CPU=avx512", 'echo "EMU: unit tests"',
          "/bins/libtests --include-ignored --test-threads=1 avx512 direct_conv weight_grad pool relu 2>&1"
          " | grep -E '^test |^test result|panicked|assert'"]
 for g in goldens:
