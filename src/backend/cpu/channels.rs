@@ -34,8 +34,9 @@ fn plane_sum<T: Element>(x: &[T], y: &[T], f: impl Fn(f64, f64) -> f64) -> f64 {
     s
 }
 
-/// Σ x over one plane in f64: the per-(image, channel) term of `sum_channels`, whose
-/// channel totals are these added over the images in order from +0.0.
+/// Σ x over one plane in f64: the per-(image, channel) term of `sum_channels` (the same
+/// `plane_sum` as `channel_sums` takes), whose channel totals are these added over the
+/// images in order from +0.0.
 pub(crate) fn plane_total<T: Element>(x: &[T]) -> f64 {
     plane_sum(x, x, |v, _| v)
 }
@@ -57,13 +58,7 @@ fn channel_sums<T: Element>(x: &[T], y: &[T], g: Channels, f: impl Fn(f64, f64, 
 }
 
 pub fn sum_channels<T: Element>(x: &[T], g: Channels) -> Vec<T> {
-    (0..g.c)
-        .into_par_iter()
-        .map(|c| {
-            let plane = |b: usize| &x[(b * g.c + c) * g.spatial..][..g.spatial];
-            T::from_f64((0..g.batch).map(|b| plane_total(plane(b))).fold(0.0, |s, v| s + v))
-        })
-        .collect()
+    channel_sums(x, x, g, |v, _, _| v).into_iter().map(T::from_f64).collect()
 }
 
 /// y = x·scale[c] + shift[c], one sample per task.
