@@ -71,6 +71,7 @@ echo "EMU: flags: $(grep -o -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '
 sh /run.sh
 poweroff -f
 EOF
+chmod +x "$root/init"
 python3 - "$root/run.sh" "$repo" <<'EOF'
 import shlex, sys, tomllib
 goldens = tomllib.load(open("tests/golden/goldens.toml", "rb"))["golden"]
@@ -141,8 +142,15 @@ for _ in $(seq 120); do
   sleep 1
 done
 [ -n "$pty" ] && { timeout "$((minutes * 60))" cat "$pty" >/dev/null 2>&1 & }
-wait "$emulator" || true
-grep -E '^EMU|^test |^test result|panicked|runner diff|failed' "$work/serial.out" || true
+# Bochs does not exit when the guest powers off or the kernel panics: watch the console.
+while kill -0 "$emulator" 2>/dev/null; do
+  if grep -q -E "EMU: all done|Kernel panic" "$work/serial.out" 2>/dev/null; then
+    sleep 2; pkill -f "bochs -q -f $work/bochsrc" 2>/dev/null || true; break
+  fi
+  sleep 10
+done
+wait "$emulator" 2>/dev/null || true
+grep -E '^EMU|^test |^test result|panicked|runner diff|failed|Kernel panic' "$work/serial.out" || true
 if ! grep -q "EMU: all done" "$work/serial.out"; then
   echo "the guest did not finish (see $work/serial.out)"; exit 1
 fi

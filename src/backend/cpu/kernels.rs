@@ -12,9 +12,14 @@ use crate::backend::{Conv2d, Element, MatMul, Pool2d};
 
 /// The GEMM microkernels' block sizes: KC steps of an MR×KC A panel and a KC×NR B panel
 /// fit L1 (Zen 4: 32 KiB), an MC×KC block of A fits L2 (1 MiB), a KC×NC block of B L3.
-const fn micro<T>(name: &'static str, (mr, nr): (usize, usize), kc: usize, run: gemm::MicroFn<T>) -> Micro<T> {
+const fn micro<T>(
+    name: &'static str,
+    (mr, nr): (usize, usize),
+    kc: usize,
+    (run, run_rows): (gemm::MicroFn<T>, gemm::MicroRowsFn<T>),
+) -> Micro<T> {
     let mc = mr * (144usize.div_ceil(mr));
-    Micro { name, mr, nr, kc, mc, nc: nr * (2048 / nr), run }
+    Micro { name, mr, nr, kc, mc, nc: nr * (2048 / nr), run, run_rows }
 }
 
 pub trait CpuKernels: Element {
@@ -64,14 +69,14 @@ impl CpuKernels for f32 {
         #[cfg(target_arch = "x86_64")]
         {
             if path.avx512() {
-                return micro("gemm-avx512-14x32", (14, 32), 256, gemm::x86::avx512_f32);
+                return micro("gemm-avx512-14x32", (14, 32), 256, (gemm::x86::avx512_f32, gemm::x86::avx512_f32_rows));
             }
             if path.avx2() {
-                return micro("gemm-avx2-6x16", (6, 16), 256, gemm::x86::avx2_f32);
+                return micro("gemm-avx2-6x16", (6, 16), 256, (gemm::x86::avx2_f32, gemm::x86::avx2_f32_rows));
             }
         }
         let _ = path;
-        micro("gemm-portable-8x16", (8, 16), 256, gemm::portable::<f32, 8, 16>)
+        micro("gemm-portable-8x16", (8, 16), 256, (gemm::portable::<f32, 8, 16>, gemm::portable_rows::<f32, 8, 16>))
     }
     fn direct_conv2d(x: &[Self], w: &[Self], bias: Option<&[Self]>, g: Conv2d, path: CpuPath) -> Option<Vec<Self>> {
         direct_conv::supported(&g).then(|| direct_conv::conv2d(x, w, bias, g, path))
@@ -101,13 +106,13 @@ impl CpuKernels for f64 {
         #[cfg(target_arch = "x86_64")]
         {
             if path.avx512() {
-                return micro("gemm-avx512-14x16", (14, 16), 128, gemm::x86::avx512_f64);
+                return micro("gemm-avx512-14x16", (14, 16), 128, (gemm::x86::avx512_f64, gemm::x86::avx512_f64_rows));
             }
             if path.avx2() {
-                return micro("gemm-avx2-6x8", (6, 8), 128, gemm::x86::avx2_f64);
+                return micro("gemm-avx2-6x8", (6, 8), 128, (gemm::x86::avx2_f64, gemm::x86::avx2_f64_rows));
             }
         }
         let _ = path;
-        micro("gemm-portable-8x8", (8, 8), 128, gemm::portable::<f64, 8, 8>)
+        micro("gemm-portable-8x8", (8, 8), 128, (gemm::portable::<f64, 8, 8>, gemm::portable_rows::<f64, 8, 8>))
     }
 }

@@ -32,10 +32,10 @@
 mod micro;
 mod pack;
 
-pub(crate) use micro::portable;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use micro::x86;
-pub(crate) use micro::{Micro, MicroFn};
+pub(crate) use micro::{portable, portable_rows};
+pub(crate) use micro::{Micro, MicroFn, MicroRowsFn};
 
 use super::path::CpuPath;
 use super::CpuKernels;
@@ -123,6 +123,14 @@ fn blocked<T: Element>(a: &[T], b: &[T], c: &mut [T], d: MatMul, accumulate: boo
     });
 }
 
+/// The most B panels a task may take for a row-major op(A) to be read in place rather
+/// than packed. Packing transposes A into panels (scattered stores), which one or a few
+/// panels' reads do not repay: measured on a Zen 3 (AVX2, NR 16, one thread), in place
+/// took 64×1568·1568×10 (1 panel) from 12–13 to 24–33 GFLOP/s, 256×1024·1024×32 (2) from
+/// 32–36 to 65–73, and 64×3136·3136×128 and 256×1024·1024×128 (8 panels, k a power of
+/// two included) from 39–53 to 43–80.
+const IN_PLACE_PANELS: usize = 8;
+
 /// `blocked`'s loops over blocks of B and A, with `b_pack` to pack B's blocks into.
 #[allow(clippy::too_many_arguments)]
 fn blocks<T: Element>(
@@ -136,7 +144,7 @@ fn blocks<T: Element>(
     b_pack: &mut [T],
 ) {
     let MatMul { m, k, n, .. } = d;
-    let Micro { mr, nr, kc, mc, nc, run, .. } = mk;
+    let Micro { mr, nr, kc, mc, nc, run, run_rows, .. } = mk;
     let c_at = Shared(c.as_mut_ptr());
     for j0 in (0..n).step_by(nc) {
         let panels = nc.min(n - j0).div_ceil(nr);
@@ -158,22 +166,41 @@ fn blocks<T: Element>(
             let task = |t: usize| {
                 let (i0, s) = ((t / splits) * mc, t % splits);
                 let rows = mc.min(m - i0);
-                with_scratch(&A_SCRATCH, rows.div_ceil(mr) * mr * kb, |a_block: &mut [T]| {
-                    pack::pack_a(a, &d, (i0, rows), (p0, kb), mr, a_block);
+                let task_panels = panels * s / splits..panels * (s + 1) / splits;
+                // A row-major op(A) that few B panels use is read in place, whole MR-row
+                // panels of it; only the last, partial panel is packed (its missing rows
+                // must read as zeros).
+                let in_place = !d.trans_a && task_panels.len() <= IN_PLACE_PANELS;
+                let packed_rows = if in_place { rows % mr } else { rows };
+                let packed_from = i0 + rows - packed_rows;
+                with_scratch(&A_SCRATCH, packed_rows.div_ceil(mr) * mr * kb, |a_block: &mut [T]| {
+                    pack::pack_a(a, &d, (packed_from, packed_rows), (p0, kb), mr, a_block);
                     let a_block = &*a_block;
+                    // Tile (i, b_panel) into `tile` (rows `ldc` apart), from A packed or in place.
+                    // SAFETY (for callers): `tile` holds MR rows of NR values `ldc` apart that
+                    // this task alone writes; `b_panel` holds kb steps.
+                    let tile_kernel = |i: usize, b_panel: &[T], tile: *mut T, ldc: usize| unsafe {
+                        if i >= packed_from {
+                            let a_panel = &a_block[(i - packed_from) / mr * kb * mr..][..kb * mr];
+                            run(kb, a_panel.as_ptr(), b_panel.as_ptr(), tile, ldc, load);
+                        } else {
+                            // Rows i..i+MR of A (m×k), kb values each from column p0.
+                            let a_rows = &a[i * k + p0..(i + mr - 1) * k + p0 + kb];
+                            run_rows(kb, a_rows.as_ptr(), k, b_panel.as_ptr(), tile, ldc, load);
+                        }
+                    };
                     let mut edge = vec![T::zero(); mr * nr];
-                    for q in panels * s / splits..panels * (s + 1) / splits {
+                    for q in task_panels {
                         let j = j0 + q * nr;
                         let cols = nr.min(n - j);
                         let b_panel = &b_block[q * kb * nr..][..kb * nr];
-                        for (r, a_panel) in a_block.chunks_exact(kb * mr).enumerate() {
-                            let i = i0 + r * mr;
+                        for i in (i0..i0 + rows).step_by(mr) {
                             let live = mr.min(m - i);
                             let tile = c_at.at(i * n + j);
                             if live == mr && cols == nr {
-                                // SAFETY: the tile's MR rows of NR values lie inside C (m×n),
-                                // written by this task alone; the panels hold kb steps.
-                                unsafe { run(kb, a_panel.as_ptr(), b_panel.as_ptr(), tile, n, load) };
+                                // The tile's MR rows of NR values lie inside C (m×n), this
+                                // task's alone.
+                                tile_kernel(i, b_panel, tile, n);
                                 continue;
                             }
                             // An edge tile: through a full MR×NR buffer, same chains.
@@ -182,8 +209,7 @@ fn blocks<T: Element>(
                                 let row = unsafe { std::slice::from_raw_parts(tile.add(r * n), cols) };
                                 edge[r * nr..r * nr + cols].copy_from_slice(row);
                             }
-                            // SAFETY: `edge` is MR rows of NR values; the panels hold kb steps.
-                            unsafe { run(kb, a_panel.as_ptr(), b_panel.as_ptr(), edge.as_mut_ptr(), nr, load) };
+                            tile_kernel(i, b_panel, edge.as_mut_ptr(), nr);
                             for r in 0..live {
                                 // SAFETY: as above.
                                 let row = unsafe { std::slice::from_raw_parts_mut(tile.add(r * n), cols) };
@@ -247,8 +273,10 @@ mod tests {
     }
 
     /// Odd sizes around the tiles (MR 6, 8, 14; NR 8, 16, 32), the blocks (KC 128 or
-    /// 256, taken whole up to 160 or 320; MC ~144; NC 2048) and past them.
-    const SHAPES: [(usize, usize, usize); 13] = [
+    /// 256, taken whole up to 160 or 320; MC ~144; NC 2048) and past them; A read in
+    /// place (up to `IN_PLACE_PANELS` B panels a task) and packed (more, such as
+    /// 64×196 on one thread with NR 16, or 20×600 with NR 32).
+    const SHAPES: [(usize, usize, usize); 14] = [
         (1, 1, 1),
         (7, 13, 31),
         (13, 7, 33),
@@ -262,6 +290,7 @@ mod tests {
         (29, 700, 45),
         (3, 5, 2100),
         (64, 288, 196),
+        (20, 40, 600),
     ];
 
     /// Every shape, transpose and start on `path`, on 1 and 2 threads, for T.
