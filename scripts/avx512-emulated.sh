@@ -69,6 +69,8 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 echo "EMU: flags: $(grep -o -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 sh /run.sh
+# The console's last lines are still on their way out: poweroff -f would cut them.
+sleep 5
 poweroff -f
 EOF
 chmod +x "$root/init"
@@ -142,7 +144,7 @@ for _ in $(seq 120); do
   sleep 1
 done
 [ -n "$pty" ] && { timeout "$((minutes * 60))" cat "$pty" >/dev/null 2>&1 & }
-# Bochs does not exit when the guest powers off or the kernel panics: watch the console.
+# Bochs exits when the guest powers off, but not when the kernel panics: watch the console.
 while kill -0 "$emulator" 2>/dev/null; do
   if grep -q -E "EMU: all done|Kernel panic" "$work/serial.out" 2>/dev/null; then
     sleep 2; pkill -f "bochs -q -f $work/bochsrc" 2>/dev/null || true; break

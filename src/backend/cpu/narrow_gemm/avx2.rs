@@ -9,7 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::super::avx2::{first_lanes, store_first, LANES};
-use super::{lane_plan, rows_per_vector, OuterLayout};
+use super::{lane_plan, rows_per_vector};
 use crate::backend::cpu::small_gemm::OUTER_CHAINS;
 use crate::backend::MatMul;
 
@@ -183,97 +183,144 @@ fn pick(lo: __m256, hi: __m256, index: __m256i, second: __m256, pair: bool) -> _
     }
 }
 
-/// C (m×n) = Aᵀ·B with A k×m and B k×n row-major; see the module notes.
+/// C (m×n) = Aᵀ·B with A k×m and B k×n row-major, m, n ≤ 4, in `outer_products`'
+/// order: lane s of every vector is chain s (the rows p ≡ s mod 8). Each block of 8
+/// rows of A and of B is turned into its columns in registers (`columns`), and
+/// C[i][j]'s vector of chains takes one fused multiply-add of A's column i and B's
+/// column j: m·n multiply-adds per 8 rows, none waiting on another.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; a, b and c hold k·m, k·n and m·n values; `layout` is
-/// `OuterLayout::choose(m, n, LANES)`.
+/// The CPU has AVX2 and FMA; a, b and c hold k·m, k·n and m·n values; 1 ≤ m, n ≤ 4.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn small_outer_sum(a: &[f32], b: &[f32], d: MatMul, layout: OuterLayout, c: &mut [f32]) {
-    // SAFETY: the contract is passed on unchanged; N ≥ narrow in every arm (narrow ≤ 4),
-    // and SETS = 8 / group (group is 2 or 4: `OuterLayout::choose` on 8 lanes).
+pub(super) unsafe fn chains_outer_sum(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) {
+    // SAFETY: the contract is passed on unchanged, M = m and N = n in every arm.
     unsafe {
-        match (layout.narrow, layout.group) {
-            (1, 4) => small_outer_sum_n::<1, 2>(a, b, d, layout, c),
-            (2, 4) => small_outer_sum_n::<2, 2>(a, b, d, layout, c),
-            (1, _) => small_outer_sum_n::<1, 4>(a, b, d, layout, c),
-            (2, _) => small_outer_sum_n::<2, 4>(a, b, d, layout, c),
-            (3, _) => small_outer_sum_n::<3, 4>(a, b, d, layout, c),
-            _ => small_outer_sum_n::<4, 4>(a, b, d, layout, c),
+        match (d.m, d.n) {
+            (1, 1) => chains_outer_sum_mn::<1, 1>(a, b, c),
+            (1, 2) => chains_outer_sum_mn::<1, 2>(a, b, c),
+            (1, 3) => chains_outer_sum_mn::<1, 3>(a, b, c),
+            (1, 4) => chains_outer_sum_mn::<1, 4>(a, b, c),
+            (2, 1) => chains_outer_sum_mn::<2, 1>(a, b, c),
+            (2, 2) => chains_outer_sum_mn::<2, 2>(a, b, c),
+            (2, 3) => chains_outer_sum_mn::<2, 3>(a, b, c),
+            (2, 4) => chains_outer_sum_mn::<2, 4>(a, b, c),
+            (3, 1) => chains_outer_sum_mn::<3, 1>(a, b, c),
+            (3, 2) => chains_outer_sum_mn::<3, 2>(a, b, c),
+            (3, 3) => chains_outer_sum_mn::<3, 3>(a, b, c),
+            (3, 4) => chains_outer_sum_mn::<3, 4>(a, b, c),
+            (4, 1) => chains_outer_sum_mn::<4, 1>(a, b, c),
+            (4, 2) => chains_outer_sum_mn::<4, 2>(a, b, c),
+            (4, 3) => chains_outer_sum_mn::<4, 3>(a, b, c),
+            _ => chains_outer_sum_mn::<4, 4>(a, b, c),
         }
     }
 }
 
-/// `small_outer_sum` with room for `N` ≥ narrow columns. `SETS` = 8 / group sets of
-/// accumulators take the groups of rows in turn, so lane g·wide + i of set h is chain
-/// h·group + g of `outer_products`' order (the rows p ≡ h·group + g mod 8), and
-/// consecutive multiply-adds do not wait on each other. The loop steps 8 rows at a time
-/// through every set in turn, so each set is a fixed register (a set chosen by a
-/// running index would live in memory, its every step a store and a load).
+/// `chains_outer_sum` for M = m, N = n.
 ///
 /// # Safety
-/// As for `small_outer_sum`, with N ≥ layout.narrow and SETS · layout.group = 8.
+/// The CPU has AVX2 and FMA; a holds k·M values, b k·N and c M·N, for one k.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn small_outer_sum_n<const N: usize, const SETS: usize>(
-    a: &[f32],
-    b: &[f32],
-    d: MatMul,
-    layout: OuterLayout,
-    c: &mut [f32],
-) {
-    let OuterLayout { swapped, wide, narrow, group } = layout;
-    assert_eq!(SETS * group, OUTER_CHAINS, "one set per group of rows in 8");
-    let (wide_src, narrow_src) = if swapped { (b, a) } else { (a, b) };
-    // For column j of the narrow side: lane g·wide + i takes narrow[p0 + g][j] (group ·
-    // narrow ≤ 8 values: narrow ≤ wide and group·wide ≤ 8, so one vector).
-    let mut index = [_mm256_setzero_si256(); N];
-    for (j, index) in index.iter_mut().enumerate().take(narrow) {
-        let mut ix = [0i32; LANES];
-        for (lane, v) in ix.iter_mut().enumerate().take(group * wide) {
-            *v = ((lane / wide) * narrow + j) as i32;
-        }
-        // SAFETY: `ix` is 8 lanes, one vector.
-        *index = unsafe { _mm256_loadu_si256(ix.as_ptr().cast()) };
-    }
-    let mut acc = [[_mm256_setzero_ps(); N]; SETS];
-    // Rows p0..p0+count of both sides (count ≤ group, p0 + count ≤ k). A short last
-    // group loads zeros in the lanes of the missing rows: their chains gain +0.0·+0.0,
-    // which changes no chain (a chain from +0.0 is never −0.0).
-    let step = |acc: &mut [__m256; N], p0: usize| {
-        // SAFETY: p0 < k, so p0·wide ≤ wide_src.len() and p0·narrow ≤ narrow_src.len()
-        // (the lengths in the contract); `load` reads no further than each side's end.
-        let (w, nv) = unsafe { (load(wide_src, p0 * wide), load(narrow_src, p0 * narrow)) };
-        for j in 0..N.min(narrow) {
-            acc[j] = _mm256_fmadd_ps(w, _mm256_permutevar8x32_ps(nv, index[j]), acc[j]);
+unsafe fn chains_outer_sum_mn<const M: usize, const N: usize>(a: &[f32], b: &[f32], c: &mut [f32]) {
+    const CHAINS: usize = OUTER_CHAINS;
+    let k = a.len() / M;
+    assert!(a.len() == k * M && b.len() == k * N && c.len() == M * N, "chains_outer_sum: lengths");
+    let mut acc = [[_mm256_setzero_ps(); N]; M];
+    let step = |acc: &mut [[__m256; N]; M], a8: &[f32], b8: &[f32]| {
+        // SAFETY: a8 and b8 are 8 rows of M and of N values (the callers below).
+        let (ac, bc) = unsafe { (columns::<M>(a8), columns::<N>(b8)) };
+        for (acc_i, a_i) in acc.iter_mut().zip(&ac) {
+            for (v, b_j) in acc_i.iter_mut().zip(&bc) {
+                *v = _mm256_fmadd_ps(*a_i, *b_j, *v);
+            }
         }
     };
-    let whole = d.k / OUTER_CHAINS * OUTER_CHAINS;
-    for p8 in (0..whole).step_by(OUTER_CHAINS) {
-        for (h, acc) in acc.iter_mut().enumerate() {
-            step(acc, p8 + h * group);
+    let full = k / CHAINS;
+    for (a8, b8) in a.chunks_exact(CHAINS * M).zip(b.chunks_exact(CHAINS * N)) {
+        step(&mut acc, a8, b8);
+    }
+    let tail = k - full * CHAINS;
+    if tail > 0 {
+        // The last k mod 8 rows, zeros after them; only their chains take the step: a
+        // chain can end at −0.0 (a product that underflows), which a padding step of
+        // +0.0·+0.0 would turn to +0.0.
+        let (mut a8, mut b8) = ([0.0f32; CHAINS * 4], [0.0f32; CHAINS * 4]);
+        a8[..tail * M].copy_from_slice(&a[full * CHAINS * M..]);
+        b8[..tail * N].copy_from_slice(&b[full * CHAINS * N..]);
+        let before = acc;
+        step(&mut acc, &a8[..CHAINS * M], &b8[..CHAINS * N]);
+        let live = _mm256_castsi256_ps(first_lanes(tail));
+        for (acc_i, before_i) in acc.iter_mut().zip(&before) {
+            for (v, was) in acc_i.iter_mut().zip(before_i) {
+                *v = _mm256_blendv_ps(*was, *v, live);
+            }
         }
     }
-    // The last k mod 8 rows: group after group, from set 0 on.
-    for (h, p0) in (whole..d.k).step_by(group).enumerate() {
-        step(&mut acc[h], p0);
-    }
-    // Lanes past the group's rows took values of later rows: they are never read here.
-    // A full group's lanes hold its own rows only, and a short last group's lanes past
-    // its rows hold zeros: `load` stops at the end of each side.
-    let mut lanes = [[0.0f32; LANES]; SETS];
-    for j in 0..narrow {
-        for (set, lanes) in acc.iter().zip(lanes.iter_mut()) {
+    // d_s = chain s + chain s+4, then ((d₀ + d₁) + d₂) + d₃.
+    let mut lanes = [0.0f32; CHAINS];
+    for (acc_i, c_i) in acc.iter().zip(c.chunks_exact_mut(N)) {
+        for (v, cv) in acc_i.iter().zip(c_i) {
             // SAFETY: `lanes` is 8 values, one vector.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), set[j]) };
-        }
-        for i in 0..wide {
-            let chain = |s: usize| lanes[s / group][(s % group) * wide + i];
-            // d_s = chain s + chain s+4, then ((d₀ + d₁) + d₂) + d₃.
-            let ds = |s: usize| chain(s) + chain(s + OUTER_CHAINS / 2);
-            let at = if swapped { j * d.n + i } else { i * d.n + j };
-            c[at] = ((ds(0) + ds(1)) + ds(2)) + ds(3);
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(*v, _mm256_permute2f128_ps::<0x01>(*v, *v))) };
+            *cv = ((lanes[0] + lanes[1]) + lanes[2]) + lanes[3];
         }
     }
+}
+
+/// The W columns of 8 rows of W values (row-major, `rows8` = 8·W values) as W vectors:
+/// lane r of vector j is row r's value j. Register shuffles only.
+///
+/// # Safety
+/// The CPU has AVX2; 1 ≤ W ≤ 4 and rows8 holds 8·W values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn columns<const W: usize>(rows8: &[f32]) -> [__m256; W] {
+    assert_eq!(rows8.len(), LANES * W, "columns: 8 rows of W values");
+    let at = |i: usize| rows8.as_ptr().wrapping_add(i);
+    let mut out = [_mm256_setzero_ps(); W];
+    // SAFETY: every load below reads inside rows8's 8·W values (asserted).
+    unsafe {
+        match W {
+            1 => out[0] = _mm256_loadu_ps(at(0)),
+            2 => {
+                // Each half of a load (rows 4h..4h+4) as its column 0 values, then column 1.
+                let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+                let lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(at(0)), split);
+                let hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(at(8)), split);
+                out[0] = _mm256_permute2f128_ps::<0x20>(lo, hi);
+                out[1] = _mm256_permute2f128_ps::<0x31>(lo, hi);
+            }
+            3 => {
+                // As for 4 (below), each row read as 4 values, the 4th the next row's
+                // first (a column thrown away); row 7's from one value earlier, moved
+                // down a lane, so that no read passes the 24 values.
+                let row7 = _mm_permute_ps::<0b00_11_10_01>(_mm_loadu_ps(at(20)));
+                let v = [
+                    _mm256_loadu2_m128(at(12), at(0)),
+                    _mm256_loadu2_m128(at(15), at(3)),
+                    _mm256_loadu2_m128(at(18), at(6)),
+                    _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(_mm_loadu_ps(at(9))), row7),
+                ];
+                let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
+                let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
+                out[0] = _mm256_shuffle_ps::<0x44>(t0, t2);
+                out[1] = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                out[2] = _mm256_shuffle_ps::<0x44>(t1, t3);
+            }
+            _ => {
+                // Rows j and j + 4 in the halves of load j, then two 4×4 transposes.
+                let v: [__m256; 4] = std::array::from_fn(|j| _mm256_loadu2_m128(at(4 * (j + 4)), at(4 * j)));
+                let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
+                let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
+                out[0] = _mm256_shuffle_ps::<0x44>(t0, t2);
+                out[1] = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                out[2] = _mm256_shuffle_ps::<0x44>(t1, t3);
+                out[3] = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            }
+        }
+    }
+    out
 }

@@ -174,9 +174,11 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
             (w, lo, hi)
         }
     };
-    let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512)| {
+    // Only the lanes of the rows loaded take a step: a chain can end at −0.0 (a product
+    // that underflows), which a padding step of +0.0·+0.0 would turn to +0.0.
+    let add = |acc: &mut [__m512; N], (w, lo, hi): (__m512, __m512, __m512), live: u16| {
         for j in 0..N.min(narrow) {
-            acc[j] = _mm512_fmadd_ps(w, pick(lo, hi, index[j], pair), acc[j]);
+            acc[j] = _mm512_mask3_fmadd_ps(w, pick(lo, hi, index[j], pair), acc[j], live);
         }
     };
     let full = d.k / group;
@@ -185,15 +187,16 @@ unsafe fn small_outer_sum_n<const N: usize>(a: &[f32], b: &[f32], d: MatMul, lay
     // in memory (as on avx2), here each is a fixed register.
     let [even, odd] = &mut acc;
     for pair_start in (0..full - full % 2).step_by(2) {
-        add(even, rows(pair_start * group, wide_mask, narrow_masks));
-        add(odd, rows((pair_start + 1) * group, wide_mask, narrow_masks));
+        add(even, rows(pair_start * group, wide_mask, narrow_masks), wide_mask);
+        add(odd, rows((pair_start + 1) * group, wide_mask, narrow_masks), wide_mask);
     }
     if full % 2 == 1 {
-        add(even, rows((full - 1) * group, wide_mask, narrow_masks));
+        add(even, rows((full - 1) * group, wide_mask, narrow_masks), wide_mask);
     }
     let tail = d.k - full * group;
     if tail > 0 {
-        add(&mut acc[full % 2], rows(full * group, first_lanes(tail * wide), pair_masks(tail * narrow)));
+        let live = first_lanes(tail * wide);
+        add(&mut acc[full % 2], rows(full * group, live, pair_masks(tail * narrow)), live);
     }
     // d_g = chain g + chain g+4 (the two sets), then ((d₀ + d₁) + d₂) + d₃.
     let mut lanes = [0.0f32; LANES];

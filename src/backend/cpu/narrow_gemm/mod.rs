@@ -12,11 +12,14 @@
 //! fused multiply-add per p in increasing order. So these kernels give the bits of the
 //! portable loops in small_gemm.rs, and the paths taking them change no value.
 //!
-//! `small_outer_sum`: C = Aᵀ·B with A k×m and B k×n stored row-major, m, n ≤ 4 (a
-//! weight gradient, Σₚ A row p ⊗ B row p), in small_gemm's `outer_products` order (8
-//! chains per output, p mod 8, combined in a fixed tree). One vector holds `group` rows
-//! of the wider side; for each column j of the narrower side a permute repeats B[p][j]
-//! across row p's lanes.
+//! The weight gradients C = Aᵀ·B with A k×m and B k×n stored row-major, m, n ≤ 4
+//! (Σₚ A row p ⊗ B row p), in small_gemm's `outer_products` order (8 chains per output,
+//! p mod 8, combined in a fixed tree). On AVX2 (`chains_outer_sum`) the 8 lanes are the
+//! 8 chains: each block of 8 rows is turned into columns in registers and C[i][j]'s
+//! chains take one multiply-add of A's column i and B's column j. On AVX-512
+//! (`small_outer_sum`, 16 lanes, twice the chains) one vector holds 4 rows of the wider
+//! side; for each column j of the narrower side a permute repeats B[p][j] across row
+//! p's lanes. In both, a short last block steps only the chains of the rows it has.
 //!
 //! This file makes the shape decisions both instruction sets share; each kernel file
 //! holds only its loads, permutes and multiply-adds.
@@ -91,12 +94,10 @@ fn try_avx2(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) -> bool {
         unsafe { avx2::rows_times_small(a, b, d, c) };
         return true;
     }
-    if d.trans_a && !d.trans_b {
-        if let Some(layout) = OuterLayout::choose(d.m, d.n, LANES) {
-            // SAFETY: AVX2 + FMA and lengths as above; `layout` was chosen for (m, n, 8).
-            unsafe { avx2::small_outer_sum(a, b, d, layout, c) };
-            return true;
-        }
+    if d.trans_a && !d.trans_b && (1..=4).contains(&d.m) && (1..=4).contains(&d.n) {
+        // SAFETY: AVX2 + FMA and lengths as above, 1 ≤ m, n ≤ 4.
+        unsafe { avx2::chains_outer_sum(a, b, d, c) };
+        return true;
     }
     false
 }
@@ -131,9 +132,9 @@ fn lane_plan<const LANES: usize>(b: &[f32], d: MatMul, p: usize, rows: usize) ->
     (index, pattern)
 }
 
-/// How `small_outer_sum` lays out C = Σₚ A row p ⊗ B row p (A rows m long, B rows n
-/// long): the `wide` side's rows fill the vector, `group` of them at a time, and the
-/// `narrow` side's values are repeated across them.
+/// How the AVX-512 `small_outer_sum` lays out C = Σₚ A row p ⊗ B row p (A rows m long,
+/// B rows n long): the `wide` side's rows fill the vector, `group` of them at a time,
+/// and the `narrow` side's values are repeated across them.
 #[derive(Clone, Copy, Debug)]
 struct OuterLayout {
     /// The wide side is B (so the sums come out as Cᵀ).
@@ -148,7 +149,7 @@ struct OuterLayout {
 impl OuterLayout {
     /// The layout for m, n ≤ 4 (small_gemm's `outer_products` class) on `lanes`-wide
     /// vectors: the wider side in the lanes, as many rows p at a time as fit as a power
-    /// of two, at most 4 (16 lanes: always 4; 8 lanes: 2 rows of 3 or 4, 4 of 1 or 2).
+    /// of two, at most 4 (16 lanes: always 4).
     fn choose(m: usize, n: usize, lanes: usize) -> Option<Self> {
         if m == 0 || n == 0 || m > 4 || n > 4 {
             return None;
@@ -236,6 +237,22 @@ mod tests {
                 }
             }
         }
+        // Products that underflow: each chain ends at −0.0 (fma(−1e-30, 1e-30, +0.0) rounds
+        // −1e-60 to −0.0), so a short last block that gave its missing rows' chains a
+        // padding step of 0·0 would turn them to +0.0, and the sum's sign with them.
+        for m in 1..=4 {
+            for n in 1..=4 {
+                for k in [8, 9, 13, 17] {
+                    let d = MatMul { m, k, n, trans_a: true, trans_b: false };
+                    let (a, b) = (vec![-1e-30f32; k * m], vec![1e-30f32; k * n]);
+                    let mut c = vec![f32::NAN; m * n];
+                    assert!(try_matmul(&a, &b, d, &mut c, path), "{d:?} on {path}");
+                    let want = outer_reference(&a, &b, d);
+                    assert!(want.iter().all(|v| v.to_bits() == (-0.0f32).to_bits()), "{want:?}");
+                    assert_eq!(bits(&c), bits(&want), "{d:?} on {path}, underflowing products");
+                }
+            }
+        }
         // The diamond's products all take the packed kernels.
         for d in [
             MatMul { m: 500, k: 3, n: 4, trans_a: false, trans_b: true },
@@ -271,7 +288,7 @@ mod tests {
 
     #[test]
     fn the_outer_layouts_keep_each_lane_one_chain() {
-        for (lanes, wide, group) in [(16, 4, 4), (16, 1, 4), (8, 4, 2), (8, 3, 2), (8, 2, 4), (8, 1, 4)] {
+        for (lanes, wide, group) in [(16, 4, 4), (16, 3, 4), (16, 1, 4)] {
             let layout = OuterLayout::choose(wide, 1, lanes).expect("m, n ≤ 4");
             assert_eq!((layout.wide, layout.group), (wide, group), "{lanes} lanes");
         }
