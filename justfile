@@ -25,7 +25,7 @@ bench mode="native":
     bash bench/all.sh {{mode}}
 
 # The AVX-512 paths' unit tests and every golden with RUNNER_CPU=avx512, in an emulated
-# Skylake-X (Bochs), for a machine without AVX-512: root, Debian 12, an hour or more
+# Skylake-X (Bochs), for a machine without AVX-512: root, Debian 12, about half an hour
 avx512-emulated:
     bash scripts/avx512-emulated.sh
 

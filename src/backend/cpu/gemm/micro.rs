@@ -24,7 +24,7 @@ pub struct Micro<T> {
     pub nr: usize,
     /// Shared-dimension block: an MR×KC and a KC×NR panel stay in L1.
     pub kc: usize,
-    /// Rows of op(A) packed at a time: an MC×KC block stays in L2.
+    /// Rows of op(A) a task takes (packed, or read in place): an MC×KC block stays in L2.
     pub mc: usize,
     /// Columns of op(B) packed at a time.
     pub nc: usize,

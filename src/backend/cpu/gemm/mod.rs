@@ -23,8 +23,9 @@
 //! bound by the multiply-add's latency and made the diamond 4× slower on that op.
 //!
 //! This folder holds the contract (`reference`), the BLIS-style driver below (op(B)
-//! packed into NR-column panels and op(A) into MR-row panels, pack.rs, the shared
-//! dimension blocked by KC with each block continuing the chains in C) and the
+//! packed into NR-column panels and op(A) into MR-row panels, pack.rs, or a row-major
+//! op(A) read in place where a task takes few B panels; the shared dimension blocked
+//! by KC with each block continuing the chains in C) and the
 //! register-blocked microkernels (micro.rs): AVX-512F, AVX2 + FMA and portable
 //! `mul_add` ones, chosen by `CpuKernels::micro` from the CPU path. All give the
 //! reference's bits.

@@ -17,9 +17,10 @@
 //! p mod 8, combined in a fixed tree). On AVX2 (`chains_outer_sum`) the 8 lanes are the
 //! 8 chains: each block of 8 rows is turned into columns in registers and C[i][j]'s
 //! chains take one multiply-add of A's column i and B's column j. On AVX-512
-//! (`small_outer_sum`, 16 lanes, twice the chains) one vector holds 4 rows of the wider
-//! side; for each column j of the narrower side a permute repeats B[p][j] across row
-//! p's lanes. In both, a short last block steps only the chains of the rows it has.
+//! (`small_outer_sum`, 16 lanes) one vector holds 4 rows of the wider side, and two
+//! sets of vectors take alternate groups of 4 rows (so each lane is still one of the 8
+//! chains); for each column j of the narrower side a permute repeats B[p][j] across
+//! row p's lanes. In both, a short last block steps only the chains of the rows it has.
 //!
 //! This file makes the shape decisions both instruction sets share; each kernel file
 //! holds only its loads, permutes and multiply-adds.
@@ -242,7 +243,7 @@ mod tests {
         // padding step of 0·0 would turn them to +0.0, and the sum's sign with them.
         for m in 1..=4 {
             for n in 1..=4 {
-                for k in [8, 9, 13, 17] {
+                for k in [8, 9, 10, 11, 13, 17] {
                     let d = MatMul { m, k, n, trans_a: true, trans_b: false };
                     let (a, b) = (vec![-1e-30f32; k * m], vec![1e-30f32; k * n]);
                     let mut c = vec![f32::NAN; m * n];
