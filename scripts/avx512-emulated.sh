@@ -8,9 +8,9 @@
 #   2. every golden variant (tests/golden/goldens.toml) with RUNNER_CPU=avx512, each
 #      compared by `runner diff` with its committed golden: the same bytes, or a failure.
 # The guest's console is written to $AVX512_EMU_DIR/serial.out (default target/avx512-emu);
-# it reads "EMU: all done" at the end. Slow, on one host core: about 8 minutes to boot,
-# 10 for the unit tests, then the goldens (the MNIST ones the longest); AVX512_EMU_MINUTES
-# (default 90) bounds it. For a session on an AVX2-only machine after changing AVX-512 code; an
+# it reads "EMU: all done" at the end. Slow, on one host core: on a Zen 3, about 3
+# minutes to build, then 28 for the guest to boot, run the unit tests and the goldens
+# (the MNIST ones the longest); AVX512_EMU_MINUTES (default 90) bounds it. For a session on an AVX2-only machine after changing AVX-512 code; an
 # AVX-512 machine runs these tests natively (`cargo test`), which is the real check.
 #
 # Needs root and Debian 12's package archive (apt). What it works around, all found the
