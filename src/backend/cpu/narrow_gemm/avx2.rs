@@ -129,6 +129,50 @@ pub(super) unsafe fn rows_dot4(a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
+/// C (m×n) = a ⊗ b for k = 1, n dividing 8: each output is fma(a_i, b_j, +0.0), the
+/// contract's one-step chain. One load of 8 rows of a feeds n vectors, vector q holding
+/// rows q·8/n … (q+1)·8/n − 1 (lane r·n + j: row q·8/n + r, column j); the last m mod 8
+/// rows run the same chain with `f32::mul_add`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; n divides 8, b holds n values, c holds n·a.len().
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn outer_k1(a: &[f32], b: &[f32], c: &mut [f32], n: usize) {
+    assert!(LANES.is_multiple_of(n) && b.len() == n && c.len() == n * a.len(), "outer_k1: sizes");
+    let rows = LANES / n;
+    let mut index = [_mm256_setzero_si256(); LANES];
+    let mut ix = [0i32; LANES];
+    let mut pattern = [0.0f32; LANES];
+    for (lane, (i, p)) in ix.iter_mut().zip(pattern.iter_mut()).enumerate() {
+        *i = (lane / n) as i32;
+        *p = b[lane % n];
+    }
+    // SAFETY: `pattern` and `ix` are 8 lanes, one vector each.
+    let pattern = unsafe { _mm256_loadu_ps(pattern.as_ptr()) };
+    for (q, index) in index.iter_mut().enumerate().take(n) {
+        let shifted = ix.map(|i| i + (q * rows) as i32);
+        // SAFETY: as above.
+        *index = unsafe { _mm256_loadu_si256(shifted.as_ptr().cast()) };
+    }
+    let full = a.len() / LANES;
+    for (a8, c8) in a.chunks_exact(LANES).zip(c.chunks_exact_mut(LANES * n)) {
+        // SAFETY: a8 holds 8 values and c8 8·n, n vectors of 8 (the chunks' sizes).
+        unsafe {
+            let v = _mm256_loadu_ps(a8.as_ptr());
+            for (q, index) in index.iter().enumerate().take(n) {
+                let picked = _mm256_permutevar8x32_ps(v, *index);
+                _mm256_storeu_ps(c8.as_mut_ptr().add(q * LANES), _mm256_fmadd_ps(picked, pattern, _mm256_setzero_ps()));
+            }
+        }
+    }
+    for (av, crow) in a.iter().zip(c.chunks_exact_mut(n)).skip(full * LANES) {
+        for (cv, bv) in crow.iter_mut().zip(b) {
+            *cv = av.mul_add(*bv, 0.0);
+        }
+    }
+}
+
 /// 8 values of `src` from `from` as a vector: a plain load where all 8 lie inside,
 /// else the ones that do, zeros after.
 ///

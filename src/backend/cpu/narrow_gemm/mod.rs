@@ -6,7 +6,9 @@
 //! each p it gathers A[r][p] into the lanes of row r with one permute of the R·k values
 //! of A those rows use, and multiplies by B's row p repeated R times. On AVX2, where
 //! that scheme would fill only half a vector for n = 1 and k = 4 (the diamond's output
-//! layer), `rows_dot4` transposes 8 rows of A with shuffles instead, one row per lane.
+//! layer), `rows_dot4` transposes 8 rows of A with shuffles instead, one row per lane;
+//! for k = 1 (an outer product, the diamond's da = g·W2) `outer_k1` spreads one load of
+//! 8 rows over n vectors.
 //!
 //! Each lane is one output's chain of the GEMM contract (gemm/mod.rs): from +0.0, one
 //! fused multiply-add per p in increasing order. So these kernels give the bits of the
@@ -88,6 +90,11 @@ fn try_avx2(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) -> bool {
         // SAFETY: the CPU has AVX2 and FMA; the lengths were asserted by the caller
         // (A m×4, B 4 values either way round, C m values).
         unsafe { avx2::rows_dot4(a, b, c) };
+        return true;
+    }
+    if !d.trans_a && d.k == 1 && LANES.is_multiple_of(d.n) {
+        // SAFETY: AVX2 + FMA and lengths as above (A m values, B n values), n divides 8.
+        unsafe { avx2::outer_k1(a, b, c, d.n) };
         return true;
     }
     if !d.trans_a && packs(d.k, d.n, LANES) {
