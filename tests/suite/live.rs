@@ -463,7 +463,9 @@ fn the_page_of_a_finished_diverged_or_empty_run_shows_what_it_has() {
     assert_eq!(b.eval("document.getElementById('empty').hidden").unwrap(), json!(true));
     assert_eq!(b.errors(), Vec::<String>::new());
     b.screenshot(&root().join("target/test-artifacts/live-finished.png"));
-    drop(watch);
+    // Served until the browser has left the page: a poll of a stopped server is a
+    // network error in the next page's list.
+    let finished_watch = watch;
 
     // Diverged: the values before it are drawn, and a note says where it went.
     let diverged =
@@ -472,12 +474,13 @@ fn the_page_of_a_finished_diverged_or_empty_run_shows_what_it_has() {
     let dir = std::fs::read_dir(tmp.path().join("linear_regression")).unwrap().next().unwrap().unwrap().path();
     let watch = Proc::serving(&["watch", dir.to_str().unwrap()]);
     b.open(&watch.url());
+    drop(finished_watch);
     let note = b.wait_for("document.getElementById('notes').textContent", Duration::from_secs(20));
     let note = note.and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
     assert!(note.contains("is inf from step"), "{note:?}");
     assert!(b.eval(MAX_SHOWN).unwrap().as_i64().unwrap() > 0);
     assert_eq!(b.errors(), Vec::<String>::new());
-    drop(watch);
+    let diverged_watch = watch;
 
     // Nothing recorded yet: a run folder with only the header.
     let empty = tmp.path().join("empty/.incomplete-e1");
@@ -485,6 +488,7 @@ fn the_page_of_a_finished_diverged_or_empty_run_shows_what_it_has() {
     std::fs::write(empty.join("metrics.csv"), "step,epoch,split,loss\n").unwrap();
     let watch = Proc::serving(&["watch", empty.to_str().unwrap()]);
     b.open(&watch.url());
+    drop(diverged_watch);
     let state = "document.querySelector('#runs tbody td:nth-child(3)')?.textContent";
     assert!(b.wait_for(state, Duration::from_secs(20)).is_some());
     assert_eq!(b.eval("document.getElementById('empty').hidden").unwrap(), json!(false));
