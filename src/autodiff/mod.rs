@@ -168,7 +168,8 @@ pub fn rows_cols(shape: &[usize]) -> (usize, usize) {
 
 impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn new(backend: &'b B) -> Self {
-        Tape { backend, nodes: Vec::new(), _t: std::marker::PhantomData }
+        // Room for a small network's step, so recording it does not regrow the list.
+        Tape { backend, nodes: Vec::with_capacity(32), _t: std::marker::PhantomData }
     }
 
     pub fn backend(&self) -> &'b B {

@@ -106,14 +106,7 @@ pub(super) unsafe fn rows_dot4(a: &[f32], b: &[f32], c: &mut [f32]) {
         // 8·blk, inside both (blk < m / 8).
         let v: [__m256; 4] = std::array::from_fn(|j| unsafe { _mm256_loadu_ps(a.as_ptr().add(32 * blk + 8 * j)) });
         // Per 128-bit half, v[j] is row 2j (low half) or 2j + 1 (high half).
-        let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
-        let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
-        let columns = [
-            _mm256_shuffle_ps::<0x44>(t0, t2),
-            _mm256_shuffle_ps::<0xEE>(t0, t2),
-            _mm256_shuffle_ps::<0x44>(t1, t3),
-            _mm256_shuffle_ps::<0xEE>(t1, t3),
-        ];
+        let columns = transpose_halves(v);
         let mut acc = _mm256_setzero_ps();
         for (column, bv) in columns.iter().zip(&bp) {
             acc = _mm256_fmadd_ps(*column, *bv, acc);
@@ -348,23 +341,30 @@ unsafe fn columns<const W: usize>(rows8: &[f32]) -> [__m256; W] {
                     _mm256_loadu2_m128(at(18), at(6)),
                     _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(_mm_loadu_ps(at(9))), row7),
                 ];
-                let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
-                let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
-                out[0] = _mm256_shuffle_ps::<0x44>(t0, t2);
-                out[1] = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                out[2] = _mm256_shuffle_ps::<0x44>(t1, t3);
+                out.copy_from_slice(&transpose_halves(v)[..3]);
             }
             _ => {
                 // Rows j and j + 4 in the halves of load j, then two 4×4 transposes.
                 let v: [__m256; 4] = std::array::from_fn(|j| _mm256_loadu2_m128(at(4 * (j + 4)), at(4 * j)));
-                let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
-                let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
-                out[0] = _mm256_shuffle_ps::<0x44>(t0, t2);
-                out[1] = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                out[2] = _mm256_shuffle_ps::<0x44>(t1, t3);
-                out[3] = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                out.copy_from_slice(&transpose_halves(v));
             }
         }
     }
     out
+}
+
+/// Two 4×4 transposes, one per 128-bit half: lane i of half h of result j is lane j of
+/// half h of v[i].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
+fn transpose_halves(v: [__m256; 4]) -> [__m256; 4] {
+    let (t0, t1) = (_mm256_unpacklo_ps(v[0], v[1]), _mm256_unpackhi_ps(v[0], v[1]));
+    let (t2, t3) = (_mm256_unpacklo_ps(v[2], v[3]), _mm256_unpackhi_ps(v[2], v[3]));
+    [
+        _mm256_shuffle_ps::<0x44>(t0, t2),
+        _mm256_shuffle_ps::<0xEE>(t0, t2),
+        _mm256_shuffle_ps::<0x44>(t1, t3),
+        _mm256_shuffle_ps::<0xEE>(t1, t3),
+    ]
 }
