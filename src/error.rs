@@ -21,6 +21,8 @@ pub enum Error {
     Backend(#[from] crate::backend::BackendError),
     #[error("{source}\nThe run's folder is kept with status `failed` and this error in its manifest: {}", dir.display())]
     RunFailed { source: Box<Error>, dir: PathBuf },
+    #[error("{source}\nThe run's folder is kept, with what it wrote before the error, but without a manifest (could not be written; is the disk full?): {}", dir.display())]
+    RunFailedUnrecorded { source: Box<Error>, dir: PathBuf },
     #[error("cannot resume {}: {reason}", dir.display())]
     Resume { dir: PathBuf, reason: String },
     /// `runner diff` found values beyond tolerance (its report is on standard output).
@@ -73,7 +75,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Diverged { .. } => 3,
-            Error::RunFailed { source, .. } => source.exit_code(),
+            Error::RunFailed { source, .. } | Error::RunFailedUnrecorded { source, .. } => source.exit_code(),
             Error::Interrupted { signal, .. } => 128 + signal,
             Error::RunsDiffer(_) => 1,
             _ => 2,

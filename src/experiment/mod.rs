@@ -128,6 +128,17 @@ pub fn run(opts: &RunOptions, progress: &mut (dyn FnMut(usize, usize, f64) + Sen
     Ok(RunSummary { removed_stale, ..summary })
 }
 
+/// Removes the file of the run's folder that `error` failed to write, unless it is one
+/// of the streams whose earlier rows are whole (metrics.csv and the like, which resume
+/// cuts back to whole lines). Says whether it removed one.
+fn remove_cut_short(dir: &RunDir, error: &Error) -> bool {
+    const STREAMS: [&str; 3] = ["metrics.csv", "params.csv", execute::LAYERS_FILE];
+    let Error::Io { path, .. } = error else { return false };
+    let inside = path.parent() == Some(dir.path_of("").as_path());
+    let stream = path.file_name().is_some_and(|n| STREAMS.iter().any(|s| n == *s));
+    inside && !stream && std::fs::remove_file(path).is_ok()
+}
+
 /// Runs (or, with `resuming`, continues) a prepared experiment in its reserved folder
 /// and finishes the folder whatever happens.
 fn execute_in(
@@ -149,22 +160,30 @@ fn execute_in(
             (choice::Chosen::Cuda { backend, .. }, DType::F32) => execute::execute_cuda::<f32>(&ctx, backend, progress),
             (choice::Chosen::Cuda { backend, .. }, DType::F64) => execute::execute_cuda::<f64>(&ctx, backend, progress),
         };
-        executed.map_err(|error| (outputs::write_failed_manifest(&ctx, &error).is_ok(), error))
+        executed.map_err(|error| {
+            // On a full disk the file that failed is cut short and worth nothing; removing
+            // it may free the room the failed manifest needs.
+            let written = outputs::write_failed_manifest(&ctx, &error).is_ok()
+                || (remove_cut_short(&dir, &error) && outputs::write_failed_manifest(&ctx, &error).is_ok());
+            if !written {
+                // Never a manifest cut short, which would read as a broken run.
+                let _ = std::fs::remove_file(dir.path_of("manifest.json"));
+            }
+            (written, error)
+        })
     };
     // A failed run keeps its folder, visible, with status `failed` and the error in its
-    // manifest (its metrics so far may be worth reading); when even that manifest
-    // cannot be written (a full disk), the folder is removed.
+    // manifest: its metrics and checkpoints so far may be worth hours. When even that
+    // manifest cannot be written (a full disk), the folder is still kept and named.
     let executed = match executed {
         Ok(x) => x,
-        Err((true, error)) => {
-            return Err(match dir.finish() {
-                Ok(path) => Error::RunFailed { source: Box::new(error), dir: path },
-                Err(_) => error,
-            })
-        }
-        Err((false, error)) => {
-            let _ = dir.discard();
-            return Err(error);
+        Err((written, error)) => {
+            let source = Box::new(error);
+            return Err(match (dir.finish(), written) {
+                (Ok(dir), true) => Error::RunFailed { source, dir },
+                (Ok(dir), false) => Error::RunFailedUnrecorded { source, dir },
+                (Err(_), _) => *source,
+            });
         }
     };
     let diverged = executed.diverged;

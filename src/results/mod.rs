@@ -124,11 +124,6 @@ impl RunDir {
             self.id = with_suffix(&self.base, self.suffix);
         }
     }
-
-    /// Removes the folder and everything in it.
-    pub fn discard(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))
-    }
 }
 
 fn with_suffix(base: &str, k: usize) -> String {

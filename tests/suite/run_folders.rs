@@ -143,3 +143,69 @@ fn a_run_folders_spec_reruns_from_anywhere_and_checks_its_data() {
     // The original spec (no manifest beside it) still runs on the changed data.
     assert_eq!(runner_in(tmp.path(), &args).code, 0);
 }
+
+/// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    /// None where this process cannot mount (not root, or no tmpfs).
+    fn mount(kib: usize) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_run_but_keeps_its_folder_and_the_rows_it_wrote() {
+    let test = "run_folders::a_full_disk_fails_the_run_but_keeps_its_folder_and_the_rows_it_wrote";
+    // 100 KiB: the rows and the model fit, not every picture; 24 KiB: the rows fit, not
+    // the failed manifest.
+    for (kib, manifest_written) in [(100, true), (24, false)] {
+        let Some(disk) = SmallDisk::mount(kib) else {
+            eprintln!("skipped: {test}: cannot mount a tmpfs here (needs root)");
+            return;
+        };
+        let results = disk.0.path();
+        let out = runner(
+            &["run", "experiments/xor.toml", "--quiet", "--results", results.to_str().unwrap()],
+            &[("RAYON_NUM_THREADS", "1")],
+        );
+        let err = &out.stderr;
+        assert_eq!(out.code, 2, "{kib} KiB: {err}");
+        assert!(err.contains("No space left on device"), "{kib} KiB: {err}");
+        let runs: Vec<PathBuf> = std::fs::read_dir(results.join("xor")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(runs.len(), 1, "{kib} KiB: one visible folder, nothing hidden: {runs:?}");
+        let run = &runs[0];
+        assert!(err.contains(&run.display().to_string()), "{kib} KiB: the error names the folder: {err}");
+        let rows = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        assert!(rows.lines().count() > 10 && rows.ends_with('\n'), "{kib} KiB: whole rows kept:\n{rows}");
+        let manifest = std::fs::read_to_string(run.join("manifest.json"));
+        if manifest_written {
+            let manifest = manifest.unwrap();
+            assert!(manifest.contains("\"status\": \"failed\"") && manifest.contains("No space left"), "{manifest}");
+            assert!(run.join("model.safetensors").exists(), "the model, written before the pictures, is kept");
+            // The picture the disk cut short is gone, and not listed.
+            let cut = err.split(": No space").next().unwrap().rsplit('/').next().unwrap();
+            assert!(cut.ends_with(".png"), "{err}");
+            let listed: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+            let listed = listed["files"].as_array().unwrap();
+            assert!(listed.iter().any(|f| f == "metrics.csv"), "{manifest}");
+            assert!(!run.join(cut).exists() && !listed.iter().any(|f| f == cut), "{cut} removed:\n{manifest}");
+        } else {
+            assert!(manifest.is_err(), "{kib} KiB: no manifest cut short");
+            assert!(err.contains("without a manifest"), "{err}");
+        }
+    }
+}
