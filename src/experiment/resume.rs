@@ -82,6 +82,18 @@ fn check_matches(
     if results::spec_hash(&resolved) != meta.spec_hash {
         return Err("its spec.toml is not the spec the checkpoint was written for (edited since?)".into());
     }
+    // A position the run could not have reached (an edited checkpoint) would skip to the
+    // end and record steps never trained.
+    let position = &meta.position;
+    let planned = spec.train.as_ref().map(|t| train::planned_steps(t.get_ref(), p.data.train.len()).2);
+    if planned != Some(position.total) || position.step > position.total {
+        return Err(format!(
+            "the checkpoint is at step {} of {}, and the spec plans {}",
+            position.step,
+            position.total,
+            planned.map_or("no training".into(), |t| format!("{t} steps"))
+        ));
+    }
     if spec.dtype.name() != meta.dtype {
         return Err(format!("the checkpoint is {} and the spec {}", meta.dtype, spec.dtype.name()));
     }

@@ -13,8 +13,8 @@ use toml::Spanned;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    /// The experiment's name, which names its results folder: 1 to 128 characters, no `/`
-    /// or `\`, not starting with `.`.
+    /// The experiment's name, which names its results folder: 1 to 128 characters and at
+    /// most 200 bytes as UTF-8, no `/` or `\`, not starting with `.`.
     #[schemars(length(min = 1, max = 128))]
     pub name: String,
     /// One line saying what the experiment shows (kept in the run's manifest).

@@ -129,16 +129,22 @@ pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<(
     Ok(())
 }
 
-/// The run's folder is named after it: no path separators, no hidden or parent folder.
+/// The run's folder is named after it: no path separators, no hidden or parent folder,
+/// and short enough for a file system's 255-byte names with a sweep's `-sweep-<hash>`
+/// (19 bytes) after it, in any script (a CJK character is 3 bytes).
 fn validate_name(c: &Check, name: &str) -> Result<()> {
     let chars = name.chars().count();
     let ok = chars > 0
         && chars <= 128
+        && name.len() <= 200
         && !name.starts_with('.')
         && !name.chars().any(|ch| ch == '/' || ch == '\\' || ch.is_control());
     c.ensure(ok, "name", || {
-        "`name` names the results folder: 1 to 128 characters, no `/`, `\\` or control characters, not starting with `.`"
-            .into()
+        format!(
+            "`name` names the results folder: 1 to 128 characters and at most 200 bytes as UTF-8 \
+             (this one: {chars} characters, {} bytes), no `/`, `\\` or control characters, not starting with `.`",
+            name.len()
+        )
     })
 }
 

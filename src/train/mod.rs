@@ -66,6 +66,17 @@ pub fn train<T: Element, B: Backend<T>>(
     train_from(be, model, data, plan, observer, None)
 }
 
+/// The batch size, steps per epoch and total steps that `[train]` plans for `n` training
+/// rows.
+pub fn planned_steps(t: &TrainSpec, n: usize) -> (usize, usize, usize) {
+    let batch = match t.batch_size {
+        BatchSize::All => n,
+        BatchSize::Size(k) => k.min(n),
+    };
+    let steps_per_epoch = n.div_ceil(batch);
+    (batch, steps_per_epoch, t.iterations.unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch))
+}
+
 /// Trains from the start, or from a checkpoint's `start` (the model then already holds
 /// the checkpoint's parameters).
 pub fn train_from<T: Element, B: Backend<T>>(
@@ -81,12 +92,7 @@ pub fn train_from<T: Element, B: Backend<T>>(
     let loss = LossPlan::new(t, &model.dag);
     let out_width = model.dag.nodes[model.dag.output].width();
     let n = data.train.len();
-    let batch = match t.batch_size {
-        BatchSize::All => n,
-        BatchSize::Size(k) => k.min(n),
-    };
-    let steps_per_epoch = n.div_ceil(batch);
-    let total = t.iterations.unwrap_or_else(|| t.epochs.unwrap_or(1) * steps_per_epoch);
+    let (batch, steps_per_epoch, total) = planned_steps(t, n);
     let full_batch = batch == n && plan.augment.is_none();
     let reuse_forward = full_batch && train_mode_is_eval_mode(model);
     let mut shuffle = rng::stream(plan.seed, "shuffle");

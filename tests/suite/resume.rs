@@ -269,6 +269,24 @@ fn refused(folder: &Path, expect: &str) {
     assert_eq!(out.stdout, "");
 }
 
+/// A resume checkpoint's bytes with its recorded step and total steps changed (the
+/// safetensors header's metadata, nothing else).
+fn with_position(checkpoint: &[u8], step: u64, total: u64) -> Vec<u8> {
+    let n = u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&checkpoint[8..8 + n]).unwrap();
+    let meta = header["__metadata__"]["runner.resume"].as_str().unwrap();
+    let mut meta: serde_json::Value = serde_json::from_str(meta).unwrap();
+    meta["position"]["step"] = step.into();
+    meta["position"]["total"] = total.into();
+    header["__metadata__"]["runner.resume"] = meta.to_string().into();
+    let mut text = header.to_string().into_bytes();
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&checkpoint[8 + n..]);
+    out
+}
+
 #[test]
 fn resume_refuses_what_it_cannot_continue() {
     let tmp = tempfile::tempdir().unwrap();
@@ -318,6 +336,14 @@ fn resume_refuses_what_it_cannot_continue() {
     std::fs::write(&spec_path, spec.replace("lr = 0.001", "lr = 0.002")).unwrap();
     refused(&folder, "not the spec the checkpoint was written for");
     std::fs::write(&spec_path, &spec).unwrap();
+
+    // A checkpoint whose position was edited past the run's end (its tensors, which the
+    // checksum covers, untouched), or to another length of run.
+    for (step, total, expect) in [(5000, 200, "at step 5000 of 200"), (100, 300, "the spec plans 200 steps")] {
+        std::fs::write(&checkpoint, with_position(&good, step, total)).unwrap();
+        refused(&folder, expect);
+    }
+    std::fs::write(&checkpoint, &good).unwrap();
 
     // metrics.csv cut shorter than the checkpoint saw.
     let metrics = std::fs::read(folder.join("metrics.csv")).unwrap();
