@@ -434,3 +434,29 @@ fn a_tolerance_for_a_name_the_runs_do_not_have_is_refused() {
     assert!(out.stderr.contains(&expected), "expected {expected:?} in:\n{}", out.stderr);
     assert_eq!(diff(&a, &b, &["--metric", "lss=0.1"]).code, 2, "a flag of the same name is as unknown");
 }
+
+#[test]
+fn runner_list_refuses_a_status_no_run_has_and_a_file_for_a_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    let out = runner(&["list", results, "--status", "bogus"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "--status bogus: not a status; the statuses are complete, interrupted, diverged, failed, running, \
+             killed, sweep, unknown, unreadable"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = runner(&["list", results, "--status", "compete"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `complete`?"), "{}", out.stderr);
+    assert_eq!(runner(&["list", results, "--status", "KILLED"], &[]).code, 0, "statuses match in any case");
+    let file = tmp.path().join("notes.txt");
+    std::fs::write(&file, "x").unwrap();
+    let out = runner(&["list", file.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains(&format!("{}: not a folder", file.display())), "{}", out.stderr);
+    assert!(!out.stderr.contains("no such"), "{}", out.stderr);
+}
