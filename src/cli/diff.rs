@@ -41,6 +41,12 @@ pub fn run(a: DiffArgs) -> Result<()> {
         out: a.out,
     };
     let outcome = diff::diff(&a.a, &a.b, &opts);
+    // A misspelt tolerance name would leave its values exact without a word: refused
+    // before the report, which would pass or fail for the wrong reason.
+    let unknown = diff::names::unknown_everywhere(&outcome);
+    if !unknown.is_empty() {
+        return Err(Error::Usage(diff::names::message(&unknown)));
+    }
     print!("{}", diff::render(&outcome, a.format));
     match outcome.verdict {
         Verdict::Same => Ok(()),

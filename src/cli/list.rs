@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 const HIDDEN_PREFIX: &str = ".incomplete-";
 /// Results roots nest `<name>/<run>`, a sweep one level more; deeper is not searched.
 const MAX_DEPTH: usize = 4;
+/// Every status a line can show: a manifest's, a hidden folder's, a sweep's, and
+/// `unknown` (a manifest without one) or `unreadable` (one that does not parse).
+const STATUSES: [&str; 9] =
+    ["complete", "interrupted", "diverged", "failed", "running", "killed", "sweep", "unknown", "unreadable"];
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -39,6 +43,12 @@ pub struct Entry {
 }
 
 pub fn run(a: ListArgs) -> Result<()> {
+    if let Some(status) = &a.status {
+        check_status(status)?;
+    }
+    if a.results.exists() && !a.results.is_dir() {
+        return Err(Error::Data(format!("{}: not a folder (give the results folder)", a.results.display())));
+    }
     if !a.results.is_dir() {
         return Err(Error::Data(format!("{}: no such results folder", a.results.display())));
     }
@@ -51,6 +61,17 @@ pub fn run(a: ListArgs) -> Result<()> {
     entries.sort_by(|x, y| x.name.cmp(&y.name).then(y.started.cmp(&x.started)).then(x.folder.cmp(&y.folder)));
     print!("{}", render(&entries));
     Ok(())
+}
+
+/// A status no line can have would list nothing and look like no such runs.
+fn check_status(status: &str) -> Result<()> {
+    if STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status)) {
+        return Ok(());
+    }
+    let hint = crate::spec::suggest(&status.to_ascii_lowercase(), STATUSES)
+        .map(|s| format!("; did you mean `{s}`? The"))
+        .unwrap_or_else(|| "; the".into());
+    Err(Error::Usage(format!("--status {status}: not a status{hint} statuses are {}", STATUSES.join(", "))))
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<Entry>) {
@@ -243,6 +264,10 @@ mod tests {
         assert!(name_matches("x?r", "xor"));
         assert_eq!(started_from_id("20261130-155206-seed42-2"), "2026-11-30T15:52:06Z");
         assert_eq!(started_from_id("abc"), "");
+        assert!(check_status("Killed").is_ok());
+        let e = check_status("compete").unwrap_err().to_string();
+        assert!(e.starts_with("--status compete: not a status; did you mean `complete`?"), "{e}");
+        assert!(e.ends_with("killed, sweep, unknown, unreadable"), "{e}");
         assert_eq!(
             [compact(0.97153), compact(0.00012086), compact(2.3221), compact(1234.5), compact(0.0)],
             ["0.9715", "1.209e-4", "2.322", "1234", "0"]

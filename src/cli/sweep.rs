@@ -15,8 +15,8 @@ use std::path::PathBuf;
 pub struct SweepArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// How many runs at a time; each gets cores / N threads (at least 1).
-    #[arg(short = 'j', long = "jobs", default_value_t = 1)]
+    /// How many runs at a time (at least 1); each gets cores / N threads (at least 1).
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = parse_jobs)]
     pub jobs: usize,
     /// Root folder of results; the sweep folder goes under it.
     #[arg(long, default_value = "results")]
@@ -36,6 +36,15 @@ pub struct SweepArgs {
     /// Passed on to every run (as `--set backend=…`).
     #[command(flatten)]
     pub backend: super::BackendArg,
+}
+
+/// `-j 0` would run nothing at a time; it is refused rather than read as 1.
+fn parse_jobs(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("0 runs at a time would run nothing; give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a number of runs at a time (1 or more), found `{text}`")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -136,7 +145,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     let interrupt = crate::train::Interrupt::new();
     let slurm = a.slurm.over(&list.slurm);
     let executor: Box<dyn Executor> = match a.executor {
-        ExecutorKind::Local => Box::new(LocalExecutor { parallel: a.jobs.max(1), program, stop: interrupt.flag() }),
+        ExecutorKind::Local => Box::new(LocalExecutor { parallel: a.jobs, program, stop: interrupt.flag() }),
         ExecutorKind::Slurm => {
             let said = bar.clone();
             let say = Box::new(move |m: &str| said.suspend(|| eprintln!("{m}")));
@@ -155,7 +164,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     match a.executor {
         ExecutorKind::Local => {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let parallel = a.jobs.max(1);
+            let parallel = a.jobs;
             eprintln!(
                 "sweep of {} runs in {} ({} at a time, {} threads each)",
                 list.entries.len(),

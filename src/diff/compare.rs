@@ -5,7 +5,7 @@ use super::load::{sha256_hex, RunFolder};
 use super::report::{Item, Report, Status};
 use super::table::{self, number};
 use super::tolerance::{Tol, Tolerances};
-use super::{images, spec_keys, tensors, Options};
+use super::{images, names, spec_keys, tensors, Options};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -20,6 +20,7 @@ pub fn compare_runs(pair: &str, a_dir: &Path, b_dir: &Path, opts: &Options) -> R
     };
     // The reference's tolerances (the second run's, e.g. a golden's), else the first's.
     let spec_tol = b.tolerances.as_ref().or(a.tolerances.as_ref());
+    let spec_file = (if b.tolerances.is_some() { &b.dir } else { &a.dir }).join("spec.toml");
     let tolerances = Tolerances::resolve(spec_tol, opts.atol, opts.rtol, &opts.names);
     let mut report = Report::incomparable(pair, &a_name, &b_name, vec![]);
     report.engine_a = a.manifest.engine();
@@ -30,6 +31,7 @@ pub fn compare_runs(pair: &str, a_dir: &Path, b_dir: &Path, opts: &Options) -> R
     report.reasons = why_incomparable(&a, &b);
     if report.reasons.is_empty() {
         report.items = compare_files(&a, &b, &tolerances, opts, pair, &mut report.reasons);
+        report.unknown_names = names::unknown(&tolerances, opts, Some(spec_file.as_path()), &a.dir);
     }
     report.settle();
     report

@@ -7,6 +7,7 @@
 mod compare;
 mod images;
 pub mod load;
+pub mod names;
 mod render;
 mod report;
 mod spec_keys;

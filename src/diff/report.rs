@@ -172,6 +172,9 @@ pub struct Report {
     pub settings_note: Option<String>,
     pub tolerance: String,
     pub items: Vec<Item>,
+    /// Per-name tolerances no compared value goes by (see [`super::names`]).
+    #[serde(skip)]
+    pub unknown_names: Vec<super::names::UnknownName>,
 }
 
 impl Report {
@@ -188,6 +191,7 @@ impl Report {
             settings_note: None,
             tolerance: String::new(),
             items: vec![],
+            unknown_names: vec![],
         }
     }
 

@@ -1,7 +1,8 @@
 //! Which tolerance applies to a value, and whether two values agree within it.
 
 use crate::spec::DiffSpec;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `|a − b| ≤ atol + rtol·|b|`, b being the reference (the second run).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,14 +30,21 @@ pub struct Tolerances {
     pub rtol: f64,
     /// Per-name absolute tolerances (metric, `split.metric`, column, tensor or file).
     pub names: BTreeMap<String, f64>,
+    /// Every key a value was looked up by (kept only while `names` has any): a name
+    /// none of them matches is a typo that would otherwise leave its values exact.
+    met: RefCell<BTreeSet<String>>,
 }
 
 impl Tolerances {
     /// The reference run's `[diff]` table (else the other run's), then the flags.
     pub fn resolve(spec: Option<&DiffSpec>, atol: Option<f64>, rtol: Option<f64>, names: &[(String, f64)]) -> Self {
         let base = spec.cloned().unwrap_or_default();
-        let mut t =
-            Tolerances { atol: atol.unwrap_or(base.atol), rtol: rtol.unwrap_or(base.rtol), names: base.metrics };
+        let mut t = Tolerances {
+            atol: atol.unwrap_or(base.atol),
+            rtol: rtol.unwrap_or(base.rtol),
+            names: base.metrics,
+            met: RefCell::default(),
+        };
         for (name, tol) in names {
             t.names.insert(name.clone(), *tol);
         }
@@ -46,6 +54,14 @@ impl Tolerances {
     /// The tolerance for a value known by `keys`, most specific first; the first key
     /// with its own tolerance wins, else the global one.
     pub fn for_keys(&self, keys: &[&str]) -> Tol {
+        if !self.names.is_empty() {
+            let mut met = self.met.borrow_mut();
+            for k in keys {
+                if !met.contains(*k) {
+                    met.insert(k.to_string());
+                }
+            }
+        }
         keys.iter()
             .find_map(|k| self.names.get(*k))
             .map(|&atol| Tol { atol, rtol: 0.0 })
@@ -54,6 +70,17 @@ impl Tolerances {
 
     pub fn is_exact(&self) -> bool {
         self.atol == 0.0 && self.rtol == 0.0 && self.names.values().all(|v| *v == 0.0)
+    }
+
+    /// The per-name tolerances whose name no value was looked up by so far.
+    pub fn unmet(&self) -> Vec<String> {
+        let met = self.met.borrow();
+        self.names.keys().filter(|n| !met.contains(*n)).cloned().collect()
+    }
+
+    /// Every key values were looked up by so far (recorded only while `names` has any).
+    pub fn met(&self) -> Vec<String> {
+        self.met.borrow().iter().cloned().collect()
     }
 }
 
@@ -128,5 +155,18 @@ mod tests {
         assert!(parse_name_tol("loss=-1").is_err());
         assert!(parse_name_tol("loss").is_err());
         assert_eq!(parse_name_tol(" loss = 1e-6 ").unwrap(), ("loss".to_string(), 1e-6));
+    }
+
+    #[test]
+    fn a_name_no_value_was_looked_up_by_is_unmet() {
+        let t = Tolerances::resolve(None, None, None, &[("loss".into(), 0.1), ("lss".into(), 0.1)]);
+        assert_eq!(t.unmet(), ["loss", "lss"], "nothing looked up yet");
+        t.for_keys(&["train.loss", "loss", "metrics.csv"]);
+        t.for_keys(&["train.loss", "loss", "metrics.csv"]);
+        assert_eq!(t.unmet(), ["lss"]);
+        assert_eq!(t.met(), ["loss", "metrics.csv", "train.loss"]);
+        let none = Tolerances::resolve(None, Some(1.0), None, &[]);
+        none.for_keys(&["loss"]);
+        assert!(none.met().is_empty(), "nothing is recorded without per-name tolerances");
     }
 }

@@ -59,7 +59,15 @@ pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Opti
         Some(toml::de::DeValue::Table(t)) => t.keys().map(|k| k.get_ref().to_string()).collect(),
         _ => vec![],
     };
+    // A sweep file (`base = "spec.toml"` plus `[sweep]`) is no spec: its `base` would
+    // be refused as an unknown key, which does not say what to do with the file.
+    let sweep_file = doc.get_ref().iter().find(|(k, _)| k.get_ref() == "base").map(|(k, _)| k.span());
     let spec = Spec::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
+        if let Some(span) = sweep_file {
+            let message =
+                format!("this is a sweep file (it has `base`), not a spec; run it with `runner sweep {file}`");
+            return source.error(Some(span), message);
+        }
         let message = with_suggestion(e.message());
         let span = unset_that_removed(&edits, &source, e.message()).or(e.span());
         source.error(span, message)

@@ -40,13 +40,67 @@ pub struct SweepSpec {
 
 /// `seeds = N` runs seeds base..base+N where base is the spec's seed (so `seeds = 1` is
 /// the spec as written); a list runs exactly those seeds.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Seeds {
     /// Seeds base..base+N (at least 1).
     Count(u64),
     /// Exactly these seeds.
     List(Vec<u64>),
+}
+
+/// What `seeds` takes, for its errors (an untagged enum's derived error only says that
+/// no variant matched).
+const SEEDS_EXPECTED: &str = "a number of seeds (`seeds = 5`) or a list of seeds (`seeds = [1, 7, 42]`)";
+
+impl<'de> Deserialize<'de> for Seeds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Seeds;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(SEEDS_EXPECTED)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Seeds, E> {
+                Ok(Seeds::Count(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Seeds, E> {
+                u64::try_from(n)
+                    .map(Seeds::Count)
+                    .map_err(|_| E::custom(format!("seeds: expected {SEEDS_EXPECTED}, found {n}")))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Seeds, A::Error> {
+                let mut list = Vec::new();
+                while let Some(Seed(s)) = seq.next_element()? {
+                    list.push(s);
+                }
+                Ok(Seeds::List(list))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One seed of a `seeds` list: an integer of at least 0.
+struct Seed(u64);
+
+impl<'de> Deserialize<'de> for Seed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Seed;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a seed (an integer of at least 0) in the list of seeds")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Seed, E> {
+                Ok(Seed(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Seed, E> {
+                u64::try_from(n).map(Seed).map_err(|_| E::custom(format!("seeds: a seed is at least 0, found {n}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A sweep file: a base spec (relative to the sweep file) and its sweep.
@@ -87,6 +141,24 @@ impl SweepSpec {
             Some(Seeds::List(l)) if l.is_empty() => Some("seeds = [] runs nothing".into()),
             _ => None,
         }
+    }
+
+    /// Why the axis `key` cannot be swept: `seed` beside `seeds`, which sets each
+    /// run's seed too (the points would collide or silently lose one of them), or a
+    /// `sweep.*` key, which says what the sweep runs rather than what a run does.
+    pub fn key_problem(&self, key: &str) -> Option<String> {
+        let key = key.trim();
+        if key == "sweep" || key.starts_with("sweep.") {
+            return Some("sweep.* keys cannot be swept; write the sweep's own settings in [sweep]".into());
+        }
+        if key == "seed" && self.seeds.is_some() {
+            return Some(
+                "sweeping `seed` conflicts with `seeds`, which sets each run's seed too; \
+                 list them in `seeds` instead (`seeds = [1, 7, 42]` runs exactly those)"
+                    .into(),
+            );
+        }
+        None
     }
 
     /// Every setting (without the seed), grid axes varying slowest in key order, the
@@ -175,5 +247,29 @@ mod tests {
         assert!(parse("seeds = 0").problem().is_some());
         assert_eq!(parse("seeds = [4, 9]").seed_list(0), [Some(4), Some(9)]);
         assert_eq!(parse("").settings().len(), 1);
+    }
+
+    #[test]
+    fn seed_beside_seeds_and_sweep_keys_cannot_be_swept() {
+        let s = parse(
+            r#"grid = { "seed" = [1, 2], "sweep.seeds" = [1] }
+                         seeds = 2"#,
+        );
+        assert!(s.key_problem("seed").unwrap().starts_with("sweeping `seed` conflicts with `seeds`"));
+        assert!(s.key_problem("sweep.seeds").unwrap().starts_with("sweep.* keys cannot be swept"));
+        assert_eq!(s.key_problem("train.lr"), None);
+        assert_eq!(parse("").key_problem("seed"), None, "without `seeds`, the seed is an axis like any");
+    }
+
+    #[test]
+    fn seeds_errors_say_what_seeds_takes() {
+        let err = |text: &str| toml::from_str::<SweepSpec>(text).unwrap_err().message().to_string();
+        let expected = "a number of seeds (`seeds = 5`) or a list of seeds (`seeds = [1, 7, 42]`)";
+        assert_eq!(err("seeds = -1"), format!("seeds: expected {expected}, found -1"));
+        assert_eq!(err("seeds = 2.5"), format!("invalid type: floating point `2.5`, expected {expected}"));
+        assert_eq!(err("seeds = \"3\""), format!("invalid type: string \"3\", expected {expected}"));
+        assert_eq!(err("seeds = [1, -2]"), "seeds: a seed is at least 0, found -2");
+        assert!(err("seeds = [1, \"x\"]").contains("expected a seed (an integer of at least 0)"));
+        assert!(matches!(parse("seeds = 3").seeds, Some(Seeds::Count(3))));
     }
 }

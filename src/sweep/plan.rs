@@ -76,6 +76,7 @@ fn read_sweep(path: &Path, edits: &[String], seed: Option<u64>) -> Result<SweepS
         let file: SweepFile =
             toml::from_str(&text).map_err(|e| source.error(e.span(), format!("sweep file: {}", e.message())))?;
         let base = path.parent().unwrap_or(Path::new(".")).join(&file.base);
+        check_base(&source, &file.base, &base)?;
         return Ok(SweepSource { sweep: file.sweep, base, source });
     }
     // A spec with a [sweep] table: loading it reports any error in it, located.
@@ -87,6 +88,52 @@ fn read_sweep(path: &Path, edits: &[String], seed: Option<u64>) -> Result<SweepS
         ))
     })?;
     Ok(SweepSource { sweep, base: path.to_path_buf(), source })
+}
+
+/// A sweep file's `base` that cannot be its spec, reported at the `base` line of the
+/// sweep file: the loader's own error would name only the base, not who asked for it.
+fn check_base(source: &Source, given: &str, base: &Path) -> Result<()> {
+    let span = || {
+        let doc = toml::de::DeTable::parse(&source.text).ok()?;
+        doc.get_ref().get("base").map(|v| v.span())
+    };
+    let problem = match std::fs::metadata(base) {
+        Err(e) => format!("{}: {e}", base.display()),
+        Ok(m) if m.is_dir() => format!("{} is a folder, not a spec file", base.display()),
+        // A sweep file named as its own base (or another's) would be read as a spec.
+        Ok(m) if m.is_file() && m.len() <= crate::spec::MAX_SPEC_BYTES => {
+            let text = std::fs::read_to_string(base).unwrap_or_default();
+            if !text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("base")) {
+                return Ok(());
+            }
+            format!("{} is a sweep file, not a spec; `base` names the spec the sweep edits", base.display())
+        }
+        Ok(_) => return Ok(()),
+    };
+    Err(source.error(span(), format!("base \"{given}\": {problem}")).into())
+}
+
+/// An error in an entry of `[sweep] set`, which the loader blames on a `--set` the user
+/// never typed, moved to the entry's place in the sweep's file.
+fn blame_set(source: &Source, sweep: &SweepSpec, e: Error) -> Error {
+    let text = e.to_string();
+    for (i, entry) in sweep.set.iter().enumerate() {
+        let prefix = format!("{}: ", crate::error::clip(&format!("--set {entry}"), 120));
+        if let Some(rest) = text.strip_prefix(&prefix) {
+            let span = || {
+                use toml::de::{DeTable, DeValue};
+                let doc = DeTable::parse(&source.text).ok()?;
+                let DeValue::Table(t) = doc.get_ref().get("sweep")?.get_ref() else { return None };
+                let set = t.get("set")?;
+                match set.get_ref() {
+                    DeValue::Array(items) => items.get(i).map(|v| v.span()).or(Some(set.span())),
+                    _ => Some(set.span()),
+                }
+            };
+            return source.error(span(), format!("[sweep] set \"{entry}\": {rest}")).into();
+        }
+    }
+    e
 }
 
 /// The span of `[sweep] <group>."<key>"` (or of the sweep table) in the sweep's text.
@@ -110,7 +157,14 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
         let span = key_span(&source, "grid", "").or_else(|| key_span(&source, "paired", ""));
         return Err(source.error(span, format!("[sweep]: {problem}")).into());
     }
-    let base_spec = crate::spec::load(&base, edits, seed)?.spec;
+    for (group, axes) in [("grid", &sweep.grid), ("paired", &sweep.paired)] {
+        if let Some((key, problem)) = axes.keys().find_map(|k| sweep.key_problem(k).map(|p| (k, p))) {
+            return Err(source
+                .error(key_span(&source, group, key), format!("[sweep] {group} \"{key}\": {problem}"))
+                .into());
+        }
+    }
+    let base_spec = crate::spec::load(&base, edits, seed).map_err(|e| blame_set(&source, &sweep, e))?.spec;
     // Every key path first, against the base spec alone, so a misspelt one is reported
     // at its place in the sweep table, with the loader's did-you-mean.
     for (group, axes) in [("grid", &sweep.grid), ("paired", &sweep.paired)] {

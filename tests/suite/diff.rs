@@ -392,3 +392,71 @@ fn sweeps_are_paired_through_sweep_csv_and_listed_as_one_line() {
     assert_eq!(&words[..3], ["sweep", "xor_lr", "2026-11-30T12:00:00Z"], "{}", lines[1]);
     assert!(lines[1].contains("2 runs: 2 complete"), "{}", lines[1]);
 }
+
+/// A per-name tolerance that names nothing the runs have (`lss` for `loss`) once left
+/// every value exact without a word; it is a usage error naming it, with the metrics.
+#[test]
+fn a_tolerance_for_a_name_the_runs_do_not_have_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (xor(tmp.path(), &[]), xor(tmp.path(), &[]));
+    let out = diff(&a, &b, &["--metric", "lss=0.1"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with("error: --metric lss=0.1: no value of these runs is named `lss`; did you mean `loss`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("(metrics: epoch, loss, accuracy;"), "{}", out.stderr);
+    assert_eq!(out.stdout, "", "no report for a comparison that would not use the tolerance");
+    let out = diff(&a, &b, &["--metric", "loss=0.1", "--metric", "nonexistent=1"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--metric nonexistent=1: no value of these runs is named `nonexistent` ("),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("`loss`"), "loss is a metric: {}", out.stderr);
+    // Every kind of name a tolerance can have is known: a metric, one split's metric, a
+    // final metric, a CSV file and its column, a tensor and its file.
+    for name in ["loss", "train.accuracy", "epoch", "predictions.csv", "out", "model.safetensors", "hidden.weight"] {
+        let out = diff(&a, &b, &["--metric", &format!("{name}=0.5")]);
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+    }
+
+    // The same name in the reference's [diff] table is blamed on that spec.
+    let spec = b.join("spec.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("{text}\n[diff]\nmetrics = {{ lss = 0.1 }}\n")).unwrap();
+    let out = diff(&a, &b, &[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let expected =
+        format!("{}: [diff] metrics: no value of these runs is named `lss`; did you mean `loss`?", spec.display());
+    assert!(out.stderr.contains(&expected), "expected {expected:?} in:\n{}", out.stderr);
+    assert_eq!(diff(&a, &b, &["--metric", "lss=0.1"]).code, 2, "a flag of the same name is as unknown");
+}
+
+#[test]
+fn runner_list_refuses_a_status_no_run_has_and_a_file_for_a_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    let out = runner(&["list", results, "--status", "bogus"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "--status bogus: not a status; the statuses are complete, interrupted, diverged, failed, running, \
+             killed, sweep, unknown, unreadable"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = runner(&["list", results, "--status", "compete"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("did you mean `complete`?"), "{}", out.stderr);
+    assert_eq!(runner(&["list", results, "--status", "KILLED"], &[]).code, 0, "statuses match in any case");
+    let file = tmp.path().join("notes.txt");
+    std::fs::write(&file, "x").unwrap();
+    let out = runner(&["list", file.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains(&format!("{}: not a folder", file.display())), "{}", out.stderr);
+    assert!(!out.stderr.contains("no such"), "{}", out.stderr);
+}

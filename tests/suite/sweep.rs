@@ -209,6 +209,83 @@ fn set_applies_to_every_run_and_a_sweep_file_names_its_base() {
     }
 }
 
+/// Mistakes in a sweep file are reported at their place in it, saying what is wrong,
+/// before any run starts (each of these once gave a confusing or misplaced message).
+#[test]
+fn sweep_file_mistakes_name_the_file_the_line_and_the_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_spec(tmp.path(), "base.toml", spec("").replace("[sweep]\n", "").as_str());
+    let results = tmp.path().join("results");
+    let check = |text: &str, extra: &[&str], expected: &[&str]| {
+        let file = write_spec(tmp.path(), "sweep.toml", text);
+        let out = sweep(&file, &results, extra, &[]);
+        assert_eq!(out.code, 2, "{text}: {}", out.stderr);
+        for e in expected {
+            let e = e.replace("FILE", file.to_str().unwrap());
+            assert!(out.stderr.contains(&e), "{text}: expected {e:?} in:\n{}", out.stderr);
+        }
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        out.stderr
+    };
+    let head = "base = \"base.toml\"\n[sweep]\n";
+    let err = check(
+        &format!("{head}seeds = -1\n"),
+        &[],
+        &["FILE:3:9: sweep file: seeds: expected a number of seeds (`seeds = 5`) or a list of seeds \
+           (`seeds = [1, 7, 42]`), found -1"],
+    );
+    assert!(!err.contains("untagged"), "{err}");
+    let err = check(
+        &format!("{head}set = [\"train.lr\"]\n"),
+        &[],
+        &["FILE:3:8: [sweep] set \"train.lr\": expected key.path=value"],
+    );
+    assert!(!err.starts_with("error: --set"), "no --set was typed: {err}");
+    check(
+        &format!("{head}set = [\"train.lrr=0.1\"]\n"),
+        &[],
+        &["FILE:3:8: [sweep] set \"train.lrr=0.1\"", "did you mean `lr`?"],
+    );
+    let err = check(
+        &format!("{head}seeds = 2\ngrid = {{ \"seed\" = [1, 2] }}\n"),
+        &[],
+        &["FILE:4:10: [sweep] grid \"seed\": sweeping `seed` conflicts with `seeds`"],
+    );
+    assert!(!err.contains("resolve to the same spec"), "{err}");
+    check(
+        &format!("{head}paired = {{ \"sweep.seeds\" = [1, 2] }}\n"),
+        &[],
+        &["FILE:3:12: [sweep] paired \"sweep.seeds\": sweep.* keys cannot be swept"],
+    );
+    check(
+        "base = \"nonexist.toml\"\n[sweep]\nseeds = 2\n",
+        &[],
+        &["FILE:1:8: base \"nonexist.toml\": ", "No such file or directory"],
+    );
+    check(
+        "base = \"sweep.toml\"\n[sweep]\nseeds = 2\n",
+        &[],
+        &["FILE:1:8: base \"sweep.toml\": ", "is a sweep file, not a spec"],
+    );
+    assert!(!results.exists(), "nothing was run");
+    let file = write_spec(tmp.path(), "sweep.toml", &format!("{head}seeds = 2\n"));
+    let out = runner(&["sweep", file.to_str().unwrap(), "--results", results.to_str().unwrap(), "-j", "0"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("0 runs at a time would run nothing; give at least 1"), "{}", out.stderr);
+
+    // `runner run` (or check) on a sweep file says which command runs it.
+    let run = ["run", file.to_str().unwrap(), "--results", results.to_str().unwrap()];
+    for args in [&run[..], &["check", file.to_str().unwrap()]] {
+        let out = runner(args, &[]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let expected = format!(
+            "{}:1:1: this is a sweep file (it has `base`), not a spec; run it with `runner sweep",
+            file.display()
+        );
+        assert!(out.stderr.contains(&expected), "expected {expected:?} in:\n{}", out.stderr);
+    }
+}
+
 /// SIGTERM to the sweep process reaches the runs going on: each stops after its step
 /// with a checkpoint (status interrupted), and no run is left going on its own.
 #[test]
