@@ -85,10 +85,13 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
             }
         }
     };
-    let features = d.feature_columns.clone().unwrap_or_default();
     let targets = d.target_columns.clone().unwrap_or_default();
+    // Without `feature_columns`, every column that is not a target is an input.
+    let features =
+        d.feature_columns.clone().unwrap_or_else(|| header.iter().filter(|h| !targets.contains(h)).cloned().collect());
     if features.is_empty() {
-        return Err(Error::Data(format!("{shown}: `feature_columns` is empty; name at least one column")));
+        let why = if d.feature_columns.is_some() { "`feature_columns` is empty" } else { "every column is a target" };
+        return Err(Error::Data(format!("{shown}: {why}; name at least one input column")));
     }
     let fcols: Vec<usize> = features.iter().map(column).collect::<Result<_>>()?;
     let tcols: Vec<usize> = targets.iter().map(column).collect::<Result<_>>()?;
@@ -171,7 +174,7 @@ fn line_at(path: &Path, at: Option<&csv::Position>) -> u64 {
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("this row has {len} fields; the header has {expected_len}")
+            format!("this row has {len} {}; the header has {expected_len}", if *len == 1 { "field" } else { "fields" })
         }
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8 text".into(),
         csv::ErrorKind::Io(io) => io.to_string(),
@@ -202,6 +205,17 @@ mod tests {
         assert_eq!(*d.inputs.values(), [0.5, 1.0, 2.0, 3.0]);
         assert_eq!(d.targets, [0.0, 1.0]);
         assert!(count_rows(&std::path::PathBuf::from("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn without_feature_columns_every_column_but_the_targets_is_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("d.csv"), "c,y,a\n1,0,2\n3,1,4\n").unwrap();
+        let d = DataSpec { path: Some("d.csv".into()), target_columns: Some(vec!["y".into()]), ..Default::default() };
+        let d = read(&d, dir.path()).unwrap();
+        assert_eq!(d.feature_names, ["c", "a"]);
+        assert_eq!(*d.inputs.values(), [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(d.targets, [0.0, 1.0]);
     }
 
     #[test]

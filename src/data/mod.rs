@@ -355,6 +355,13 @@ pub fn load(
             ));
         }
     }
+    // The constant-1 column comes after normalising, which would otherwise shift it (and
+    // count it in the mean and std of the real inputs).
+    if let Some(at) = d.bias_column.filter(|_| d.kind != Some(DataKind::Mnist)) {
+        for set in std::iter::once(&mut splits.train).chain(splits.validation.as_mut()).chain(splits.test.as_mut()) {
+            set.add_bias_column(at);
+        }
+    }
     Ok(splits)
 }
 
@@ -406,15 +413,12 @@ fn mean_std(xs: &Inputs) -> (f64, f64) {
 }
 
 fn split(d: &DataSpec, place: &Place, seed: u64, base_dir: &Path) -> Result<Splits> {
-    let mut data = match d.kind.unwrap_or(DataKind::Inline) {
+    let data = match d.kind.unwrap_or(DataKind::Inline) {
         DataKind::Mnist => return mnist::read(d, place, base_dir),
         DataKind::Csv => csv_file::read(d, base_dir)?,
         DataKind::Inline => generators::inline(d, place)?,
         _ => generators::generate(d, place, &mut rng::stream(seed, "data"))?,
     };
-    if let Some(at) = d.bias_column {
-        data.add_bias_column(at);
-    }
     if d.test_fraction <= 0.0 {
         return Ok(Splits { train: data, validation: None, test: None, scale: InputScale::default() });
     }
@@ -443,10 +447,15 @@ mod tests {
     use crate::spec::DataSpec;
 
     fn inline(normalize: Option<Normalize>) -> Splits {
+        inline_with(normalize, None)
+    }
+
+    fn inline_with(normalize: Option<Normalize>, bias_column: Option<BiasColumn>) -> Splits {
         let d = DataSpec {
             kind: Some(DataKind::Inline),
             inputs: Some(vec![vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0], vec![7.0, 8.0]]),
             normalize,
+            bias_column,
             ..Default::default()
         };
         let source = Source::new("t.toml", String::new());
@@ -460,5 +469,16 @@ mod tests {
         assert!(mean.abs() < 1e-12 && (std - 1.0).abs() < 1e-12, "mean {mean} std {std}");
         let s = inline(Some(Normalize::Given { mean: 1.0, std: 2.0 }));
         assert_eq!(*s.train.inputs.values(), [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
+    }
+
+    #[test]
+    fn the_bias_column_stays_one_and_out_of_the_normalisation() {
+        let s = inline_with(Some(Normalize::FromSplit(crate::spec::NormalizeFrom::Train)), Some(BiasColumn::Last));
+        assert_eq!((s.scale.mean, s.scale.std), (4.5, 5.25f64.sqrt()), "the real inputs' mean and std");
+        let v = s.train.inputs.values();
+        assert_eq!(s.train.features, 3);
+        assert!(v.chunks(3).all(|row| row[2] == 1.0), "{v:?}");
+        let s = inline_with(Some(Normalize::Given { mean: 1.0, std: 2.0 }), Some(BiasColumn::First));
+        assert_eq!(*s.train.inputs.values(), [1.0, 0.0, 0.5, 1.0, 1.0, 1.5, 1.0, 2.0, 2.5, 1.0, 3.0, 3.5]);
     }
 }

@@ -126,7 +126,8 @@ pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<(
     for (i, h) in spec.hooks.iter().enumerate() {
         super::validate_hooks::validate_hook(&c, i, h.get_ref())?;
     }
-    Ok(())
+    let hooks: Vec<&super::probe::HookSpec> = spec.hooks.iter().map(|h| h.get_ref()).collect();
+    super::validate_hooks::no_node_twice(&c, &hooks)
 }
 
 /// The run's folder is named after it: no path separators, no hidden or parent folder,
@@ -194,7 +195,7 @@ fn validate_data(c: &Check, data: &toml::Spanned<DataSpec>) -> Result<()> {
         DataKind::Mnist => need(d.path.is_some(), "path")?,
         DataKind::Csv => {
             need(d.path.is_some(), "path")?;
-            need(d.feature_columns.is_some(), "feature_columns")?;
+            validate_columns(c, d)?;
         }
         _ => {}
     }
@@ -206,6 +207,32 @@ fn validate_data(c: &Check, data: &toml::Spanned<DataSpec>) -> Result<()> {
         return Err(c.fail(
             "data.test_fraction",
             "[data] kind = \"mnist\" has its own test split (the t10k files); use `test_n` to shorten it",
+        ));
+    }
+    Ok(())
+}
+
+/// A CSV column is read once, as an input or as a target: a target among the inputs
+/// would hand the network its answer.
+fn validate_columns(c: &Check, d: &DataSpec) -> Result<()> {
+    let features = d.feature_columns.as_deref().unwrap_or_default();
+    let targets = d.target_columns.as_deref().unwrap_or_default();
+    for (key, names) in [("feature_columns", features), ("target_columns", targets)] {
+        if let Some((i, name)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+            return Err(c.fail(
+                &format!("data.{key}"),
+                format!(
+                    "[data] `{key}` names `{name}` twice (entries {} and {})",
+                    names.iter().position(|n| n == name).unwrap_or(0) + 1,
+                    i + 1
+                ),
+            ));
+        }
+    }
+    if let Some(name) = features.iter().find(|n| targets.contains(n)) {
+        return Err(c.fail(
+            "data.feature_columns",
+            format!("[data] `{name}` is both a feature and a target column; the inputs would hold the answer"),
         ));
     }
     Ok(())

@@ -37,3 +37,34 @@ pub(super) fn validate_hook(c: &Check, i: usize, h: &HookSpec) -> Result<()> {
     }
     Ok(())
 }
+
+/// A node is watched by one `[[hooks]]` table at most: two would write its rows twice
+/// into layers.csv. A table without `nodes` watches every node.
+pub(super) fn no_node_twice(c: &Check, hooks: &[&HookSpec]) -> Result<()> {
+    for (j, later) in hooks.iter().enumerate() {
+        for (i, earlier) in hooks[..j].iter().enumerate() {
+            let shared = match (&earlier.nodes, &later.nodes) {
+                (Some(a), Some(b)) => b.iter().find(|n| a.contains(n)).map(|n| format!("`{n}`")),
+                // A table without `nodes` watches every node but the input.
+                (None, Some(listed)) | (Some(listed), None) => listed
+                    .iter()
+                    .find(|n| *n != crate::graph::INPUT)
+                    .map(|n| format!("`{n}` (a table without `nodes` watches every node but the input)")),
+                (None, None) => Some("every node (neither table lists its `nodes`)".to_string()),
+            };
+            if let Some(shared) = shared {
+                let at = if later.nodes.is_some() { format!("hooks.{j}.nodes") } else { format!("hooks.{j}") };
+                return Err(c.fail(
+                    &at,
+                    format!(
+                        "[[hooks]] tables {} and {} both watch {shared}; a node's rows would repeat in layers.csv \
+                         (give each table its own nodes)",
+                        i + 1,
+                        j + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
