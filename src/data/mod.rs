@@ -247,14 +247,17 @@ impl Place<'_> {
         Place { source, span: data.span() }
     }
 
+    /// The key as the spec and its `--set`s left it: a value a `--set` gave is blamed
+    /// on that argument, not on the line it replaced.
     pub fn key(&self, key: &str, message: impl Into<String>) -> Error {
-        let span = crate::spec::data_key_span(&self.source.text, key, None).unwrap_or(self.span.clone());
+        let span = crate::spec::key_span(self.source, &format!("data.{key}"))
+            .or_else(|| crate::spec::data_key_span(&self.source.text, key, None))
+            .unwrap_or(self.span.clone());
         self.source.error(Some(span), message).into()
     }
 
     pub fn row(&self, key: &str, row: usize, message: impl Into<String>) -> Error {
-        let span = crate::spec::data_key_span(&self.source.text, key, Some(row));
-        match span {
+        match crate::spec::key_span(self.source, &format!("data.{key}.{row}")) {
             Some(span) => self.source.error(Some(span), message).into(),
             None => self.key(key, message),
         }
