@@ -10,7 +10,9 @@ pub struct ModelSpec {
     /// The node whose value is the model's output; the last layer by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// Start from the weights in a checkpoint instead of initialising them.
+    /// Start from the weights in a checkpoint instead of initialising them: the file
+    /// must hold every parameter, and its values win over each layer's `init` (and given
+    /// `weights` and `biases`), which are then unused.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<ModelInit>")]
     pub init: Option<Spanned<ModelInit>>,
