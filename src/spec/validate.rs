@@ -54,6 +54,14 @@ impl Check<'_> {
         self.number(path, what, value, -MAX_SCALE, false, MAX_SCALE)
     }
 
+    /// A file or folder named by the spec: joined to the spec's folder, an empty one
+    /// would name that folder and fail later with an OS error that names neither key
+    /// nor path.
+    pub fn path_value(&self, path: &str, what: &str, value: &str) -> Result<()> {
+        self.ensure(!value.is_empty(), path, || format!("{what} is empty; give a path relative to the spec"))?;
+        self.ensure(!value.contains('\0'), path, || format!("{what} contains a NUL character, which no file name can"))
+    }
+
     pub fn at_least_one(&self, path: &str, what: &str, value: Option<usize>) -> Result<()> {
         self.ensure(value != Some(0), path, || format!("{what} must be at least 1, found 0"))
     }
@@ -209,6 +217,9 @@ fn validate_data(c: &Check, data: &toml::Spanned<DataSpec>) -> Result<()> {
             need(d.feature_columns.is_some(), "feature_columns")?;
         }
         _ => {}
+    }
+    if let Some(path) = &d.path {
+        c.path_value("data.path", "[data] `path`", path)?;
     }
     if let Some(Normalize::Given { mean, std }) = d.normalize {
         c.finite("data.normalize.mean", "[data] normalize `mean`", mean)?;
