@@ -205,8 +205,8 @@ fn run(a: RunArgs) -> Result<()> {
     // server stops with the run.
     let _live = match &a.serve {
         Some(addr) => {
-            let addr = crate::serve::parse_address(addr)?;
-            Some(crate::serve::start(addr, crate::serve::Watched::own_run(&a.results))?)
+            let addr = crate::serve::parse_address("--serve", addr)?;
+            Some(crate::serve::start("--serve", addr, crate::serve::Watched::own_run(&a.results))?)
         }
         None => None,
     };

@@ -114,7 +114,7 @@ impl SlurmArgs {
 
 pub fn sweep(a: SweepArgs) -> Result<()> {
     // A bad address is refused before the plan loads every point.
-    let serve_at = a.serve.as_deref().map(crate::serve::parse_address).transpose()?;
+    let serve_at = a.serve.as_deref().map(|t| crate::serve::parse_address("--serve", t)).transpose()?;
     if a.executor == ExecutorKind::Local {
         if let Some(option) = a.slurm.any_given() {
             return Err(Error::Usage(format!("{option} is an option of --executor slurm")));
@@ -126,7 +126,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
     let edits: Vec<String> = a.spec.edits().into_iter().chain(a.backend.as_edit()).collect();
     let list = sweep::plan(&a.spec.spec, &edits, a.spec.seed, &a.results)?;
     let _live = match serve_at {
-        Some(addr) => Some(crate::serve::start(addr, crate::serve::Watched::sweep(&list.folder))?),
+        Some(addr) => Some(crate::serve::start("--serve", addr, crate::serve::Watched::sweep(&list.folder))?),
         None => None,
     };
     let program = std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find the runner program: {e}")))?;

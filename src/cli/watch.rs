@@ -16,9 +16,11 @@ pub struct WatchArgs {
 }
 
 pub fn watch(a: WatchArgs) -> Result<()> {
-    let addr = serve::parse_address(&a.addr)?;
+    // Named `--addr` even when given as its alias `--serve`: clap does not say which
+    // spelling was typed, and `--addr` is the one `runner watch --help` shows.
+    let addr = serve::parse_address("--addr", &a.addr)?;
     let watched = Watched::from_folder(&a.folder)?;
     // Ctrl-C takes its default action and ends the process: there is nothing to save.
-    serve::start(addr, watched)?.wait();
+    serve::start("--addr", addr, watched)?.wait();
     Ok(())
 }

@@ -16,7 +16,8 @@ pub struct Idx {
     pub values: Vec<u8>,
 }
 
-/// `dir/name`, or `dir/name.gz` when only the compressed file exists.
+/// `dir/name`, or `dir/name.gz` when only the compressed file exists (the raw file
+/// wins when both do, as the README says).
 pub fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
     let raw = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
@@ -24,6 +25,11 @@ pub fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
         Ok(raw)
     } else if gz.is_file() {
         Ok(gz)
+    } else if let Some(path) = [&raw, &gz].into_iter().find(|p| p.exists()) {
+        // Something by that name is there, so "no such file" would send the user
+        // looking for a missing file; say what is in the way instead.
+        let what = if path.is_dir() { "a folder" } else { "not a regular file" };
+        Err(Error::Data(format!("{}: is {what}, not the IDX file {name}[.gz]", path.display())))
     } else {
         Err(Error::Data(format!("{}: no {name} or {name}.gz (the standard MNIST layout)", dir.display())))
     }
@@ -56,15 +62,18 @@ fn failer(path: &Path) -> impl Fn(String) -> Error + '_ {
     move |m| Error::Data(format!("{}: {m}", path.display()))
 }
 
-pub fn header(path: &Path) -> Result<Header> {
+/// The header of a file that must hold `ndim` dimensions (MNIST: 3 for images, 1 for
+/// labels).
+pub fn header(path: &Path, ndim: usize) -> Result<Header> {
     let (mut r, gz) = open(path)?;
-    parse_header(&mut r, gz, &failer(path))
+    parse_header(&mut r, gz, ndim, &failer(path))
 }
 
-pub fn read(path: &Path) -> Result<Idx> {
+/// A file that must hold `ndim` dimensions.
+pub fn read(path: &Path, ndim: usize) -> Result<Idx> {
     let fail = failer(path);
     let (mut r, gz) = open(path)?;
-    let head = parse_header(&mut r, gz, &fail)?;
+    let head = parse_header(&mut r, gz, ndim, &fail)?;
     if !gz {
         // A raw file's length is known: compare it with the header's claim before
         // allocating anything from that claim.
@@ -98,7 +107,7 @@ fn check_length(head: &Header, held: u64, fail: &dyn Fn(String) -> Error) -> Res
     Ok(())
 }
 
-fn parse_header(r: &mut dyn Read, gz: bool, fail: &dyn Fn(String) -> Error) -> Result<Header> {
+fn parse_header(r: &mut dyn Read, gz: bool, expected: usize, fail: &dyn Fn(String) -> Error) -> Result<Header> {
     let what = if gz { " (a truncated or corrupt .gz file)" } else { "" };
     let mut magic = [0u8; 4];
     r.read_exact(&mut magic).map_err(|e| match e.kind() {
@@ -114,9 +123,14 @@ fn parse_header(r: &mut dyn Read, gz: bool, fail: &dyn Fn(String) -> Error) -> R
     if magic[2] != 0x08 {
         return Err(fail(format!("IDX type 0x{:02x} is not unsigned bytes (0x08)", magic[2])));
     }
+    // Checked before the dimensions are read: a file with one too many would
+    // otherwise fail later as a length mismatch that names no cause.
     let ndim = magic[3] as usize;
-    if !(1..=4).contains(&ndim) {
-        return Err(fail(format!("IDX header declares {ndim} dimensions")));
+    if ndim != expected {
+        let s = if expected == 1 { "" } else { "s" };
+        return Err(fail(format!(
+            "expected {expected} dimension{s} (magic 0x000008{expected:02x}), found {ndim} (magic 0x000008{ndim:02x})"
+        )));
     }
     let mut dims = Vec::with_capacity(ndim);
     for _ in 0..ndim {
@@ -144,11 +158,16 @@ mod tests {
         b
     }
 
+    /// `b` read as a file that must hold as many dimensions as its header declares.
     fn parse_bytes(b: &[u8]) -> Result<Idx> {
+        parse_expecting(b, b.get(3).map_or(1, |n| *n as usize))
+    }
+
+    fn parse_expecting(b: &[u8], ndim: usize) -> Result<Idx> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x-idx3-ubyte");
         std::fs::write(&path, b).unwrap();
-        read(&path)
+        read(&path, ndim)
     }
 
     #[test]
@@ -160,9 +179,9 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&raw).unwrap();
         let gz = enc.finish().unwrap();
-        assert_eq!(parse_bytes(&gz).unwrap().values, values);
+        assert_eq!(parse_expecting(&gz, 2).unwrap().values, values);
         for cut in [gz.len() / 2, 12] {
-            let err = parse_bytes(&gz[..cut]).unwrap_err().to_string();
+            let err = parse_expecting(&gz[..cut], 2).unwrap_err().to_string();
             assert!(err.contains("truncated or corrupt .gz"), "{err}");
         }
     }
@@ -186,5 +205,43 @@ mod tests {
         assert!(err(&idx(&[60000, 60000, 60000], &[])).contains("implausibly large"));
         assert!(err(&[0, 0, 8]).contains("the file ends before its 4-byte IDX magic number"));
         assert!(err(&[0, 0, 8, 2, 0, 0]).contains("truncated in the IDX header"));
+    }
+
+    #[test]
+    fn a_dimension_count_that_is_not_the_expected_one_is_named() {
+        // 4 dimensions where images have 3: the header, not the length, is wrong.
+        let err = parse_expecting(&idx(&[64, 28, 28, 0], &[]), 3).unwrap_err().to_string();
+        assert!(err.ends_with("expected 3 dimensions (magic 0x00000803), found 4 (magic 0x00000804)"), "{err}");
+        assert!(err.contains("x-idx3-ubyte: "), "{err}");
+        let err = parse_expecting(&idx(&[2, 3], &[0; 6]), 1).unwrap_err().to_string();
+        assert!(err.ends_with("expected 1 dimension (magic 0x00000801), found 2 (magic 0x00000802)"), "{err}");
+        let err = parse_expecting(&[0, 0, 8, 0], 3).unwrap_err().to_string();
+        assert!(err.ends_with("expected 3 dimensions (magic 0x00000803), found 0 (magic 0x00000800)"), "{err}");
+        // The header alone (the memory estimate's read) says the same.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h");
+        std::fs::write(&path, idx(&[5], &[0; 5])).unwrap();
+        let err = header(&path, 3).unwrap_err().to_string();
+        assert!(err.ends_with("expected 3 dimensions (magic 0x00000803), found 1 (magic 0x00000801)"), "{err}");
+        assert_eq!(header(&path, 1).unwrap().dims, [5]);
+    }
+
+    #[test]
+    fn locate_prefers_the_raw_file_and_names_a_folder_in_the_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "train-images-idx3-ubyte";
+        let missing = locate(dir.path(), name).unwrap_err().to_string();
+        assert!(missing.contains("no train-images-idx3-ubyte or train-images-idx3-ubyte.gz"), "{missing}");
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        let err = locate(dir.path(), name).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("{}: is a folder, not the IDX file train-images-idx3-ubyte[.gz]", dir.path().join(name).display())
+        );
+        std::fs::write(dir.path().join(format!("{name}.gz")), b"").unwrap();
+        assert_eq!(locate(dir.path(), name).unwrap(), dir.path().join(format!("{name}.gz")));
+        std::fs::remove_dir(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name), b"").unwrap();
+        assert_eq!(locate(dir.path(), name).unwrap(), dir.path().join(name));
     }
 }

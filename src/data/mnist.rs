@@ -25,7 +25,7 @@ pub fn image_headers(d: &DataSpec, base_dir: &Path) -> Result<Vec<(std::path::Pa
         .iter()
         .map(|prefix| {
             let path = idx::locate(&dir, &format!("{prefix}-images-idx3-ubyte"))?;
-            let header = idx::header(&path)?;
+            let header = idx::header(&path, 3)?;
             Ok((path, header))
         })
         .collect()
@@ -75,24 +75,10 @@ impl PairError {
 fn pair(dir: &Path, prefix: &str, limit: Option<usize>, classes: usize) -> std::result::Result<Dataset, PairError> {
     let images_path = idx::locate(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = idx::locate(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let images = idx::read(&images_path)?;
-    let labels = idx::read(&labels_path)?;
-    let [n, h, w] = images.dims[..] else {
-        return Err(Error::Data(format!(
-            "{}: expected 3 dimensions (count, rows, cols), found {:?}",
-            images_path.display(),
-            images.dims
-        ))
-        .into());
-    };
-    if labels.dims.len() != 1 {
-        return Err(Error::Data(format!(
-            "{}: expected 1 dimension (count), found {:?}",
-            labels_path.display(),
-            labels.dims
-        ))
-        .into());
-    }
+    // The dimension counts are checked in the headers, before the lengths.
+    let images = idx::read(&images_path, 3)?;
+    let labels = idx::read(&labels_path, 1)?;
+    let [n, h, w] = images.dims[..] else { unreachable!("idx::read checked 3 dimensions") };
     if labels.dims[0] != n {
         return Err(Error::Data(format!(
             "{} holds {n} images but {} holds {} labels",

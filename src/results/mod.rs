@@ -42,7 +42,7 @@ impl RunDir {
     /// that another run created first (`create_dir` fails for all but one of them).
     pub fn create(root: &Path, name: &str, seed: u64, started: &UtcTime) -> Result<RunDir> {
         let parent = root.join(sanitize(name));
-        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        create_folders(&parent)?;
         let base = format!("{}-seed{seed}", started.compact());
         for suffix in 1.. {
             let id = with_suffix(&base, suffix);
@@ -67,7 +67,7 @@ impl RunDir {
     /// of their spec, so a second invocation finds them). Unlike [`RunDir::create`] a
     /// taken name is an error: the caller decides what to do with an existing folder.
     pub fn create_named(parent: &Path, id: &str) -> Result<RunDir> {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        create_folders(parent)?;
         let taken = |path: &Path| Error::Usage(format!("{}: the run folder exists already", path.display()));
         if parent.join(id).exists() {
             return Err(taken(&parent.join(id)));
@@ -126,6 +126,22 @@ impl RunDir {
     }
 }
 
+/// `create_dir_all`, but a file where a folder belongs (`--results` naming a file) is
+/// named as such: the OS says only "Not a directory" about the path below it.
+fn create_folders(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        let in_the_way = dir.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir());
+        match in_the_way {
+            Some(file) => Error::Usage(format!(
+                "{}: is a file, not a folder; the results folder {} must be a folder (see `--results`)",
+                file.display(),
+                dir.display()
+            )),
+            None => Error::io(dir, e),
+        }
+    })
+}
+
 fn with_suffix(base: &str, k: usize) -> String {
     if k == 1 {
         base.to_string()
@@ -146,6 +162,27 @@ fn sanitize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_where_the_results_folder_belongs_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("afile");
+        std::fs::write(&file, "not a folder").unwrap();
+        let started = clock::from_unix(1_795_812_543.0);
+        let err = RunDir::create(&file, "xor", 3, &started).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: is a file, not a folder; the results folder {} must be a folder (see `--results`)",
+                file.display(),
+                file.join("xor").display()
+            )
+        );
+        let err = RunDir::create_named(&file.join("sweep"), "abc").err().unwrap().to_string();
+        assert!(err.starts_with(&format!("{}: is a file, not a folder;", file.display())), "{err}");
+        // The file is left as it was.
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+    }
 
     #[test]
     fn a_name_taken_before_the_rename_gets_the_next_suffix() {

@@ -24,9 +24,10 @@ use std::net::SocketAddr;
 
 /// Listens on `addr` (from [`parse_address`]; port 0 picks a free one), starts answering
 /// in a background thread and prints the page's URL on stderr. A port that cannot be
-/// had is an error here, before any work starts.
-pub fn start(addr: SocketAddr, watched: Watched) -> Result<LiveServer> {
-    let live = LiveServer::start(addr, watched)?;
+/// had is an error here, before any work starts, naming `flag` (the option the address
+/// came from).
+pub fn start(flag: &str, addr: SocketAddr, watched: Watched) -> Result<LiveServer> {
+    let live = LiveServer::start(flag, addr, watched)?;
     eprintln!("serving the live view on {}", live.url());
     Ok(live)
 }

@@ -30,12 +30,13 @@ pub struct LiveServer {
 }
 
 impl LiveServer {
-    pub fn start(addr: SocketAddr, watched: Watched) -> Result<LiveServer> {
+    /// `flag` is the option `addr` came from, named in the errors.
+    pub fn start(flag: &str, addr: SocketAddr, watched: Watched) -> Result<LiveServer> {
         let listener =
-            TcpListener::bind(addr).map_err(|e| Error::Usage(format!("--serve {addr}: cannot listen there: {e}")))?;
-        let bound = listener.local_addr().map_err(|e| Error::Usage(format!("--serve {addr}: {e}")))?;
+            TcpListener::bind(addr).map_err(|e| Error::Usage(format!("{flag} {addr}: cannot listen there: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| Error::Usage(format!("{flag} {addr}: {e}")))?;
         let server = Server::from_listener(listener, None)
-            .map_err(|e| Error::Usage(format!("--serve {addr}: cannot serve there: {e}")))?;
+            .map_err(|e| Error::Usage(format!("{flag} {addr}: cannot serve there: {e}")))?;
         let server = Arc::new(server);
         let answering = Arc::clone(&server);
         let stop = Arc::new(AtomicBool::new(false));

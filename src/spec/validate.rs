@@ -35,11 +35,13 @@ impl Check<'_> {
     }
 
     /// `value` at `path` is finite and within [low, high] (or (low, high] when
-    /// `low_open`). `what` names it in the message, e.g. "[train] `lr`".
+    /// `low_open`); `high = f64::INFINITY` leaves it unbounded above. `what` names it
+    /// in the message, e.g. "[train] `lr`".
     pub fn number(&self, path: &str, what: &str, value: f64, low: f64, low_open: bool, high: f64) -> Result<()> {
-        let range = format!("{}{low}, {high}]", if low_open { "(" } else { "[" });
         let ok = value.is_finite() && value <= high && if low_open { value > low } else { value >= low };
-        self.ensure(ok, path, || format!("{what} must be a finite number in {range}, found {}", show(value)))
+        self.ensure(ok, path, || {
+            format!("{what} must be a finite number {}, found {}", range(low, low_open, high), show(value))
+        })
     }
 
     /// `value` is finite and in [low, high) (probabilities and decay rates).
@@ -50,6 +52,14 @@ impl Check<'_> {
 
     pub fn finite(&self, path: &str, what: &str, value: f64) -> Result<()> {
         self.number(path, what, value, -MAX_SCALE, false, MAX_SCALE)
+    }
+
+    /// A file or folder named by the spec: joined to the spec's folder, an empty one
+    /// would name that folder and fail later with an OS error that names neither key
+    /// nor path.
+    pub fn path_value(&self, path: &str, what: &str, value: &str) -> Result<()> {
+        self.ensure(!value.is_empty(), path, || format!("{what} is empty; give a path relative to the spec"))?;
+        self.ensure(!value.contains('\0'), path, || format!("{what} contains a NUL character, which no file name can"))
     }
 
     pub fn at_least_one(&self, path: &str, what: &str, value: Option<usize>) -> Result<()> {
@@ -71,6 +81,16 @@ impl Check<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The accepted range as the messages write it: `in [0, 1]`, or `> 0` without an upper
+/// bound (a bound of f64::MAX written out is 309 digits that say nothing).
+fn range(low: f64, low_open: bool, high: f64) -> String {
+    if high >= f64::MAX {
+        format!("{} {}", if low_open { ">" } else { ">=" }, show(low))
+    } else {
+        format!("in {}{}, {}]", if low_open { "(" } else { "[" }, show(low), show(high))
     }
 }
 
@@ -199,6 +219,9 @@ fn validate_data(c: &Check, data: &toml::Spanned<DataSpec>) -> Result<()> {
         }
         _ => {}
     }
+    if let Some(path) = &d.path {
+        c.path_value("data.path", "[data] `path`", path)?;
+    }
     if let Some(Normalize::Given { mean, std }) = d.normalize {
         c.finite("data.normalize.mean", "[data] normalize `mean`", mean)?;
         c.number("data.normalize.std", "[data] normalize `std`", std, 0.0, true, MAX_SCALE)?;
@@ -318,8 +341,24 @@ fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
         }
     }
     if let Some(clip) = t.clip_norm {
-        c.number("train.clip_norm", "[train] `clip_norm`", clip, 0.0, true, f64::MAX)?;
+        c.number("train.clip_norm", "[train] `clip_norm`", clip, 0.0, true, f64::INFINITY)?;
     }
     c.at_least_one("train.checkpoint_every", "[train] `checkpoint_every`", t.checkpoint_every)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_read_as_written() {
+        assert_eq!(range(0.0, true, 1.0), "in (0, 1]");
+        assert_eq!(range(-1e6, false, 1e6), "in [-1000000, 1000000]");
+        assert_eq!(range(0.0, false, 1e300), "in [0, 1e300]");
+        // No upper bound: no 309-digit f64::MAX.
+        assert_eq!(range(0.0, true, f64::INFINITY), "> 0");
+        assert_eq!(range(0.0, true, f64::MAX), "> 0");
+        assert_eq!(range(0.5, false, f64::INFINITY), ">= 0.5");
+    }
 }

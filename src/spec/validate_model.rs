@@ -9,6 +9,9 @@ pub(crate) fn validate_model(c: &Check, model: &ModelSpec) -> Result<()> {
     c.ensure(!model.layers.is_empty(), "model.layers", || {
         "[model] has no layers; add at least one [[model.layers]] table".into()
     })?;
+    if let Some(init) = &model.init {
+        c.path_value("model.init.from", "[model] init `from`", &init.get_ref().from)?;
+    }
     for (i, layer) in model.layers.iter().enumerate() {
         validate_layer(c, i, layer.get_ref())?;
     }

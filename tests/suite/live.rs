@@ -403,7 +403,7 @@ fn watch_refuses_what_is_not_a_run_or_sweep_folder() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     let out = runner(&["watch", tmp.path().to_str().unwrap(), "--addr", "nope"], &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("not an address"), "{}", out.stderr);
+    assert!(out.stderr.starts_with("error: --addr \"nope\": not an address"), "{}", out.stderr);
 }
 
 #[test]

@@ -72,8 +72,8 @@ mnist("data_idx_truncated_gz", replace={"train-images-idx3-ubyte.gz": gz(full)[:
 mnist("data_idx_corrupt_gz", skip=("t10k-images-idx3-ubyte",),
       replace={"t10k-images-idx3-ubyte.gz": b"\x1f\x8b\x08\x00" + bytes(range(40))})
 mnist("data_idx_bad_magic", replace={"train-images-idx3-ubyte": b"\x89PNG\r\n\x1a\n" + bytes(64)})
-# The classic abort: a short header claiming 2^32-1 × 2^32-1 values.
-mnist("data_idx_huge_claim", replace={"train-images-idx3-ubyte": bytes([0, 0, 8, 2]) + b"\xff" * 8})
+# The classic abort: a short header claiming (2^32-1)^3 values.
+mnist("data_idx_huge_claim", replace={"train-images-idx3-ubyte": bytes([0, 0, 8, 3]) + b"\xff" * 12})
 # A plausible claim (60000 × 28 × 28) with only the header's bytes behind it.
 mnist("data_idx_big_claim", replace={"train-images-idx3-ubyte": idx([60000, 28, 28], [])})
 mnist("data_idx_count_mismatch", replace={"train-labels-idx1-ubyte": idx([3], [0, 1, 2])})
@@ -94,3 +94,9 @@ mnist("data_idx_1px", h=1, w=1)
 big = {"train-images-idx3-ubyte.gz": gz(idx([4, 80, 80], pixels(4, 80, 80))),
        "t10k-images-idx3-ubyte.gz": gz(idx([2, 80, 80], pixels(2, 80, 80)))}
 mnist("data_idx_80px", h=80, w=80, replace=big, skip=("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"))
+# Four dimensions where images have three (the last one 0): refused at the header,
+# not reported as a length that disagrees with a 0-byte claim.
+mnist("data_idx_images_4d", replace={"train-images-idx3-ubyte": idx([4, 8, 8, 0], pixels(4, 8, 8))})
+# A folder where the images file belongs.
+mnist("data_idx_folder", skip=("train-images-idx3-ubyte",),
+      replace={"train-images-idx3-ubyte/README": b"A folder where the IDX file belongs: the error must say so.\n"})
