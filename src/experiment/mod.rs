@@ -100,8 +100,9 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
 pub fn check(path: &Path, sets: &[String], seed: Option<u64>) -> Result<String> {
     let p = prepare(path, sets, seed)?;
     let mut out = summary_table(&p.dag);
+    let validation = p.data.validation.as_ref().map(|v| format!(", {} validation", v.len())).unwrap_or_default();
     let test = p.data.test.as_ref().map(|t| format!(", {} test", t.len())).unwrap_or_default();
-    out += &format!("data: {} train{test}, {} input features\n", p.data.train.len(), p.data.train.features);
+    out += &format!("data: {} train{validation}{test}, {} input features\n", p.data.train.len(), p.data.train.features);
     out += &budget::estimate(&p.loaded, &p.data, &p.dag).render();
     Ok(out)
 }

@@ -137,6 +137,23 @@ fn a_csv_column_typo_is_suggested() {
 }
 
 #[test]
+fn check_counts_every_split() {
+    let out = runner(
+        &[
+            "check",
+            "experiments/diamond.toml",
+            "--set",
+            "data.test_fraction=0.2",
+            "--set",
+            "data.validation_fraction=0.1",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("data: 360 train, 40 validation, 100 test, 3 input features"), "{}", out.stdout);
+}
+
+#[test]
 fn a_diverging_run_stops_keeps_its_metrics_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("results");
