@@ -283,7 +283,8 @@ impl<'b, T: Element, B: Backend<T>> Tape<'b, T, B> {
     pub fn loss(&mut self, kind: LossKernel, pred: Var, target: &B::Buf, scale: f64) -> (Var, f64) {
         let (_, cols) = rows_cols(self.shape(pred));
         let (sum, grad) = self.backend.loss(kind, self.value(pred), target, cols);
-        let grad = self.backend.map(Map::MulScalar(scale), &grad);
+        // ×1 (a summed loss) changes no bit: skip the pass and its copy.
+        let grad = if scale == 1.0 { grad } else { self.backend.map(Map::MulScalar(scale), &grad) };
         let value = self.backend.filled(1, sum * scale);
         let var = self.push(value, vec![], Op::Loss { pred, grad }, &[pred]);
         (var, sum * scale)
