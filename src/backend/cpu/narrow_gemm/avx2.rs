@@ -122,6 +122,91 @@ pub(super) unsafe fn rows_dot4(a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
+/// C (m×4) = A (m×3 row-major) · op(B) (3×4): a layer of 4 units on 3 inputs (the
+/// diamond's first). `rows_times_small` would pack 2 rows per vector, a permute and a
+/// store per 2 rows; here 8 rows at a time are turned into A's 3 columns and back:
+/// - Of the 24 values of 8 rows (3 vectors), column p's lie at r·3 + p: lane
+///   (3r + p) mod 8 of vector (3r + p) div 8, 8 distinct lanes since 3 is odd. Two
+///   blends gather them into one vector, and one permute puts row r in lane r.
+/// - C's column j is 3 fused multiply-adds over p = 0, 1, 2 from +0.0: the contract's
+///   chain, so the bits are `rows_times_small`'s.
+/// - `transpose_halves` gives rows j and 4 + j per vector; two cross-half permutes per
+///   pair of vectors make them rows 2q and 2q + 1 for the stores.
+///
+/// The last m mod 8 rows run the same chain with `f32::mul_add`.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; a holds 3·m values, b 12 and c 4·m.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn rows_k3_n4(a: &[f32], b: &[f32], trans_b: bool, c: &mut [f32]) {
+    const K: usize = 3;
+    const N: usize = 4;
+    let m = c.len() / N;
+    assert!(a.len() == K * m && b.len() == K * N && c.len() == N * m, "rows_k3_n4: sizes");
+    let w = |p: usize, j: usize| if trans_b { b[j * K + p] } else { b[p * N + j] };
+    let weight: [[__m256; K]; N] = std::array::from_fn(|j| std::array::from_fn(|p| _mm256_set1_ps(w(p, j))));
+    // For column p: which vector each blended lane comes from, and which blended lane
+    // row r is.
+    let mut from = [[0usize; LANES]; K];
+    let mut lane_of_row = [[0i32; LANES]; K];
+    for (p, (from, lane_of_row)) in from.iter_mut().zip(&mut lane_of_row).enumerate() {
+        for (r, lane) in lane_of_row.iter_mut().enumerate() {
+            let at = r * K + p;
+            from[at % LANES] = at / LANES;
+            *lane = (at % LANES) as i32;
+        }
+    }
+    let mask = |p: usize, v: usize| {
+        let bits = from[p].map(|f| if f == v { -1i32 } else { 0 });
+        // SAFETY: `bits` is 8 lanes, one vector.
+        _mm256_castsi256_ps(unsafe { _mm256_loadu_si256(bits.as_ptr().cast()) })
+    };
+    let second: [__m256; K] = std::array::from_fn(|p| mask(p, 1));
+    let third: [__m256; K] = std::array::from_fn(|p| mask(p, 2));
+    // SAFETY: each array is 8 lanes, one vector.
+    let order: [__m256i; K] = std::array::from_fn(|p| unsafe { _mm256_loadu_si256(lane_of_row[p].as_ptr().cast()) });
+    let full = m / LANES;
+    for blk in 0..full {
+        // SAFETY: rows 8·blk..8·blk+8 are 24 values of A from 24·blk and 32 of C from
+        // 32·blk, inside both (blk < m / 8).
+        let v: [__m256; K] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_ps(a.as_ptr().add(K * LANES * blk + LANES * i)) });
+        let columns: [__m256; K] = std::array::from_fn(|p| {
+            let blended = _mm256_blendv_ps(_mm256_blendv_ps(v[0], v[1], second[p]), v[2], third[p]);
+            _mm256_permutevar8x32_ps(blended, order[p])
+        });
+        let sums: [__m256; N] = std::array::from_fn(|j| {
+            let mut acc = _mm256_setzero_ps();
+            for (column, wv) in columns.iter().zip(&weight[j]) {
+                acc = _mm256_fmadd_ps(*column, *wv, acc);
+            }
+            acc
+        });
+        // u[j] holds row j in its low half and row 4 + j in its high half.
+        let u = transpose_halves(sums);
+        let rows = [
+            _mm256_permute2f128_ps::<0x20>(u[0], u[1]),
+            _mm256_permute2f128_ps::<0x20>(u[2], u[3]),
+            _mm256_permute2f128_ps::<0x31>(u[0], u[1]),
+            _mm256_permute2f128_ps::<0x31>(u[2], u[3]),
+        ];
+        for (q, row) in rows.iter().enumerate() {
+            // SAFETY: as above: the 32 values of C from 32·blk.
+            unsafe { _mm256_storeu_ps(c.as_mut_ptr().add(N * LANES * blk + LANES * q), *row) };
+        }
+    }
+    for (row, crow) in a.chunks_exact(K).zip(c.chunks_exact_mut(N)).skip(full * LANES) {
+        for (j, cv) in crow.iter_mut().enumerate() {
+            let mut s = 0.0f32;
+            for (p, av) in row.iter().enumerate() {
+                s = av.mul_add(w(p, j), s);
+            }
+            *cv = s;
+        }
+    }
+}
+
 /// C (m×n) = a ⊗ b for k = 1, n dividing 8: each output is fma(a_i, b_j, +0.0), the
 /// contract's one-step chain. One load of 8 rows of a feeds n vectors, vector q holding
 /// rows q·8/n … (q+1)·8/n − 1 (lane r·n + j: row q·8/n + r, column j); the last m mod 8

@@ -92,6 +92,11 @@ fn try_avx2(a: &[f32], b: &[f32], d: MatMul, c: &mut [f32]) -> bool {
         unsafe { avx2::rows_dot4(a, b, c) };
         return true;
     }
+    if !d.trans_a && d.k == 3 && d.n == 4 {
+        // SAFETY: AVX2 + FMA and lengths as above (A m×3, B 12 values, C m×4).
+        unsafe { avx2::rows_k3_n4(a, b, d.trans_b, c) };
+        return true;
+    }
     if !d.trans_a && d.k == 1 && LANES.is_multiple_of(d.n) {
         // SAFETY: AVX2 + FMA and lengths as above (A m values, B n values), n divides 8.
         unsafe { avx2::outer_k1(a, b, c, d.n) };
