@@ -189,6 +189,11 @@ fn a_full_disk_fails_the_run_but_keeps_its_folder_and_the_rows_it_wrote() {
         assert_eq!(runs.len(), 1, "{kib} KiB: one visible folder, nothing hidden: {runs:?}");
         let run = &runs[0];
         assert!(err.contains(&run.display().to_string()), "{kib} KiB: the error names the folder: {err}");
+        // The file that could not be written is named where it is now, not under the
+        // hidden name the folder had while it was written.
+        assert!(!err.contains(".incomplete-"), "{kib} KiB: {err}");
+        let named = err.split(": No space").next().unwrap().rsplit("error: ").next().unwrap();
+        assert_eq!(Path::new(named).parent(), Some(run.as_path()), "{kib} KiB: {err}");
         let rows = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
         assert!(rows.lines().count() > 10 && rows.ends_with('\n'), "{kib} KiB: whole rows kept:\n{rows}");
         let manifest = std::fs::read_to_string(run.join("manifest.json"));
