@@ -139,7 +139,7 @@ pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<P
 
 /// An exclusive lock on the run folder itself (flock on its directory handle), held
 /// until the returned handle is dropped; the lock needs no file of its own.
-fn lock_folder(folder: &Path) -> Result<std::fs::File> {
+pub(super) fn lock_folder(folder: &Path) -> Result<std::fs::File> {
     use std::os::unix::io::AsRawFd;
     let handle = std::fs::File::open(folder).map_err(|e| Error::io(folder, e))?;
     // SAFETY: flock on a descriptor this function owns; it touches no memory.

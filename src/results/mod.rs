@@ -11,12 +11,14 @@ mod number;
 mod owner;
 mod resume;
 mod stream;
+mod walk;
 
-pub use added::{add_files, finished_run, read_manifest_text, FinishedRun};
+pub use added::{add_files, finished_run, read_manifest_text, FinishedRun, ProbeEvent};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
 pub use number::{as_written, format_value, in_dtype, push_cell};
-pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};
+pub use owner::{is_stale, remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};
+pub use walk::{walk, Found};
 
 pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
