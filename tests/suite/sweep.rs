@@ -257,6 +257,17 @@ fn sweep_file_mistakes_name_the_file_the_line_and_the_entry() {
         &[],
         &["FILE:3:12: [sweep] paired \"sweep.seeds\": sweep.* keys cannot be swept"],
     );
+    // `set` is checked as the axes are: a seed it sets would be lost to `seeds`.
+    check(
+        &format!("{head}seeds = 2\nset = [\"train.lr=0.2\", \" seed = 5\"]\n"),
+        &[],
+        &["FILE:4:24: [sweep] set \" seed = 5\": sweeping `seed` conflicts with `seeds`"],
+    );
+    check(
+        &format!("{head}set = [\"sweep.seeds=3\"]\n"),
+        &[],
+        &["FILE:3:8: [sweep] set \"sweep.seeds=3\": sweep.* keys cannot be swept"],
+    );
     check(
         "base = \"nonexist.toml\"\n[sweep]\nseeds = 2\n",
         &[],
