@@ -131,6 +131,11 @@ impl SweepSpec {
         if let Some((k, _)) = self.grid.iter().chain(&self.paired).find(|(_, v)| v.is_empty()) {
             return Some(format!("the axis \"{k}\" has no values"));
         }
+        for (k, values) in &self.grid {
+            if let Some(j) = (1..values.len()).find(|&j| values[..j].contains(&values[j])) {
+                return Some(format!("the axis \"{k}\" lists {} twice; list each value once", value_text(&values[j])));
+            }
+        }
         if let Some(k) = self.grid.keys().find(|k| self.paired.contains_key(*k)) {
             return Some(format!("\"{k}\" is both in grid and in paired; sweep it once"));
         }
@@ -273,6 +278,11 @@ mod tests {
     fn unequal_pairs_and_empty_axes_are_refused() {
         assert!(parse(r#"paired = { "o" = ["sgd"], "lr" = [0.1, 0.01] }"#).problem().unwrap().contains("equal"));
         assert!(parse(r#"grid = { "a" = [] }"#).problem().unwrap().contains("no values"));
+        assert_eq!(
+            parse(r#"grid = { "a" = [0.1, 0.2, 0.10] }"#).problem().unwrap(),
+            "the axis \"a\" lists 0.1 twice; list each value once"
+        );
+        assert_eq!(parse(r#"paired = { "o" = ["sgd", "sgd"], "lr" = [0.1, 0.01] }"#).problem(), None);
         assert!(parse("seeds = 0").problem().is_some());
         assert_eq!(parse("seeds = [4, 9]").seed_list(0), [Some(4), Some(9)]);
         assert_eq!(parse("").settings().len(), 1);

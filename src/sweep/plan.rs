@@ -215,7 +215,8 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
             let id = run_id(&text, spec.seed);
             if let Some(same) = entries.iter().position(|e| e.id == id) {
                 return Err(Error::Usage(format!(
-                    "sweep points {} and {} ({}) resolve to the same spec; sweep each setting once",
+                    "{}: sweep points {} and {} ({}) resolve to the same spec; sweep each setting once",
+                    path.display(),
                     same + 1,
                     entries.len() + 1,
                     shown(spec.seed)
