@@ -3,15 +3,12 @@
 //! Hidden `.incomplete-*` folders are shown as `running` while their process lives
 //! and `killed` once it is gone.
 
-use crate::diff::load::{read_manifest, read_text};
+use crate::diff::load::ManifestView;
 use crate::error::{Error, Result};
-use crate::results::Owner;
+use crate::results::HIDDEN_PREFIX;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-const HIDDEN_PREFIX: &str = ".incomplete-";
-/// Results roots nest `<name>/<run>`, a sweep one level more; deeper is not searched.
-const MAX_DEPTH: usize = 4;
 /// Every status a line can show: a manifest's, a hidden folder's, a sweep's, and
 /// `unknown` (a manifest without one) or `unreadable` (one that does not parse).
 const STATUSES: [&str; 9] =
@@ -26,7 +23,8 @@ pub struct ListArgs {
     /// any name containing it).
     #[arg(long)]
     pub name: Option<String>,
-    /// Only this status: complete, interrupted, diverged, failed, running, killed, sweep.
+    /// Only this status: complete, interrupted, diverged, failed, running, killed, sweep,
+    /// unknown, unreadable.
     #[arg(long)]
     pub status: Option<String>,
 }
@@ -53,7 +51,7 @@ pub fn run(a: ListArgs) -> Result<()> {
         return Err(Error::Data(format!("{}: no such results folder", a.results.display())));
     }
     let mut entries = Vec::new();
-    walk(&a.results, 0, &mut entries);
+    walk(&a.results, &mut entries);
     entries.retain(|e| {
         a.name.as_deref().is_none_or(|p| name_matches(p, &e.name))
             && a.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&e.status))
@@ -74,23 +72,39 @@ fn check_status(status: &str) -> Result<()> {
     Err(Error::Usage(format!("--status {status}: not a status{hint} statuses are {}", STATUSES.join(", "))))
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<Entry>) {
-    let Ok(listing) = std::fs::read_dir(dir) else { return };
-    let mut children: Vec<PathBuf> =
-        listing.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
-    children.sort();
-    for child in children {
-        let file_name = child.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if file_name.starts_with(HIDDEN_PREFIX) {
-            out.push(hidden(&child, &file_name));
-        } else if child.join("manifest.json").is_file() {
-            out.push(finished(&child));
-        } else if child.join("sweep.csv").is_file() {
-            out.push(sweep(&child));
-        } else if depth + 1 < MAX_DEPTH && !file_name.starts_with('.') {
-            walk(&child, depth + 1, out);
-        }
+fn walk(root: &Path, out: &mut Vec<Entry>) {
+    use crate::results::Found;
+    for found in crate::results::walk(root) {
+        out.push(match found {
+            Found::Hidden(dir) => hidden(&dir),
+            Found::Run(dir) => finished(&dir),
+            Found::Sweep(dir) => sweep(&dir),
+        });
     }
+}
+
+/// A run folder's manifest, read through the guard that refuses a huge file (a list
+/// of a folder someone left a 1 TB sparse file in must not read it all).
+fn read_manifest(dir: &Path) -> std::result::Result<ManifestView, String> {
+    let path = dir.join("manifest.json");
+    let text = crate::results::read_manifest_text(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// At most `limit` bytes of a file: the end of it with `tail`, else the start.
+fn read_bounded(path: &Path, limit: u64, tail: bool) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let len = file.metadata().ok()?.len();
+    if tail && len > limit {
+        file.seek(SeekFrom::Start(len - limit)).ok()?;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn finished(dir: &Path) -> Entry {
@@ -116,21 +130,25 @@ fn finished(dir: &Path) -> Entry {
             name: parent_name(dir),
             started: String::new(),
             steps: None,
-            metrics: e.to_string(),
+            metrics: e,
             spec_hash: String::new(),
             folder: dir.to_path_buf(),
         },
     }
 }
 
-/// A run still being written, or left by a process that is gone.
-fn hidden(dir: &Path, file_name: &str) -> Entry {
-    let owner = std::fs::read_to_string(dir.join(crate::results::OWNER_FILE)).ok().and_then(|t| Owner::parse(&t));
-    let status = match owner {
-        Some(o) if !o.is_gone() => "running",
-        _ => "killed",
-    };
-    let spec_hash = read_text(&dir.join("spec.toml")).map(|t| crate::results::spec_hash(&t)).unwrap_or_default();
+/// A run still being written, or left by a process that is gone: the same test
+/// `runner clean` makes, so every `killed` line is one it removes.
+fn hidden(dir: &Path) -> Entry {
+    let file_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let status = if crate::results::is_stale(dir) { "killed" } else { "running" };
+    let spec = dir.join("spec.toml");
+    let spec_hash = std::fs::metadata(&spec)
+        .is_ok_and(|m| m.len() <= crate::spec::MAX_SPEC_BYTES)
+        .then(|| read_bounded(&spec, crate::spec::MAX_SPEC_BYTES, false))
+        .flatten()
+        .map(|t| crate::results::spec_hash(&t))
+        .unwrap_or_default();
     Entry {
         status: status.into(),
         name: parent_name(dir),
@@ -143,18 +161,10 @@ fn hidden(dir: &Path, file_name: &str) -> Entry {
 }
 
 fn sweep(dir: &Path) -> Entry {
-    let text = read_text(&dir.join("sweep.csv")).unwrap_or_default();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let status_col = header.iter().position(|h| *h == "status");
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut runs = 0;
-    for line in lines.filter(|l| !l.is_empty()) {
-        runs += 1;
-        if let Some(s) = status_col.and_then(|c| line.split(',').nth(c)) {
-            *counts.entry(s.to_string()).or_default() += 1;
-        }
-    }
+    // A row per run, and a sweep plans at most MAX_RUNS of them. Read as CSV: a cell
+    // (an error message) may hold commas and line breaks inside its quotes.
+    let text = read_bounded(&dir.join("sweep.csv"), 64 << 20, false).unwrap_or_default();
+    let (runs, counts) = sweep_counts(&text);
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     Entry {
         status: "sweep".into(),
@@ -165,6 +175,21 @@ fn sweep(dir: &Path) -> Entry {
         spec_hash: String::new(),
         folder: dir.to_path_buf(),
     }
+}
+
+/// How many rows sweep.csv has, and how many of them have each status.
+fn sweep_counts(text: &str) -> (usize, std::collections::BTreeMap<String, usize>) {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let status_col = reader.headers().ok().and_then(|h| h.iter().position(|c| c == "status"));
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut runs = 0;
+    for record in reader.records().flatten() {
+        runs += 1;
+        if let Some(s) = status_col.and_then(|c| record.get(c)) {
+            *counts.entry(s.to_string()).or_default() += 1;
+        }
+    }
+    (runs, counts)
 }
 
 /// Four significant digits, in a column that stays narrow.
@@ -195,10 +220,15 @@ fn started_from_id(id: &str) -> String {
 }
 
 /// The step of metrics.csv's last complete line (a killed run's file may end mid-line).
+/// Only the file's end is read: a long run's metrics.csv may hold millions of rows.
 fn last_step(path: &Path) -> Option<usize> {
-    let text = std::fs::read_to_string(path).ok()?;
+    const TAIL: u64 = 64 << 10;
+    let text = read_bounded(path, TAIL, true)?;
+    let whole = std::fs::metadata(path).ok()?.len() <= TAIL;
     let complete = &text[..text.rfind('\n')?];
-    complete.lines().skip(1).last()?.split(',').next()?.parse().ok()
+    // The header is the first line only when the whole file was read.
+    let rows = complete.lines().skip(usize::from(whole));
+    rows.last()?.split(',').next()?.parse().ok()
 }
 
 /// `*` any run of characters, `?` one; without wildcards, a substring.
@@ -272,5 +302,63 @@ mod tests {
             [compact(0.97153), compact(0.00012086), compact(2.3221), compact(1234.5), compact(0.0)],
             ["0.9715", "1.209e-4", "2.322", "1234", "0"]
         );
+    }
+
+    #[test]
+    fn a_sweep_counts_its_rows_whatever_their_errors_hold() {
+        let text = "run,train.lr,seed,status,folder,error\n\
+                    a,0.1,1,complete,runs/a,\n\
+                    b,\"x,y\",1,failed,runs/b,\"bad, very\nThe run's folder is kept\"\n\
+                    c,0.3,1,complete,runs/c,\n";
+        let (runs, counts) = sweep_counts(text);
+        assert_eq!(runs, 3);
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), [("complete".to_string(), 2), ("failed".to_string(), 1)]);
+    }
+
+    #[test]
+    fn huge_or_odd_files_are_not_read_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        // 1 TiB, sparse: read whole it would take all memory.
+        std::fs::File::create(run.join("manifest.json")).unwrap().set_len(1 << 40).unwrap();
+        let e = finished(&run);
+        assert_eq!(e.status, "unreadable");
+        assert!(e.metrics.contains("manifest.json: over"), "{}", e.metrics);
+        let killed = tmp.path().join(".incomplete-x");
+        std::fs::create_dir(&killed).unwrap();
+        std::fs::File::create(killed.join("spec.toml")).unwrap().set_len(1 << 40).unwrap();
+        let mut rows = String::from("step,epoch,split,loss\n");
+        for step in 0..20_000 {
+            rows += &format!("{step},0,train,0.5\n");
+        }
+        rows += "20000,0,tr";
+        std::fs::write(killed.join("metrics.csv"), &rows).unwrap();
+        let e = hidden(&killed);
+        assert_eq!((e.steps, e.spec_hash.as_str()), (Some(19_999), ""));
+        std::fs::write(killed.join("metrics.csv"), "step,epoch,split,loss\n").unwrap();
+        assert_eq!(hidden(&killed).steps, None, "a header alone is no step");
+        std::fs::write(killed.join("metrics.csv"), "step,epoch,split,loss\n3,0,train,1\n").unwrap();
+        assert_eq!(hidden(&killed).steps, Some(3));
+    }
+
+    /// The README's `runner list` paragraph names exactly the statuses a line can show:
+    /// its one-word backticked words are the statuses, no more, no fewer.
+    #[test]
+    fn the_readme_names_every_status_and_no_other() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("`runner list [RESULTS]` lists").expect("the README describes runner list");
+        let paragraph = &readme[start..start + readme[start..].find("\n\n").unwrap()];
+        let mut named: Vec<&str> = paragraph
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+            .collect();
+        named.sort();
+        named.dedup();
+        let mut statuses = STATUSES.to_vec();
+        statuses.sort();
+        assert_eq!(named, statuses, "{paragraph}");
     }
 }

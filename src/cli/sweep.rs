@@ -177,7 +177,10 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             eprintln!("sweep of {} runs in {} (a Slurm job array)", list.entries.len(), list.folder.display())
         }
     }
-    let mut on_start = |jobs: usize| bar.set_length(jobs as u64);
+    let mut on_start = |jobs: usize, notes: &[String]| {
+        bar.suspend(|| notes.iter().for_each(|n| eprintln!("note: {n}")));
+        bar.set_length(jobs as u64)
+    };
     let mut on_finished = |entry: &RunEntry, f: &Finished, o: &Outcome| {
         let metric = o.headline().map(|(k, v)| format!("  {k} {v:.6}")).unwrap_or_default();
         let status = match (&f.scheduler, f.ok) {
@@ -233,7 +236,11 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
 /// `--dry-run`: the array script (written to the sweep folder) and its task list on
 /// standard output; nothing is submitted and no run folder is touched.
 fn dry_run(list: &sweep::RunList, executor: &SlurmExecutor, force: bool) -> Result<()> {
-    let jobs = sweep::pending(list, force, false, true)?;
+    let mut notes = Vec::new();
+    let jobs = sweep::pending(list, force, false, true, &mut notes)?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
     if jobs.is_empty() {
         eprintln!("every run of the sweep is complete: nothing to submit");
         println!("{}", list.folder.display());

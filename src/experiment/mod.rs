@@ -18,7 +18,7 @@ use crate::backend::DType;
 use crate::data::{self, Splits};
 use crate::error::{Error, Result};
 use crate::graph::{summary_table, Dag};
-use crate::results::{now_utc, RunDir};
+use crate::results::{self, now_utc, RunDir};
 use crate::spec::{self, LoadedSpec};
 use crate::train::Interrupt;
 pub use data_files::DataHashes;
@@ -179,11 +179,13 @@ fn execute_in(
     let executed = match executed {
         Ok(x) => x,
         Err((written, error)) => {
-            let source = Box::new(error);
+            let hidden = dir.path_of("");
             return Err(match (dir.finish(), written) {
-                (Ok(dir), true) => Error::RunFailed { source, dir },
-                (Ok(dir), false) => Error::RunFailedUnrecorded { source, dir },
-                (Err(_), _) => *source,
+                (Ok(dir), true) => Error::RunFailed { source: Box::new(results::relocated(error, &hidden, &dir)), dir },
+                (Ok(dir), false) => {
+                    Error::RunFailedUnrecorded { source: Box::new(results::relocated(error, &hidden, &dir)), dir }
+                }
+                (Err(_), _) => error,
             });
         }
     };

@@ -114,8 +114,33 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
         }
     };
     let files: Vec<(String, Vec<u8>)> = made.into_iter().map(|f| (f.name, f.bytes)).collect();
-    let paths = add(&run, &files)?;
+    let event = record(opts, &prepared, &kinds, chosen.why(), &files);
+    let paths = add(&run, &files, &event)?;
     Ok(ProbeSummary { files: paths, skipped })
+}
+
+/// What made these files, for the manifest: the command line's edits and the probe
+/// entries as they ran (the folder's spec.toml still holds the run's own ones).
+fn record(
+    opts: &ProbeOptions,
+    p: &Prepared,
+    kinds: &[ProbeKind],
+    backend: &str,
+    files: &[(String, Vec<u8>)],
+) -> results::ProbeEvent {
+    let (unsets, sets): (Vec<&String>, Vec<&String>) =
+        opts.sets.iter().partition(|e| e.starts_with(crate::spec::UNSET_PREFIX));
+    let probes = p.loaded.spec.probes.iter().map(|s| s.get_ref()).filter(|s| kinds.contains(&s.kind));
+    results::ProbeEvent {
+        at: results::now_utc().iso(),
+        kinds: opts.kinds.clone(),
+        unsets: unsets.iter().map(|e| e[crate::spec::UNSET_PREFIX.len()..].to_string()).collect(),
+        sets: sets.into_iter().cloned().collect(),
+        backend: backend.to_string(),
+        // A probe entry is plain data (names, numbers, lists): it always serialises.
+        probes: probes.filter_map(|s| serde_json::to_value(s).ok()).collect(),
+        files: files.iter().map(|(name, _)| name.clone()).collect(),
+    }
 }
 
 /// `--set`/`--unset` may change the probes only: the model and the data are the run's
@@ -138,11 +163,11 @@ fn only_probe_settings(edit: &str) -> Result<()> {
     )))
 }
 
-fn add(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+fn add(run: &FinishedRun, files: &[(String, Vec<u8>)], event: &results::ProbeEvent) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         return Ok(vec![]);
     }
-    let paths = results::add_files(run, files)?;
+    let paths = results::add_files(run, files, event)?;
     // The page shows every picture of the folder: made again with the new ones.
     crate::report::write_run_page(&run.folder)?;
     Ok(paths)

@@ -88,9 +88,31 @@ pub fn read_manifest_text(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// What made the files one `runner probe` added: kept in the manifest's `probed` list,
+/// so a reader of the folder can tell which settings drew each picture (the spec.toml
+/// beside them says what the run's own probes were, not these).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProbeEvent {
+    /// When the probes ran (UTC, ISO 8601).
+    pub at: String,
+    /// `--probe` kinds as given; empty: every probe of the spec a checkpoint can draw.
+    pub kinds: Vec<String>,
+    /// `--unset` keys, then `--set` edits, as given (applied in that order).
+    pub unsets: Vec<String>,
+    pub sets: Vec<String>,
+    /// The backend the probes ran on, and why (as the manifest's `backend_choice`).
+    pub backend: String,
+    /// Every `[[probes]]` entry that ran, as it ran: after the edits, a kind the spec
+    /// did not list with its defaults.
+    pub probes: Vec<serde_json::Value>,
+    /// The files written.
+    pub files: Vec<String>,
+}
+
 /// Adds `files` (name, bytes) to a finished run folder and lists them in its manifest
-/// (once each, before `manifest.json`). Returns their paths.
-pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+/// (once each, before `manifest.json`), with `event` appended to its `probed` list.
+/// Returns their paths.
+pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)], event: &ProbeEvent) -> Result<Vec<PathBuf>> {
     let folder = &run.folder;
     for (name, _) in files {
         let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
@@ -103,8 +125,13 @@ pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<P
     let manifest_path = folder.join("manifest.json");
     let text = read_manifest_text(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    let manifest = with_files_listed(&text, &names)
-        .ok_or_else(|| Error::Data(format!("{}: no `files` list to add to", manifest_path.display())))?;
+    let event = serde_json::to_string_pretty(event).map_err(|e| Error::Data(format!("the probe record: {e}")))?;
+    let manifest = with_files_listed(&text, &names, &event).ok_or_else(|| {
+        Error::Data(format!(
+            "{}: no `files` list to add to, or a `probed` that is not a list (not as runner writes it)",
+            manifest_path.display()
+        ))
+    })?;
     // Everything is written aside first: a full disk stops here, with nothing changed.
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut stage = |name: &str, bytes: &[u8]| -> Result<()> {
@@ -139,7 +166,7 @@ pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)]) -> Result<Vec<P
 
 /// An exclusive lock on the run folder itself (flock on its directory handle), held
 /// until the returned handle is dropped; the lock needs no file of its own.
-fn lock_folder(folder: &Path) -> Result<std::fs::File> {
+pub(super) fn lock_folder(folder: &Path) -> Result<std::fs::File> {
     use std::os::unix::io::AsRawFd;
     let handle = std::fs::File::open(folder).map_err(|e| Error::io(folder, e))?;
     // SAFETY: flock on a descriptor this function owns; it touches no memory.
@@ -150,10 +177,24 @@ fn lock_folder(folder: &Path) -> Result<std::fs::File> {
 }
 
 /// `text` (a manifest as runner writes it) with `names` in its top-level `files` list,
-/// each once. The list is edited in place so every other byte stays as it was; the
-/// result is parsed back to make sure only the list changed.
-fn with_files_listed(text: &str, names: &[&str]) -> Option<String> {
+/// each once, and `event` (a JSON object, pretty-printed) at the end of its `probed`
+/// list, which is made when there is none. Both are edited in place so every other byte
+/// stays as it was; the result is parsed back to make sure only they changed.
+fn with_files_listed(text: &str, names: &[&str], event: &str) -> Option<String> {
     let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    // Parsed from the very text written, so the check below compares like with like.
+    let entry: serde_json::Value = serde_json::from_str(event).ok()?;
+    let top = value.as_object_mut()?;
+    let had_probed = match top.get_mut("probed") {
+        Some(list) => {
+            list.as_array_mut()?.push(entry);
+            true
+        }
+        None => {
+            top.insert("probed".into(), serde_json::Value::Array(vec![entry]));
+            false
+        }
+    };
     let list = value.get_mut("files")?.as_array_mut()?;
     let mut listed: Vec<String> = list.iter().map(|v| v.as_str().map(String::from)).collect::<Option<_>>()?;
     let at = listed.iter().position(|n| n == "manifest.json").unwrap_or(listed.len());
@@ -165,7 +206,7 @@ fn with_files_listed(text: &str, names: &[&str]) -> Option<String> {
         .collect();
     listed.splice(at..at, new);
     *list = listed.iter().map(|n| serde_json::Value::String(n.clone())).collect();
-    let edited = edit_in_place(text, &listed);
+    let edited = edit_in_place(text, &listed).and_then(|t| with_event(&t, event, had_probed));
     match edited.filter(|e| serde_json::from_str::<serde_json::Value>(e).ok().as_ref() == Some(&value)) {
         Some(e) => Some(e),
         // Not laid out as runner writes it (edited by hand): every key kept, in
@@ -195,29 +236,100 @@ fn edit_in_place(text: &str, listed: &[String]) -> Option<String> {
     }
 }
 
+/// The manifest's text with `event` appended to its top-level `probed` list, laid out
+/// as the pretty printer would: a new last key when `had_probed` is false.
+fn with_event(text: &str, event: &str, had_probed: bool) -> Option<String> {
+    let entry: String = event.lines().map(|l| format!("    {l}\n")).collect();
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(String::from).collect();
+    let ends_with_newline = text.ends_with('\n');
+    if !ends_with_newline {
+        lines.last_mut()?.push('\n');
+    }
+    if had_probed {
+        let start = lines.iter().position(|l| l.starts_with("  \"probed\": ["))?;
+        let head = lines[start].trim();
+        if head == "\"probed\": []," || head == "\"probed\": []" {
+            let comma = if head.ends_with(',') { "," } else { "" };
+            lines[start] = format!("  \"probed\": [\n{entry}  ]{comma}\n");
+        } else {
+            let end = start + lines[start..].iter().position(|l| l.starts_with("  ]"))?;
+            let last = lines.get_mut(end - 1)?;
+            *last = format!("{},\n", last.trim_end_matches('\n'));
+            lines.insert(end, entry);
+        }
+    } else {
+        let close = lines.iter().rposition(|l| l.trim_end() == "}")?;
+        let last = lines.get_mut(close.checked_sub(1)?)?;
+        *last = format!("{},\n", last.trim_end_matches('\n'));
+        lines.insert(close, format!("  \"probed\": [\n{entry}  ]\n"));
+    }
+    let out = lines.concat();
+    Some(if ends_with_newline { out } else { out.trim_end_matches('\n').to_string() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn new_files_go_before_the_manifest_once_and_nothing_else_changes() {
-        let text = "{\n  \"program\": \"runner\",\n  \"files\": [\n    \"spec.toml\",\n    \"manifest.json\"\n  ],\n  \"data_files\": {}\n}";
-        let out = with_files_listed(text, &["a.png", "spec.toml", "a.png", "b.csv"]).unwrap();
-        assert_eq!(
-            out,
-            "{\n  \"program\": \"runner\",\n  \"files\": [\n    \"spec.toml\",\n    \"a.png\",\n    \"b.csv\",\n    \"manifest.json\"\n  ],\n  \"data_files\": {}\n}"
-        );
-        assert_eq!(with_files_listed(&out, &["b.csv"]).unwrap(), out, "listed already");
-        // A manifest laid out differently is rewritten whole, every key kept.
-        let compact = r#"{"program":"runner","files":["spec.toml"],"z":1}"#;
-        let v: serde_json::Value = serde_json::from_str(&with_files_listed(compact, &["x.png"]).unwrap()).unwrap();
-        assert_eq!(v["files"], serde_json::json!(["spec.toml", "x.png"]));
-        assert_eq!(v["z"], 1);
-        assert_eq!(with_files_listed(r#"{"program":"runner"}"#, &["x.png"]), None);
+    const EVENT: &str = "{\n  \"at\": \"t\",\n  \"sets\": [\n    \"probes.0.images=[1]\"\n  ]\n}";
+    /// EVENT as the pretty printer lays it out at the `probed` list's depth.
+    const EVENT_IN_LIST: &str =
+        "    {\n      \"at\": \"t\",\n      \"sets\": [\n        \"probes.0.images=[1]\"\n      ]\n    }\n";
+
+    fn event(files: &[&str]) -> ProbeEvent {
+        ProbeEvent {
+            at: "2026-11-27T20:49:03Z".into(),
+            kinds: vec!["saliency".into()],
+            unsets: vec![],
+            sets: vec!["probes.0.images=[0,1]".into()],
+            backend: "cpu".into(),
+            probes: vec![serde_json::json!({"kind": "saliency", "images": [0, 1]})],
+            files: files.iter().map(|f| f.to_string()).collect(),
+        }
     }
 
     #[test]
-    fn files_are_added_and_a_bad_name_changes_nothing() {
+    fn new_files_go_before_the_manifest_once_and_the_event_last_and_nothing_else_changes() {
+        let text = "{\n  \"program\": \"runner\",\n  \"files\": [\n    \"spec.toml\",\n    \"manifest.json\"\n  ],\n  \"data_files\": {}\n}";
+        let out = with_files_listed(text, &["a.png", "spec.toml", "a.png", "b.csv"], EVENT).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "{{\n  \"program\": \"runner\",\n  \"files\": [\n    \"spec.toml\",\n    \"a.png\",\n    \"b.csv\",\n    \
+                 \"manifest.json\"\n  ],\n  \"data_files\": {{}},\n  \"probed\": [\n{EVENT_IN_LIST}  ]\n}}"
+            )
+        );
+        // A second probe: listed files stay once, its event goes after the first.
+        let again = with_files_listed(&out, &["b.csv"], EVENT).unwrap();
+        assert_eq!(
+            again,
+            out.replace(
+                &format!("{EVENT_IN_LIST}  ]"),
+                &format!("{}{EVENT_IN_LIST}  ]", EVENT_IN_LIST.trim_end().to_string() + ",\n")
+            )
+        );
+        let v: serde_json::Value = serde_json::from_str(&again).unwrap();
+        assert_eq!(v["probed"].as_array().unwrap().len(), 2);
+        // An empty list written on one line, not the last key.
+        let empty = "{\n  \"probed\": [],\n  \"files\": [\n    \"manifest.json\"\n  ]\n}\n";
+        let out = with_files_listed(empty, &["x.png"], EVENT).unwrap();
+        assert_eq!(
+            out,
+            format!("{{\n  \"probed\": [\n{EVENT_IN_LIST}  ],\n  \"files\": [\n    \"x.png\",\n    \"manifest.json\"\n  ]\n}}\n")
+        );
+        // A manifest laid out differently is rewritten whole, every key kept.
+        let compact = r#"{"program":"runner","files":["spec.toml"],"z":1}"#;
+        let v: serde_json::Value =
+            serde_json::from_str(&with_files_listed(compact, &["x.png"], EVENT).unwrap()).unwrap();
+        assert_eq!(v["files"], serde_json::json!(["spec.toml", "x.png"]));
+        assert_eq!(v["z"], 1);
+        assert_eq!(v["probed"][0]["sets"][0], "probes.0.images=[1]");
+        assert_eq!(with_files_listed(r#"{"program":"runner"}"#, &["x.png"], EVENT), None);
+        assert_eq!(with_files_listed(r#"{"files":[],"probed":{}}"#, &["x.png"], EVENT), None, "not a list");
+    }
+
+    #[test]
+    fn files_are_added_with_what_made_them_and_a_bad_name_changes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("run");
         std::fs::create_dir(&dir).unwrap();
@@ -226,15 +338,25 @@ mod tests {
         std::fs::write(dir.join("spec.toml"), "name = \"x\"\n").unwrap();
         let run = finished_run(&dir).unwrap();
         assert_eq!((run.status.as_str(), run.parameters), ("complete", 3));
-        let bad = add_files(&run, &[("a.png".into(), b"A".to_vec()), ("spec.toml".into(), b"".to_vec())]);
+        let files = [("a.png".into(), b"A".to_vec()), ("spec.toml".into(), b"".to_vec())];
+        let bad = add_files(&run, &files, &event(&["a.png", "spec.toml"]));
         assert!(bad.is_err());
         assert_eq!(std::fs::read_to_string(dir.join("manifest.json")).unwrap(), manifest);
         assert!(!dir.join("a.png").exists());
-        let paths = add_files(&run, &[("a.png".into(), b"A".to_vec())]).unwrap();
+        let paths = add_files(&run, &[("a.png".into(), b"A".to_vec())], &event(&["a.png"])).unwrap();
         assert_eq!(paths, [dir.join("a.png")]);
         assert_eq!(std::fs::read(dir.join("a.png")).unwrap(), b"A");
         let listed = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
-        assert!(listed.contains("    \"spec.toml\",\n    \"a.png\",\n    \"manifest.json\"\n  ]\n}\n"), "{listed}");
+        assert!(
+            listed.contains("    \"spec.toml\",\n    \"a.png\",\n    \"manifest.json\"\n  ],\n  \"probed\": [\n"),
+            "{listed}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        let probed = &v["probed"][0];
+        assert_eq!(probed["sets"], serde_json::json!(["probes.0.images=[0,1]"]));
+        assert_eq!(probed["probes"], serde_json::json!([{"kind": "saliency", "images": [0, 1]}]));
+        assert_eq!(probed["files"], serde_json::json!(["a.png"]));
+        assert_eq!((v["status"].as_str(), v["parameters"].as_u64()), (Some("complete"), Some(3)));
         let names: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(names.len(), 3, "no temporary file is left: {names:?}");

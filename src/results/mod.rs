@@ -11,12 +11,14 @@ mod number;
 mod owner;
 mod resume;
 mod stream;
+mod walk;
 
-pub use added::{add_files, finished_run, read_manifest_text, FinishedRun};
+pub use added::{add_files, finished_run, read_manifest_text, FinishedRun, ProbeEvent};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
 pub use number::{as_written, format_value, in_dtype, push_cell};
-pub use owner::{remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};
+pub use owner::{is_stale, remove_stale, remove_stale_unresumable, Owner, HIDDEN_PREFIX, OWNER_FILE};
+pub use walk::{walk, Found};
 
 pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
@@ -126,6 +128,19 @@ impl RunDir {
     }
 }
 
+/// `error` as it reads once the run folder written at `from` (its hidden name) has
+/// been renamed to `to`: a file the error names inside the folder is named at its
+/// final path, which the user can open; the hidden one no longer exists.
+pub fn relocated(error: Error, from: &Path, to: &Path) -> Error {
+    match error {
+        Error::Io { path, source } => match path.strip_prefix(from) {
+            Ok(rest) => Error::Io { path: to.join(rest), source },
+            Err(_) => Error::Io { path, source },
+        },
+        other => other,
+    }
+}
+
 /// `create_dir_all`, but a file where a folder belongs (`--results` naming a file) is
 /// named as such: the OS says only "Not a directory" about the path below it.
 fn create_folders(dir: &Path) -> Result<()> {
@@ -182,6 +197,17 @@ mod tests {
         assert!(err.starts_with(&format!("{}: is a file, not a folder;", file.display())), "{err}");
         // The file is left as it was.
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+    }
+
+    #[test]
+    fn an_error_about_a_file_of_the_hidden_folder_names_it_in_the_final_one() {
+        let (from, to) = (Path::new("/r/xor/.incomplete-20261127-seed3"), Path::new("/r/xor/20261127-seed3"));
+        let full = || std::io::Error::from_raw_os_error(28);
+        let moved = relocated(Error::io(from.join("curves.png"), full()), from, to).to_string();
+        assert_eq!(moved, format!("/r/xor/20261127-seed3/curves.png: {}", full()));
+        let outside = relocated(Error::io("/data/x.csv", full()), from, to).to_string();
+        assert_eq!(outside, format!("/data/x.csv: {}", full()));
+        assert_eq!(relocated(Error::Data("d".into()), from, to).to_string(), "d");
     }
 
     #[test]

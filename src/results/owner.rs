@@ -85,19 +85,36 @@ fn host_name() -> Option<String> {
     Some(name.trim().to_string()).filter(|n| !n.is_empty())
 }
 
-/// Whether a hidden run folder was left by a process that is gone.
-fn is_stale(dir: &Path) -> bool {
-    match std::fs::read_to_string(dir.join(OWNER_FILE)) {
-        Ok(text) => Owner::parse(&text).is_some_and(|o| o.is_gone()),
-        Err(_) => {
-            let age = std::fs::metadata(dir).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-            age.is_some_and(|a| a > UNOWNED_GRACE)
-        }
+/// Whether a hidden run folder was left by a process that is gone: its owner file
+/// names a process of this host that has ended. A folder whose owner file is missing
+/// or does not parse (cut short by a crash, edited by hand) cannot name its writer, so
+/// it counts as gone only once nothing in it has changed for [`UNOWNED_GRACE`]: a run
+/// writes the file right after creating its folder, and a live one keeps writing.
+/// `runner list` shows exactly these as `killed`, and `runner clean` removes them.
+pub fn is_stale(dir: &Path) -> bool {
+    let owner = std::fs::read_to_string(dir.join(OWNER_FILE)).ok().and_then(|t| Owner::parse(&t));
+    match owner {
+        Some(o) => o.is_gone(),
+        None => quiet_for(dir).is_some_and(|quiet| quiet > UNOWNED_GRACE),
     }
 }
 
-/// Removes the hidden folders under `root/<name>/` whose writer is gone; returns them.
-/// A missing root is nothing to clean.
+/// How long since the folder or any file directly in it last changed; `None` when
+/// that cannot be told (a time in the future, an unreadable folder).
+fn quiet_for(dir: &Path) -> Option<Duration> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut newest = modified(dir)?;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        if let Some(t) = entry.metadata().ok().and_then(|m| m.modified().ok()) {
+            newest = newest.max(t);
+        }
+    }
+    newest.elapsed().ok()
+}
+
+/// Removes the hidden folders under `root` (as [`super::walk`] finds them, the ones
+/// `runner list` shows) whose writer is gone; returns them. A missing root is nothing
+/// to clean.
 pub fn remove_stale(root: &Path) -> Result<Vec<PathBuf>> {
     remove_stale_where(root, |_| true)
 }
@@ -111,24 +128,14 @@ pub fn remove_stale_unresumable(root: &Path) -> Result<Vec<PathBuf>> {
 
 fn remove_stale_where(root: &Path, removable: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
-    let Ok(names) = std::fs::read_dir(root) else {
-        return Ok(removed);
-    };
-    for name in names.flatten() {
-        if !name.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let Ok(runs) = std::fs::read_dir(name.path()) else { continue };
-        for run in runs.flatten() {
-            let hidden = run.file_name().to_string_lossy().starts_with(HIDDEN_PREFIX);
-            let path = run.path();
-            if hidden && run.file_type().is_ok_and(|t| t.is_dir()) && is_stale(&path) && removable(&path) {
-                match std::fs::remove_dir_all(&path) {
-                    Ok(()) => removed.push(path),
-                    // Another cleaner got there first.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io(&path, e)),
-                }
+    for found in super::walk(root) {
+        let super::Found::Hidden(path) = found else { continue };
+        if is_stale(&path) && removable(&path) {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => removed.push(path),
+                // Another cleaner got there first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
             }
         }
     }

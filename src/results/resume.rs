@@ -165,18 +165,23 @@ pub fn find_unfinished(folder: &Path) -> Result<Unfinished> {
     let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parent = folder.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     if let Some(id) = name.strip_prefix(HIDDEN_PREFIX) {
+        // The test `runner list` and `runner clean` make: what they call killed, resume
+        // continues (an owner file cut short by the kill included, once the folder
+        // has been quiet a while).
+        if super::is_stale(folder) {
+            return Ok(Unfinished { path: folder.to_path_buf(), parent, id: id.to_string(), after: "killed".into() });
+        }
         let owner = std::fs::read_to_string(folder.join(OWNER_FILE)).ok().and_then(|t| Owner::parse(&t));
-        return match owner {
-            Some(o) if o.is_gone() => {
-                Ok(Unfinished { path: folder.to_path_buf(), parent, id: id.to_string(), after: "killed".into() })
-            }
-            Some(o) => Err(refuse(format!(
+        return Err(refuse(match owner {
+            Some(o) => format!(
                 "its run is still going (process {} on {}), or cannot be told to be gone from here",
                 o.pid,
                 o.host.unwrap_or_else(|| "an unknown host".into())
-            ))),
-            None => Err(refuse("it has no readable owner file, so its writer cannot be told to be gone".into())),
-        };
+            ),
+            None => "it has no readable owner file and changed in the last minutes: it may be a run starting \
+                     (`runner list` shows it as running)"
+                .into(),
+        }));
     }
     let manifest_path = folder.join("manifest.json");
     let status = super::read_manifest_text(&manifest_path)
@@ -196,23 +201,42 @@ pub fn find_unfinished(folder: &Path) -> Result<Unfinished> {
 impl RunDir {
     /// Takes an unfinished folder over: a visible one goes back to its hidden name, a
     /// killed one's owner file is replaced by this process's. Only one of several
-    /// processes resuming the same folder at once succeeds (the rename, or the removal
-    /// of the dead owner's file, happens once).
+    /// processes resuming the same folder at once succeeds: each looks and takes under
+    /// a lock on the folder.
     pub fn adopt(found: &Unfinished) -> Result<RunDir> {
         let refuse = |reason: String| Error::Resume { dir: found.path.clone(), reason };
         let tmp = found.parent.join(format!("{HIDDEN_PREFIX}{}", found.id));
-        if found.path != tmp {
+        let (base, suffix) = split_suffix(&found.id);
+        let dir = if found.path != tmp {
             if tmp.exists() {
                 return Err(refuse(format!("{} exists: another resume is under way", tmp.display())));
             }
-            std::fs::rename(&found.path, &tmp).map_err(|e| refuse(format!("cannot take it over: {e}")))?;
-        } else {
-            std::fs::remove_file(tmp.join(OWNER_FILE))
+            // The owner file goes in before the rename, so the hidden folder is never
+            // without one (which `runner clean` could take for a killed run's); the
+            // lock keeps a second resume from writing its own over it meanwhile.
+            let _lock = super::added::lock_folder(&found.path)
                 .map_err(|e| refuse(format!("cannot take it over (another resume took it first?): {e}")))?;
-        }
-        let (base, suffix) = split_suffix(&found.id);
-        let dir = RunDir { parent: found.parent.clone(), base, suffix, id: found.id.clone(), tmp };
-        dir.write(OWNER_FILE, Owner::this_process().to_text().as_bytes())?;
+            let owner = found.path.join(OWNER_FILE);
+            if !found.path.join("manifest.json").is_file() {
+                return Err(refuse("another resume took it over first".into()));
+            }
+            std::fs::write(&owner, Owner::this_process().to_text()).map_err(|e| Error::io(&owner, e))?;
+            if let Err(e) = std::fs::rename(&found.path, &tmp) {
+                let _ = std::fs::remove_file(&owner);
+                return Err(refuse(format!("cannot take it over: {e}")));
+            }
+            RunDir { parent: found.parent.clone(), base, suffix, id: found.id.clone(), tmp }
+        } else {
+            // One resume at a time looks and takes: under the lock, a resume that took
+            // the folder first has written its own owner file, which is alive.
+            let _lock = super::added::lock_folder(&tmp)?;
+            if !super::is_stale(&tmp) {
+                return Err(refuse("another resume took it over first".into()));
+            }
+            let dir = RunDir { parent: found.parent.clone(), base, suffix, id: found.id.clone(), tmp };
+            dir.write(OWNER_FILE, Owner::this_process().to_text().as_bytes())?;
+            dir
+        };
         // A kill in the middle of a checkpoint leaves its temporary file.
         remove_if_present(&dir.path_of(TEMP_FILE))?;
         Ok(dir)
@@ -246,6 +270,34 @@ fn split_suffix(id: &str) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn aged(path: &Path, secs: u64) {
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        std::fs::File::open(path).unwrap().set_modified(then).unwrap();
+    }
+
+    /// A killed run whose owner file was cut short: `runner list` calls it killed once
+    /// it has been quiet, and resume takes it then, not while it may be starting.
+    #[test]
+    fn a_killed_run_with_a_damaged_owner_file_is_resumed_once_quiet() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hidden = tmp.path().join(format!("{HIDDEN_PREFIX}20261127-204903-seed3"));
+        std::fs::create_dir(&hidden).unwrap();
+        std::fs::write(hidden.join(OWNER_FILE), "pid ").unwrap();
+        let e = find_unfinished(&hidden).unwrap_err().to_string();
+        assert!(e.contains("no readable owner file and changed in the last minutes"), "{e}");
+        aged(&hidden.join(OWNER_FILE), 3600);
+        aged(&hidden, 3600);
+        let found = find_unfinished(&hidden).unwrap();
+        assert_eq!(found.after, "killed");
+        let dir = RunDir::adopt(&found).unwrap();
+        let owner = Owner::parse(&std::fs::read_to_string(hidden.join(OWNER_FILE)).unwrap()).unwrap();
+        assert_eq!(owner, Owner::this_process());
+        assert_eq!(dir.path_of(""), hidden.join(""));
+        // Taken: a second resume is refused, as this process is alive.
+        assert!(find_unfinished(&hidden).unwrap_err().to_string().contains("its run is still going"));
+        assert!(RunDir::adopt(&found).err().unwrap().to_string().contains("another resume took it over first"));
+    }
 
     #[test]
     fn ids_split_into_base_and_suffix() {

@@ -103,6 +103,9 @@ impl<'de> Deserialize<'de> for Seed {
     }
 }
 
+/// The most runs one sweep plans: each point is loaded and checked before any runs.
+pub const MAX_RUNS: u64 = 100_000;
+
 /// A sweep file: a base spec (relative to the sweep file) and its sweep.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +131,11 @@ impl SweepSpec {
         if let Some((k, _)) = self.grid.iter().chain(&self.paired).find(|(_, v)| v.is_empty()) {
             return Some(format!("the axis \"{k}\" has no values"));
         }
+        for (k, values) in &self.grid {
+            if let Some(j) = (1..values.len()).find(|&j| values[..j].contains(&values[j])) {
+                return Some(format!("the axis \"{k}\" lists {} twice; list each value once", value_text(&values[j])));
+            }
+        }
         if let Some(k) = self.grid.keys().find(|k| self.paired.contains_key(*k)) {
             return Some(format!("\"{k}\" is both in grid and in paired; sweep it once"));
         }
@@ -137,9 +145,35 @@ impl SweepSpec {
             return Some(format!("paired axes move together, so they need equal lengths ({})", shown.join(", ")));
         }
         match &self.seeds {
-            Some(Seeds::Count(0)) => Some("seeds = 0 runs nothing; write at least 1".into()),
-            Some(Seeds::List(l)) if l.is_empty() => Some("seeds = [] runs nothing".into()),
-            _ => None,
+            Some(Seeds::Count(0)) => return Some("seeds = 0 runs nothing; write at least 1".into()),
+            Some(Seeds::List(l)) if l.is_empty() => return Some("seeds = [] runs nothing".into()),
+            _ => {}
+        }
+        // Counted before anything is expanded: a few long axes (or `seeds = 1e12`) would
+        // otherwise take all memory listing points that could never all run.
+        let seeds = match &self.seeds {
+            None => 1,
+            Some(Seeds::Count(n)) => *n,
+            Some(Seeds::List(l)) => l.len() as u64,
+        };
+        let pairs = self.paired.values().next().map_or(1, |v| v.len() as u64);
+        let runs =
+            self.grid.values().try_fold(pairs, |n, v| n.checked_mul(v.len() as u64)).and_then(|n| n.checked_mul(seeds));
+        match runs {
+            Some(n) if n <= MAX_RUNS => None,
+            _ => {
+                let mut sizes: Vec<String> = self.grid.iter().map(|(k, v)| format!("\"{k}\" {}", v.len())).collect();
+                if !self.paired.is_empty() {
+                    sizes.push(format!("paired {pairs}"));
+                }
+                sizes.push(format!("{seeds} seeds"));
+                let count = runs.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+                Some(format!(
+                    "the sweep has {count} runs ({}); at most {MAX_RUNS} are planned at once: split it into several \
+                     sweeps",
+                    sizes.join(" × ")
+                ))
+            }
         }
     }
 
@@ -244,9 +278,35 @@ mod tests {
     fn unequal_pairs_and_empty_axes_are_refused() {
         assert!(parse(r#"paired = { "o" = ["sgd"], "lr" = [0.1, 0.01] }"#).problem().unwrap().contains("equal"));
         assert!(parse(r#"grid = { "a" = [] }"#).problem().unwrap().contains("no values"));
+        assert_eq!(
+            parse(r#"grid = { "a" = [0.1, 0.2, 0.10] }"#).problem().unwrap(),
+            "the axis \"a\" lists 0.1 twice; list each value once"
+        );
+        assert_eq!(parse(r#"paired = { "o" = ["sgd", "sgd"], "lr" = [0.1, 0.01] }"#).problem(), None);
         assert!(parse("seeds = 0").problem().is_some());
         assert_eq!(parse("seeds = [4, 9]").seed_list(0), [Some(4), Some(9)]);
         assert_eq!(parse("").settings().len(), 1);
+        // Counted before any point is listed: no allocation of 10^30 settings.
+        let huge = parse(
+            r#"grid = { "a" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "b" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }
+                            seeds = 1001"#,
+        );
+        assert_eq!(
+            huge.problem().unwrap(),
+            "the sweep has 100100 runs (\"a\" 10 × \"b\" 10 × 1001 seeds); at most 100000 are planned at once: \
+             split it into several sweeps"
+        );
+        assert_eq!(
+            parse(
+                r#"grid = { "a" = [1, 2] }
+                            seeds = 50000"#
+            )
+            .problem(),
+            None
+        );
+        let overflow = parse("seeds = 18446744073709551615\ngrid = { \"a\" = [1, 2] }").problem().unwrap();
+        assert!(overflow.starts_with("the sweep has more than 2^64 runs"), "{overflow}");
+        assert!(parse("seeds = 100001").problem().unwrap().starts_with("the sweep has 100001 runs (100001 seeds)"));
     }
 
     #[test]

@@ -120,20 +120,22 @@ fn blame_set(source: &Source, sweep: &SweepSpec, e: Error) -> Error {
     for (i, entry) in sweep.set.iter().enumerate() {
         let prefix = format!("{}: ", crate::error::clip(&format!("--set {entry}"), 120));
         if let Some(rest) = text.strip_prefix(&prefix) {
-            let span = || {
-                use toml::de::{DeTable, DeValue};
-                let doc = DeTable::parse(&source.text).ok()?;
-                let DeValue::Table(t) = doc.get_ref().get("sweep")?.get_ref() else { return None };
-                let set = t.get("set")?;
-                match set.get_ref() {
-                    DeValue::Array(items) => items.get(i).map(|v| v.span()).or(Some(set.span())),
-                    _ => Some(set.span()),
-                }
-            };
-            return source.error(span(), format!("[sweep] set \"{entry}\": {rest}")).into();
+            return source.error(set_span(source, i), format!("[sweep] set \"{entry}\": {rest}")).into();
         }
     }
     e
+}
+
+/// The span of the `i`-th entry of `[sweep] set` (or of the list) in the sweep's text.
+fn set_span(source: &Source, i: usize) -> Option<std::ops::Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(&source.text).ok()?;
+    let DeValue::Table(t) = doc.get_ref().get("sweep")?.get_ref() else { return None };
+    let set = t.get("set")?;
+    match set.get_ref() {
+        DeValue::Array(items) => items.get(i).map(|v| v.span()).or(Some(set.span())),
+        _ => Some(set.span()),
+    }
 }
 
 /// The span of `[sweep] <group>."<key>"` (or of the sweep table) in the sweep's text.
@@ -162,6 +164,15 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
             return Err(source
                 .error(key_span(&source, group, key), format!("[sweep] {group} \"{key}\": {problem}"))
                 .into());
+        }
+    }
+    // `set` edits every run as the axes do, so the same keys are refused: a `seed`
+    // beside `seeds` would be overridden by each run's seed without a word, and a
+    // `sweep.*` one would change a table that no run reads.
+    for (i, entry) in sweep.set.iter().enumerate() {
+        let key = entry.split('=').next().unwrap_or("");
+        if let Some(problem) = sweep.key_problem(key) {
+            return Err(source.error(set_span(&source, i), format!("[sweep] set \"{entry}\": {problem}")).into());
         }
     }
     let base_spec = crate::spec::load(&base, edits, seed).map_err(|e| blame_set(&source, &sweep, e))?.spec;
@@ -204,7 +215,8 @@ pub fn plan(path: &Path, edits: &[String], seed: Option<u64>, results: &Path) ->
             let id = run_id(&text, spec.seed);
             if let Some(same) = entries.iter().position(|e| e.id == id) {
                 return Err(Error::Usage(format!(
-                    "sweep points {} and {} ({}) resolve to the same spec; sweep each setting once",
+                    "{}: sweep points {} and {} ({}) resolve to the same spec; sweep each setting once",
+                    path.display(),
                     same + 1,
                     entries.len() + 1,
                     shown(spec.seed)

@@ -32,7 +32,8 @@ impl Outcome {
 
 /// Reads `folder/manifest.json`; `None` when there is none.
 pub fn read_outcome(folder: &Path) -> Option<Outcome> {
-    let text = std::fs::read_to_string(folder.join("manifest.json")).ok()?;
+    // Through the reader that refuses a FIFO or a huge file, which would hang the sweep.
+    let text = crate::results::read_manifest_text(&folder.join("manifest.json")).ok()?;
     let m: serde_json::Value = serde_json::from_str(&text).ok()?;
     let final_metrics = m
         .get("final_metrics")

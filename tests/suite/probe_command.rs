@@ -138,7 +138,20 @@ fn probes_again_give_the_same_bytes(dir: &Path, pictures: &[&str]) {
     let printed: Vec<String> = out.stdout.lines().map(String::from).collect();
     let expected: Vec<String> = pictures.iter().map(|p| dir.join(p).display().to_string()).collect();
     assert_eq!(printed, expected);
-    assert_eq!(contents(dir), before, "every file, the manifest too, byte for byte as the run left them");
+    // The manifest (and the page that shows it) gains only the record of this probe.
+    let record = ["manifest.json", "index.html"];
+    let others =
+        |c: Vec<(String, Vec<u8>)>| c.into_iter().filter(|(n, _)| !record.contains(&n.as_str())).collect::<Vec<_>>();
+    assert_eq!(others(contents(dir)), others(before.clone()), "every other file byte for byte as the run left them");
+    let text = |c: &[(String, Vec<u8>)]| {
+        String::from_utf8(c.iter().find(|(n, _)| n == "manifest.json").unwrap().1.clone()).unwrap()
+    };
+    let (was, now) = (text(&before), text(&contents(dir)));
+    let kept = was.strip_suffix("\n}").unwrap();
+    assert!(now.starts_with(kept) && now[kept.len()..].starts_with(",\n  \"probed\": [\n    {\n"), "{now}");
+    let probed = &manifest(dir)["probed"];
+    assert_eq!(probed.as_array().unwrap().len(), 1, "{probed}");
+    assert_eq!(probed[0]["files"], serde_json::json!(pictures));
     assert_eq!(listed(dir), files_before);
 }
 
@@ -183,8 +196,10 @@ fn a_probe_the_spec_lacks_is_added_with_its_defaults_and_listed() {
     assert_eq!(probe(&plain, &["--probe", "dataset", "--probe", "decision_boundary"]).code, 0);
     assert_eq!(listed(&plain), expected);
     let mut m_after = manifest(&plain);
-    m_before["files"] = serde_json::Value::Null;
-    m_after["files"] = serde_json::Value::Null;
+    for key in ["files", "probed"] {
+        m_before[key] = serde_json::Value::Null;
+        m_after[key] = serde_json::Value::Null;
+    }
     assert_eq!(m_before, m_after);
     // --set changes a probe's settings: a coarser grid is another picture.
     let coarse = probe(&plain, &["--probe", "decision_boundary", "--set", "probes.1.resolution=8"]);
@@ -193,6 +208,21 @@ fn a_probe_the_spec_lacks_is_added_with_its_defaults_and_listed() {
         std::fs::read(plain.join("decision_boundary.png")).unwrap(),
         std::fs::read(drawn.join("decision_boundary.png")).unwrap()
     );
+    // The folder says what drew that picture: the manifest records each probe command,
+    // its edits and the probe entries as they ran (spec.toml still says 40).
+    let probed = manifest(&plain)["probed"].as_array().unwrap().clone();
+    assert_eq!(probed.len(), 3, "one record per probe command: {probed:?}");
+    assert_eq!(probed[0]["kinds"], serde_json::json!(["dataset"]));
+    assert_eq!(probed[0]["probes"], serde_json::json!([{"kind": "dataset"}]));
+    let last = &probed[2];
+    assert_eq!(last["kinds"], serde_json::json!(["decision_boundary"]));
+    assert_eq!(last["sets"], serde_json::json!(["probes.1.resolution=8"]));
+    assert_eq!(last["unsets"], serde_json::json!([]));
+    assert_eq!(last["probes"], serde_json::json!([{"kind": "decision_boundary", "resolution": 8}]));
+    assert_eq!(last["files"], serde_json::json!(["decision_boundary.png"]));
+    assert!(last["backend"].as_str().unwrap().contains("cpu"), "{last}");
+    assert!(last["at"].as_str().unwrap().ends_with('Z'), "{last}");
+    assert!(std::fs::read_to_string(plain.join("spec.toml")).unwrap().contains("resolution = 40"));
 }
 
 #[test]
@@ -216,6 +246,12 @@ fn probes_added_at_once_are_all_listed() {
         assert!(!out.stdout.trim().is_empty(), "{kind} wrote files");
     }
     assert_eq!(files.last().map(String::as_str), Some("manifest.json"));
+    let probed = manifest(&dir)["probed"].as_array().unwrap().clone();
+    let mut recorded: Vec<String> = probed.iter().map(|p| p["kinds"][0].as_str().unwrap().to_string()).collect();
+    recorded.sort();
+    let mut expected: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+    expected.sort();
+    assert_eq!(recorded, expected, "every command's record is kept");
 }
 
 /// `runner probe` exits 2 with one `error: ` line holding `expect`, changing nothing.

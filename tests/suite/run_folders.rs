@@ -189,6 +189,11 @@ fn a_full_disk_fails_the_run_but_keeps_its_folder_and_the_rows_it_wrote() {
         assert_eq!(runs.len(), 1, "{kib} KiB: one visible folder, nothing hidden: {runs:?}");
         let run = &runs[0];
         assert!(err.contains(&run.display().to_string()), "{kib} KiB: the error names the folder: {err}");
+        // The file that could not be written is named where it is now, not under the
+        // hidden name the folder had while it was written.
+        assert!(!err.contains(".incomplete-"), "{kib} KiB: {err}");
+        let named = err.split(": No space").next().unwrap().rsplit("error: ").next().unwrap();
+        assert_eq!(Path::new(named).parent(), Some(run.as_path()), "{kib} KiB: {err}");
         let rows = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
         assert!(rows.lines().count() > 10 && rows.ends_with('\n'), "{kib} KiB: whole rows kept:\n{rows}");
         let manifest = std::fs::read_to_string(run.join("manifest.json"));
@@ -208,4 +213,81 @@ fn a_full_disk_fails_the_run_but_keeps_its_folder_and_the_rows_it_wrote() {
             assert!(err.contains("without a manifest"), "{err}");
         }
     }
+}
+
+/// Sets the modification time of `path` (a file or a folder) `secs` seconds back.
+fn age(path: &Path, secs: u64) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+    std::fs::File::open(path).unwrap().set_modified(then).unwrap();
+}
+
+#[test]
+fn what_list_calls_killed_is_what_clean_removes_and_nothing_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let dead = format!("pid 4194399\nstart 1\nhost {}\n", host.trim());
+    let alive = format!("pid {}\nhost {}\n", std::process::id(), host.trim());
+    // (folder, owner file, minutes since anything in it changed, killed?)
+    let cases: [(&str, Option<&str>, u64, bool); 7] = [
+        ("xor/.incomplete-garbage-old", Some("zzz"), 60, true),
+        ("xor/.incomplete-empty-old", Some(""), 60, true),
+        ("xor/.incomplete-unowned-old", None, 60, true),
+        ("xor/.incomplete-dead", Some(&dead), 0, true),
+        // Deeper than `<name>/<run>`: `list` shows it, so `clean` must reach it.
+        ("group/xor/.incomplete-dead-nested", Some(&dead), 0, true),
+        // An owner file being written this moment, or a run starting: never removed.
+        ("xor/.incomplete-garbage-new", Some("pi"), 0, false),
+        ("xor/.incomplete-alive", Some(&alive), 60, false),
+    ];
+    for (folder, owner, minutes, _) in &cases {
+        let dir = results.join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("metrics.csv"), "step,epoch,split,loss\n0,0,train,0.5\n").unwrap();
+        if let Some(text) = owner {
+            std::fs::write(dir.join("owner"), text).unwrap();
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            age(&entry.unwrap().path(), minutes * 60);
+        }
+        age(&dir, minutes * 60);
+    }
+    // A garbage owner in an old folder whose metrics.csv was written just now: a run
+    // going on, whatever its owner file says.
+    let writing = results.join("xor/.incomplete-garbage-writing");
+    std::fs::create_dir_all(&writing).unwrap();
+    std::fs::write(writing.join("owner"), "zzz").unwrap();
+    age(&writing.join("owner"), 3600);
+    age(&writing, 3600);
+    std::fs::write(writing.join("metrics.csv"), "step\n").unwrap();
+    age(&writing, 3600);
+
+    let out = runner(&["list", results.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let status_of = |folder: &str| -> String {
+        let path = results.join(folder).display().to_string();
+        let line =
+            out.stdout.lines().find(|l| l.ends_with(&path)).unwrap_or_else(|| panic!("{folder}:\n{}", out.stdout));
+        line.split_whitespace().next().unwrap().to_string()
+    };
+    for (folder, _, _, killed) in &cases {
+        assert_eq!(status_of(folder), if *killed { "killed" } else { "running" }, "{folder}");
+    }
+    assert_eq!(status_of("xor/.incomplete-garbage-writing"), "running");
+
+    let clean = runner(&["clean", "--results", results.to_str().unwrap()], &[]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let mut removed: Vec<String> = clean.stdout.lines().map(String::from).collect();
+    removed.sort();
+    let mut expected: Vec<String> = cases
+        .iter()
+        .filter(|c| c.3)
+        .map(|(folder, ..)| format!("removed {}", results.join(folder).display()))
+        .collect();
+    expected.sort();
+    assert_eq!(removed, expected);
+    for (folder, _, _, killed) in &cases {
+        assert_eq!(results.join(folder).exists(), !killed, "{folder}");
+    }
+    assert!(writing.join("metrics.csv").is_file(), "the run going on keeps its folder");
 }

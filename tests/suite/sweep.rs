@@ -257,6 +257,17 @@ fn sweep_file_mistakes_name_the_file_the_line_and_the_entry() {
         &[],
         &["FILE:3:12: [sweep] paired \"sweep.seeds\": sweep.* keys cannot be swept"],
     );
+    // `set` is checked as the axes are: a seed it sets would be lost to `seeds`.
+    check(
+        &format!("{head}seeds = 2\nset = [\"train.lr=0.2\", \" seed = 5\"]\n"),
+        &[],
+        &["FILE:4:24: [sweep] set \" seed = 5\": sweeping `seed` conflicts with `seeds`"],
+    );
+    check(
+        &format!("{head}set = [\"sweep.seeds=3\"]\n"),
+        &[],
+        &["FILE:3:8: [sweep] set \"sweep.seeds=3\": sweep.* keys cannot be swept"],
+    );
     check(
         "base = \"nonexist.toml\"\n[sweep]\nseeds = 2\n",
         &[],
@@ -329,4 +340,37 @@ fn a_stopped_sweep_passes_the_stop_to_its_runs() {
         assert!(manifest.contains("\"status\": \"interrupted\""), "{}: {manifest}", run.display());
         assert!(run.join("resume.safetensors").is_file(), "{} has no checkpoint", run.display());
     }
+}
+
+/// A run whose manifest says `complete` but whose files are not all there (metrics.csv
+/// or a file the manifest lists, deleted since) is run again, with a note saying why,
+/// instead of being skipped as finished.
+#[test]
+fn a_complete_run_missing_its_files_is_run_again_with_a_note() {
+    let (_tmp, file, results) = setup("seeds = 3");
+    let first = sweep(&file, &results, &[], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let folder = first.dir();
+    let ids: Vec<String> = statuses(&folder).into_iter().map(|(id, _)| id).collect();
+    let runs = folder.join("runs");
+    let metrics = std::fs::read(runs.join(&ids[0]).join("metrics.csv")).unwrap();
+    std::fs::remove_file(runs.join(&ids[0]).join("metrics.csv")).unwrap();
+    std::fs::remove_file(runs.join(&ids[1]).join("model.safetensors")).unwrap();
+    let kept = modified(&runs.join(&ids[2]).join("manifest.json"));
+
+    let second = sweep(&file, &results, &[], &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(tally(&second), (2, 0, 1, 0), "{}", second.stderr);
+    for (id, missing) in [(&ids[0], "metrics.csv is missing"), (&ids[1], "model.safetensors is missing")] {
+        let note =
+            format!("note: {}: its manifest says complete, but {missing}; running it again", runs.join(id).display());
+        assert!(second.stderr.contains(&note), "expected {note:?} in:\n{}", second.stderr);
+    }
+    assert_eq!(std::fs::read(runs.join(&ids[0]).join("metrics.csv")).unwrap(), metrics, "the same run, the same rows");
+    assert!(runs.join(&ids[1]).join("model.safetensors").is_file());
+    assert_eq!(modified(&runs.join(&ids[2]).join("manifest.json")), kept, "the whole run is left alone");
+    assert!(statuses(&folder).iter().all(|(_, s)| s == "complete"));
+    let third = sweep(&file, &results, &[], &[]);
+    assert_eq!(tally(&third), (0, 0, 3, 0), "{}", third.stderr);
+    assert!(!third.stderr.contains("note:"), "{}", third.stderr);
 }
