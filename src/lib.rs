@@ -26,3 +26,4 @@ pub mod serve;
 pub mod spec;
 pub mod sweep;
 pub mod train;
+pub mod workers;

@@ -287,6 +287,7 @@ fn checkpoint_meta(ctx: &RunContext, resolved: &str) -> ResumeMeta {
         data_files: ctx.p.data_files.clone(),
         resumes,
         tensors_sha256: String::new(),
+        meta_sha256: None,
     }
 }
 

@@ -55,6 +55,21 @@ pub struct ResumeMeta {
     /// sha256 over every tensor's name and bytes, in name order: a damaged file is
     /// refused rather than continued from.
     pub tensors_sha256: String,
+    /// sha256 of this metadata's JSON written with `meta_sha256` empty: a changed step
+    /// or stream position (one flipped bit turned step 16 into 12, which then recorded
+    /// four steps twice) is refused like a changed tensor. Absent in checkpoints of
+    /// runners before it, which are read unchecked as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_sha256: Option<String>,
+}
+
+/// The JSON of `meta` and its `meta_sha256`: the hash of the JSON with that field
+/// empty (serde_json writes a struct's fields in order and each f64 in its shortest
+/// round-trip form, so reading and writing again gives the same text).
+fn meta_digest(meta: &ResumeMeta) -> Result<String> {
+    let blank = ResumeMeta { meta_sha256: Some(String::new()), ..meta.clone() };
+    let json = serde_json::to_string(&blank).map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
+    Ok(Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A tensor read back: shape, dtype, little-endian bytes.
@@ -78,7 +93,7 @@ fn tensors_digest<'a>(tensors: impl Iterator<Item = (&'a str, &'a [u8])>) -> Str
 }
 
 /// Writes `dir/resume.safetensors` atomically (temp file, fsync, rename, fsync of the
-/// folder). `meta.tensors_sha256` is filled in here.
+/// folder). `meta.tensors_sha256` and `meta.meta_sha256` are filled in here.
 pub fn write_checkpoint(
     dir: &Path,
     tensors: &[(String, Vec<usize>, Vec<u8>)],
@@ -86,6 +101,7 @@ pub fn write_checkpoint(
     meta: &mut ResumeMeta,
 ) -> Result<()> {
     meta.tensors_sha256 = tensors_digest(tensors.iter().map(|(n, _, b)| (n.as_str(), b.as_slice())));
+    meta.meta_sha256 = Some(meta_digest(meta)?);
     let json = serde_json::to_string(meta).map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
     let dt = match dtype {
         DType::F32 => safetensors::Dtype::F32,
@@ -123,6 +139,13 @@ pub fn read_checkpoint(path: &Path) -> std::result::Result<(ResumeMeta, HashMap<
         .and_then(|m| m.get(META_KEY))
         .ok_or_else(|| corrupt(format!("no `{META_KEY}` metadata")))?;
     let meta: ResumeMeta = serde_json::from_str(json).map_err(|e| corrupt(format!("its metadata: {e}")))?;
+    if let Some(recorded) = &meta.meta_sha256 {
+        if meta_digest(&meta).ok().as_ref() != Some(recorded) {
+            return Err(corrupt(
+                "its metadata (the step and stream positions) does not match its recorded sha256".into(),
+            ));
+        }
+    }
     if meta.format != FORMAT {
         return Err(format!("{} has format {}; this runner reads format {FORMAT}", path.display(), meta.format));
     }

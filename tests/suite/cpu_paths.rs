@@ -107,3 +107,20 @@ fn a_cpu_path_that_cannot_run_is_a_one_line_error() {
     }
     assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none(), "no run folder was made");
 }
+
+/// A thread count that is not one (rayon alone would ignore it, or try to start a
+/// million threads) is a one-line error and exit 2 before anything runs; a sane one runs.
+#[test]
+fn a_thread_count_that_cannot_be_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    for value in ["abc", "-1", "1000000"] {
+        let out = runner(&["check", "experiments/diamond.toml"], &[("RAYON_NUM_THREADS", value)]);
+        assert_eq!(out.code, 2, "RAYON_NUM_THREADS={value}: {}", out.stderr);
+        let want = format!("error: RAYON_NUM_THREADS={value}: not a thread count (1 to 1024, or 0 for one per core)");
+        assert_eq!(out.stderr.trim_end(), want);
+    }
+    let args = ["run", "experiments/xor.toml", "--quiet", "--results", results, "--set", "train.iterations=5"];
+    let out = runner(&args, &[("RAYON_NUM_THREADS", "3")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

@@ -270,14 +270,19 @@ fn refused(folder: &Path, expect: &str) {
 }
 
 /// A resume checkpoint's bytes with its recorded step and total steps changed (the
-/// safetensors header's metadata, nothing else).
-fn with_position(checkpoint: &[u8], step: u64, total: u64) -> Vec<u8> {
+/// safetensors header's metadata, nothing else); `resealed` also drops the metadata's
+/// own sha256, as a checkpoint of a runner before it has none, so the checks behind the
+/// checksum are reached.
+fn with_position(checkpoint: &[u8], step: u64, total: u64, resealed: bool) -> Vec<u8> {
     let n = u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
     let mut header: serde_json::Value = serde_json::from_slice(&checkpoint[8..8 + n]).unwrap();
     let meta = header["__metadata__"]["runner.resume"].as_str().unwrap();
     let mut meta: serde_json::Value = serde_json::from_str(meta).unwrap();
     meta["position"]["step"] = step.into();
     meta["position"]["total"] = total.into();
+    if resealed {
+        meta.as_object_mut().unwrap().remove("meta_sha256").expect("the checkpoint records its metadata's sha256");
+    }
     header["__metadata__"]["runner.resume"] = meta.to_string().into();
     let mut text = header.to_string().into_bytes();
     text.resize(text.len().div_ceil(8) * 8, b' ');
@@ -339,8 +344,14 @@ fn resume_refuses_what_it_cannot_continue() {
 
     // A checkpoint whose position was edited past the run's end (its tensors, which the
     // checksum covers, untouched), or to another length of run.
+    // Caught by the metadata's sha256 first, then, without one (an older runner's
+    // checkpoint), by the checks of the position itself.
+    let earlier = with_position(&good, 3, 200, false);
+    assert_ne!(earlier, with_position(&good, 3, 200, true), "the checkpoint records its metadata's sha256");
+    std::fs::write(&checkpoint, &earlier).unwrap();
+    refused(&folder, "its metadata (the step and stream positions) does not match its recorded sha256");
     for (step, total, expect) in [(5000, 200, "at step 5000 of 200"), (100, 300, "the spec plans 200 steps")] {
-        std::fs::write(&checkpoint, with_position(&good, step, total)).unwrap();
+        std::fs::write(&checkpoint, with_position(&good, step, total, true)).unwrap();
         refused(&folder, expect);
     }
     std::fs::write(&checkpoint, &good).unwrap();
