@@ -2,7 +2,7 @@
 //! Every value is checked as it is parsed (finite numbers, counts of at least 1,
 //! fractions in [0, 1), rectangular inline rows), so the parser's error points at the
 //! key or the row; checks that need the data itself are in `data::load`, located with
-//! [`data_key_span`].
+//! `spec::data_span` (which knows the `--set`s; [`data_key_span`] reads the file only).
 
 mod checked;
 
