@@ -204,6 +204,22 @@ fn check_loss(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
             );
         }
     }
+    // Counted as training counts them, so the two cannot disagree on what a step is.
+    let (_, per_epoch, total) = crate::train::planned_steps(t, data.train.len());
+    if t.warmup > total {
+        let run = match t.epochs {
+            Some(epochs) if t.iterations.is_none() => format!("{epochs} epoch(s) of {per_epoch} batches"),
+            _ => "`iterations`".to_string(),
+        };
+        return fail(
+            "train.warmup",
+            format!(
+                "[train] `warmup` is {} steps but the run takes {total} ({run}): the learning rate would never \
+                 reach `lr`; make `warmup` at most {total}",
+                t.warmup
+            ),
+        );
+    }
     Ok(())
 }
 
