@@ -56,9 +56,12 @@ impl Check<'_> {
 
     /// A file or folder named by the spec: joined to the spec's folder, an empty one
     /// would name that folder and fail later with an OS error that names neither key
-    /// nor path.
+    /// nor path. Only spaces is as empty: no one means a file named "   ".
     pub fn path_value(&self, path: &str, what: &str, value: &str) -> Result<()> {
-        self.ensure(!value.is_empty(), path, || format!("{what} is empty; give a path relative to the spec"))?;
+        self.ensure(!value.trim().is_empty(), path, || {
+            let only = if value.is_empty() { "" } else { " (only whitespace)" };
+            format!("{what} is empty{only}; give a path relative to the spec")
+        })?;
         self.ensure(!value.contains('\0'), path, || format!("{what} contains a NUL character, which no file name can"))
     }
 
