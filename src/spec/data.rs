@@ -141,7 +141,9 @@ pub struct DataSpec {
     pub augment: Option<AugmentSpec>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+// Deserialized by hand (in `checked`): serde's untagged enum says only "data did not
+// match any variant", which names neither form.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Normalize {
     FromSplit(NormalizeFrom),
