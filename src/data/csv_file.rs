@@ -172,7 +172,9 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
 fn other_separator(header: &[String]) -> Option<String> {
     let [only] = header else { return None };
     let sep = [(';', "`;`"), ('\t', "tabs")].into_iter().find(|(c, _)| only.contains(*c))?.1;
-    Some(format!("; the header reads as one column: the file seems separated by {sep}, and columns are separated by commas"))
+    Some(format!(
+        "; the header reads as one column: the file seems separated by {sep}, and columns are separated by commas"
+    ))
 }
 
 /// The line a record starts on, counted from its byte offset: the csv crate's own
@@ -242,34 +244,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let read_all = |text: &str| {
             std::fs::write(dir.path().join("d.csv"), text).unwrap();
-            let d = DataSpec { path: Some("d.csv".into()), target_columns: Some(vec!["y".into()]), ..Default::default() };
+            let d =
+                DataSpec { path: Some("d.csv".into()), target_columns: Some(vec!["y".into()]), ..Default::default() };
             read(&d, dir.path()).map_err(|e| e.to_string())
         };
         // A trailing comma on every line, and pandas' unnamed index column.
-        let err = read_all("a,y,
-1,0,
-2,1,
-").unwrap_err();
+        let err = read_all("a,y,\n1,0,\n2,1,\n").unwrap_err();
         assert!(err.contains("d.csv: column 3 of the header has no name (a trailing comma"), "{err}");
-        let err = read_all(",a,y
-0,1,0
-1,2,1
-").unwrap_err();
+        let err = read_all(",a,y\n0,1,0\n1,2,1\n").unwrap_err();
         assert!(err.contains("column 1 of the header has no name"), "{err}");
         // Named inputs leave the nameless column unread.
-        let d = read_text(b"a,b,y,
+        let d = read_text(
+            b"a,b,y,
 1,2,0,
 3,4,1,
-", None).unwrap();
+",
+            None,
+        )
+        .unwrap();
         assert_eq!(*d.inputs.values(), [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(d.targets, [0.0, 1.0]);
     }
 
     #[test]
     fn a_header_split_by_semicolons_says_so() {
-        let err = read_text(b"a;b;y
+        let err = read_text(
+            b"a;b;y
 1;2;3
-", None).unwrap_err().to_string();
+",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.ends_with("no column `a` (columns: a;b;y); the header reads as one column: the file seems separated by `;`, and columns are separated by commas"), "{err}");
         let err = read_text(b"a\tb\ty\n1\t2\t3\n", None).unwrap_err().to_string();
         assert!(err.contains("seems separated by tabs"), "{err}");

@@ -111,10 +111,7 @@ pub fn data_span(source: &Source, key: &str, row: Option<usize>) -> Option<std::
 }
 
 /// Runs `f` on the spec as its overrides left it; `None` when that does not parse.
-fn with_edited_doc<T>(
-    source: &Source,
-    f: impl FnOnce(&toml::Spanned<toml::de::DeTable<'_>>) -> T,
-) -> Option<T> {
+fn with_edited_doc<T>(source: &Source, f: impl FnOnce(&toml::Spanned<toml::de::DeTable<'_>>) -> T) -> Option<T> {
     let edits: Vec<Edit> = source
         .overrides
         .iter()

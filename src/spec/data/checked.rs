@@ -148,7 +148,11 @@ pub fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Err
     // pass as [1, 2].
     let values = Vec::<f64>::deserialize(d)?;
     let [lo, hi] = <[f64; 2]>::try_from(values.as_slice()).map_err(|_| {
-        D::Error::custom(format!("`range` must be [low, high], two numbers; found {} {}", values.len(), if values.len() == 1 { "number" } else { "numbers" }))
+        D::Error::custom(format!(
+            "`range` must be [low, high], two numbers; found {} {}",
+            values.len(),
+            if values.len() == 1 { "number" } else { "numbers" }
+        ))
     })?;
     finite("range", lo)?;
     finite("range", hi)?;
@@ -336,13 +340,18 @@ mod tests {
         assert!(parse("range = [0.0, inf]").unwrap_err().contains("`range` must be a finite number, found inf"));
         assert!(parse("coefficients = [1.0, nan]").unwrap_err().contains("coefficients[1]"));
         assert!(parse("augment = { scale = 1.5 }").unwrap_err().contains("`scale` must be in [0, 1)"));
-        assert!(parse("range = [1]").unwrap_err().starts_with("`range` must be [low, high], two numbers; found 1 number @"));
+        assert!(parse("range = [1]")
+            .unwrap_err()
+            .starts_with("`range` must be [low, high], two numbers; found 1 number @"));
         let err = parse("normalize = \"zscore\"").unwrap_err();
         assert!(err.starts_with("`normalize` must be \"train\" (the training split's mean and std) or {"), "{err}");
         assert!(err.ends_with("found \"zscore\" @ \"zscore\""), "{err}");
         assert!(parse("normalize = { mean = 0, std = 1, sdt = 2 }").unwrap_err().contains("unknown field `sdt`"));
         assert!(parse("normalize = 3").unwrap_err().contains("expected `normalize` as \"train\""));
-        assert_eq!(parse("normalize = \"train\"").unwrap().normalize, Some(super::super::Normalize::FromSplit(super::super::NormalizeFrom::Train)));
+        assert_eq!(
+            parse("normalize = \"train\"").unwrap().normalize,
+            Some(super::super::Normalize::FromSplit(super::super::NormalizeFrom::Train))
+        );
         assert_eq!(
             parse("normalize = { mean = 0.5, std = 2 }").unwrap().normalize,
             Some(super::super::Normalize::Given { mean: 0.5, std: 2.0 })
