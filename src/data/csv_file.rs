@@ -79,6 +79,7 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
             (None, _) => {
                 let hint = crate::spec::suggest(name, header.iter().map(String::as_str))
                     .map(|s| format!("; did you mean `{s}`?"))
+                    .or_else(|| other_separator(&header))
                     .unwrap_or_default();
                 let listed: String = header.join(", ").chars().take(300).collect();
                 Err(Error::Data(format!("{shown}: no column `{name}` (columns: {listed}){hint}")))
@@ -86,6 +87,16 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
         }
     };
     let targets = d.target_columns.clone().unwrap_or_default();
+    // A nameless column (a trailing comma, or pandas' index written without a name)
+    // would become an input nobody named, and its errors would say "column ``".
+    if let Some(i) = header.iter().position(String::is_empty).filter(|_| d.feature_columns.is_none()) {
+        return Err(Error::Data(format!(
+            "{shown}: column {} of the header has no name (a trailing comma, or an unnamed index column?), and \
+             without `feature_columns` every column but the targets is an input; name it, or list the inputs in \
+             `feature_columns`",
+            i + 1
+        )));
+    }
     // Without `feature_columns`, every column that is not a target is an input.
     let features =
         d.feature_columns.clone().unwrap_or_else(|| header.iter().filter(|h| !targets.contains(h)).cloned().collect());
@@ -156,6 +167,16 @@ pub fn read(d: &DataSpec, base_dir: &Path) -> Result<Dataset> {
     Ok(data)
 }
 
+/// A header read as one column that holds `;` or tabs: the file is separated by
+/// something other than commas, which is why no named column is found.
+fn other_separator(header: &[String]) -> Option<String> {
+    let [only] = header else { return None };
+    let sep = [(';', "`;`"), ('\t', "tabs")].into_iter().find(|(c, _)| only.contains(*c))?.1;
+    Some(format!(
+        "; the header reads as one column: the file seems separated by {sep}, and columns are separated by commas"
+    ))
+}
+
 /// The line a record starts on, counted from its byte offset: the csv crate's own
 /// line count is one short after CRLF line endings. Reads the file again, so it is
 /// for error messages only.
@@ -216,6 +237,48 @@ mod tests {
         assert_eq!(d.feature_names, ["c", "a"]);
         assert_eq!(*d.inputs.values(), [1.0, 2.0, 3.0, 4.0]);
         assert_eq!(d.targets, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_nameless_column_is_refused_only_when_it_would_be_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let read_all = |text: &str| {
+            std::fs::write(dir.path().join("d.csv"), text).unwrap();
+            let d =
+                DataSpec { path: Some("d.csv".into()), target_columns: Some(vec!["y".into()]), ..Default::default() };
+            read(&d, dir.path()).map_err(|e| e.to_string())
+        };
+        // A trailing comma on every line, and pandas' unnamed index column.
+        let err = read_all("a,y,\n1,0,\n2,1,\n").unwrap_err();
+        assert!(err.contains("d.csv: column 3 of the header has no name (a trailing comma"), "{err}");
+        let err = read_all(",a,y\n0,1,0\n1,2,1\n").unwrap_err();
+        assert!(err.contains("column 1 of the header has no name"), "{err}");
+        // Named inputs leave the nameless column unread.
+        let d = read_text(
+            b"a,b,y,
+1,2,0,
+3,4,1,
+",
+            None,
+        )
+        .unwrap();
+        assert_eq!(*d.inputs.values(), [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(d.targets, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_header_split_by_semicolons_says_so() {
+        let err = read_text(
+            b"a;b;y
+1;2;3
+",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.ends_with("no column `a` (columns: a;b;y); the header reads as one column: the file seems separated by `;`, and columns are separated by commas"), "{err}");
+        let err = read_text(b"a\tb\ty\n1\t2\t3\n", None).unwrap_err().to_string();
+        assert!(err.contains("seems separated by tabs"), "{err}");
     }
 
     #[test]

@@ -250,14 +250,12 @@ impl Place<'_> {
     /// The key as the spec and its `--set`s left it: a value a `--set` gave is blamed
     /// on that argument, not on the line it replaced.
     pub fn key(&self, key: &str, message: impl Into<String>) -> Error {
-        let span = crate::spec::key_span(self.source, &format!("data.{key}"))
-            .or_else(|| crate::spec::data_key_span(&self.source.text, key, None))
-            .unwrap_or(self.span.clone());
+        let span = crate::spec::data_span(self.source, key, None).unwrap_or(self.span.clone());
         self.source.error(Some(span), message).into()
     }
 
     pub fn row(&self, key: &str, row: usize, message: impl Into<String>) -> Error {
-        match crate::spec::key_span(self.source, &format!("data.{key}.{row}")) {
+        match crate::spec::data_span(self.source, key, Some(row)) {
             Some(span) => self.source.error(Some(span), message).into(),
             None => self.key(key, message),
         }
@@ -290,7 +288,7 @@ pub fn load(
         if let Some(v) = first_too_large(&splits, targets, dtype) {
             // Finite settings can still overflow: range = [-1e308, 1e308] spans infinity.
             let given: Vec<&str> =
-                keys.into_iter().filter(|k| crate::spec::data_key_span(&source.text, k, None).is_some()).collect();
+                keys.into_iter().filter(|k| crate::spec::data_span(source, k, None).is_some()).collect();
             let what = if targets { "targets" } else { "inputs" };
             // Given data (a row of 1e300) names its own key: no setting made it.
             let own = match d.kind {

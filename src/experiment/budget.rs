@@ -227,7 +227,7 @@ pub fn enforce(est: &Estimate, loaded: &LoadedSpec) -> Result<()> {
     let Some(big) = est.biggest() else { return Ok(()) };
     let span = match big.site {
         Site::DataKey(key) => {
-            crate::spec::data_key_span(&loaded.source.text, key, None).or_else(|| Some(loaded.spec.data.span()))
+            crate::spec::data_span(&loaded.source, key, None).or_else(|| Some(loaded.spec.data.span()))
         }
         Site::Layer(i) => loaded.spec.model.layers.get(i).map(|l| l.span()),
         Site::Nowhere => None,

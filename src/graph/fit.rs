@@ -204,7 +204,46 @@ fn check_loss(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
             );
         }
     }
-    Ok(())
+    // Counted as training counts them, so the two cannot disagree on what a step is.
+    let (_, per_epoch, total) = crate::train::planned_steps(t, data.train.len());
+    if t.warmup > total {
+        let run = match t.epochs {
+            Some(epochs) if t.iterations.is_none() => format!("{epochs} epoch(s) of {per_epoch} batches"),
+            _ => "`iterations`".to_string(),
+        };
+        return fail(
+            "train.warmup",
+            format!(
+                "[train] `warmup` is {} steps but the run takes {total} ({run}): the learning rate would never \
+                 reach `lr`; make `warmup` at most {total}",
+                t.warmup
+            ),
+        );
+    }
+    no_parameters(loaded, dag)
+}
+
+/// Gradient descent on a model that learns nothing (only activations, pooling, reshapes)
+/// would "train" for every step and change nothing. Without [train], or with the
+/// closed-form solver (which needs a dense layer anyway), such a model is fine.
+fn no_parameters(loaded: &LoadedSpec, dag: &Dag) -> Result<()> {
+    if dag.nodes.iter().flat_map(|n| &n.params).any(|p| p.trainable) {
+        return Ok(());
+    }
+    const SHOWN: usize = 6;
+    let layers: Vec<String> =
+        dag.nodes.iter().skip(1).take(SHOWN).map(|n| format!("`{}` ({})", n.name, n.op_name)).collect();
+    let more = dag.nodes.len().saturating_sub(1 + SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Err(error_at(
+        &loaded.source,
+        "model",
+        format!(
+            "[model] has no trainable parameters (its layers {}{more} learn nothing), so [train] would change \
+             nothing; add a layer with weights (e.g. `dense`), or drop [train] to only evaluate the model",
+            layers.join(", ")
+        ),
+    ))
 }
 
 /// The most optimizer steps a run may take: 2^40, about ten years at 3,000 steps a second.

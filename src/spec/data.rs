@@ -2,7 +2,7 @@
 //! Every value is checked as it is parsed (finite numbers, counts of at least 1,
 //! fractions in [0, 1), rectangular inline rows), so the parser's error points at the
 //! key or the row; checks that need the data itself are in `data::load`, located with
-//! [`data_key_span`].
+//! `spec::data_span` (which knows the `--set`s; [`data_key_span`] reads the file only).
 
 mod checked;
 
@@ -141,7 +141,9 @@ pub struct DataSpec {
     pub augment: Option<AugmentSpec>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+// Deserialized by hand (in `checked`): serde's untagged enum says only "data did not
+// match any variant", which names neither form.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Normalize {
     FromSplit(NormalizeFrom),

@@ -91,6 +91,27 @@ fn unset_that_removed(edits: &[Edit], source: &Source, message: &str) -> Option<
 /// index or name), or of the deepest part of it that exists; `None` when not even its
 /// table is in the spec. Parses the text again: it is only called to report an error.
 pub fn key_span(source: &Source, path: &str) -> Option<std::ops::Range<usize>> {
+    with_edited_doc(source, |doc| overrides::locate(doc, &path.split('.').collect::<Vec<_>>()))?
+}
+
+/// The span of `[data]`'s `key` (of its row `row` when given) as the spec and its
+/// `--set`s left it, so a value a `--set` gave is blamed on that argument; `None` when
+/// neither wrote the key. Falls back to the file's text when the edited spec does not
+/// parse (the parse error is reported elsewhere). For error paths only: it parses again.
+pub fn data_span(source: &Source, key: &str, row: Option<usize>) -> Option<std::ops::Range<usize>> {
+    let path = match row {
+        Some(r) => format!("data.{key}.{r}"),
+        None => format!("data.{key}"),
+    };
+    let segments: Vec<&str> = path.split('.').collect();
+    match with_edited_doc(source, |doc| overrides::locate_exact(doc, &segments)) {
+        Some(found) => found,
+        None => super::data_key_span(&source.text, key, row),
+    }
+}
+
+/// Runs `f` on the spec as its overrides left it; `None` when that does not parse.
+fn with_edited_doc<T>(source: &Source, f: impl FnOnce(&toml::Spanned<toml::de::DeTable<'_>>) -> T) -> Option<T> {
     let edits: Vec<Edit> = source
         .overrides
         .iter()
@@ -106,8 +127,7 @@ pub fn key_span(source: &Source, path: &str) -> Option<std::ops::Range<usize>> {
         .collect();
     let parts = overrides::raw_parts(&edits);
     let doc = overrides::parse_with_edits(source, &edits, &parts).ok()?;
-    let segments: Vec<&str> = path.split('.').collect();
-    overrides::locate(&doc, &segments)
+    Some(f(&doc))
 }
 
 /// An error at the key `path` (see [`key_span`]).

@@ -196,20 +196,34 @@ fn find_entry(arr: &DeArray<'_>, segment: &str, key: &str) -> Result<usize, Stri
 /// The span of the key at `path` (segments as in `--set`: names, or entry names and
 /// indexes inside arrays), or of the deepest part of it that exists.
 pub fn locate(doc: &Spanned<DeTable<'_>>, path: &[&str]) -> Option<std::ops::Range<usize>> {
+    walk(doc, path).0
+}
+
+/// The span of the key at `path` only when all of it exists: whether the spec or its
+/// `--set`s wrote that key at all, which `locate`'s fallback cannot tell.
+pub fn locate_exact(doc: &Spanned<DeTable<'_>>, path: &[&str]) -> Option<std::ops::Range<usize>> {
+    match walk(doc, path) {
+        (span, true) => span,
+        (_, false) => None,
+    }
+}
+
+/// The span of the deepest part of `path` that exists, and whether that is all of it.
+fn walk(doc: &Spanned<DeTable<'_>>, path: &[&str]) -> (Option<std::ops::Range<usize>>, bool) {
     let mut best = None;
     let mut table = Some(doc.get_ref());
     let mut array: Option<&DeArray<'_>> = None;
     for (i, segment) in path.iter().enumerate() {
         let value = if let Some(t) = table {
-            let Some((key, value)) = t.get_key_value(*segment) else { return best };
+            let Some((key, value)) = t.get_key_value(*segment) else { return (best, false) };
             best = Some(key.span());
             value
         } else if let Some(arr) = array {
-            let Ok(index) = find_entry(arr, segment, path[i.saturating_sub(1)]) else { return best };
+            let Ok(index) = find_entry(arr, segment, path[i.saturating_sub(1)]) else { return (best, false) };
             best = Some(arr[index].span());
             &arr[index]
         } else {
-            return best;
+            return (best, false);
         };
         (table, array) = match value.get_ref() {
             DeValue::Table(t) => (Some(t), None),
@@ -217,7 +231,7 @@ pub fn locate(doc: &Spanned<DeTable<'_>>, path: &[&str]) -> Option<std::ops::Ran
             _ => (None, None),
         };
     }
-    best
+    (best, true)
 }
 
 #[cfg(test)]

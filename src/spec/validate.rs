@@ -56,9 +56,12 @@ impl Check<'_> {
 
     /// A file or folder named by the spec: joined to the spec's folder, an empty one
     /// would name that folder and fail later with an OS error that names neither key
-    /// nor path.
+    /// nor path. Only spaces is as empty: no one means a file named "   ".
     pub fn path_value(&self, path: &str, what: &str, value: &str) -> Result<()> {
-        self.ensure(!value.is_empty(), path, || format!("{what} is empty; give a path relative to the spec"))?;
+        self.ensure(!value.trim().is_empty(), path, || {
+            let only = if value.is_empty() { "" } else { " (only whitespace)" };
+            format!("{what} is empty{only}; give a path relative to the spec")
+        })?;
         self.ensure(!value.contains('\0'), path, || format!("{what} contains a NUL character, which no file name can"))
     }
 
@@ -82,6 +85,12 @@ impl Check<'_> {
         }
         Ok(())
     }
+}
+
+/// The first entry of `list` that repeats an earlier one: (the earlier's index, its own).
+/// Every "lists `x` twice" check finds the repeat this way, so all name the same entry.
+pub fn repeated<T: PartialEq>(list: &[T]) -> Option<(usize, usize)> {
+    (1..list.len()).find_map(|j| list[..j].iter().position(|x| *x == list[j]).map(|i| (i, j)))
 }
 
 /// The accepted range as the messages write it: `in [0, 1]`, or `> 0` without an upper
@@ -126,17 +135,17 @@ pub fn validate(spec: &Spec, source: &Source, train_keys: &[String]) -> Result<(
     c.ensure(!m.record.is_empty(), "metrics.record", || {
         "[metrics] `record` is empty; it needs at least one metric".into()
     })?;
-    if let Some(j) = (1..m.record.len()).find(|&j| m.record[..j].contains(&m.record[j])) {
+    if let Some((_, j)) = repeated(&m.record) {
         let message = format!("[metrics] `record` lists `{}` twice", m.record[j].name());
         return Err(c.fail(&format!("metrics.record.{j}"), message));
     }
     let splits = m.splits.as_deref().unwrap_or_default();
-    if let Some(j) = (1..splits.len()).find(|&j| splits[..j].contains(&splits[j])) {
+    if let Some((_, j)) = repeated(splits) {
         let message = format!("[metrics] `splits` lists `{}` twice", splits[j].name());
         return Err(c.fail(&format!("metrics.splits.{j}"), message));
     }
     let print = spec.output.print.as_deref().unwrap_or_default();
-    if let Some(j) = (1..print.len()).find(|&j| print[..j].contains(&print[j])) {
+    if let Some((_, j)) = repeated(print) {
         let message = format!("[output] `print` lists `{}` twice", print[j].name());
         return Err(c.fail(&format!("output.print.{j}"), message));
     }
@@ -241,14 +250,10 @@ fn validate_columns(c: &Check, d: &DataSpec) -> Result<()> {
     let features = d.feature_columns.as_deref().unwrap_or_default();
     let targets = d.target_columns.as_deref().unwrap_or_default();
     for (key, names) in [("feature_columns", features), ("target_columns", targets)] {
-        if let Some((i, name)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+        if let Some((first, again)) = repeated(names) {
             return Err(c.fail(
                 &format!("data.{key}"),
-                format!(
-                    "[data] `{key}` names `{name}` twice (entries {} and {})",
-                    names.iter().position(|n| n == name).unwrap_or(0) + 1,
-                    i + 1
-                ),
+                format!("[data] `{key}` names `{}` twice (entries {} and {})", names[again], first + 1, again + 1),
             ));
         }
     }
@@ -350,6 +355,15 @@ fn validate_train(c: &Check, t: &TrainSpec, given: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeat_is_the_first_entry_seen_before() {
+        assert_eq!(repeated(&["a", "b", "c"]), None);
+        assert_eq!(repeated::<u8>(&[]), None);
+        // `b` repeats before the second `a` does: the earliest repeat is named.
+        assert_eq!(repeated(&["a", "b", "b", "a"]), Some((1, 2)));
+        assert_eq!(repeated(&["x", "y", "x"]), Some((0, 2)));
+    }
 
     #[test]
     fn ranges_read_as_written() {

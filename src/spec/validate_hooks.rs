@@ -22,7 +22,7 @@ pub(super) fn validate_hook(c: &Check, i: usize, h: &HookSpec) -> Result<()> {
         c.ensure(!nodes.is_empty(), &format!("{base}.nodes"), || {
             "[[hooks]] `nodes` is empty; leave it out to watch every node but the input".into()
         })?;
-        if let Some(j) = (1..nodes.len()).find(|&j| nodes[..j].contains(&nodes[j])) {
+        if let Some((_, j)) = super::validate::repeated(nodes) {
             return Err(c.fail(&format!("{base}.nodes.{j}"), format!("[[hooks]] `nodes` lists `{}` twice", nodes[j])));
         }
     }
@@ -30,7 +30,7 @@ pub(super) fn validate_hook(c: &Check, i: usize, h: &HookSpec) -> Result<()> {
         c.ensure(!stats.is_empty(), &format!("{base}.stats"), || {
             "[[hooks]] `stats` is empty; leave it out to record every statistic".into()
         })?;
-        if let Some(j) = (1..stats.len()).find(|&j| stats[..j].contains(&stats[j])) {
+        if let Some((_, j)) = super::validate::repeated(stats) {
             let name = stats[j].name();
             return Err(c.fail(&format!("{base}.stats.{j}"), format!("[[hooks]] `stats` lists `{name}` twice")));
         }

@@ -190,7 +190,7 @@ impl Values<'_> {
                 format!("probe `{kind}`: `{key}` lists {} entries; at most {most}", list.len()),
             ));
         }
-        if let Some(j) = (1..list.len()).find(|&j| list[..j].contains(&list[j])) {
+        if let Some((_, j)) = super::validate::repeated(list) {
             return Err(self.c.fail(
                 &self.path(&format!("{key}.{j}")),
                 format!("probe `{kind}`: `{key}` lists `{}` twice", name(&list[j])),

@@ -148,7 +148,11 @@ pub fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Err
     // pass as [1, 2].
     let values = Vec::<f64>::deserialize(d)?;
     let [lo, hi] = <[f64; 2]>::try_from(values.as_slice()).map_err(|_| {
-        D::Error::custom(format!("`range` must be [low, high], two numbers; found {} numbers", values.len()))
+        D::Error::custom(format!(
+            "`range` must be [low, high], two numbers; found {} {}",
+            values.len(),
+            if values.len() == 1 { "number" } else { "numbers" }
+        ))
     })?;
     finite("range", lo)?;
     finite("range", hi)?;
@@ -262,6 +266,38 @@ impl<'de> Visitor<'de> for Row {
     }
 }
 
+impl<'de> Deserialize<'de> for super::Normalize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use super::{Normalize, NormalizeFrom};
+        const FORMS: &str = "\"train\" (the training split's mean and std) or { mean = …, std = … }";
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Normalize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "`normalize` as {FORMS}")
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Normalize, E> {
+                match v {
+                    "train" => Ok(Normalize::FromSplit(NormalizeFrom::Train)),
+                    _ => Err(E::custom(format!("`normalize` must be {FORMS}, found \"{v}\""))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Normalize, A::Error> {
+                // Unknown keys are refused: `{ mean = 0, std = 1, sdt = 2 }` is a typo.
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Given {
+                    mean: f64,
+                    std: f64,
+                }
+                let g = Given::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Normalize::Given { mean: g.mean, std: g.std })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The span of `[data]`'s `key` in the spec text (of its row `row` when given), for
 /// errors found after parsing. Parses the text again, so it is for error paths only.
 pub fn data_key_span(text: &str, key: &str, row: Option<usize>) -> Option<std::ops::Range<usize>> {
@@ -304,6 +340,22 @@ mod tests {
         assert!(parse("range = [0.0, inf]").unwrap_err().contains("`range` must be a finite number, found inf"));
         assert!(parse("coefficients = [1.0, nan]").unwrap_err().contains("coefficients[1]"));
         assert!(parse("augment = { scale = 1.5 }").unwrap_err().contains("`scale` must be in [0, 1)"));
+        assert!(parse("range = [1]")
+            .unwrap_err()
+            .starts_with("`range` must be [low, high], two numbers; found 1 number @"));
+        let err = parse("normalize = \"zscore\"").unwrap_err();
+        assert!(err.starts_with("`normalize` must be \"train\" (the training split's mean and std) or {"), "{err}");
+        assert!(err.ends_with("found \"zscore\" @ \"zscore\""), "{err}");
+        assert!(parse("normalize = { mean = 0, std = 1, sdt = 2 }").unwrap_err().contains("unknown field `sdt`"));
+        assert!(parse("normalize = 3").unwrap_err().contains("expected `normalize` as \"train\""));
+        assert_eq!(
+            parse("normalize = \"train\"").unwrap().normalize,
+            Some(super::super::Normalize::FromSplit(super::super::NormalizeFrom::Train))
+        );
+        assert_eq!(
+            parse("normalize = { mean = 0.5, std = 2 }").unwrap().normalize,
+            Some(super::super::Normalize::Given { mean: 0.5, std: 2.0 })
+        );
         let ok = parse("kind = \"inline\"\ninputs = [[1, 2], [3, 4]]\ntest_fraction = 0.5").unwrap();
         assert_eq!(ok.inputs, Some(vec![vec![1.0, 2.0], vec![3.0, 4.0]]));
         assert_eq!(ok.test_fraction, 0.5);
