@@ -30,6 +30,8 @@ pub enum Error {
     RunsDiffer(String),
     #[error("interrupted by {} after {steps} steps; status `interrupted`, its files are in {}", signal_name(*signal), dir.display())]
     Interrupted { signal: i32, steps: usize, dir: PathBuf },
+    #[error("stopped by {} while drawing probes: {} not drawn; the run is complete in {}, and `runner probe {}` draws them", signal_name(*signal), kinds.join(", "), dir.display(), dir.display())]
+    ProbesSkipped { signal: i32, kinds: Vec<String>, dir: PathBuf },
 }
 
 fn signal_name(signal: i32) -> String {
@@ -76,7 +78,7 @@ impl Error {
         match self {
             Error::Diverged { .. } => 3,
             Error::RunFailed { source, .. } | Error::RunFailedUnrecorded { source, .. } => source.exit_code(),
-            Error::Interrupted { signal, .. } => 128 + signal,
+            Error::Interrupted { signal, .. } | Error::ProbesSkipped { signal, .. } => 128 + signal,
             Error::RunsDiffer(_) => 1,
             _ => 2,
         }

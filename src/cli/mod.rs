@@ -298,6 +298,9 @@ pub(crate) fn with_progress(
         Some(signal) if summary.status == "interrupted" => {
             Err(Error::Interrupted { signal, steps: summary.steps, dir: summary.dir })
         }
+        Some(signal) if !summary.probes_skipped.is_empty() => {
+            Err(Error::ProbesSkipped { signal, kinds: summary.probes_skipped, dir: summary.dir })
+        }
         _ => Ok(()),
     }
 }

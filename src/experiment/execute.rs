@@ -59,6 +59,18 @@ fn signal_at() -> Option<(usize, i32)> {
     Some((step.trim().parse().ok()?, signal.trim().parse().ok()?))
 }
 
+/// `RUNNER_TEST_SIGNAL_AT=probe<k>:<signal>` raises the signal right before probe k of
+/// a finished run is drawn (the tests' way to stop a run among its probes).
+pub(super) fn signal_before_probe(index: usize) {
+    let Ok(text) = std::env::var(SIGNAL_AT_VAR) else { return };
+    let Some((at, signal)) = text.strip_prefix("probe").and_then(|t| t.split_once(':')) else { return };
+    if let (Ok(at), Ok(signal)) = (at.trim().parse::<usize>(), signal.trim().parse::<i32>()) {
+        if at == index {
+            let _ = signal_hook::low_level::raise(signal);
+        }
+    }
+}
+
 /// Where resume checkpoints go and what they say besides the loop's snapshot.
 struct Checkpoints {
     dir: std::path::PathBuf,

@@ -55,6 +55,8 @@ pub struct RunSummary {
     pub printed: Printed,
     /// Hidden folders of runs whose process is gone, removed before this run started.
     pub removed_stale: Vec<PathBuf>,
+    /// The probes a stop while they were drawn left out (as the manifest's `probes_skipped`).
+    pub probes_skipped: Vec<String>,
 }
 
 /// Everything checked before any compute: the spec, its data and its graph.
@@ -66,6 +68,20 @@ pub struct Prepared {
     pub initial: Option<std::collections::HashMap<String, Vec<f64>>>,
     /// sha256 of each file read (data and init), by absolute path.
     pub data_files: DataHashes,
+}
+
+/// The `spec_hash` a run of the spec at `path` records in its manifest: the spec
+/// resolved as [`prepare`] resolves it (generator defaults written in, data paths made
+/// absolute), without reading the data.
+pub(crate) fn resolved_spec_hash(path: &Path) -> Result<String> {
+    let mut loaded = spec::load(path, &[], None)?;
+    let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
+    let span = loaded.spec.data.span();
+    loaded.spec.data = toml::Spanned::new(span, resolved);
+    data_files::make_paths_absolute(&mut loaded, path.parent().unwrap_or(Path::new(".")));
+    let text =
+        toml::to_string(&loaded.spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
+    Ok(crate::results::spec_hash(&text))
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {

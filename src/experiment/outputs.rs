@@ -57,7 +57,17 @@ pub fn write_all<T: Element, B: Backend<T>>(
         let params = super::printed::final_params(be, model);
         write(super::printed::PARAMS_FINAL_FILE, super::printed::params_final_csv(&params, T::DTYPE).as_bytes())?;
     }
-    for file in probe_files(be, model, p, history, &param_names, None)? {
+    // A stop (Ctrl-C, SIGTERM) while the probes are drawn skips the ones not yet begun:
+    // the trained run is written whole and `runner probe` draws them later, where
+    // waiting through them, or a second signal's exit, would cost the whole run.
+    // A run stopped during training draws its probes as before (a second signal ends it).
+    let stopped_in_training = ctx.opts.interrupt.requested();
+    let stop = |index: usize| {
+        super::execute::signal_before_probe(index);
+        !stopped_in_training && ctx.opts.interrupt.requested()
+    };
+    let (probed, skipped) = probe_files(be, model, p, history, &param_names, None, &stop)?;
+    for file in probed {
         write(&file.name, &file.bytes)?;
     }
     if !spec.hooks.is_empty() && history.is_some_and(|h| h.steps > 0) {
@@ -90,6 +100,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
     manifest.final_metrics = final_metrics.iter().cloned().collect::<BTreeMap<_, _>>();
     manifest.train_samples_per_second = history.and_then(History::train_rate);
     manifest.inference_samples_per_second = history.and_then(History::eval_rate);
+    manifest.probes_skipped = skipped.clone();
     let wall_seconds = manifest.wall_seconds;
     write_manifest(dir, &manifest)?;
     crate::report::write_run_page(&dir.path_of(""))?;
@@ -102,6 +113,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
             final_metrics,
             printed,
             removed_stale: vec![],
+            probes_skipped: skipped,
         },
         diverged,
     })
@@ -146,6 +158,7 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         files,
         data_files: ctx.p.data_files.clone(),
         resumed: ctx.resuming.map(|r| r.meta.resumes.clone()).unwrap_or_default(),
+        probes_skipped: vec![],
     })
 }
 
@@ -260,7 +273,8 @@ fn gradients_csv<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, p: &Pre
     out
 }
 
-/// Every probe's files, in spec order (`only`: just the probes of these kinds).
+/// Every probe's files, in spec order (`only`: just the probes of these kinds), and the
+/// kinds of those not drawn because `stop(i)` said to stop before probe i.
 pub(super) fn probe_files<T: Element, B: Backend<T>>(
     be: &B,
     model: &Model<T, B>,
@@ -268,7 +282,8 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
     history: Option<&History>,
     param_names: &[String],
     only: Option<&[ProbeKind]>,
-) -> Result<Vec<ProbeFile>> {
+    stop: &dyn Fn(usize) -> bool,
+) -> Result<(Vec<ProbeFile>, Vec<String>)> {
     let spec = &p.loaded.spec;
     let mut list: Vec<ProbeSpec> = spec.probes.iter().map(|s| s.get_ref().clone()).collect();
     if list.is_empty() && history.is_some_and(|h| h.steps > 0) {
@@ -285,7 +300,10 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
     let mut outputs_of: Vec<(Split, Vec<f64>)> = Vec::new();
     // Pictures name a linear model's parameters θᵢ as the printed table does.
     let (param_labels, param_truth) = super::printed::param_labels(param_names, &model.dag, p);
-    for probe in &list {
+    for (index, probe) in list.iter().enumerate() {
+        if stop(index) {
+            return Ok((files, list[index..].iter().map(|probe| probe.kind.name().to_string()).collect()));
+        }
         let split = probe.split.unwrap_or_else(|| probes::default_split(probe.kind, p.data.test.is_some()));
         let Some(data) = train::split_data(&p.data, split) else {
             let kind = probe.kind.name();
@@ -316,7 +334,7 @@ pub(super) fn probe_files<T: Element, B: Backend<T>>(
             probes::render(probe, &ctx).map_err(|m| Error::Data(format!("probe `{}`: {m}", probe.kind.name())))?;
         files.extend(made);
     }
-    Ok(files)
+    Ok((files, vec![]))
 }
 
 /// The confusion matrix of a classifier on the test split (the training split when

@@ -90,7 +90,26 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
     }
     let run = results::finished_run(&opts.folder).map_err(refuse)?;
     let checkpoint = run.folder.join("model.safetensors");
+    // The model was trained on this spec and data: pictures from an edited spec or
+    // other data would be drawn as if they were the run's.
+    // (A spec that no longer loads is reported by `prepare`, with its line.)
+    let now = super::resolved_spec_hash(&run.folder.join("spec.toml")).ok();
+    if let (Some(then), Some(now)) = (&run.spec_hash, now) {
+        if *then != now {
+            return Err(refuse(
+                "its spec.toml is not the spec the run was made with (edited since?); probe settings are changed with --set"
+                    .into(),
+            ));
+        }
+    }
     let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
+    if !run.data_sha256.is_empty() {
+        if let Some((file, _)) = prepared.data_files.iter().find(|(_, sha)| !run.data_sha256.contains(sha)) {
+            return Err(refuse(format!(
+                "{file} is not a data file the run read (its sha256 is none of those the manifest records);                  `data.path` may only point at the run's data where it has moved"
+            )));
+        }
+    }
     // The graph decides: a manifest edited to say 0 parameters must not let the probes
     // look at an untrained model.
     if (run.parameters > 0 || prepared.dag.param_count() > 0) && !checkpoint.exists() {
@@ -220,7 +239,7 @@ fn probe_with<T: Element, B: Backend<T>>(
     let model = Model::<T, B>::new(p.dag.clone(), be, p.loaded.spec.seed, Some(given));
     let param_names: Vec<String> =
         model.named_params().iter().flat_map(|(n, shape, _)| element_names(n, shape)).collect();
-    let files = outputs::probe_files(be, &model, p, None, &param_names, Some(kinds))?;
+    let (files, _) = outputs::probe_files(be, &model, p, None, &param_names, Some(kinds), &|_| false)?;
     // Pictures drawn from a failed backend's placeholders are not added to the run.
     be.check()?;
     Ok(files)

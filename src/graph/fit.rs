@@ -67,19 +67,25 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
             return Err(at(&format!("hooks.{i}.stats.{j}"), m));
         }
     }
-    let mut stems: Vec<String> = Vec::new();
+    let mut stems: Vec<Vec<String>> = Vec::new();
     for (i, p) in spec.probes.iter().enumerate() {
-        let stem = crate::probes::output_stem(p.get_ref(), data, dag);
-        if let Some(j) = stems.iter().position(|s| *s == stem) {
+        let mine = crate::probes::output_stems(p.get_ref(), data, dag);
+        let clash =
+            stems.iter().enumerate().find_map(|(j, theirs)| mine.iter().find(|s| theirs.contains(s)).map(|s| (j, s)));
+        if let Some((j, stem)) = clash {
+            let other_layer = match p.get_ref().kind {
+                _ if p.get_ref().layer.is_some() => " or `layer`",
+                crate::spec::ProbeKind::Activations => " or `layers`",
+                _ => "",
+            };
             return Err(at(
                 &format!("probes.{i}.kind"),
                 format!(
-                    "this probe would write the same files as probe {j} (`{stem}.*`, one overwriting the other); give one of them another `split`{}",
-                    if p.get_ref().layer.is_some() { " or `layer`" } else { "" }
+                    "this probe would write the same files as probe {j} (`{stem}.*`, one overwriting the other); give one of them another `split`{other_layer}"
                 ),
             ));
         }
-        stems.push(stem);
+        stems.push(mine);
         let width = dag.nodes.get(dag.output).map(|n| n.width()).unwrap_or(0);
         if p.get_ref().kind == crate::spec::ProbeKind::TruthVsPrediction && width != 1 {
             return Err(at(

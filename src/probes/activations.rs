@@ -46,7 +46,7 @@ pub(super) fn true_label(d: &Dataset, i: usize) -> String {
 }
 
 /// Nodes drawn by default: every conv, ReLU and pool with per-sample maps [c, h, w].
-fn default_layers(dag: &Dag) -> Vec<usize> {
+pub(super) fn default_layers(dag: &Dag) -> Vec<usize> {
     (0..dag.nodes.len())
         .filter(|&i| {
             let n = &dag.nodes[i];

@@ -217,7 +217,7 @@ pub fn render(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<Vec<ProbeFile>, S
         }
         last = log_step(ctx, &targets, node, &seed, &x, step, set.l2, &names, &mut csv);
     }
-    // Named by the layer when a channel is the target, as `probes::output_stem` expects.
+    // Named by the layer when a channel is the target, as `probes::output_stems` expects.
     let stem = file_stem(probe.kind, probe.layer.as_deref(), ctx.split);
     let tiles: Vec<MapTile> = (0..rows)
         .map(|r| {

@@ -103,17 +103,26 @@ pub fn file_stem(kind: ProbeKind, part: Option<&str>, split: Split) -> String {
     stem
 }
 
-/// The stem of the files a probe of this spec writes: two probes with one stem would
-/// overwrite each other's files. `filters` names its layer (the first conv by default).
-pub fn output_stem(probe: &ProbeSpec, data: &crate::data::Splits, dag: &crate::graph::Dag) -> String {
+/// The stems of the files a probe of this spec writes: two probes sharing a stem would
+/// overwrite each other's files. `filters` names its layer (the first conv by default),
+/// `activations` each of its layers (every feature map by default).
+pub fn output_stems(probe: &ProbeSpec, data: &crate::data::Splits, dag: &crate::graph::Dag) -> Vec<String> {
     let split = probe.split.unwrap_or_else(|| default_split(probe.kind, data.test.is_some()));
     let first_conv =
         || dag.nodes.iter().find(|n| matches!(n.op, crate::graph::NodeOp::Conv2d { .. })).map(|n| n.name.clone());
-    let layer = match probe.kind {
-        ProbeKind::Filters => probe.layer.clone().or_else(first_conv),
-        _ => probe.layer.clone(),
+    let layers: Vec<Option<String>> = match probe.kind {
+        ProbeKind::Filters => vec![probe.layer.clone().or_else(first_conv)],
+        // Named as the files name them: the node a name resolves to.
+        ProbeKind::Activations => match &probe.layers {
+            Some(names) => names
+                .iter()
+                .map(|n| Some(dag.resolve(n).map_or_else(|_| n.clone(), |i| dag.nodes[i].name.clone())))
+                .collect(),
+            None => activations::default_layers(dag).into_iter().map(|i| Some(dag.nodes[i].name.clone())).collect(),
+        },
+        _ => vec![probe.layer.clone()],
     };
-    file_stem(probe.kind, layer.as_deref(), split)
+    layers.iter().map(|layer| file_stem(probe.kind, layer.as_deref(), split)).collect()
 }
 
 /// Renders one probe; returns its files (PNGs, and CSVs of the numbers drawn).

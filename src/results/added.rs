@@ -15,6 +15,10 @@ pub struct FinishedRun {
     pub status: String,
     /// Learned values: a model with none has no model.safetensors.
     pub parameters: usize,
+    /// The manifest's `spec_hash`: the resolved spec the run was made with.
+    pub spec_hash: Option<String>,
+    /// The sha256 of each data file the run read (the manifest's `data_files` values).
+    pub data_sha256: Vec<String>,
 }
 
 /// Files a run writes itself: a later probe must never replace them.
@@ -67,7 +71,13 @@ pub fn finished_run(folder: &Path) -> std::result::Result<FinishedRun, String> {
         return Err("it has no spec.toml".into());
     }
     let parameters = value.get("parameters").and_then(|p| p.as_u64()).unwrap_or(0) as usize;
-    Ok(FinishedRun { folder: folder.to_path_buf(), status, parameters })
+    let spec_hash = value.get("spec_hash").and_then(|h| h.as_str()).map(str::to_string);
+    let data_sha256 = value
+        .get("data_files")
+        .and_then(|d| d.as_object())
+        .map(|d| d.values().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok(FinishedRun { folder: folder.to_path_buf(), status, parameters, spec_hash, data_sha256 })
 }
 
 /// A manifest is a few kilobytes; one this large is not runner's.

@@ -168,6 +168,10 @@ pub struct Manifest {
     /// Each time `runner resume` continued the run: when, from which step, after what.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resumed: Vec<super::ResumeEvent>,
+    /// The kinds of the probes not drawn because a stop (Ctrl-C, SIGTERM) came while the
+    /// probes were drawn; `runner probe <folder>` draws them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes_skipped: Vec<String>,
 }
 
 /// FNV-1a 64 of the resolved spec, to tell at a glance whether two runs had one spec.

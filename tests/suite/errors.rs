@@ -318,3 +318,25 @@ fn a_spec_over_the_size_limit_is_refused_before_parsing() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("the spec is over 33554432 bytes (32 MiB)"), "{}", out.stderr);
 }
+
+/// Two `activations` probes on different layers write different files
+/// (`activations_<layer>_<split>.*`): both are accepted; the same layer twice is not
+/// (tests/corpus/spec_probe_activations_layers_overlap.toml).
+#[test]
+fn activations_probes_on_different_layers_do_not_clash() {
+    let corpus = root().join("tests/corpus");
+    let text = std::fs::read_to_string(corpus.join("spec_probe_activations_layers_overlap.toml")).unwrap();
+    let text = text.replacen(
+        "kind = \"activations\"\nsplit = \"train\"",
+        "kind = \"activations\"\nlayers = [\"conv1\"]\nsplit = \"train\"",
+        1,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "spec.toml",
+        &text.replace("files/data_idx_ok", corpus.join("files/data_idx_ok").to_str().unwrap()),
+    );
+    let out = runner(&["check", spec.to_str().unwrap()], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

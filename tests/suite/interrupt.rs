@@ -181,3 +181,35 @@ fn a_killed_run_leaves_its_metrics_until_cleaned() {
     assert!(!hidden.exists(), "{} was left", hidden.display());
     assert!(dir.join("manifest.json").is_file());
 }
+
+/// A stop while a finished run draws its probes skips the probes not begun (no waiting
+/// through them, and no second signal's exit that would leave the trained run hidden):
+/// the run is written complete, its manifest names the skipped probes, and
+/// `runner probe` draws them afterwards.
+#[test]
+fn a_stop_among_the_probes_writes_the_run_and_names_the_probes_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().to_str().unwrap();
+    let args = ["run", "experiments/diamond.toml", "--quiet", "--results", results, "--set", "train.iterations=50"];
+    let out = runner(&args, &[("RUNNER_TEST_SIGNAL_AT", "probe2:15")]);
+    assert_eq!(out.code, 128 + 15, "{}", out.stderr);
+    let dir = out.dir();
+    assert!(
+        out.stderr
+            .contains("stopped by SIGTERM while drawing probes: truth_vs_prediction, decision_boundary not drawn"),
+        "{}",
+        out.stderr
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["status"], "complete");
+    assert_eq!(manifest["probes_skipped"], serde_json::json!(["truth_vs_prediction", "decision_boundary"]));
+    assert!(dir.join("model.safetensors").is_file() && dir.join("curves.png").is_file());
+    let boundary = |dir: &Path| {
+        std::fs::read_dir(dir).unwrap().flatten().any(|e| file_name(&e.path()).starts_with("decision_boundary"))
+    };
+    assert!(!boundary(&dir), "the skipped probe drew nothing");
+    let probe = runner(&["probe", dir.to_str().unwrap(), "--probe", "decision_boundary"], &[]);
+    assert_eq!(probe.code, 0, "{}", probe.stderr);
+    assert!(boundary(&dir), "runner probe drew it");
+}

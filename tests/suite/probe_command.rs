@@ -303,6 +303,14 @@ fn what_cannot_be_probed_is_refused_and_left_alone() {
     refused(&dir, &["--probe", "filters"], "the model has no conv2d layer");
     refused(&dir, &["--set", "probes.1.resolution=0"], "must be from 8 to 600");
 
+    // A spec edited after the run: its model was not trained on it.
+    let edited = tmp.path().join("other/edited");
+    copy_folder(&dir, &edited);
+    let text = std::fs::read_to_string(edited.join("spec.toml")).unwrap();
+    let (key, _) = text.match_indices("lr = ").next().expect("the spec has an lr");
+    std::fs::write(edited.join("spec.toml"), format!("{}lr = 0.123456\n# {}", &text[..key], &text[key..])).unwrap();
+    refused(&edited, &[], "its spec.toml is not the spec the run was made with (edited since?)");
+
     let hidden = tmp.path().join("other/.incomplete-20261130-000000-seed3");
     copy_folder(&dir, &hidden);
     refused(&hidden, &[], "still going, or was killed (`runner resume` finishes it)");

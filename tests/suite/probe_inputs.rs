@@ -128,11 +128,13 @@ fn broken_run_files_are_refused_at_once_and_left_alone() {
         std::fs::write(model(d), &bytes[..bytes.len() - 5]).unwrap();
     };
     refused_after(&run, "cut model", cut, "model.safetensors: not a safetensors file");
+    // Another architecture's checkpoint in place of the run's (an edited spec.toml is
+    // refused before any checkpoint is read: tests/suite/probe_command.rs).
+    let other = run_ok(spec.to_str().unwrap(), &tmp.path().join("wider"), &["--set", "model.layers.hidden.units=5"]);
     let wider = |d: &Path| {
-        let text = std::fs::read_to_string(d.join("spec.toml")).unwrap();
-        std::fs::write(d.join("spec.toml"), text.replacen("units = 4", "units = 5", 1)).unwrap();
+        std::fs::copy(model(&other), model(d)).unwrap();
     };
-    refused_after(&run, "other architecture", wider, "`hidden.weight` has shape [4, 2]; the model needs [5, 2]");
+    refused_after(&run, "other architecture", wider, "`hidden.weight` has shape [5, 2]; the model needs [4, 2]");
 
     // Settings other than the probes' would look at a model that was never trained so.
     let before = snapshot(&run);
