@@ -28,7 +28,7 @@ pub enum Error {
     /// `runner diff` found values beyond tolerance (its report is on standard output).
     #[error("{0}")]
     RunsDiffer(String),
-    #[error("interrupted by {} after {steps} steps; status `interrupted`, its files are in {}", signal_name(*signal), dir.display())]
+    #[error("interrupted by {} after {steps} step{}; status `interrupted`, its files are in {}", signal_name(*signal), if *steps == 1 { "" } else { "s" }, dir.display())]
     Interrupted { signal: i32, steps: usize, dir: PathBuf },
     #[error("stopped by {} while drawing probes: {} not drawn; the run is complete in {}, and `runner probe {}` draws them", signal_name(*signal), kinds.join(", "), dir.display(), dir.display())]
     ProbesSkipped { signal: i32, kinds: Vec<String>, dir: PathBuf },
@@ -234,4 +234,17 @@ fn clip_quotes(message: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_run_counts_its_steps_in_words() {
+        let stopped = |steps| Error::Interrupted { signal: 15, steps, dir: PathBuf::from("/r/xor/run") }.to_string();
+        assert!(stopped(1).contains("after 1 step;"), "{}", stopped(1));
+        assert!(stopped(2).contains("after 2 steps;"), "{}", stopped(2));
+        assert_eq!(Error::Interrupted { signal: 15, steps: 2, dir: "/r".into() }.exit_code(), 143);
+    }
 }

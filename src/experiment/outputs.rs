@@ -182,7 +182,12 @@ pub fn write_failed_manifest(ctx: &RunContext, error: &Error) -> Result<()> {
         files.push(crate::report::PAGE.into());
     }
     let mut manifest = manifest(ctx, "failed", files)?;
-    manifest.error = Some(error.to_string());
+    // Written before the folder gets its visible name: a file the error names is named
+    // where it will be, not under the hidden name that is gone after the rename.
+    let hidden = dir.path_of("");
+    let hidden = hidden.to_string_lossy();
+    let hidden = hidden.trim_end_matches('/');
+    manifest.error = Some(error.to_string().replace(hidden, &dir.final_path().to_string_lossy()));
     write_manifest(dir, &manifest)?;
     // The page shows the error; the manifest alone keeps the folder (a page that cannot
     // be written is no reason to remove what the run wrote).

@@ -200,6 +200,7 @@ fn a_full_disk_fails_the_run_but_keeps_its_folder_and_the_rows_it_wrote() {
         if manifest_written {
             let manifest = manifest.unwrap();
             assert!(manifest.contains("\"status\": \"failed\"") && manifest.contains("No space left"), "{manifest}");
+            assert!(!manifest.contains(".incomplete-"), "the error names the final folder: {manifest}");
             assert!(run.join("model.safetensors").exists(), "the model, written before the pictures, is kept");
             // The picture the disk cut short is gone, and not listed.
             let cut = err.split(": No space").next().unwrap().rsplit('/').next().unwrap();
