@@ -51,20 +51,24 @@ struct RunObserver<'a> {
 /// `RUNNER_TEST_SIGNAL_AT=<step>:<signal>` makes a run raise that signal (2, 15, 9…)
 /// on itself right before step `<step>`: the resume tests stop and kill runs at chosen
 /// steps with real signals, which timing alone cannot do at ~2.5 µs per step.
+/// `probe<k>:<signal>` raises it right before probe k of a finished run is drawn.
 pub const SIGNAL_AT_VAR: &str = "RUNNER_TEST_SIGNAL_AT";
 
-fn signal_at() -> Option<(usize, i32)> {
+/// The place and signal [`SIGNAL_AT_VAR`] asks for, where its place starts with `prefix`
+/// (`""` for a step, `"probe"` for a probe).
+fn test_signal(prefix: &str) -> Option<(usize, i32)> {
     let text = std::env::var(SIGNAL_AT_VAR).ok()?;
-    let (step, signal) = text.split_once(':')?;
-    Some((step.trim().parse().ok()?, signal.trim().parse().ok()?))
+    let (at, signal) = text.strip_prefix(prefix)?.split_once(':')?;
+    Some((at.trim().parse().ok()?, signal.trim().parse().ok()?))
 }
 
-/// `RUNNER_TEST_SIGNAL_AT=probe<k>:<signal>` raises the signal right before probe k of
-/// a finished run is drawn (the tests' way to stop a run among its probes).
+fn signal_at() -> Option<(usize, i32)> {
+    test_signal("")
+}
+
+/// Raises [`SIGNAL_AT_VAR`]'s signal when it names probe `index`.
 pub(super) fn signal_before_probe(index: usize) {
-    let Ok(text) = std::env::var(SIGNAL_AT_VAR) else { return };
-    let Some((at, signal)) = text.strip_prefix("probe").and_then(|t| t.split_once(':')) else { return };
-    if let (Ok(at), Ok(signal)) = (at.trim().parse::<usize>(), signal.trim().parse::<i32>()) {
+    if let Some((at, signal)) = test_signal("probe") {
         if at == index {
             let _ = signal_hook::low_level::raise(signal);
         }

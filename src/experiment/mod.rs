@@ -75,13 +75,22 @@ pub struct Prepared {
 /// absolute), without reading the data.
 pub(crate) fn resolved_spec_hash(path: &Path) -> Result<String> {
     let mut loaded = spec::load(path, &[], None)?;
+    write_data_defaults(&mut loaded);
+    data_files::make_paths_absolute(&mut loaded, path.parent().unwrap_or(Path::new(".")));
+    spec_hash_of(&loaded.spec).map_err(Error::Data)
+}
+
+/// The manifest's `spec_hash` of a resolved spec.
+pub(crate) fn spec_hash_of(spec: &spec::Spec) -> std::result::Result<String, String> {
+    let text = toml::to_string(spec).map_err(|e| format!("cannot write the resolved spec: {e}"))?;
+    Ok(results::spec_hash(&text))
+}
+
+/// Records every default the data generator uses in the resolved spec.
+fn write_data_defaults(loaded: &mut LoadedSpec) {
     let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
     let span = loaded.spec.data.span();
     loaded.spec.data = toml::Spanned::new(span, resolved);
-    data_files::make_paths_absolute(&mut loaded, path.parent().unwrap_or(Path::new(".")));
-    let text =
-        toml::to_string(&loaded.spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
-    Ok(crate::results::spec_hash(&text))
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
@@ -92,10 +101,7 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     let data_files = data_files::hash_files(&loaded, base_dir)?;
     data_files::check_against_manifest(path, &data_files)?;
     let data = data::load(&loaded.spec.data, &loaded.source, loaded.spec.seed, base_dir, loaded.spec.dtype)?;
-    // Record every default the data generator used in the resolved spec.
-    let resolved = data::resolve_defaults(loaded.spec.data.get_ref());
-    let span = loaded.spec.data.span();
-    loaded.spec.data = toml::Spanned::new(span, resolved);
+    write_data_defaults(&mut loaded);
     let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.sample_shape())?;
     budget::enforce(&budget::estimate(&loaded, &data, &dag), &loaded)?;
     crate::graph::check_fit(&loaded, &data, &dag)?;

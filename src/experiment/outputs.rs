@@ -124,7 +124,6 @@ pub fn write_all<T: Element, B: Backend<T>>(
 fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Manifest> {
     let spec = &ctx.p.loaded.spec;
     let spec_path = &ctx.opts.spec_path;
-    let resolved = toml::to_string(spec).map_err(|e| Error::Data(format!("cannot write the resolved spec: {e}")))?;
     let finished = now_utc();
     files.push("manifest.json".into());
     Ok(Manifest {
@@ -133,7 +132,7 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         git_commit: git_commit(spec_path),
         name: spec.name.clone(),
         spec_file: spec_path.display().to_string(),
-        spec_hash: results::spec_hash(&resolved),
+        spec_hash: super::spec_hash_of(spec).map_err(Error::Data)?,
         seed: spec.seed,
         streams: crate::rng::STREAMS.iter().map(|s| s.to_string()).collect(),
         backend: match ctx.chosen {

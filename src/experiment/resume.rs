@@ -78,8 +78,7 @@ fn check_matches(
     folder: &Path,
 ) -> std::result::Result<(), String> {
     let spec = &p.loaded.spec;
-    let resolved = toml::to_string(spec).map_err(|e| format!("cannot write the resolved spec: {e}"))?;
-    if results::spec_hash(&resolved) != meta.spec_hash {
+    if super::spec_hash_of(spec)? != meta.spec_hash {
         return Err("its spec.toml is not the spec the checkpoint was written for (edited since?)".into());
     }
     // A position the run could not have reached (an edited checkpoint) would skip to the
