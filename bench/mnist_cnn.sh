@@ -35,9 +35,18 @@ esac
 rm -f "$out/runner_cnn$suffix.json" "$out/torch_cnn$suffix.json"
 : > "$results/ours.jsonl"
 : > "$results/theirs.jsonl"
+: > "$results/ceilings.jsonl"
 torch_ok=1
+ceiling_ok=1
 for round in $(seq "$rounds"); do
   rm -rf "$results/run"
+  # The machine's sgemm ceiling right before each runner run, so each round's fraction
+  # of it compares two figures from the same minute (the speed drifts between minutes).
+  if [ "$ceiling_ok" = 1 ] && ! "$python" bench/sgemm_ceiling.py >> "$results/ceilings.jsonl"; then
+    ceiling_ok=0
+    : > "$results/ceilings.jsonl"
+    echo "sgemm ceiling skipped (numpy missing); no per-round fraction"
+  fi
   /usr/bin/time -f "%M" -o "$results/rss" ./target/release/runner run "$spec" --quiet --results "$results/run" ${extra[@]+"${extra[@]}"} > "$results/dir"
   dir=$(tail -1 "$results/dir")
   python3 - "$dir/manifest.json" "$results/rss" "$cpu_model" >> "$results/ours.jsonl" <<'PY'
@@ -70,15 +79,21 @@ if len(t) == int(sys.argv[3]):
 print(line)
 PY
 done
-python3 - "$results/ours.jsonl" "$results/theirs.jsonl" "$variant" "$out" "$suffix" <<'PY'
+python3 - "$results/ours.jsonl" "$results/theirs.jsonl" "$variant" "$out" "$suffix" "$results/ceilings.jsonl" <<'PY'
 import json, statistics, sys
 ours = [json.loads(l) for l in open(sys.argv[1])]
 theirs = [json.loads(l) for l in open(sys.argv[2])]
 variant, out, suffix = sys.argv[3], sys.argv[4], sys.argv[5]
+ceilings = [json.loads(l)["gflops"] for l in open(sys.argv[6])]
 med = statistics.median
-# The runner and PyTorch files hold each side's medians and every round.
+# The runner and PyTorch files hold each side's medians and every round (with the sgemm
+# ceiling measured just before it, where numpy was there).
+rounds = [{"train": r["train"], "infer": r["infer"]} for r in ours]
+if len(ceilings) == len(ours):
+    for r, c in zip(rounds, ceilings):
+        r["sgemm_gflops"] = c
 o = dict(ours[-1], train=med(r["train"] for r in ours), infer=med(r["infer"] for r in ours),
-         rss=max(r["rss"] for r in ours), rounds=[{"train": r["train"], "infer": r["infer"]} for r in ours])
+         rss=max(r["rss"] for r in ours), rounds=rounds)
 json.dump(o, open(f"{out}/runner_cnn{suffix}.json", "w"))
 kernels = "; ".join(f"{k}: {','.join(v)}" for k, v in o["ops"].items())
 print(f"runner ({variant}, cpu path {o['path']}, {o['threads']} threads, median of {len(ours)} runs): "

@@ -75,7 +75,7 @@ pub fn confusion_figure(title: &str, labels: &[String], m: &[Vec<usize>]) -> Dra
     let max = m.iter().flatten().copied().max().unwrap_or(0);
     let mut buf = canvas(w, h)?;
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         root.fill(&WHITE).map_err(err)?;
         let style = |size: u32| (FONT, size).into_font();
         root.draw(&Text::new(title.to_string(), (20, 18), style(22).style(FontStyle::Bold))).map_err(err)?;
@@ -122,7 +122,7 @@ pub fn confusion_figure(title: &str, labels: &[String], m: &[Vec<usize>]) -> Dra
 /// The colour bar: the shade for each count from 0 (white) to `max`, labelled on a log
 /// scale, titled with what is counted.
 fn draw_count_bar(
-    root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    root: &DrawingArea<super::Canvas<'_>, plotters::coord::Shift>,
     x: i32,
     y: i32,
     max: usize,
@@ -174,7 +174,7 @@ pub fn image_grid(title: &str, tiles: &[Tile], columns: usize) -> DrawResult<Vec
     let (w, h) = (cw.saturating_mul(columns as u32) + 20, ch.saturating_mul(rows as u32).saturating_add(60));
     let mut buf = canvas(w, h)?;
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         root.fill(&WHITE).map_err(err)?;
         root.draw(&Text::new(title.to_string(), (16, 14), (FONT, 22).into_font().style(FontStyle::Bold)))
             .map_err(err)?;

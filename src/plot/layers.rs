@@ -121,7 +121,7 @@ pub fn layers_figure(run: &str, csv: &str) -> DrawResult<Option<Vec<u8>>> {
     let (w, h) = (pw * columns + legend_w, ph * rows + 50);
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         root.fill(&WHITE).map_err(err)?;
         let title = format!("{run}: per-layer statistics of the training batch");
         let root = root.titled(&title, (FONT, 26).into_font().style(FontStyle::Bold)).map_err(err)?;

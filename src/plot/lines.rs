@@ -121,7 +121,7 @@ pub(crate) fn draw_figure(title: &str, panels: &[LinePanel], size: Size) -> Draw
     // Measure the legends on a scratch area (text sizes need a backend).
     let legend_h = {
         let mut scratch = vec![0u8; 3];
-        let area = BitMapBackend::with_buffer(&mut scratch, (1, 1)).into_drawing_area();
+        let area = super::canvas(&mut scratch, (1, 1));
         panels.iter().map(|p| legend::height(&area, &entries(&p.series), size.panel_w)).max().unwrap_or(0)
     };
     let title_h = 50;
@@ -129,7 +129,7 @@ pub(crate) fn draw_figure(title: &str, panels: &[LinePanel], size: Size) -> Draw
     let mut buf = vec![0u8; (w * h * 3) as usize];
     let mut boxes = Vec::new();
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         root.fill(&WHITE).map_err(err)?;
         let (band, body) = root.split_vertically(title_h);
         let font = (FONT, 26).into_font().style(FontStyle::Bold).color(&BLACK);

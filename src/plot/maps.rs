@@ -145,7 +145,7 @@ pub fn map_grid_rows(g: &MapGrid, row_scales: &[Scale]) -> DrawResult<Vec<u8>> {
         fill(&mut buf, w, (bx, by + y, bx + 18, by + y + 1), shade(v, bar, g.scale));
     }
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         let style = |size: u32| (FONT, size).into_font();
         root.draw(&Text::new(g.title.to_string(), (14, 14), style(20).style(FontStyle::Bold))).map_err(err)?;
         for (i, tile) in tiles.iter().enumerate() {

@@ -4,6 +4,7 @@
 
 mod arrows;
 pub mod axis;
+mod canvas;
 mod clip;
 mod grids;
 mod layers;
@@ -15,6 +16,7 @@ pub mod sweep;
 
 pub use arrows::{arrow_figure, Arrow};
 pub use axis::YScale;
+pub use canvas::{canvas, Canvas};
 pub use grids::{confusion_figure, image_grid, Tile};
 pub use layers::layers_figure;
 pub use lines::{line_figure, line_figure_sized, moving_average, LinePanel, Series, Size, Style};

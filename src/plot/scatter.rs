@@ -43,7 +43,7 @@ pub(crate) fn draw_scatter(
     let mut buf = vec![0u8; (w * h * 3) as usize];
     let layout;
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         root.fill(&WHITE).map_err(err)?;
         let (plot_area, legend_area) = root.split_horizontally(plot_w);
         let (xr, yr) = match background {
@@ -115,7 +115,7 @@ pub(crate) fn draw_scatter(
 /// The groups' names with their markers, boxed, from `top` down in the legend column
 /// (coordinates relative to it); returns the box drawn.
 fn scatter_legend(
-    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    area: &DrawingArea<super::Canvas<'_>, plotters::coord::Shift>,
     top: i32,
     groups: &[PointGroup],
 ) -> DrawResult<((i32, i32), (i32, i32))> {

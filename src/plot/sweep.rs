@@ -180,13 +180,13 @@ fn metric_figure(title: &str, key: &str, metric: &str, axis: &Axis, bands: &[Ban
     };
     let legend_h = {
         let mut scratch = vec![0u8; 3];
-        let area = BitMapBackend::with_buffer(&mut scratch, (1, 1)).into_drawing_area();
+        let area = super::canvas(&mut scratch, (1, 1));
         legend::height(&area, &entries, w)
     };
     let h = 600u32 + legend_h;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = super::canvas(&mut buf, (w, h));
         root.fill(&WHITE).map_err(err)?;
         let (root, strip) = root.split_vertically(600);
         let edges: Vec<(f64, f64)> =

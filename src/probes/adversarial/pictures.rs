@@ -51,7 +51,7 @@ pub fn stacked(parts: &[Part], columns: usize) -> Result<Vec<u8>, String> {
     }
     {
         crate::plot::register_font();
-        let root = BitMapBackend::with_buffer(&mut out, (w, h)).into_drawing_area();
+        let root = crate::plot::canvas(&mut out, (w, h));
         let font = (FONT, 20).into_font().style(FontStyle::Bold);
         for (p, top) in parts.iter().zip(tops) {
             root.draw(&Text::new(p.title.clone(), (14, top + 14), font.clone()))
@@ -92,7 +92,7 @@ pub fn accuracy_curve(title: &str, x_label: &str, series: &[(String, Vec<(f64, f
     let pad = 0.04 * (hi - lo);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = crate::plot::canvas(&mut buf, (w, h));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 20).into_font().style(FontStyle::Bold))
             .margin(14)
