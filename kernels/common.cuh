@@ -39,6 +39,8 @@ __device__ __forceinline__ double neg_infinity(double) { return __longlong_as_do
 
 // Probabilities are clamped this far from 0 and 1 (the CPU's PROB_EPS).
 #define PROB_EPS 1e-12
+// BCE on probabilities floors each log here, as PyTorch's BCELoss (the CPU's LOG_FLOOR).
+#define LOG_FLOOR -100.0
 
 // Overloads so one template body serves f32 and f64 with the matching precision.
 __device__ __forceinline__ float exp_(float x) { return expf(x); }

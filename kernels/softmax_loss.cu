@@ -53,9 +53,11 @@ __device__ void loss_body(int kind, const T* pred, const T* target, T* grad, dou
             terms[i] = (double)(d * d);
             grad[i] = d + d;
         } else if (kind == LOSS_BCE) {
-            // In f64, on the clamped probability.
-            double q = fmin(fmax((double)p, PROB_EPS), 1.0 - PROB_EPS), u = (double)t;
-            terms[i] = -(u * log(q) + (1.0 - u) * log(1.0 - q));
+            // In f64: each log floored at LOG_FLOOR (PyTorch's BCELoss), the gradient on
+            // the clamped probability (src/backend/cpu/loss.rs).
+            double v = (double)p, u = (double)t;
+            terms[i] = -(u * fmax(log(v), LOG_FLOOR) + (1.0 - u) * fmax(log(1.0 - v), LOG_FLOOR));
+            double q = fmin(fmax(v, PROB_EPS), 1.0 - PROB_EPS);
             grad[i] = (T)((q - u) / (q * (1.0 - q)));
         } else {
             // Sigmoid BCE on the logit z = p: softplus(z) − t·z, gradient σ(z) − t.
@@ -74,8 +76,9 @@ __device__ void loss_body(int kind, const T* pred, const T* target, T* grad, dou
 FOR_BOTH_DTYPES(GEN)
 #undef GEN
 
-// Softmax cross-entropy per row of logits z: grad = softmax(z) − t, row_terms[row] =
-// Σ −t·ln max(p, PROB_EPS) over the row's nonzero targets (f64).
+// Softmax cross-entropy per row of logits z: grad = softmax(z)·Σt − t (softmax(z) − t
+// where the row sums to 1), row_terms[row] = Σ −t·ln p over the row's nonzero targets
+// (f64), ln p taken from the logits where p < PROB_EPS (src/backend/cpu/loss.rs).
 template <typename T>
 __device__ void loss_softmax_cross_entropy_body(const T* z, const T* target, T* grad, double* row_terms, u64 cols) {
     u64 at = blockIdx.x * cols;
@@ -89,12 +92,18 @@ __device__ void loss_softmax_cross_entropy_body(const T* z, const T* target, T* 
         s = s + e;
     }
     s = block_sum<T>(s);
+    T mass = (T)0;
+    for (u64 j = threadIdx.x; j < cols; j += BLOCK) mass = mass + target[at + j];
+    mass = block_sum<T>(mass);
     double term = 0.0;
     for (u64 j = threadIdx.x; j < cols; j += BLOCK) {
         T p = grad[at + j] / s, t = target[at + j];
         double tf = (double)t;
-        if (tf != 0.0) term -= tf * log(fmax((double)p, PROB_EPS));
-        grad[at + j] = p - t;
+        if (tf != 0.0) {
+            double ln_p = (double)p >= PROB_EPS ? log((double)p) : (double)(z[at + j] - m) - log((double)s);
+            term -= tf * ln_p;
+        }
+        grad[at + j] = mass == (T)1 ? p - t : p * mass - t;
     }
     term = block_sum<double>(term);
     if (threadIdx.x == 0) row_terms[blockIdx.x] = term;

@@ -3,7 +3,7 @@
 use super::resume::{restore, Resuming};
 use super::{outputs, Prepared, RunOptions, RunSummary};
 use crate::backend::cuda::CudaBackend;
-use crate::backend::{Backend, CpuBackend, CpuKernels, Element, LossKernel};
+use crate::backend::{Backend, CpuBackend, CpuKernels, Element};
 use crate::error::{Error, Result};
 use crate::graph::NodeOp;
 use crate::layers::Model;
@@ -258,7 +258,7 @@ pub(super) fn execute_on<T: Element, B: Backend<T>>(
         }
         // Fixed weights: score once (the loss column is then the mean squared error).
         None => {
-            let loss = LossPlan { kernel: LossKernel::SquaredError, reads: model.dag.output, sum: false, scale: 1.0 };
+            let loss = LossPlan::fixed_weights(&model.dag);
             train::score_once(be, &model, &p.data, &recording, &loss, &mut observer)
         }
     };

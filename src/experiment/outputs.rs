@@ -358,7 +358,8 @@ fn class_report<T: Element, B: Backend<T>>(
     let outputs = train::predict_split(be, model, d);
     let targets = d.target_matrix(width);
     (targets.len() == outputs.len()).then(|| {
-        let scored = crate::metrics::Scored { outputs: &outputs, targets: &targets, cols: width, loss: 0.0 };
+        let scored =
+            crate::metrics::Scored { outputs: &outputs, targets: &targets, cols: width, loss: 0.0, multi_label: false };
         crate::metrics::confusion(&scored)
     })
 }

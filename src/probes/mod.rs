@@ -471,8 +471,13 @@ fn confusion(ctx: &ProbeContext) -> Result<Vec<u8>, String> {
     let d = ctx.data;
     class_labels(d)?;
     let targets = d.target_matrix(ctx.out_width);
-    let m =
-        crate::metrics::confusion(&Scored { outputs: ctx.outputs, targets: &targets, cols: ctx.out_width, loss: 0.0 });
+    let m = crate::metrics::confusion(&Scored {
+        outputs: ctx.outputs,
+        targets: &targets,
+        cols: ctx.out_width,
+        loss: 0.0,
+        multi_label: false,
+    });
     let labels: Vec<String> = (0..m.classes).map(|c| c.to_string()).collect();
     let title = format!("{}: confusion ({})", ctx.run_name, ctx.split.name());
     crate::plot::confusion_figure(&title, &labels, &m.m)

@@ -73,8 +73,22 @@ pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Opti
         source.error(span, message)
     })?;
     drop(parts);
+    let mut spec = spec;
+    default_adamw_decay(&mut spec, &train_keys);
     validate::validate(&spec, &source, &train_keys)?;
     Ok(LoadedSpec { spec, source })
+}
+
+/// AdamW's `weight_decay` is 0.01 where the spec does not give one, as PyTorch's
+/// `AdamW` (the other optimizers' is 0). Written into the spec, so the resolved spec
+/// (spec.toml, the manifest's hash) says what ran.
+fn default_adamw_decay(spec: &mut Spec, train_keys: &[String]) {
+    if let Some(t) = spec.train.as_mut() {
+        let t = t.get_mut();
+        if t.optimizer == super::OptimizerKind::AdamW && !train_keys.iter().any(|k| k == "weight_decay") {
+            t.weight_decay = super::train::ADAMW_WEIGHT_DECAY;
+        }
+    }
 }
 
 /// A required key reported missing (serde's "missing field `x`", which has no place)

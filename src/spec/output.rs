@@ -13,13 +13,15 @@ pub enum Metric {
     Sse,
     /// ln of the sum of squared errors.
     LogSse,
-    /// Share of samples classified right.
+    /// Share of samples classified right (argmax of several outputs, 0.5 threshold of
+    /// one); with several sigmoid outputs against 0/1 targets, share of outputs right.
     Accuracy,
-    /// Macro-averaged precision over the classes.
+    /// Precision: of class 1 for one output; else macro-averaged over the classes that
+    /// occur (true or predicted), or over the labels of several sigmoid outputs.
     Precision,
-    /// Macro-averaged recall over the classes.
+    /// Recall, averaged as precision is.
     Recall,
-    /// Macro-averaged F1 over the classes.
+    /// F1, averaged as precision is.
     F1,
 }
 

@@ -20,12 +20,16 @@ pub enum LossKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reduction {
-    /// The loss is the mean over the batch.
+    /// The mean, as PyTorch's default: mse and bce over every output value (rows ×
+    /// outputs), cross_entropy over the rows.
     #[default]
     Mean,
-    /// The loss is the sum over the batch.
+    /// The sum over every row (and output).
     Sum,
 }
+
+/// AdamW's `weight_decay` where the spec gives none (spec::load).
+pub const ADAMW_WEIGHT_DECAY: f64 = 0.01;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -96,7 +100,8 @@ pub struct TrainSpec {
     /// The loss minimised (required unless `solver` is given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<LossKind>,
-    /// Mean or sum of the per-sample losses.
+    /// `mean` (as PyTorch: mse and bce average over every output value, cross_entropy
+    /// over the rows) or `sum`.
     #[serde(default)]
     pub reduction: Reduction,
     /// Multiplies the loss (and so its gradient); the notes' linear regression uses
@@ -118,7 +123,8 @@ pub struct TrainSpec {
     /// Nesterov momentum (SGD; needs `momentum` > 0).
     #[serde(default)]
     pub nesterov: bool,
-    /// L2 penalty (SGD, Adam, RMSProp) or decoupled weight decay (AdamW).
+    /// L2 penalty (SGD, Adam, RMSProp; default 0) or decoupled weight decay (AdamW;
+    /// default 0.01, as PyTorch's).
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1e6))]
     pub weight_decay: f64,

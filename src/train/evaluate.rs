@@ -77,7 +77,7 @@ pub fn evaluate<T: Element, B: Backend<T>>(be: &B, model: &Model<T, B>, d: &Data
         outputs.extend(be.download(tape.value(fwd.nodes[model.dag.output])).iter().map(|v| v.as_f64()));
         start = end;
     }
-    let loss = if loss.sum { total } else { total / n.max(1) as f64 };
+    let loss = total / loss.divisor(n);
     Evaluation { loss, outputs }
 }
 

@@ -16,6 +16,10 @@ pub struct LossPlan {
     pub reads: usize,
     pub sum: bool,
     pub scale: f64,
+    /// What a mean divides by per row: the outputs for the element-wise losses (mse
+    /// and bce average over every output value, as PyTorch's `MSELoss` and `BCELoss`),
+    /// 1 for cross-entropy (a mean over the rows, as `CrossEntropyLoss`).
+    pub per_row: usize,
 }
 
 impl LossPlan {
@@ -31,7 +35,22 @@ impl LossPlan {
             LossKind::CrossEntropy => (LossKernel::SoftmaxCrossEntropy, dag.output),
         };
         let sum = kind == LossKind::Sse || t.reduction == Reduction::Sum;
-        LossPlan { kernel, reads, sum, scale: t.loss_scale }
+        LossPlan { kernel, reads, sum, scale: t.loss_scale, per_row: per_row(kernel, dag) }
+    }
+
+    /// A model with fixed weights (no `[train]`) is scored by its mean squared error.
+    pub fn fixed_weights(dag: &Dag) -> Self {
+        let kernel = LossKernel::SquaredError;
+        LossPlan { kernel, reads: dag.output, sum: false, scale: 1.0, per_row: per_row(kernel, dag) }
+    }
+
+    /// What the summed loss of `rows` rows is divided by.
+    pub fn divisor(&self, rows: usize) -> f64 {
+        if self.sum {
+            1.0
+        } else {
+            (rows * self.per_row).max(1) as f64
+        }
     }
 
     /// Records the loss of a forward pass on `tape`; returns its node and value.
@@ -42,7 +61,13 @@ impl LossPlan {
         target: &B::Buf,
         rows: usize,
     ) -> (Var, f64) {
-        let scale = if self.sum { self.scale } else { self.scale / rows.max(1) as f64 };
-        tape.loss(self.kernel, fwd.nodes[self.reads], target, scale)
+        tape.loss(self.kernel, fwd.nodes[self.reads], target, self.scale / self.divisor(rows))
+    }
+}
+
+fn per_row(kernel: LossKernel, dag: &Dag) -> usize {
+    match kernel {
+        LossKernel::SoftmaxCrossEntropy => 1,
+        LossKernel::SquaredError | LossKernel::Bce | LossKernel::SigmoidBce => dag.nodes[dag.output].width(),
     }
 }

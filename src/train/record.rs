@@ -63,6 +63,8 @@ pub struct History {
     pub eval_samples: usize,
     /// The target matrix of each recorded split, built once.
     targets: Vec<(Split, Vec<f64>)>,
+    /// The outputs are independent labels (`metrics::multi_label`).
+    multi_label: bool,
     /// Records made since the observer last saw them.
     fresh: Vec<Record>,
     fresh_params: Option<(usize, Vec<f64>)>,
@@ -127,7 +129,8 @@ impl History {
         let out_width = model.dag.nodes[model.dag.output].width();
         let targets =
             plan.splits.iter().filter_map(|&s| split_data(data, s).map(|d| (s, d.target_matrix(out_width)))).collect();
-        History { metrics: plan.metrics.to_vec(), targets, dtype: T::DTYPE, ..Default::default() }
+        let multi_label = crate::metrics::multi_label(&model.dag, data.train.classes);
+        History { metrics: plan.metrics.to_vec(), targets, multi_label, dtype: T::DTYPE, ..Default::default() }
     }
 
     /// Hands the records made since the last call to the observer, and keeps the
@@ -207,7 +210,7 @@ impl History {
         cols: usize,
         loss: f64,
     ) {
-        let values = score(&self.metrics, &Scored { outputs, targets, cols, loss });
+        let values = score(&self.metrics, &Scored { outputs, targets, cols, loss, multi_label: self.multi_label });
         self.fresh.push(Record { step, epoch, split: Split::Batch, values });
     }
 
@@ -239,7 +242,8 @@ impl History {
                     ev
                 }
             };
-            let scored = Scored { outputs: &ev.outputs, targets, cols: out_width, loss: ev.loss };
+            let scored =
+                Scored { outputs: &ev.outputs, targets, cols: out_width, loss: ev.loss, multi_label: self.multi_label };
             let values = score(&self.metrics, &scored);
             self.fresh.push(Record { step, epoch, split: *split, values });
         }
