@@ -68,8 +68,9 @@ pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Opti
                 format!("this is a sweep file (it has `base`), not a spec; run it with `runner sweep {file}`");
             return source.error(Some(span), message);
         }
-        let message = with_suggestion(e.message());
         let span = unset_that_removed(&edits, &source, e.message()).or(e.span());
+        let message = super::messages::plain(e.message(), &e.to_string(), span.as_ref(), &source)
+            .unwrap_or_else(|| with_suggestion(e.message()));
         source.error(span, message)
     })?;
     drop(parts);
