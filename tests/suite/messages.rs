@@ -1,4 +1,5 @@
-//! Messages a user acts on: a split hint `runner probe` can follow.
+//! Messages a user acts on: a `--results` that would break the printed last line, and
+//! a split hint `runner probe` can follow.
 
 use crate::common::*;
 
@@ -22,6 +23,28 @@ iterations = 3
 [[probes]]
 kind = "saliency"
 "#;
+
+#[test]
+fn a_results_folder_with_a_line_break_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(tmp.path(), "xor.toml", XOR);
+    let results = tmp.path().join("res\nults");
+    let shown = format!("{:?}", results.display().to_string());
+    for command in ["run", "sweep"] {
+        let out = runner(&[command, spec.to_str().unwrap(), "--results", results.to_str().unwrap()], &[]);
+        assert_eq!(out.code, 2, "{command}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.trim_end(),
+            format!(
+                "error: --results {shown}: has a line break; the folder is printed as the last line, which \
+                 scripts read, so it cannot hold one"
+            ),
+            "{command}"
+        );
+        assert_eq!(out.stdout, "", "{command}");
+        assert!(!results.exists(), "{command} made the folder");
+    }
+}
 
 #[test]
 fn runner_probe_names_the_splits_it_can_use_and_the_hint_works() {
