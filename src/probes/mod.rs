@@ -74,7 +74,9 @@ pub fn reads_outputs(kind: ProbeKind) -> bool {
 }
 
 /// The split a probe reads when its spec names none: the 2-D pictures show the training
-/// data; probes of single samples look at held-out ones where there are some.
+/// data; the confusion matrix and the misclassified images judge the model, as
+/// confusion.csv and classes.csv do, on the test split where there is one; probes of
+/// single samples look at held-out ones too.
 pub fn default_split(kind: ProbeKind, has_test: bool) -> Split {
     match kind {
         ProbeKind::Curves
@@ -82,8 +84,6 @@ pub fn default_split(kind: ProbeKind, has_test: bool) -> Split {
         | ProbeKind::Dataset
         | ProbeKind::DecisionBoundary
         | ProbeKind::TruthVsPrediction
-        | ProbeKind::Confusion
-        | ProbeKind::Misclassified
         | ProbeKind::Filters => Split::Train,
         _ if has_test => Split::Test,
         _ => Split::Train,

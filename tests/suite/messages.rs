@@ -1,5 +1,6 @@
-//! Messages a user acts on: a `--results` that would break the printed last line, and
-//! a split hint `runner probe` can follow.
+//! Messages and defaults a user acts on: a `--results` that would break the printed
+//! last line, a split hint `runner probe` can follow, and the split the evaluation
+//! pictures (`confusion`, `misclassified`) read when the spec names none.
 
 use crate::common::*;
 
@@ -62,4 +63,52 @@ fn runner_probe_names_the_splits_it_can_use_and_the_hint_works() {
     let out = runner(&["probe", dir.to_str().unwrap(), "--set", "probes.0.split=train"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout.lines().next().map(String::from), Some(dir.join("saliency.png").display().to_string()));
+}
+
+#[test]
+fn confusion_and_misclassified_read_the_test_split_unless_told() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"name = "digits"
+seed = 1
+[data]
+kind = "mnist"
+path = "{}"
+[[model.layers]]
+name = "flat"
+op = "flatten"
+[[model.layers]]
+name = "fc"
+op = "dense"
+units = 10
+[train]
+loss = "cross_entropy"
+lr = 0.1
+iterations = 2
+[[probes]]
+kind = "confusion"
+[[probes]]
+kind = "misclassified"
+[[probes]]
+kind = "misclassified"
+split = "train"
+"#,
+        root().join("tests/corpus/files/data_idx_ok").display()
+    );
+    let spec = write_spec(tmp.path(), "digits.toml", &text);
+    let dir = run_ok(spec.to_str().unwrap(), &tmp.path().join("results"), &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut pictures: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .filter(|f| f.starts_with("confusion") || f.starts_with("misclassified"))
+        .collect();
+    pictures.sort();
+    assert_eq!(pictures, ["confusion.csv", "confusion_test.png", "misclassified.png", "misclassified_test.png"]);
+    for name in &pictures {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
 }
