@@ -39,6 +39,8 @@ mod interrupt;
 mod live;
 #[path = "suite/memory.rs"]
 mod memory;
+#[path = "suite/messages.rs"]
+mod messages;
 #[path = "suite/mnist.rs"]
 mod mnist;
 #[path = "suite/printed.rs"]

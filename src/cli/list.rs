@@ -257,7 +257,9 @@ fn render(entries: &[Entry]) -> String {
             [
                 e.status.clone(),
                 e.name.clone(),
-                e.started.clone(),
+                // A hidden folder not named by a run id, or a manifest without a time:
+                // a dash, as for steps, not a gap that shifts the columns' meaning.
+                if e.started.is_empty() { "-".into() } else { e.started.clone() },
                 e.steps.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
                 e.spec_hash.clone(),
                 e.metrics.clone(),
@@ -302,6 +304,20 @@ mod tests {
             [compact(0.97153), compact(0.00012086), compact(2.3221), compact(1234.5), compact(0.0)],
             ["0.9715", "1.209e-4", "2.322", "1234", "0"]
         );
+    }
+
+    #[test]
+    fn a_start_time_no_one_knows_is_a_dash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bare = tmp.path().join("xor").join(".incomplete-x");
+        std::fs::create_dir_all(&bare).unwrap();
+        let entry = hidden(&bare);
+        assert_eq!((entry.started.as_str(), entry.steps), ("", None));
+        let table = render(&[entry]);
+        let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+        // status, name, started, steps, then the folder (no hash, no metrics).
+        assert_eq!(row[1..4], ["xor", "-", "-"], "{table}");
+        assert_eq!(row.len(), 5, "{table}");
     }
 
     #[test]

@@ -198,7 +198,25 @@ pub(crate) fn stop_on_signals(interrupt: &Interrupt) -> Result<()> {
     Ok(())
 }
 
+/// The run (or sweep) folder is printed alone on the last line, which scripts read: a
+/// line break in `--results` (or a run id) would cut that path over two lines.
+pub(crate) fn one_line(flag: &str, value: &std::ffi::OsStr) -> Result<()> {
+    let text = value.to_string_lossy();
+    if text.contains(['\n', '\r']) {
+        return Err(Error::Usage(format!(
+            "{flag} {:?}: has a line break; the folder is printed as the last line, which scripts read, so \
+             it cannot hold one",
+            crate::error::clip(&text, 120)
+        )));
+    }
+    Ok(())
+}
+
 fn run(a: RunArgs) -> Result<()> {
+    one_line("--results", a.results.as_os_str())?;
+    if let Some(id) = &a.run_id {
+        one_line("--run-id", id.as_ref())?;
+    }
     let interrupt = Interrupt::new();
     stop_on_signals(&interrupt)?;
     // Listening starts before anything is read, so a taken port fails at once; the

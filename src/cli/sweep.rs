@@ -113,6 +113,7 @@ impl SlurmArgs {
 }
 
 pub fn sweep(a: SweepArgs) -> Result<()> {
+    super::one_line("--results", a.results.as_os_str())?;
     // A bad address is refused before the plan loads every point.
     let serve_at = a.serve.as_deref().map(|t| crate::serve::parse_address("--serve", t)).transpose()?;
     if a.executor == ExecutorKind::Local {

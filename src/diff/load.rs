@@ -72,7 +72,7 @@ impl RunFolder {
         }
         let manifest = read_manifest(dir)?;
         let spec_path = dir.join("spec.toml");
-        let text = read_text(&spec_path)?;
+        let text = read_text(&spec_path, crate::spec::MAX_SPEC_BYTES)?;
         let raw: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| Error::Data(format!("{}: {}", spec_path.display(), e.message())))?;
@@ -121,14 +121,41 @@ pub fn read_manifest(dir: &Path) -> Result<ManifestView> {
         };
         return Err(Error::Data(format!("{}: no manifest.json: {why}", dir.display())));
     }
-    let text = read_text(&path)?;
+    let text = read_text(&path, MAX_MANIFEST_BYTES)?;
     serde_json::from_str(&text).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
 }
 
-pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+/// The largest manifest.json read: runner writes a few kilobytes (as `results` reads it).
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// The largest hashes.sha256 read: a line of about 100 bytes per file kept by hash.
+pub const MAX_HASHES_BYTES: u64 = 16 << 20;
+
+/// The text of a file of a run folder, at most `limit` bytes: read through the limit,
+/// not by the size the file claims (a FIFO has none, a sparse file claims a terabyte),
+/// and only from a regular file (a FIFO would block the diff).
+pub fn read_text(path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Data(format!("{}: not a regular file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Data(format!(
+            "{}: over {limit} bytes ({}), the most runner reads of this file; it is not one runner wrote",
+            path.display(),
+            mib(limit)
+        )));
+    }
     String::from_utf8(bytes)
         .map_err(|e| Error::Data(format!("{}: not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to())))
+}
+
+/// `16 MiB`.
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes >> 20)
 }
 
 fn read_hashes(dir: &Path) -> Result<BTreeMap<String, String>> {
@@ -136,7 +163,7 @@ fn read_hashes(dir: &Path) -> Result<BTreeMap<String, String>> {
     if !path.exists() {
         return Ok(BTreeMap::new());
     }
-    let text = read_text(&path)?;
+    let text = read_text(&path, MAX_HASHES_BYTES)?;
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
         let parsed = line.split_once(char::is_whitespace).map(|(h, n)| (h, n.trim_start().trim_start_matches('*')));
@@ -162,4 +189,42 @@ fn read_hashes(dir: &Path) -> Result<BTreeMap<String, String>> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_or_odd_file_is_refused_with_its_name_and_the_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path();
+        // 1 TiB, sparse: read whole it would take all memory.
+        std::fs::File::create(run.join("manifest.json")).unwrap().set_len(1 << 40).unwrap();
+        let e = read_manifest(run).unwrap_err().to_string();
+        let manifest = run.join("manifest.json");
+        assert_eq!(
+            e,
+            format!(
+                "{}: over 16777216 bytes (16 MiB), the most runner reads of this file; it is not one runner wrote",
+                manifest.display()
+            )
+        );
+        std::fs::write(&manifest, "{}").unwrap();
+        std::fs::File::create(run.join("spec.toml")).unwrap().set_len(crate::spec::MAX_SPEC_BYTES + 1).unwrap();
+        let e = RunFolder::load(run).err().unwrap().to_string();
+        assert!(e.ends_with("spec.toml: over 33554432 bytes (32 MiB), the most runner reads of this file; it is not one runner wrote"), "{e}");
+        // At the limit exactly, the file is read.
+        let spec = run.join("spec.toml");
+        std::fs::write(&spec, "a = 1\n").unwrap();
+        assert_eq!(read_text(&spec, 6).unwrap(), "a = 1\n");
+        assert!(read_text(&spec, 5).unwrap_err().to_string().contains("over 5 bytes"));
+        std::fs::File::create(run.join(HASHES_FILE)).unwrap().set_len(MAX_HASHES_BYTES + 1).unwrap();
+        let e = RunFolder::load(run).err().unwrap().to_string();
+        assert!(e.contains("hashes.sha256: over 16777216 bytes (16 MiB)"), "{e}");
+        // A folder is no text file (a FIFO would block the same way a read of one does).
+        std::fs::remove_file(&spec).unwrap();
+        std::fs::create_dir(&spec).unwrap();
+        assert!(read_text(&spec, 10).unwrap_err().to_string().ends_with("spec.toml: not a regular file"));
+    }
 }

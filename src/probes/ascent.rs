@@ -76,7 +76,8 @@ fn targets(probe: &ProbeSpec, ctx: &ProbeContext) -> Result<(Vec<Target>, usize)
             return Err(format!("`layer` `{name}` has no channels per sample (shape {:?})", n.shape));
         };
         if channel >= channels {
-            return Err(format!("`channel` is {channel}; `{name}` has {channels} channels (0 to {})", channels - 1));
+            let word = super::checks::channel_word(n);
+            return Err(format!("`channel` is {channel}; `{name}` has {channels} {word} (0 to {})", channels - 1));
         }
         return Ok((vec![Target::Channel { node, channel }], node));
     }

@@ -234,10 +234,21 @@ fn channel_of(layer: &str, channel: usize, dag: &Dag) -> Checked {
     }
     let channels = node.shape[0];
     if channel >= channels {
+        let word = channel_word(node);
         return Err((
             "channel",
-            format!("`channel` is {channel}, but `{layer}` has {channels} channels (0 to {})", channels - 1),
+            format!("`channel` is {channel}, but `{layer}` has {channels} {word} (0 to {})", channels - 1),
         ));
     }
     Ok(())
+}
+
+/// What the first axis of a node's value is called where a spec sets its size: a dense
+/// layer has `units`, another flat node features, an image node channels.
+pub(crate) fn channel_word(node: &crate::graph::Node) -> &'static str {
+    match node.op {
+        crate::graph::NodeOp::Dense { .. } => "units",
+        _ if node.shape.len() == 1 => "features",
+        _ => "channels",
+    }
 }

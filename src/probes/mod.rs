@@ -74,7 +74,9 @@ pub fn reads_outputs(kind: ProbeKind) -> bool {
 }
 
 /// The split a probe reads when its spec names none: the 2-D pictures show the training
-/// data; probes of single samples look at held-out ones where there are some.
+/// data; the confusion matrix and the misclassified images judge the model, as
+/// confusion.csv and classes.csv do, on the test split where there is one; probes of
+/// single samples look at held-out ones too.
 pub fn default_split(kind: ProbeKind, has_test: bool) -> Split {
     match kind {
         ProbeKind::Curves
@@ -82,8 +84,6 @@ pub fn default_split(kind: ProbeKind, has_test: bool) -> Split {
         | ProbeKind::Dataset
         | ProbeKind::DecisionBoundary
         | ProbeKind::TruthVsPrediction
-        | ProbeKind::Confusion
-        | ProbeKind::Misclassified
         | ProbeKind::Filters => Split::Train,
         _ if has_test => Split::Test,
         _ => Split::Train,
@@ -410,15 +410,21 @@ pub fn precheck(
     dag: &crate::graph::Dag,
 ) -> Result<(), (&'static str, String)> {
     let split = probe.split.unwrap_or_else(|| default_split(probe.kind, data.test.is_some()));
-    let on_split = |m: &str| ("split", m.to_string());
+    // Also said by `runner probe`, which keeps the run's data and refuses [data] edits:
+    // the hint names the splits there are before the setting a new run would need.
+    let missing = |name: &str, setting: &str| {
+        let present: Vec<String> = data.present().iter().map(|s| format!("`{}`", s.name())).collect();
+        let m = format!(
+            "the data has no {name} split; give `split` one it has ({}), or train a run with [data] `{setting}` to hold one out",
+            present.join(", ")
+        );
+        ("split", m)
+    };
     let d = match split {
         Split::Train => &data.train,
-        Split::Test => data.test.as_ref().ok_or_else(|| on_split("the data has no test split (set test_fraction)"))?,
-        Split::Validation => data
-            .validation
-            .as_ref()
-            .ok_or_else(|| on_split("the data has no validation split (set validation_fraction)"))?,
-        Split::Batch => return Err(on_split("pictures show `train`, `validation` or `test`, not `batch`")),
+        Split::Test => data.test.as_ref().ok_or_else(|| missing("test", "test_fraction"))?,
+        Split::Validation => data.validation.as_ref().ok_or_else(|| missing("validation", "validation_fraction"))?,
+        Split::Batch => return Err(("split", "pictures show `train`, `validation` or `test`, not `batch`".into())),
     };
     let on_kind = |m: String| ("kind", m);
     match probe.kind {

@@ -59,6 +59,7 @@ async function pollRun(i) {
       const fromTop = run.next === 0 || m.restart;
       run.file = m.file;
       run.rows = [];
+      run.damaged = null;
       run.next = 0;
       changed = true;
       if (!fromTop) continue;
@@ -67,6 +68,11 @@ async function pollRun(i) {
       changed = true;
     }
     run.columns = m.columns;
+    // Lines the server passed over (longer than any row): said once, under the charts.
+    if (m.damaged && run.damaged !== m.damaged) {
+      run.damaged = m.damaged;
+      changed = true;
+    }
     for (const row of m.rows) run.rows.push(row);
     if (m.rows.length > 0) changed = true;
     run.next = m.next;
@@ -281,6 +287,11 @@ function render() {
   legend(metrics);
   const notes = document.getElementById("notes");
   notes.replaceChildren();
+  for (const run of runs.filter((r) => r.damaged)) {
+    const p = document.createElement("p");
+    p.textContent = (runs.length > 1 ? run.label + ": " : "") + run.damaged;
+    notes.appendChild(p);
+  }
   for (const m of metrics) {
     for (const line of m.lines.filter((l) => l.bad)) {
       const p = document.createElement("p");

@@ -68,8 +68,9 @@ pub fn load_str(file: &str, text: impl Into<String>, sets: &[String], seed: Opti
                 format!("this is a sweep file (it has `base`), not a spec; run it with `runner sweep {file}`");
             return source.error(Some(span), message);
         }
-        let message = with_suggestion(e.message());
         let span = unset_that_removed(&edits, &source, e.message()).or(e.span());
+        let message = super::messages::plain(e.message(), &e.to_string(), span.as_ref(), &source)
+            .unwrap_or_else(|| with_suggestion(e.message()));
         source.error(span, message)
     })?;
     drop(parts);
@@ -144,9 +145,62 @@ fn with_edited_doc<T>(source: &Source, f: impl FnOnce(&toml::Spanned<toml::de::D
     Some(f(&doc))
 }
 
-/// An error at the key `path` (see [`key_span`]).
+/// An error at the key `path` (see [`key_span`]). A key of the file judged under a
+/// kind, op, optimizer or split that a `--set` chose (`--set probes.4.kind=dataset`
+/// against the file's `layers`) is blamed on that `--set`, as every other error a
+/// `--set` causes is, and the message says where the file's key is.
 pub fn error_at(source: &Source, path: &str, message: impl Into<String>) -> Error {
-    source.error(key_span(source, path), message).into()
+    let message = message.into();
+    let span = key_span(source, path);
+    let in_file = span.as_ref().is_none_or(|s| s.start < source.override_base());
+    if in_file && !source.overrides.is_empty() {
+        if let Some(chooser) = chosen_by_a_set(source, path) {
+            let key = path.rsplit('.').find(|s| s.parse::<usize>().is_err()).unwrap_or(path);
+            let segments: Vec<&str> = path.split('.').collect();
+            // Only a key the file has is pointed at: a missing one falls back to its table.
+            let exact = with_edited_doc(source, |doc| overrides::locate_exact(doc, &segments)).flatten();
+            let place = match exact {
+                Some(s) => {
+                    let at = source.error(Some(s), "");
+                    format!(" (`{key}` is at {}:{}:{})", at.file, at.line, at.col)
+                }
+                None => String::new(),
+            };
+            return source.error(Some(chooser), format!("{message}{place}")).into();
+        }
+    }
+    source.error(span, message).into()
+}
+
+/// The keys that decide what the other keys of their table mean.
+const CHOOSERS: [&str; 5] = ["kind", "op", "optimizer", "solver", "split"];
+
+/// The span of a `--set` that wrote a chooser ([`CHOOSERS`]) of the nearest table
+/// holding `path` that has one (a layer's `init` table before the layer); `None` when
+/// that table's choosers are the file's.
+fn chosen_by_a_set(source: &Source, path: &str) -> Option<std::ops::Range<usize>> {
+    let segments: Vec<&str> = path.split('.').collect();
+    with_edited_doc(source, |doc| {
+        for len in (1..segments.len()).rev() {
+            let found: Vec<std::ops::Range<usize>> = CHOOSERS
+                .iter()
+                .filter_map(|chooser| {
+                    let mut at = segments[..len].to_vec();
+                    at.push(chooser);
+                    // The chooser itself is no table of the key (`probes.4.kind` is the key).
+                    (at != segments).then(|| overrides::locate_exact(doc, &at)).flatten()
+                })
+                .collect();
+            if let Some(set) = found.iter().find(|s| s.start >= source.override_base()) {
+                return Some(set.clone());
+            }
+            if !found.is_empty() {
+                return None;
+            }
+        }
+        None
+    })
+    .flatten()
 }
 
 /// serde names the bad key or value and the expected ones in backticks; add the

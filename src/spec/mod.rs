@@ -4,6 +4,7 @@
 mod data;
 mod diff;
 mod load;
+mod messages;
 mod model;
 mod output;
 mod overrides;

@@ -75,8 +75,9 @@ pub enum Attack {
 pub struct ProbeSpec {
     /// What the probe draws or computes.
     pub kind: ProbeKind,
-    /// Which split the probe reads: train by default for the 2-D pictures; for probes
-    /// of single samples (activations … adversarial) the test split where there is one.
+    /// Which split the probe reads: train by default for the 2-D pictures; for
+    /// `confusion`, `misclassified` and probes of single samples (activations …
+    /// adversarial) the test split where there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split: Option<Split>,
     /// Grid cells per axis of a decision boundary.

@@ -11,6 +11,9 @@ use crate::error::{Result, Source};
 /// Larger learning rates, scales and sizes than these are typos, not experiments.
 pub const MAX_LR: f64 = 1e4;
 const MAX_SCALE: f64 = 1e6;
+/// The smallest positive normal f32 (about 1.2e-38): a setting that must be positive
+/// must be at least this, as runs compute in f32 by default.
+pub const MIN_POSITIVE: f64 = f32::MIN_POSITIVE as f64;
 /// Decision-boundary grids: cells per side (the picture has room for no more).
 pub const RESOLUTIONS: std::ops::RangeInclusive<usize> = 8..=600;
 /// Layer names become CSV columns, checkpoint keys and `--set` segments.
@@ -41,6 +44,16 @@ impl Check<'_> {
         let ok = value.is_finite() && value <= high && if low_open { value > low } else { value >= low };
         self.ensure(ok, path, || {
             format!("{what} must be a finite number {}, found {}", range(low, low_open, high), show(value))
+        })?;
+        // "> 0" means a number a run can compute with: a subnormal one is 0 in f32.
+        let subnormal = low_open && low == 0.0 && value < MIN_POSITIVE;
+        self.ensure(!subnormal, path, || {
+            format!(
+                "{what} must be a finite number {}, found {}, which is too small: below about 1.2e-38 a \
+                 number is subnormal in f32 and computes as 0",
+                range(low, low_open, high),
+                show(value),
+            )
         })
     }
 

@@ -69,7 +69,7 @@ fn a_typo_in_a_value_suggests_the_value() {
 fn a_wrong_type_is_reported_at_the_value() {
     let out = failing(&GOOD.replace("units = 3", "units = \"three\""), &[]);
     assert!(out.stderr.contains("spec.toml:11:9"), "{}", out.stderr);
-    assert!(out.stderr.contains("invalid type"), "{}", out.stderr);
+    assert!(out.stderr.contains("`units` must be a whole number ≥ 0, found \"three\""), "{}", out.stderr);
 }
 
 #[test]
@@ -245,7 +245,11 @@ fn any_u64_seed_is_taken_and_recorded_exactly() {
 #[test]
 fn a_bad_set_value_names_the_argument_not_a_line() {
     let out = failing(GOOD, &["--set", "train.lr=abc"]);
-    assert!(out.stderr.starts_with("error: --set train.lr=abc: invalid type: string \"abc\""), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: --set train.lr=abc: `lr` must be a finite number, found abc"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("spec.toml:"), "no line of the file: {}", out.stderr);
     let out = failing(GOOD, &["--set", "train.lr=-1"]);
     assert!(out.stderr.starts_with("error: --set train.lr=-1: [train] `lr` must be"), "{}", out.stderr);

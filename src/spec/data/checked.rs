@@ -76,6 +76,9 @@ pub fn intercept<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Erro
 pub fn radius<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = f64::deserialize(d)?;
     in_range("radius", v, v > 0.0, "positive")?;
+    // A subnormal radius is 0 in f32: no point is inside it.
+    let rule = "at least about 1.2e-38 (a smaller one is subnormal in f32 and computes as 0)";
+    in_range("radius", v, v >= crate::spec::validate::MIN_POSITIVE, rule)?;
     in_range("radius", v, v <= 1e6, "at most 1e6").map(Some)
 }
 
