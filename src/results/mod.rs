@@ -10,6 +10,7 @@ mod files;
 mod number;
 mod owner;
 mod resume;
+mod safetensors_header;
 mod stream;
 mod walk;
 
@@ -23,6 +24,7 @@ pub use walk::{walk, Found};
 pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
 };
+pub use safetensors_header::check_safetensors_header;
 pub use stream::{layers_row, LayersStream, LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};

@@ -132,6 +132,7 @@ pub fn write_checkpoint(
 pub fn read_checkpoint(path: &Path) -> std::result::Result<(ResumeMeta, HashMap<String, StoredTensor>), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let corrupt = |m: String| format!("{} is damaged ({m})", path.display());
+    super::check_safetensors_header(&bytes).map_err(corrupt)?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?;
     let json = header
         .metadata()
