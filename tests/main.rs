@@ -45,6 +45,8 @@ mod mnist;
 mod printed;
 #[path = "suite/probe_command.rs"]
 mod probe_command;
+#[path = "suite/probe_command_causes.rs"]
+mod probe_command_causes;
 #[path = "suite/probe_inputs.rs"]
 mod probe_inputs;
 #[path = "suite/report.rs"]

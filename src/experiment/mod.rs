@@ -94,6 +94,17 @@ fn write_data_defaults(loaded: &mut LoadedSpec) {
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
+    prepare_for(path, sets, seed, None)
+}
+
+/// [`prepare`], checking only the probes of `probe_kinds` when given (`runner probe
+/// --probe KIND` draws no others).
+pub(crate) fn prepare_for(
+    path: &Path,
+    sets: &[String],
+    seed: Option<u64>,
+    probe_kinds: Option<&[spec::ProbeKind]>,
+) -> Result<Prepared> {
     crate::backend::cpu::path::select()?;
     let mut loaded = spec::load(path, sets, seed)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
@@ -104,7 +115,7 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     write_data_defaults(&mut loaded);
     let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.sample_shape())?;
     budget::enforce(&budget::estimate(&loaded, &data, &dag), &loaded)?;
-    crate::graph::check_fit(&loaded, &data, &dag)?;
+    crate::graph::check_fit_for(&loaded, &data, &dag, probe_kinds)?;
     let initial = match &loaded.spec.model.init {
         Some(init) => {
             let file = base_dir.join(&init.get_ref().from);
