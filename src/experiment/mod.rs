@@ -57,6 +57,9 @@ pub struct RunSummary {
     pub removed_stale: Vec<PathBuf>,
     /// The probes a stop while they were drawn left out (as the manifest's `probes_skipped`).
     pub probes_skipped: Vec<String>,
+    /// The run's attempts: 1, plus one for each `runner resume`. `wall_seconds` adds
+    /// their compute time, not the time the run lay stopped between them.
+    pub attempts: usize,
 }
 
 /// Everything checked before any compute: the spec, its data and its graph.

@@ -44,6 +44,21 @@ pub struct ResumeMeta {
     /// runners before hooks, which wrote no layers.csv).
     #[serde(default)]
     pub layers_bytes: Option<u64>,
+    /// sha256 of metrics.csv's first `metrics_bytes` bytes: a row edited in place before
+    /// the checkpoint (same length) would otherwise go unnoticed, and the resumed run
+    /// would draw its curves from it. Absent in checkpoints of runners before it, which
+    /// are checked by length only. (This and the fields below are skipped when absent,
+    /// so an older checkpoint's metadata reads and hashes as it was written.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_sha256: Option<String>,
+    /// The run's seed: a checkpoint copied in from another seed's run is named as such,
+    /// not as an edited spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Seconds the run has computed up to this checkpoint, over all its attempts: the
+    /// manifest's `wall_seconds` of a resumed run adds them, not the time it lay stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_seconds: Option<f64>,
     /// Hash of the resolved spec (as the manifest's `spec_hash`).
     pub spec_hash: String,
     pub dtype: String,
