@@ -55,6 +55,8 @@ mod report;
 mod reproducibility;
 #[path = "suite/resume.rs"]
 mod resume;
+#[path = "suite/resume_trust.rs"]
+mod resume_trust;
 #[path = "suite/run_folders.rs"]
 mod run_folders;
 #[path = "suite/schema.rs"]

@@ -277,6 +277,10 @@ pub(crate) fn with_progress(
     let result = work(&mut progress);
     bar.finish_and_clear();
     let summary = result?;
+    // Even when quiet: a note says what was done to the user's files.
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
     if !quiet {
         for dir in &summary.removed_stale {
             eprintln!("removed {} (left by a process that is gone)", dir.display());

@@ -12,6 +12,7 @@ mod outputs;
 mod printed;
 mod probe;
 mod resume;
+mod resume_probed;
 mod table;
 
 use crate::backend::DType;
@@ -57,6 +58,8 @@ pub struct RunSummary {
     pub removed_stale: Vec<PathBuf>,
     /// The probes a stop while they were drawn left out (as the manifest's `probes_skipped`).
     pub probes_skipped: Vec<String>,
+    /// Things done besides the run the user should hear of (a resume's removed files).
+    pub notes: Vec<String>,
     /// The run's attempts: 1, plus one for each `runner resume`. `wall_seconds` adds
     /// their compute time, not the time the run lay stopped between them.
     pub attempts: usize,

@@ -114,6 +114,7 @@ pub fn write_all<T: Element, B: Backend<T>>(
             printed,
             removed_stale: vec![],
             probes_skipped: skipped,
+            notes: vec![],
             attempts: 1 + ctx.resuming.map_or(0, |r| r.meta.resumes.len()),
         },
         diverged,
@@ -160,6 +161,7 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         data_files: ctx.p.data_files.clone(),
         resumed: ctx.resuming.map(|r| r.meta.resumes.clone()).unwrap_or_default(),
         probes_skipped: vec![],
+        probed: ctx.resuming.map(|r| r.probed.clone()).unwrap_or_default(),
     })
 }
 

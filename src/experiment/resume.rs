@@ -26,6 +26,9 @@ pub struct Resuming {
     pub tensors: HashMap<String, StoredTensor>,
     /// When this attempt began (its compute time counts from here).
     pub began: results::UtcTime,
+    /// The manifest's `probed` records (what `runner probe` drew from the stopped run),
+    /// kept in the new manifest, those whose files this resume removed marked so.
+    pub probed: Vec<serde_json::Value>,
 }
 
 impl Resuming {
@@ -61,6 +64,7 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
         &found.path.join("spec.toml"),
     ))?;
     let dir = RunDir::adopt(&found)?;
+    let stale = super::resume_probed::remove_stale_probe_files(&dir.path_of(""), meta.position.step, &began)?;
     let mut meta = meta;
     meta.resumes.push(ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after });
     // The checkpoint records this resume at once, so a resume of a resume that stops
@@ -79,8 +83,9 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
         backend: None,
     };
     let started = results::from_unix(meta.started_unix);
-    let resuming = Resuming { meta, tensors, began };
-    super::execute_in(&prepared, &chosen, dir, &run_opts, started, Some(&resuming), progress)
+    let resuming = Resuming { meta, tensors, began, probed: stale.records };
+    let summary = super::execute_in(&prepared, &chosen, dir, &run_opts, started, Some(&resuming), progress)?;
+    Ok(RunSummary { notes: stale.notes, ..summary })
 }
 
 /// Every data file the checkpoint's run read still has the content it had then.

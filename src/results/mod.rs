@@ -14,7 +14,7 @@ mod safetensors_header;
 mod stream;
 mod walk;
 
-pub use added::{add_files, finished_run, read_manifest_text, FinishedRun, ProbeEvent};
+pub use added::{add_files, finished_run, is_probe_file_name, read_manifest_text, FinishedRun, ProbeEvent};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
 pub use number::{as_written, format_value, in_dtype, push_cell};
