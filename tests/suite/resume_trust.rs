@@ -303,3 +303,50 @@ fn a_symbolic_link_loop_in_results_is_named() {
         out.stderr
     );
 }
+
+/// The checkpoint's safetensors header as text, edited by `edit`, padded again.
+fn with_header_text(checkpoint: &[u8], edit: impl FnOnce(&str) -> String) -> Vec<u8> {
+    let n = u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
+    let mut text = edit(std::str::from_utf8(&checkpoint[8..8 + n]).unwrap().trim_end()).into_bytes();
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&checkpoint[8 + n..]);
+    out
+}
+
+#[test]
+fn a_damaged_checkpoint_header_names_the_tensor_at_fault() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = stopped_diamond(tmp.path(), 200, 120, &[]);
+    let path = folder.join("resume.safetensors");
+    let good = std::fs::read(&path).unwrap();
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
+    // The tensor stored first, and its entry as the header writes it.
+    let (first, entry) = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .min_by_key(|(_, v)| v["data_offsets"][0].as_u64().unwrap())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
+    let raw = std::str::from_utf8(&good[8..8 + n]).unwrap();
+    let at = raw.find(&format!("\"{first}\":{{")).unwrap();
+    let entry_text = raw[at..at + raw[at..].find('}').unwrap() + 1].to_string();
+    let (start, end) = (entry["data_offsets"][0].as_u64().unwrap(), entry["data_offsets"][1].as_u64().unwrap());
+    assert!(entry_text.contains(&format!("[{start},{end}]")), "{entry_text}");
+
+    // The entry given twice: the crate would keep the last, silently.
+    std::fs::write(&path, with_header_text(&good, |t| format!("{},{entry_text}}}", &t[..t.len() - 1]))).unwrap();
+    refused(&folder, &format!("is damaged (its header: the key `{first}` appears twice"));
+    // Its end moved: this tensor is named, not the one after it.
+    let moved = entry_text.replace(&format!("[{start},{end}]"), &format!("[{start},{}]", end + 4));
+    std::fs::write(&path, with_header_text(&good, |t| t.replace(&entry_text, &moved))).unwrap();
+    refused(&folder, &format!("is damaged (tensor `{first}`: shape"));
+    refused(&folder, &format!("but its data_offsets [{start}, {}] span {} bytes", end + 4, end + 4 - start));
+    std::fs::write(&path, &good).unwrap();
+    let out = resume(&folder);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
