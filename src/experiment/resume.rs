@@ -64,9 +64,11 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
         &found.path.join("spec.toml"),
     ))?;
     let dir = RunDir::adopt(&found)?;
-    let stale = super::resume_probed::remove_stale_probe_files(&dir.path_of(""), meta.position.step, &began)?;
+    // One time for the resume's record and the mark on what it removed, which it names.
+    let taken = results::now_utc();
+    let stale = super::resume_probed::remove_stale_probe_files(&dir.path_of(""), meta.position.step, &taken)?;
     let mut meta = meta;
-    meta.resumes.push(ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after });
+    meta.resumes.push(ResumeEvent { at: taken.iso(), from_step: meta.position.step, after: found.after });
     // The checkpoint records this resume at once, so a resume of a resume that stops
     // before its next checkpoint still lists every attempt.
     let listed: Vec<(String, Vec<usize>, Vec<u8>)> =
