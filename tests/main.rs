@@ -47,6 +47,8 @@ mod mnist;
 mod printed;
 #[path = "suite/probe_command.rs"]
 mod probe_command;
+#[path = "suite/probe_command_causes.rs"]
+mod probe_command_causes;
 #[path = "suite/probe_inputs.rs"]
 mod probe_inputs;
 #[path = "suite/report.rs"]
@@ -55,6 +57,8 @@ mod report;
 mod reproducibility;
 #[path = "suite/resume.rs"]
 mod resume;
+#[path = "suite/resume_trust.rs"]
+mod resume_trust;
 #[path = "suite/run_folders.rs"]
 mod run_folders;
 #[path = "suite/schema.rs"]

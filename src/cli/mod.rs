@@ -295,11 +295,22 @@ pub(crate) fn with_progress(
     let result = work(&mut progress);
     bar.finish_and_clear();
     let summary = result?;
+    // Even when quiet: a note says what was done to the user's files.
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
     if !quiet {
         for dir in &summary.removed_stale {
             eprintln!("removed {} (left by a process that is gone)", dir.display());
         }
-        eprintln!("{} in {:.2} s, {} steps", summary.status, summary.wall_seconds, summary.steps);
+        let (status, wall, steps) = (&summary.status, summary.wall_seconds, summary.steps);
+        match summary.attempts {
+            1 => eprintln!("{status} in {wall:.2} s, {steps} steps"),
+            n => eprintln!(
+                "{status} in {wall:.2} s of compute over {n} attempts (the time stopped between them not counted), \
+                 {steps} steps"
+            ),
+        }
         if summary.printed.metrics {
             for (name, value) in &summary.final_metrics {
                 eprintln!("  {name:<20} {value:.6}");

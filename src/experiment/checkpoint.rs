@@ -26,6 +26,9 @@ pub fn read(path: &Path, dag: &Dag) -> Result<HashMap<String, Vec<f64>>> {
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // First the stricter check, which names the entry at fault and refuses a name given twice.
+    crate::results::check_safetensors_header(&bytes)
+        .map_err(|m| fail(format!("not a safetensors file, or a damaged one: {m}")))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a safetensors file: {e}")))?;
     let mut values = HashMap::new();
     let mut missing = Vec::new();

@@ -75,11 +75,35 @@ pub(super) fn signal_before_probe(index: usize) {
     }
 }
 
+/// This attempt of the run, for its compute time: what earlier attempts computed (up to
+/// the checkpoint this one goes on from) and when this one began. The time a run lay
+/// stopped between attempts is not the run's.
+#[derive(Clone, Copy)]
+pub(super) struct Segment {
+    pub before: f64,
+    pub began_unix: f64,
+}
+
+impl Segment {
+    pub fn of(ctx: &RunContext) -> Segment {
+        match ctx.resuming {
+            Some(r) => Segment { before: r.compute_before(), began_unix: r.began.unix_seconds },
+            None => Segment { before: 0.0, began_unix: ctx.started.unix_seconds },
+        }
+    }
+
+    /// The run's compute seconds at `now_unix`.
+    pub fn seconds_so_far(&self, now_unix: f64) -> f64 {
+        self.before + (now_unix - self.began_unix).max(0.0)
+    }
+}
+
 /// Where resume checkpoints go and what they say besides the loop's snapshot.
 struct Checkpoints {
     dir: std::path::PathBuf,
     dtype: crate::backend::DType,
     meta: ResumeMeta,
+    segment: Segment,
     written: bool,
     /// The first failure to write one; the run then fails with it.
     error: Option<Error>,
@@ -120,7 +144,8 @@ impl Observer for RunObserver<'_> {
         let c = &mut self.checkpoints;
         c.meta.position = snapshot.position.clone();
         // The rows so far reach the file first, so its length is where a resume cuts.
-        c.meta.metrics_bytes = self.metrics.flushed_len();
+        (c.meta.metrics_bytes, c.meta.metrics_sha256) = self.metrics.flushed_len();
+        c.meta.compute_seconds = Some(c.segment.seconds_so_far(crate::results::now_utc().unix_seconds));
         c.meta.params_bytes = self.params.as_mut().map(ParamsStream::flushed_len);
         c.meta.layers_bytes = self.layers.as_mut().map(LayersStream::flushed_len);
         match write_checkpoint(&c.dir, &snapshot.tensors, c.dtype, &mut c.meta) {
@@ -238,6 +263,7 @@ pub(super) fn execute_on<T: Element, B: Backend<T>>(
             dir: ctx.dir.path_of(""),
             dtype: T::DTYPE,
             meta: checkpoint_meta(ctx, &resolved),
+            segment: Segment::of(ctx),
             written: false,
             error: None,
         },
@@ -296,6 +322,9 @@ fn checkpoint_meta(ctx: &RunContext, resolved: &str) -> ResumeMeta {
         metrics_bytes: 0,
         params_bytes: None,
         layers_bytes: None,
+        metrics_sha256: None,
+        seed: Some(ctx.p.loaded.spec.seed),
+        compute_seconds: None,
         spec_hash: crate::results::spec_hash(resolved),
         dtype: ctx.p.loaded.spec.dtype.name().into(),
         spec_file,

@@ -12,6 +12,7 @@ mod outputs;
 mod printed;
 mod probe;
 mod resume;
+mod resume_probed;
 mod table;
 
 use crate::backend::DType;
@@ -57,6 +58,11 @@ pub struct RunSummary {
     pub removed_stale: Vec<PathBuf>,
     /// The probes a stop while they were drawn left out (as the manifest's `probes_skipped`).
     pub probes_skipped: Vec<String>,
+    /// Things done besides the run the user should hear of (a resume's removed files).
+    pub notes: Vec<String>,
+    /// The run's attempts: 1, plus one for each `runner resume`. `wall_seconds` adds
+    /// their compute time, not the time the run lay stopped between them.
+    pub attempts: usize,
 }
 
 /// Everything checked before any compute: the spec, its data and its graph.
@@ -94,6 +100,17 @@ fn write_data_defaults(loaded: &mut LoadedSpec) {
 }
 
 pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepared> {
+    prepare_for(path, sets, seed, None)
+}
+
+/// [`prepare`], checking only the probes of `probe_kinds` when given (`runner probe
+/// --probe KIND` draws no others).
+pub(crate) fn prepare_for(
+    path: &Path,
+    sets: &[String],
+    seed: Option<u64>,
+    probe_kinds: Option<&[spec::ProbeKind]>,
+) -> Result<Prepared> {
     crate::backend::cpu::path::select()?;
     let mut loaded = spec::load(path, sets, seed)?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
@@ -104,7 +121,7 @@ pub fn prepare(path: &Path, sets: &[String], seed: Option<u64>) -> Result<Prepar
     write_data_defaults(&mut loaded);
     let dag = Dag::from_spec(&loaded.spec, &loaded.source, data.train.sample_shape())?;
     budget::enforce(&budget::estimate(&loaded, &data, &dag), &loaded)?;
-    crate::graph::check_fit(&loaded, &data, &dag)?;
+    crate::graph::check_fit_for(&loaded, &data, &dag, probe_kinds)?;
     let initial = match &loaded.spec.model.init {
         Some(init) => {
             let file = base_dir.join(&init.get_ref().from);

@@ -114,6 +114,8 @@ pub fn write_all<T: Element, B: Backend<T>>(
             printed,
             removed_stale: vec![],
             probes_skipped: skipped,
+            notes: vec![],
+            attempts: 1 + ctx.resuming.map_or(0, |r| r.meta.resumes.len()),
         },
         diverged,
     })
@@ -146,7 +148,8 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         threads: rayon::current_num_threads(),
         started: ctx.started.iso(),
         finished: finished.iso(),
-        wall_seconds: finished.unix_seconds - ctx.started.unix_seconds,
+        // Compute time: a resumed run's attempts added, the time it lay stopped left out.
+        wall_seconds: super::execute::Segment::of(ctx).seconds_so_far(finished.unix_seconds),
         status: status.into(),
         error: None,
         steps: 0,
@@ -158,6 +161,7 @@ fn manifest(ctx: &RunContext, status: &str, mut files: Vec<String>) -> Result<Ma
         data_files: ctx.p.data_files.clone(),
         resumed: ctx.resuming.map(|r| r.meta.resumes.clone()).unwrap_or_default(),
         probes_skipped: vec![],
+        probed: ctx.resuming.map(|r| r.probed.clone()).unwrap_or_default(),
     })
 }
 

@@ -5,7 +5,7 @@
 //! values the run ended with and write the same bytes as the run's own probes.
 
 use super::choice::Chosen;
-use super::{outputs, prepare, Prepared};
+use super::{outputs, Prepared};
 use crate::backend::cuda::CudaBackend;
 use crate::backend::{Backend, CpuBackend, DType, Element};
 use crate::error::{Error, Result};
@@ -102,7 +102,8 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
             ));
         }
     }
-    let mut prepared = prepare(&run.folder.join("spec.toml"), &opts.sets, None)?;
+    let only = (!kinds.is_empty()).then_some(kinds.as_slice());
+    let mut prepared = super::prepare_for(&run.folder.join("spec.toml"), &opts.sets, None, only)?;
     if !run.data_sha256.is_empty() {
         if let Some((file, _)) = prepared.data_files.iter().find(|(_, sha)| !run.data_sha256.contains(sha)) {
             return Err(refuse(format!(
@@ -113,7 +114,13 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeSummary> {
     // The graph decides: a manifest edited to say 0 parameters must not let the probes
     // look at an untrained model.
     if (run.parameters > 0 || prepared.dag.param_count() > 0) && !checkpoint.exists() {
-        return Err(refuse("it has no model.safetensors (the run was made with `[output] checkpoint = false`)".into()));
+        return Err(refuse(if prepared.loaded.spec.output.checkpoint {
+            "its model.safetensors is gone: the run wrote one (its spec has `[output] checkpoint` on), so it was \
+             deleted or moved since; the probes need the trained model"
+                .into()
+        } else {
+            "it has no model.safetensors (the run was made with `[output] checkpoint = false`)".into()
+        }));
     }
     let given =
         if checkpoint.exists() { super::checkpoint::read(&checkpoint, &prepared.dag)? } else { Default::default() };

@@ -24,6 +24,20 @@ pub struct Resuming {
     pub meta: ResumeMeta,
     /// Its tensors by name.
     pub tensors: HashMap<String, StoredTensor>,
+    /// When this attempt began (its compute time counts from here).
+    pub began: results::UtcTime,
+    /// The manifest's `probed` records (what `runner probe` drew from the stopped run),
+    /// kept in the new manifest, those whose files this resume removed marked so.
+    pub probed: Vec<serde_json::Value>,
+}
+
+impl Resuming {
+    /// Seconds earlier attempts computed, up to the checkpoint. A checkpoint of a runner
+    /// before `compute_seconds` has only its training and evaluation time, the most of it.
+    pub fn compute_before(&self) -> f64 {
+        let p = &self.meta.position;
+        self.meta.compute_seconds.unwrap_or(p.train_seconds + p.eval_seconds)
+    }
 }
 
 pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64) + Send)) -> Result<RunSummary> {
@@ -36,7 +50,10 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
              steps, and when stopped by Ctrl-C or SIGTERM"
         )));
     }
+    let began = results::now_utc();
     let (meta, tensors) = results::read_checkpoint(&checkpoint).map_err(refuse)?;
+    // Before `prepare`, whose own check of the data speaks of a rerun.
+    check_data_files(&meta).map_err(refuse)?;
     let prepared = prepare(&found.path.join("spec.toml"), &[], None)?;
     check_matches(&prepared, &meta, &tensors, &found.path).map_err(refuse)?;
     // The spec's backend (a `--backend` given to the first run is not recorded in it); chosen
@@ -47,8 +64,11 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
         &found.path.join("spec.toml"),
     ))?;
     let dir = RunDir::adopt(&found)?;
+    // One time for the resume's record and the mark on what it removed, which it names.
+    let taken = results::now_utc();
+    let stale = super::resume_probed::remove_stale_probe_files(&dir.path_of(""), meta.position.step, &taken)?;
     let mut meta = meta;
-    meta.resumes.push(ResumeEvent { at: results::now_utc().iso(), from_step: meta.position.step, after: found.after });
+    meta.resumes.push(ResumeEvent { at: taken.iso(), from_step: meta.position.step, after: found.after });
     // The checkpoint records this resume at once, so a resume of a resume that stops
     // before its next checkpoint still lists every attempt.
     let listed: Vec<(String, Vec<usize>, Vec<u8>)> =
@@ -65,8 +85,29 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
         backend: None,
     };
     let started = results::from_unix(meta.started_unix);
-    let resuming = Resuming { meta, tensors };
-    super::execute_in(&prepared, &chosen, dir, &run_opts, started, Some(&resuming), progress)
+    let resuming = Resuming { meta, tensors, began, probed: stale.records };
+    let summary = super::execute_in(&prepared, &chosen, dir, &run_opts, started, Some(&resuming), progress)?;
+    Ok(RunSummary { notes: stale.notes, ..summary })
+}
+
+/// Every data file the checkpoint's run read still has the content it had then.
+fn check_data_files(meta: &ResumeMeta) -> std::result::Result<(), String> {
+    for (file, then) in &meta.data_files {
+        let now = match std::fs::read(file) {
+            Ok(bytes) => {
+                use sha2::Digest;
+                sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+            }
+            Err(e) => return Err(format!("the data file {file}, which the run read, cannot be read now ({e})")),
+        };
+        if now != *then {
+            return Err(format!(
+                "the data file {file} changed since the run read it (sha256 now {now}, then {then}): \
+                 the steps left would train on other data"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the checkpoint belongs to this folder's spec, data and files; the reason
@@ -78,8 +119,9 @@ fn check_matches(
     folder: &Path,
 ) -> std::result::Result<(), String> {
     let spec = &p.loaded.spec;
-    if super::spec_hash_of(spec)? != meta.spec_hash {
-        return Err("its spec.toml is not the spec the checkpoint was written for (edited since?)".into());
+    let now = super::spec_hash_of(spec)?;
+    if now != meta.spec_hash {
+        return Err(spec_mismatch(spec.seed, &now, meta, folder));
     }
     // A position the run could not have reached (an edited checkpoint) would skip to the
     // end and record steps never trained.
@@ -129,22 +171,48 @@ fn check_matches(
     if tensors.keys().filter(|n| n.starts_with(train::PARAM_PREFIX)).count() != expected {
         return Err("the checkpoint holds parameters the model does not have".into());
     }
-    check_prefix(&folder.join("metrics.csv"), meta.metrics_bytes)?;
+    check_prefix(&folder.join("metrics.csv"), meta.metrics_bytes, meta.metrics_sha256.as_deref())?;
     match (spec.output.params, meta.params_bytes) {
-        (true, Some(len)) => check_prefix(&folder.join("params.csv"), len)?,
+        (true, Some(len)) => check_prefix(&folder.join("params.csv"), len, None)?,
         (false, None) => {}
         _ => return Err("the checkpoint and the spec disagree on params.csv".into()),
     }
     match (!spec.hooks.is_empty(), meta.layers_bytes) {
-        (true, Some(len)) => check_prefix(&folder.join(super::execute::LAYERS_FILE), len)?,
+        (true, Some(len)) => check_prefix(&folder.join(super::execute::LAYERS_FILE), len, None)?,
         (false, None) => {}
         _ => return Err("the checkpoint and the spec disagree on layers.csv (`[[hooks]]`)".into()),
     }
     Ok(())
 }
 
-/// The file holds at least `len` bytes, and they end with a whole line.
-fn check_prefix(path: &Path, len: u64) -> std::result::Result<(), String> {
+/// Why the checkpoint's spec hash is not the folder's spec's: the spec.toml was edited
+/// (it no longer matches the manifest either), or the checkpoint came from another run
+/// (another seed, or another spec) while the folder's spec is as the run made it.
+fn spec_mismatch(seed: u64, now: &str, meta: &ResumeMeta, folder: &Path) -> String {
+    let recorded = results::read_manifest_text(&folder.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("spec_hash").and_then(|h| h.as_str()).map(String::from));
+    let edited = "its spec.toml is not the spec the checkpoint was written for (edited since?)";
+    match (recorded.as_deref(), meta.seed) {
+        (Some(r), _) if r != now => format!("{edited}: it no longer matches the manifest's spec_hash either"),
+        (known, Some(theirs)) if theirs != seed => format!(
+            "its {RESUME_FILE} is from a run with seed {theirs}, and this run's spec.toml has seed {seed}{}: \
+             the checkpoint was copied in from another run's folder?",
+            if known.is_some() { " (as its manifest records)" } else { "" }
+        ),
+        (Some(_), _) => format!(
+            "its {RESUME_FILE} was written for another spec (spec hash {}) than this run's ({now}, as its \
+             manifest records): the checkpoint was copied in from another run's folder?",
+            meta.spec_hash
+        ),
+        (None, _) => edited.into(),
+    }
+}
+
+/// The file holds at least `len` bytes, they end with a whole line, and (where the
+/// checkpoint recorded one) they have the sha256 the checkpoint saw.
+fn check_prefix(path: &Path, len: u64, sha: Option<&str>) -> std::result::Result<(), String> {
     use std::io::{Read, Seek, SeekFrom};
     let fail = |m: String| format!("{}: {m}", path.display());
     let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
@@ -156,6 +224,16 @@ fn check_prefix(path: &Path, len: u64) -> std::result::Result<(), String> {
     file.seek(SeekFrom::Start(len - 1)).and_then(|_| file.read_exact(&mut last)).map_err(|e| fail(e.to_string()))?;
     if last[0] != b'\n' {
         return Err(fail(format!("byte {len} is not the end of a row")));
+    }
+    if let Some(then) = sha {
+        let now = results::prefix_sha256(path, len).map_err(|e| fail(e.to_string()))?;
+        if now != then {
+            return Err(fail(format!(
+                "its first {len} bytes (the rows up to the checkpoint) are not those the checkpoint saw \
+                 (sha256 {now}, the checkpoint recorded {then}): edited since? The resumed run would go on \
+                 from rows that were not recorded"
+            )));
+        }
     }
     Ok(())
 }

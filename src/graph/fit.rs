@@ -9,6 +9,18 @@ use crate::error::Result;
 use crate::spec::{error_at, LoadedSpec, LossKind, Metric, Solver, Split};
 
 pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
+    check_fit_for(loaded, data, dag, None)
+}
+
+/// [`check_fit`], with only the probes of `probe_kinds` checked when given: `runner
+/// probe --probe KIND` draws those alone, and another probe's setting that no longer
+/// fits must not block them.
+pub fn check_fit_for(
+    loaded: &LoadedSpec,
+    data: &Splits,
+    dag: &Dag,
+    probe_kinds: Option<&[crate::spec::ProbeKind]>,
+) -> Result<()> {
     let (spec, source) = (&loaded.spec, &loaded.source);
     let at = |path: &str, m: String| error_at(source, path, m);
     check_loss(loaded, data, dag)?;
@@ -68,7 +80,8 @@ pub fn check_fit(loaded: &LoadedSpec, data: &Splits, dag: &Dag) -> Result<()> {
         }
     }
     let mut stems: Vec<Vec<String>> = Vec::new();
-    for (i, p) in spec.probes.iter().enumerate() {
+    let drawn = |p: &crate::spec::ProbeSpec| probe_kinds.is_none_or(|k| k.contains(&p.kind));
+    for (i, p) in spec.probes.iter().enumerate().filter(|(_, p)| drawn(p.get_ref())) {
         let mine = crate::probes::output_stems(p.get_ref(), data, dag);
         let clash =
             stems.iter().enumerate().find_map(|(j, theirs)| mine.iter().find(|s| theirs.contains(s)).map(|s| (j, s)));

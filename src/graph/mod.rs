@@ -7,7 +7,7 @@ mod hook_stats;
 mod spatial;
 mod summary;
 
-pub use fit::{check_fit, MAX_STEPS};
+pub use fit::{check_fit, check_fit_for, MAX_STEPS};
 pub use summary::summary_table;
 
 use crate::backend::{Map, Zip};

@@ -38,6 +38,13 @@ const RUN_FILES: [&str; 13] = [
     super::OWNER_FILE,
 ];
 
+/// Whether `name` could be a file `runner probe` wrote into a run folder: a plain name
+/// (no folder, not hidden) that is none of the run's own files.
+pub fn is_probe_file_name(name: &str) -> bool {
+    let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
+    plain && !RUN_FILES.contains(&name)
+}
+
 /// Looks at `folder`: a visible run folder whose manifest says `complete` or
 /// `interrupted`. The reason it is refused otherwise.
 pub fn finished_run(folder: &Path) -> std::result::Result<FinishedRun, String> {
@@ -125,8 +132,7 @@ pub struct ProbeEvent {
 pub fn add_files(run: &FinishedRun, files: &[(String, Vec<u8>)], event: &ProbeEvent) -> Result<Vec<PathBuf>> {
     let folder = &run.folder;
     for (name, _) in files {
-        let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
-        if !plain || RUN_FILES.contains(&name.as_str()) {
+        if !is_probe_file_name(name) {
             return Err(Error::Data(format!("a probe file may not be named `{name}`")));
         }
     }

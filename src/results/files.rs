@@ -172,6 +172,11 @@ pub struct Manifest {
     /// probes were drawn; `runner probe <folder>` draws them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub probes_skipped: Vec<String>,
+    /// What `runner probe` drew into the folder (each call appends a record). A resume
+    /// carries the stopped run's records over, marking those whose files it removed
+    /// (`removed_by_resume`): drawn from a model the run has trained past.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probed: Vec<serde_json::Value>,
 }
 
 /// FNV-1a 64 of the resolved spec, to tell at a glance whether two runs had one spec.

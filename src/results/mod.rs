@@ -10,10 +10,11 @@ mod files;
 mod number;
 mod owner;
 mod resume;
+mod safetensors_header;
 mod stream;
 mod walk;
 
-pub use added::{add_files, finished_run, read_manifest_text, FinishedRun, ProbeEvent};
+pub use added::{add_files, finished_run, is_probe_file_name, read_manifest_text, FinishedRun, ProbeEvent};
 pub use clock::{from_unix, now_utc, UtcTime};
 pub use files::*;
 pub use number::{as_written, format_value, in_dtype, push_cell};
@@ -23,7 +24,8 @@ pub use walk::{walk, Found};
 pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
 };
-pub use stream::{layers_row, LayersStream, LineStream, MetricsStream, ParamsStream};
+pub use safetensors_header::check_safetensors_header;
+pub use stream::{layers_row, prefix_sha256, LayersStream, LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};
 use std::io::ErrorKind;
@@ -142,9 +144,14 @@ pub fn relocated(error: Error, from: &Path, to: &Path) -> Error {
 }
 
 /// `create_dir_all`, but a file where a folder belongs (`--results` naming a file) is
-/// named as such: the OS says only "Not a directory" about the path below it.
+/// named as such: the OS says only "Not a directory" about the path below it. So is a
+/// symbolic link that leads nowhere (a loop, or a missing target), of which the OS says
+/// "File exists".
 fn create_folders(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
+        if let Some(m) = dir.ancestors().find_map(broken_link) {
+            return Error::Usage(format!("{m}; the results folder {} cannot be made (see `--results`)", dir.display()));
+        }
         let in_the_way = dir.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir());
         match in_the_way {
             Some(file) => Error::Usage(format!(
@@ -154,6 +161,22 @@ fn create_folders(dir: &Path) -> Result<()> {
             )),
             None => Error::io(dir, e),
         }
+    })
+}
+
+/// What is wrong with `path` when it is a symbolic link that cannot be followed.
+fn broken_link(path: &Path) -> Option<String> {
+    let link = std::fs::symlink_metadata(path).ok()?;
+    if !link.file_type().is_symlink() {
+        return None;
+    }
+    let err = std::fs::metadata(path).err()?;
+    let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+    Some(match err.raw_os_error() {
+        Some(libc::ELOOP) => {
+            format!("{}: is a symbolic link in a loop (to {target}, which leads back to itself)", path.display())
+        }
+        _ => format!("{}: is a symbolic link to {target}, which cannot be reached ({err})", path.display()),
     })
 }
 

@@ -44,6 +44,21 @@ pub struct ResumeMeta {
     /// runners before hooks, which wrote no layers.csv).
     #[serde(default)]
     pub layers_bytes: Option<u64>,
+    /// sha256 of metrics.csv's first `metrics_bytes` bytes: a row edited in place before
+    /// the checkpoint (same length) would otherwise go unnoticed, and the resumed run
+    /// would draw its curves from it. Absent in checkpoints of runners before it, which
+    /// are checked by length only. (This and the fields below are skipped when absent,
+    /// so an older checkpoint's metadata reads and hashes as it was written.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_sha256: Option<String>,
+    /// The run's seed: a checkpoint copied in from another seed's run is named as such,
+    /// not as an edited spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Seconds the run has computed up to this checkpoint, over all its attempts: the
+    /// manifest's `wall_seconds` of a resumed run adds them, not the time it lay stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_seconds: Option<f64>,
     /// Hash of the resolved spec (as the manifest's `spec_hash`).
     pub spec_hash: String,
     pub dtype: String,
@@ -132,6 +147,7 @@ pub fn write_checkpoint(
 pub fn read_checkpoint(path: &Path) -> std::result::Result<(ResumeMeta, HashMap<String, StoredTensor>), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let corrupt = |m: String| format!("{} is damaged ({m})", path.display());
+    super::check_safetensors_header(&bytes).map_err(corrupt)?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?;
     let json = header
         .metadata()
@@ -182,11 +198,11 @@ pub struct Unfinished {
 /// `failed`, or a hidden one whose writer is gone. Everything else is refused.
 pub fn find_unfinished(folder: &Path) -> Result<Unfinished> {
     let refuse = |reason: String| Error::Resume { dir: folder.to_path_buf(), reason };
-    if !folder.is_dir() {
-        return Err(refuse("no such run folder".into()));
-    }
     let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parent = folder.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    if !folder.is_dir() {
+        return Err(refuse(not_a_folder(folder, &parent, &name)));
+    }
     if let Some(id) = name.strip_prefix(HIDDEN_PREFIX) {
         // The test `runner list` and `runner clean` make: what they call killed, resume
         // continues (an owner file cut short by the kill included, once the folder
@@ -207,18 +223,47 @@ pub fn find_unfinished(folder: &Path) -> Result<Unfinished> {
         }));
     }
     let manifest_path = folder.join("manifest.json");
-    let status = super::read_manifest_text(&manifest_path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| m.get("status").and_then(|s| s.as_str()).map(String::from))
-        .ok_or_else(|| {
-            refuse(format!("{} is missing or has no status: not a runner run folder", manifest_path.display()))
-        })?;
+    let shown = manifest_path.display();
+    let text = super::read_manifest_text(&manifest_path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => refuse("it has no manifest.json: not a runner run folder".into()),
+        _ => refuse(format!("{shown} cannot be read: {e}")),
+    })?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| refuse(format!("{shown} is not valid JSON ({e}): damaged or cut short")))?;
+    let status = manifest
+        .get("status")
+        .and_then(|s| s.as_str())
+        .map(String::from)
+        .ok_or_else(|| refuse(format!("{shown} has no `status`: not a manifest runner wrote")))?;
     match status.as_str() {
         "interrupted" | "failed" => Ok(Unfinished { path: folder.to_path_buf(), parent, id: name, after: status }),
         "complete" => Err(refuse("the run is finished (status `complete`): there is nothing to resume".into())),
         other => Err(refuse(format!("the run ended with status `{other}`, which resuming would repeat"))),
     }
+}
+
+/// Why `folder`, which is not a folder, cannot be resumed: a file, a run being resumed
+/// right now (a resume hides the folder under its `.incomplete-` name while it runs),
+/// or nothing there.
+fn not_a_folder(folder: &Path, parent: &Path, name: &str) -> String {
+    if folder.exists() {
+        return "it is a file, not a run folder (give the folder that holds manifest.json)".into();
+    }
+    let hidden = parent.join(format!("{HIDDEN_PREFIX}{name}"));
+    if !name.starts_with(HIDDEN_PREFIX) && hidden.is_dir() {
+        if super::is_stale(&hidden) {
+            return format!(
+                "its resume ended without finishing (its process is gone); continue it with `runner resume {}`",
+                hidden.display()
+            );
+        }
+        let owner = std::fs::read_to_string(hidden.join(OWNER_FILE)).ok().and_then(|t| Owner::parse(&t));
+        let by = owner
+            .map(|o| format!(" (process {} on {})", o.pid, o.host.unwrap_or_else(|| "an unknown host".into())))
+            .unwrap_or_default();
+        return format!("it is being resumed now{by}, as {} until it is done", hidden.display());
+    }
+    "no such run folder".into()
 }
 
 impl RunDir {

@@ -6,6 +6,7 @@ use crate::backend::DType;
 use crate::error::{Error, Result};
 use crate::spec::{LayerStat, Metric};
 use crate::train::{LayerRow, Record};
+use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,11 @@ struct Pending {
     written: u64,
     /// The first write error; rows after it are dropped and `finish` reports it.
     error: Option<Error>,
+    /// sha256 of the bytes handed to the OS so far, when the stream keeps one (a resume
+    /// checkpoint records metrics.csv's, so a row edited before it is noticed). Kept as
+    /// the rows go rather than read back at each checkpoint, which would cost the whole
+    /// file every time.
+    sha: Option<Sha256>,
 }
 
 impl Pending {
@@ -49,7 +55,12 @@ impl Pending {
     fn flush(&mut self) {
         if self.error.is_none() && !self.lines.is_empty() {
             match self.file.write_all(self.lines.as_bytes()) {
-                Ok(()) => self.written += self.lines.len() as u64,
+                Ok(()) => {
+                    self.written += self.lines.len() as u64;
+                    if let Some(h) = &mut self.sha {
+                        h.update(self.lines.as_bytes());
+                    }
+                }
                 Err(e) => self.error = Some(Error::io(&self.path, e)),
             }
         }
@@ -60,28 +71,31 @@ impl Pending {
 impl LineStream {
     /// Creates (truncating) `path` and writes `header` at once, so the file names its
     /// columns from the start.
-    pub fn create(path: &Path, header: &str) -> Result<LineStream> {
+    pub fn create(path: &Path, header: &str, hashed: bool) -> Result<LineStream> {
         let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
         file.write_all(header.as_bytes()).map_err(|e| Error::io(path, e))?;
-        Self::over(path, file, header.len() as u64)
+        let sha = hashed.then(|| Sha256::new_with_prefix(header.as_bytes()));
+        Self::over(path, file, header.len() as u64, sha)
     }
 
     /// Opens `path` to append after its first `keep` bytes, dropping the rest (rows a
     /// resumed run writes again).
-    pub fn reopen(path: &Path, keep: u64) -> Result<LineStream> {
+    pub fn reopen(path: &Path, keep: u64, hashed: bool) -> Result<LineStream> {
+        let sha = if hashed { Some(prefix_hasher(path, keep).map_err(|e| Error::io(path, e))?) } else { None };
         let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
         file.set_len(keep).map_err(|e| Error::io(path, e))?;
         file.seek(std::io::SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
-        Self::over(path, file, keep)
+        Self::over(path, file, keep, sha)
     }
 
-    fn over(path: &Path, file: File, written: u64) -> Result<LineStream> {
+    fn over(path: &Path, file: File, written: u64, sha: Option<Sha256>) -> Result<LineStream> {
         let state = Arc::new(Mutex::new(Pending {
             path: path.to_path_buf(),
             file,
             lines: String::with_capacity(FLUSH_BYTES + 4096),
             written,
             error: None,
+            sha,
         }));
         let (stop, stopped) = channel::<()>();
         let shared = Arc::clone(&state);
@@ -100,6 +114,11 @@ impl LineStream {
     /// The file's length once pending lines are flushed.
     pub fn written(&self) -> u64 {
         lock(&self.state).written
+    }
+
+    /// sha256 (hex) of the file's first [`written`](Self::written) bytes, when hashed.
+    pub fn written_sha256(&self) -> Option<String> {
+        lock(&self.state).sha.clone().map(|h| hex(&h.finalize()))
     }
 
     /// Appends whatever `line` writes (whole lines, ending in '\n').
@@ -151,23 +170,53 @@ fn lock(state: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hasher fed the first `len` bytes of `path` (streamed: metrics.csv may be large).
+fn prefix_hasher(path: &Path, len: u64) -> std::io::Result<Sha256> {
+    use std::io::Read;
+    let mut file = File::open(path)?.take(len);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read < len {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("{read} bytes, not {len}")));
+    }
+    Ok(h)
+}
+
+/// sha256 (hex) of the first `len` bytes of `path`.
+pub fn prefix_sha256(path: &Path, len: u64) -> std::io::Result<String> {
+    Ok(hex(&prefix_hasher(path, len)?.finalize()))
+}
+
 /// metrics.csv as it is recorded: `step,epoch,split,<metric>…`.
 pub struct MetricsStream(LineStream, DType);
 
 impl MetricsStream {
     /// Continues the file after its first `keep` bytes.
     pub fn reopen(path: &Path, keep: u64, dtype: DType) -> Result<Self> {
-        Ok(MetricsStream(LineStream::reopen(path, keep)?, dtype))
+        Ok(MetricsStream(LineStream::reopen(path, keep, true)?, dtype))
     }
 
-    /// Flushes, and returns the file's length.
-    pub fn flushed_len(&mut self) -> u64 {
+    /// Flushes, and returns the file's length and the sha256 of its bytes.
+    pub fn flushed_len(&mut self) -> (u64, Option<String>) {
         self.0.flush();
-        self.0.written()
+        (self.0.written(), self.0.written_sha256())
     }
 
     pub fn create(path: &Path, metrics: &[Metric], dtype: DType) -> Result<Self> {
-        Ok(MetricsStream(LineStream::create(path, &metrics_header(metrics))?, dtype))
+        Ok(MetricsStream(LineStream::create(path, &metrics_header(metrics), true)?, dtype))
     }
 
     pub fn push(&mut self, r: &Record) {
@@ -186,7 +235,7 @@ pub struct ParamsStream(LineStream, DType);
 impl ParamsStream {
     /// Continues the file after its first `keep` bytes.
     pub fn reopen(path: &Path, keep: u64, dtype: DType) -> Result<Self> {
-        Ok(ParamsStream(LineStream::reopen(path, keep)?, dtype))
+        Ok(ParamsStream(LineStream::reopen(path, keep, false)?, dtype))
     }
 
     /// Flushes, and returns the file's length.
@@ -196,7 +245,7 @@ impl ParamsStream {
     }
 
     pub fn create(path: &Path, names: &[String], dtype: DType) -> Result<Self> {
-        Ok(ParamsStream(LineStream::create(path, &params_header(names))?, dtype))
+        Ok(ParamsStream(LineStream::create(path, &params_header(names), false)?, dtype))
     }
 
     pub fn push(&mut self, step: usize, values: &[f64]) {
@@ -225,12 +274,12 @@ impl LayersStream {
             header.push_str(&c.name());
         }
         header.push('\n');
-        Ok(LayersStream { line: LineStream::create(path, &header)?, columns: columns.to_vec(), dtype })
+        Ok(LayersStream { line: LineStream::create(path, &header, false)?, columns: columns.to_vec(), dtype })
     }
 
     /// Continues the file after its first `keep` bytes.
     pub fn reopen(path: &Path, keep: u64, columns: &[LayerStat], dtype: DType) -> Result<Self> {
-        Ok(LayersStream { line: LineStream::reopen(path, keep)?, columns: columns.to_vec(), dtype })
+        Ok(LayersStream { line: LineStream::reopen(path, keep, false)?, columns: columns.to_vec(), dtype })
     }
 
     /// Flushes, and returns the file's length.
@@ -277,7 +326,7 @@ mod tests {
     fn a_lone_row_reaches_the_file_without_another_push() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.csv");
-        let mut s = LineStream::create(&path, "step\n").unwrap();
+        let mut s = LineStream::create(&path, "step\n", false).unwrap();
         s.push(|out| out.push_str("1\n"));
         let started = Instant::now();
         while std::fs::read_to_string(&path).unwrap() != "step\n1\n" {
@@ -294,13 +343,22 @@ mod tests {
     fn a_reopened_stream_cuts_and_appends_whole_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.csv");
-        let mut s = LineStream::create(&path, "step\n").unwrap();
+        let sha = |text: &str| hex(&Sha256::digest(text.as_bytes()));
+        let mut s = LineStream::create(&path, "step\n", true).unwrap();
+        assert_eq!(s.written_sha256(), Some(sha("step\n")));
         s.push(|out| out.push_str("1\n2\n"));
         s.flush();
         assert_eq!(s.written(), 9);
+        assert_eq!(s.written_sha256(), Some(sha("step\n1\n2\n")));
         s.finish().unwrap();
-        let mut s = LineStream::reopen(&path, 7).unwrap();
+        assert_eq!(prefix_sha256(&path, 7).unwrap(), sha("step\n1\n"));
+        assert!(prefix_sha256(&path, 10).is_err(), "a file shorter than the prefix asked");
+        // Reopened, the hash goes on from the bytes kept.
+        let mut s = LineStream::reopen(&path, 7, true).unwrap();
+        assert_eq!(s.written_sha256(), Some(sha("step\n1\n")));
         s.push(|out| out.push_str("3\n"));
+        s.flush();
+        assert_eq!(s.written_sha256(), Some(sha("step\n1\n3\n")));
         s.finish().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "step\n1\n3\n");
     }
