@@ -12,13 +12,25 @@ template <typename T> __device__ void filled_body(T* out, u64 n, double value) {
 FOR_BOTH_DTYPES(GEN)
 #undef GEN
 
-// The CPU's formulas: σ(x) = 1/(1 + e^−x), tanh(x) = 2/(1 + e^−2x) − 1.
+// The CPU's formulas: σ(x) = 1/(1 + e^−x), tanh(x) = 2/(1 + e^−2x) − 1 (below |x| < 0.125
+// its series to x^15, src/backend/cpu/elementwise.rs `tanh_series`).
+template <typename T>
+__device__ T tanh_(T v) {
+    const T one = (T)1, two = (T)2;
+    if (v == (T)0) return v;
+    if (abs_(v) >= (T)0.125) return two / (one + exp_(-two * v)) - one;
+    const double c[7] = {-1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0, 62.0 / 2835.0, -1382.0 / 155925.0,
+                         21844.0 / 6081075.0, -929569.0 / 638512875.0};
+    T z = v * v, inner = (T)0;
+    for (int i = 6; i >= 0; --i) inner = inner * z + (T)c[i];
+    return v + v * (z * inner);
+}
 template <typename T> __device__ T map_one(int f, T a, T v) {
     const T one = (T)1, two = (T)2, zero = (T)0;
     switch (f) {
     case MAP_IDENTITY: return v;
     case MAP_SIGMOID: return one / (one + exp_(-v));
-    case MAP_TANH: return two / (one + exp_(-two * v)) - one;
+    case MAP_TANH: return tanh_(v);
     case MAP_RELU: return v > zero ? v : zero;  // as the CPU: +0 for -0 and NaN
     case MAP_LEAKY_RELU: return v > zero ? v : a * v;
     case MAP_EXP: return exp_(v);

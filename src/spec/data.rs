@@ -125,7 +125,8 @@ pub struct DataSpec {
     #[serde(default, deserialize_with = "checked::test_fraction")]
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
     pub test_fraction: f64,
-    /// Fraction of the training samples held out as the validation split.
+    /// Fraction of the training samples (what the test split leaves) held out as the
+    /// validation split.
     #[serde(default, deserialize_with = "checked::validation_fraction")]
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
     pub validation_fraction: f64,
@@ -133,7 +134,8 @@ pub struct DataSpec {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "checked::test_count")]
     #[schemars(range(min = 1))]
     pub test_n: Option<usize>,
-    /// Inputs become (x − mean) / std: given, or "train" to compute them from the training split.
+    /// Inputs become (x − mean) / std: given, or "train" to compute them from the training
+    /// split, one mean and one std over every input value (not per column).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normalize: Option<Normalize>,
     /// Random changes to training images, drawn afresh for every batch.

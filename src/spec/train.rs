@@ -147,7 +147,8 @@ pub struct TrainSpec {
     /// A learning-rate schedule: `{ kind = "step", every = N, gamma = 0.5 }` or `{ kind = "cosine" }`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSpec>,
-    /// Steps of linear warm-up from 0 to lr.
+    /// Steps of linear warm-up: step k of the first `warmup` (counting from 1) uses
+    /// lr·k/warmup, so the first step already moves, at lr/warmup.
     #[serde(default)]
     pub warmup: usize,
     /// Scales the gradients down when their global L2 norm exceeds this.
