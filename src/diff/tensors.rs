@@ -14,6 +14,10 @@ pub fn compare(file: &str, pa: &Path, pb: &Path, tol: &Tolerances) -> Result<Ite
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let (ba, bb) = (read(pa)?, read(pb)?);
     let parse = |p: &Path, bytes: &[u8]| -> Result<Vec<Tensor>, String> {
+        // The header first, so a damaged file names the tensor at fault (and a key
+        // given twice is refused, which the crate's reader lets through).
+        crate::results::check_safetensors_header(bytes)
+            .map_err(|e| format!("{}: not a safetensors file: {e}", p.display()))?;
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| format!("{}: not a safetensors file: {e}", p.display()))?;
         let mut list: Vec<_> =
@@ -64,5 +68,28 @@ fn values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
                 .collect(),
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint whose header names a tensor twice (which the safetensors crate
+    /// reads, keeping one) is refused, naming the file and the key.
+    #[test]
+    fn a_header_with_a_key_twice_is_refused_by_name() {
+        let entry = r#""w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#;
+        let header = format!("{{{entry},{entry}}}");
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(header.as_bytes());
+        bytes.extend(1.0f32.to_le_bytes());
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a.safetensors"), tmp.path().join("b.safetensors"));
+        std::fs::write(&a, &bytes).unwrap();
+        std::fs::write(&b, &bytes).unwrap();
+        let tol = Tolerances::resolve(None, None, None, &[]);
+        let err = compare("model.safetensors", &a, &b, &tol).expect_err("refused");
+        assert!(err.contains("a.safetensors") && err.contains("`w` appears twice"), "{err}");
     }
 }

@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn listed_probe_files_go_and_their_records_stay_marked() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
+        let dir = &tmp.path().join("run");
+        std::fs::create_dir(dir).unwrap();
         for name in ["saliency_test.png", "saliency_test.csv", "metrics.csv", "keep.png"] {
             std::fs::write(dir.join(name), name).unwrap();
         }

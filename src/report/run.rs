@@ -214,7 +214,8 @@ fn facts(m: Option<&Value>) -> Vec<(String, String)> {
     push("threads", plain("threads"));
     push("started (UTC)", plain("started"));
     push("finished (UTC)", plain("finished"));
-    push("wall time", m.get("wall_seconds").and_then(Value::as_f64).map(|w| format!("{w:.3} s")));
+    // A resumed run's is the compute time of its attempts, not the time between them.
+    push("compute time", m.get("wall_seconds").and_then(Value::as_f64).map(|w| format!("{w:.3} s")));
     let rate = |key: &str| m.get(key).and_then(Value::as_f64).map(|r| format!("{r:.0} samples/s"));
     push("training speed", rate("train_samples_per_second"));
     push("inference speed", rate("inference_samples_per_second"));

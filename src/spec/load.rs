@@ -22,9 +22,14 @@ pub struct LoadedSpec {
 }
 
 pub fn load(path: &Path, sets: &[String], seed: Option<u64>) -> Result<LoadedSpec> {
+    load_str(&path.display().to_string(), read_spec_text(path)?, sets, seed)
+}
+
+/// A spec or sweep file's text, read through the size limit, not by the size the file
+/// claims (/dev/zero or a pipe has none).
+pub fn read_spec_text(path: &Path) -> Result<String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    // Read through a limit, not by the size the file claims: /dev/zero or a pipe has none.
     let mut text = String::new();
     file.take(MAX_SPEC_BYTES + 1).read_to_string(&mut text).map_err(|e| Error::io(path, e))?;
     if text.len() as u64 > MAX_SPEC_BYTES {
@@ -33,7 +38,7 @@ pub fn load(path: &Path, sets: &[String], seed: Option<u64>) -> Result<LoadedSpe
             path.display()
         )));
     }
-    load_str(&path.display().to_string(), text, sets, seed)
+    Ok(text)
 }
 
 /// The edits a command line asked for: `sets` holds `--set` arguments and, marked with

@@ -19,7 +19,10 @@ mod validate_probe;
 
 pub use data::*;
 pub use diff::DiffSpec;
-pub use load::{data_span, error_at, key_span, load, load_str, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX};
+pub use load::{
+    data_span, error_at, key_span, load, load_str, read_spec_text, suggest, LoadedSpec, MAX_SPEC_BYTES, UNSET_PREFIX,
+};
+pub use messages::plain as plain_message;
 pub mod sweep;
 pub mod sweep_slurm;
 pub use probe::*;

@@ -69,12 +69,14 @@ struct SweepSource {
 }
 
 fn read_sweep(path: &Path, edits: &[String], seed: Option<u64>) -> Result<SweepSource> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::spec::read_spec_text(path)?;
     let source = Source { file: path.display().to_string(), text: text.clone(), overrides: vec![] };
     let table: Option<toml::Table> = toml::from_str(&text).ok();
     if table.as_ref().is_some_and(|t| t.contains_key("base")) {
-        let file: SweepFile =
-            toml::from_str(&text).map_err(|e| source.error(e.span(), format!("sweep file: {}", e.message())))?;
+        let file: SweepFile = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let message = crate::spec::plain_message(e.message(), &e.to_string(), e.span().as_ref(), &source);
+            source.error(e.span(), format!("sweep file: {}", message.as_deref().unwrap_or(e.message())))
+        })?;
         let base = path.parent().unwrap_or(Path::new(".")).join(&file.base);
         check_base(&source, &file.base, &base)?;
         return Ok(SweepSource { sweep: file.sweep, base, source });
