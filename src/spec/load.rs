@@ -237,3 +237,26 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "name = \"t\"\nseed = 1\n[data]\nkind = \"xor\"\n[[model.layers]]\nname = \"out\"\nop = \"dense\"\nunits = 1\n[train]\nloss = \"mse\"\nlr = 0.1\niterations = 2\n";
+
+    fn decay(sets: &[&str]) -> f64 {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        load_str("t.toml", SPEC, &sets, None).unwrap().spec.train.unwrap().get_ref().weight_decay
+    }
+
+    /// AdamW decays by 0.01 unless told otherwise, as PyTorch's; the other optimizers
+    /// by 0; a written value, 0 included, is kept.
+    #[test]
+    fn adamw_decays_by_default_as_pytorchs() {
+        assert_eq!(decay(&["train.optimizer=\"adamw\""]), 0.01);
+        assert_eq!(decay(&["train.optimizer=\"adamw\"", "train.weight_decay=0.0"]), 0.0);
+        assert_eq!(decay(&["train.optimizer=\"adamw\"", "train.weight_decay=0.1"]), 0.1);
+        assert_eq!(decay(&["train.optimizer=\"adam\""]), 0.0);
+        assert_eq!(decay(&[]), 0.0);
+    }
+}
