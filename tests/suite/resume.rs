@@ -145,10 +145,6 @@ fn stopped(out: &Output, results: &Path, name: &str, signal: i32) -> PathBuf {
     folder
 }
 
-fn read_manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
-}
-
 /// Every file but the manifest (and the page showing it) byte for byte; the manifest
 /// but its timing fields.
 fn assert_same_run(expected: &Path, got: &Path, also_differs: &[&str]) {
@@ -274,22 +270,13 @@ fn refused(folder: &Path, expect: &str) {
 /// own sha256, as a checkpoint of a runner before it has none, so the checks behind the
 /// checksum are reached.
 fn with_position(checkpoint: &[u8], step: u64, total: u64, resealed: bool) -> Vec<u8> {
-    let n = u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&checkpoint[8..8 + n]).unwrap();
-    let meta = header["__metadata__"]["runner.resume"].as_str().unwrap();
-    let mut meta: serde_json::Value = serde_json::from_str(meta).unwrap();
-    meta["position"]["step"] = step.into();
-    meta["position"]["total"] = total.into();
-    if resealed {
-        meta.as_object_mut().unwrap().remove("meta_sha256").expect("the checkpoint records its metadata's sha256");
-    }
-    header["__metadata__"]["runner.resume"] = meta.to_string().into();
-    let mut text = header.to_string().into_bytes();
-    text.resize(text.len().div_ceil(8) * 8, b' ');
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend(text);
-    out.extend(&checkpoint[8 + n..]);
-    out
+    with_resume_meta(checkpoint, |meta| {
+        meta["position"]["step"] = step.into();
+        meta["position"]["total"] = total.into();
+        if resealed {
+            meta.as_object_mut().unwrap().remove("meta_sha256").expect("the checkpoint records its metadata's sha256");
+        }
+    })
 }
 
 #[test]

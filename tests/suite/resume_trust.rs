@@ -8,10 +8,6 @@ use std::path::{Path, PathBuf};
 
 const SIGINT: i32 = 2;
 
-fn read_manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
-}
-
 /// The diamond for `iterations`, a checkpoint every 50, stopped by SIGINT before
 /// step `at`; returns the interrupted folder.
 fn stopped_diamond(results: &Path, iterations: usize, at: usize, extra: &[&str]) -> PathBuf {
@@ -106,18 +102,7 @@ fn pictures_runner_probe_drew_from_the_stopped_model_are_removed_by_the_resume()
 /// The checkpoint's `runner.resume` metadata, edited by `edit` (the checkpoint is
 /// rewritten with its header padded as safetensors wants).
 fn with_meta(checkpoint: &[u8], edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> Vec<u8> {
-    let n = u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&checkpoint[8..8 + n]).unwrap();
-    let mut meta: serde_json::Value =
-        serde_json::from_str(header["__metadata__"]["runner.resume"].as_str().unwrap()).unwrap();
-    edit(meta.as_object_mut().unwrap());
-    header["__metadata__"]["runner.resume"] = meta.to_string().into();
-    let mut text = header.to_string().into_bytes();
-    text.resize(text.len().div_ceil(8) * 8, b' ');
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend(text);
-    out.extend(&checkpoint[8 + n..]);
-    out
+    with_resume_meta(checkpoint, |meta| edit(meta.as_object_mut().unwrap()))
 }
 
 #[test]
@@ -302,17 +287,6 @@ fn a_symbolic_link_loop_in_results_is_named() {
         "{}",
         out.stderr
     );
-}
-
-/// The checkpoint's safetensors header as text, edited by `edit`, padded again.
-fn with_header_text(checkpoint: &[u8], edit: impl FnOnce(&str) -> String) -> Vec<u8> {
-    let n = u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
-    let mut text = edit(std::str::from_utf8(&checkpoint[8..8 + n]).unwrap().trim_end()).into_bytes();
-    text.resize(text.len().div_ceil(8) * 8, b' ');
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend(text);
-    out.extend(&checkpoint[8 + n..]);
-    out
 }
 
 #[test]

@@ -74,3 +74,32 @@ pub fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// A run folder's manifest.json, parsed.
+pub fn read_manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// A safetensors file's bytes with its JSON header (as text) replaced by `edit`'s,
+/// padded with spaces to 8 bytes as the format wants; the tensors' bytes unchanged.
+pub fn with_header_text(file: &[u8], edit: impl FnOnce(&str) -> String) -> Vec<u8> {
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let mut text = edit(std::str::from_utf8(&file[8..8 + n]).unwrap().trim_end()).into_bytes();
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&file[8 + n..]);
+    out
+}
+
+/// A resume checkpoint's bytes with its `runner.resume` metadata edited by `edit`.
+pub fn with_resume_meta(checkpoint: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    with_header_text(checkpoint, |text| {
+        let mut header: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut meta: serde_json::Value =
+            serde_json::from_str(header["__metadata__"]["runner.resume"].as_str().unwrap()).unwrap();
+        edit(&mut meta);
+        header["__metadata__"]["runner.resume"] = meta.to_string().into();
+        header.to_string()
+    })
+}
