@@ -4,7 +4,8 @@
 # median ratios with their range, with the CPU model and the kernels each side ran
 # beside the figures.
 # Run it on a quiet machine: another process on the second core skews both.
-# RUNNER_CPU=avx2 and ATEN_CPU_CAPABILITY=avx2 (set by `just bench avx2`) make both run
+# RUNNER_CPU=avx2, ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2 (set by `just bench
+# avx2`) make both run
 # as they would on an AVX2 machine. BENCH_OUT, when set, receives runner_cnn[_bn].json
 # and torch_cnn[_bn].json for bench/summary.py.
 set -euo pipefail
@@ -20,7 +21,7 @@ results=$(mktemp -d)
 out=${BENCH_OUT:-$results}
 mkdir -p "$out"
 cpu_model=${BENCH_CPU:-$(bash bench/cpu.sh)}
-echo "CPU: $cpu_model; RUNNER_CPU=${RUNNER_CPU:-auto} ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-default}"
+echo "CPU: $cpu_model; RUNNER_CPU=${RUNNER_CPU:-auto} ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-default} ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-default}"
 # The BN reference trains without augmentation, so the comparison does too.
 extra=()
 [ "$variant" = bn ] && extra=(--set 'data.augment={}')
@@ -108,7 +109,7 @@ if len(theirs) == len(ours):
     infer = sorted(a["infer"] / b[keys[1]] for a, b in zip(ours, theirs))
     t["ratios"] = {"train": train, "infer": infer}
     json.dump(t, open(f"{out}/torch_cnn{suffix}.json", "w"))
-    print(f"{t['reference']} ({variant}, ATen capability {t.get('cpu_capability')}, {t.get('threads')} threads, "
+    print(f"{t['reference']} ({variant}, ATen capability {t.get('cpu_capability')}, oneDNN {t.get('onednn_max_isa', 'native')}, {t.get('threads')} threads, "
           f"median of {len(theirs)} runs): train {t[keys[0]]:.0f} images/s, inference {t[keys[1]]:.0f} images/s, "
           f"peak RSS {t['peak_rss_mib']:.0f} MiB")
     span = lambda r: f"{med(r):.2f}x (rounds {r[0]:.2f}-{r[-1]:.2f}x)"

@@ -74,6 +74,8 @@ print(json.dumps({
     "reference": "pytorch " + torch.__version__,
     # The kernels ATen dispatched to (ATEN_CPU_CAPABILITY=avx2 forces an AVX2 machine's).
     "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    # oneDNN, which runs the convolutions, picks its own ISA; ONEDNN_MAX_CPU_ISA caps it.
+    "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"),
     "threads": torch.get_num_threads(),
     "train_images_per_second": epochs * len(x_train) / train_seconds,
     "inference_images_per_second": len(x_test) / infer_seconds,

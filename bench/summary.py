@@ -75,7 +75,7 @@ if r:
 paths = sorted({x["path"] for x in (d, r) if x})
 cpu = (r or d or {}).get("cpu_model", "unknown CPU")
 print(f"\nSummary: {cpu}; runner cpu path {', '.join(paths)}"
-      + (f"; torch ATen {t.get('cpu_capability')}" if t else "; PyTorch skipped"))
+      + (f"; torch ATen {t.get('cpu_capability')}, oneDNN {t.get('onednn_max_isa', 'native')}" if t else "; PyTorch skipped"))
 widths = [max(len(str(x[i])) for x in rows + [("work", "runner", "reference", "ratio", "goal", "met")]) for i in range(6)]
 for line in [("work", "runner", "reference", "ratio", "goal", "met")] + rows:
     print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)))
