@@ -120,7 +120,13 @@ pub fn map_grid_rows(g: &MapGrid, row_scales: &[Scale]) -> DrawResult<Vec<u8>> {
     let (left, top) = (10 + label_w, 52u32);
     let bar_w = 120u32;
     let w = left + col_w.saturating_mul(columns as u32) + bar_w;
-    let h = (top + row_h.saturating_mul(rows as u32) + 16).max(top + 240);
+    // The colour bar spans the tile rows (80 to 160 pixels), its label wrapped under it,
+    // so a single row of tiles is not drawn above a tall empty band.
+    let tiles_h = row_h.saturating_mul(rows as u32);
+    let (by, bh) = (top + 20, tiles_h.saturating_sub(40).clamp(80, 160));
+    let units = wrap_words(g.units, 16);
+    let label_end = by + bh + 10 + 15 * units.len() as u32;
+    let h = (top + tiles_h + 16).max(label_end + 8);
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(format!("the picture would be {w} × {h} pixels, more than {MAX_PIXELS}"));
     }
@@ -137,8 +143,8 @@ pub fn map_grid_rows(g: &MapGrid, row_scales: &[Scale]) -> DrawResult<Vec<u8>> {
             fill(&mut buf, w, (px, py, px + zoom, py + zoom), shade(*v, r, scale));
         }
     }
-    // The colour bar: 160 pixels tall, high at the top.
-    let (bx, by, bh) = (w - bar_w + 16, top + 20, 160u32);
+    // The colour bar, high at the top.
+    let bx = w - bar_w + 16;
     let bar = if g.shared { shared } else { (0.0, 1.0) };
     for y in 0..bh {
         let v = bar.1 - (bar.1 - bar.0) * f64::from(y) / f64::from(bh - 1);
@@ -177,23 +183,32 @@ pub fn map_grid_rows(g: &MapGrid, row_scales: &[Scale]) -> DrawResult<Vec<u8>> {
         if g.shared && g.scale == Scale::Diverging {
             root.draw(&Text::new("0", (bx as i32 + 22, (by + bh / 2) as i32 - 7), style(12))).map_err(err)?;
         }
-        // The label under the bar, wrapped at spaces to the bar's column.
-        let mut y = (by + bh + 10) as i32;
-        let mut line = String::new();
-        for word in g.units.split(' ') {
-            if !line.is_empty() && line.len() + word.len() > 16 {
-                root.draw(&Text::new(std::mem::take(&mut line), (bx as i32 - 8, y), style(12))).map_err(err)?;
-                y += 15;
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
+        // The label under the bar, wrapped to the bar's column.
+        for (i, line) in units.into_iter().enumerate() {
+            let y = (by + bh + 10) as i32 + 15 * i as i32;
+            root.draw(&Text::new(line, (bx as i32 - 8, y), style(12))).map_err(err)?;
         }
-        root.draw(&Text::new(line, (bx as i32 - 8, y), style(12))).map_err(err)?;
         root.present().map_err(err)?;
     }
     encode_png(&buf, w, h)
+}
+
+/// `text` in lines of about `width` characters, broken at spaces (a longer word is a
+/// line of its own).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        if line.is_empty() {
+            line.push_str(word);
+        } else if line.chars().count() + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            line.push(' ');
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -235,6 +250,32 @@ mod tests {
         let info = reader.info();
         // 28 px at zoom 3 = 84; columns of max(84, 96) + 12 = 108.
         assert_eq!((info.width, info.height), (10 + 2 * 108 + 120, 52 + 2 * 114 + 16));
+    }
+
+    #[test]
+    fn one_row_of_tiles_gets_a_bar_as_tall_as_the_row_not_a_tall_empty_band() {
+        let tiles: Vec<MapTile> = (0..10)
+            .map(|i| MapTile { values: vec![i as f64; 28 * 28], height: 28, width: 28, caption: String::new() })
+            .collect();
+        let g = MapGrid {
+            title: "t",
+            tiles: &tiles,
+            columns: 10,
+            scale: Scale::Grey,
+            units: "drop in p(true class)",
+            shared: true,
+            row_labels: &[],
+        };
+        let reader = png::Decoder::new(std::io::Cursor::new(map_grid(&g).expect("drawn"))).read_info().expect("a PNG");
+        // A row of 84 + 30 pixels: a bar of 80 from 72, its label's two lines under it.
+        assert_eq!(reader.info().height, 72 + 80 + 10 + 2 * 15 + 8);
+    }
+
+    #[test]
+    fn units_wrap_at_spaces_to_the_bars_column() {
+        assert_eq!(wrap_words("drop in p(true class)", 16), ["drop in p(true", "class)"]);
+        assert_eq!(wrap_words("pixel value", 16), ["pixel value"]);
+        assert_eq!(wrap_words("a_very_long_unit_name x", 16), ["a_very_long_unit_name", "x"]);
     }
 
     /// A grey row of inputs over a diverging row: each tile in its row's scale, and the
