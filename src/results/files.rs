@@ -205,10 +205,11 @@ pub fn confusion_csv(c: &crate::metrics::Confusion) -> String {
     out
 }
 
-/// Per-class precision, recall, F1 and support, then their macro averages.
+/// Per-class precision, recall, F1 and support, then their macro averages: over the
+/// classes that occur among the true or predicted ones, as metrics.csv's scores
+/// (`Confusion::macro_scores`).
 pub fn classes_csv(c: &crate::metrics::Confusion, dtype: DType) -> String {
     let mut out = String::from("class,precision,recall,f1,support\n");
-    let (mut sp, mut sr, mut sf) = (0.0, 0.0, 0.0);
     for k in 0..c.classes {
         let (p, r, f) = c.class_scores(k);
         let support: usize = c.m[k].iter().sum();
@@ -217,16 +218,35 @@ pub fn classes_csv(c: &crate::metrics::Confusion, dtype: DType) -> String {
             push_cell(&mut out, v, dtype);
         }
         let _ = writeln!(out, ",{support}");
-        sp += p;
-        sr += r;
-        sf += f;
     }
-    let n = c.classes.max(1) as f64;
     let total: usize = c.m.iter().flatten().sum();
+    let (p, r, f) = c.macro_scores();
     out.push_str("macro");
-    for v in [sp / n, sr / n, sf / n] {
+    for v in [p, r, f] {
         push_cell(&mut out, v, dtype);
     }
     let _ = writeln!(out, ",{total}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Confusion;
+
+    #[test]
+    fn the_macro_row_leaves_out_a_class_that_never_occurs_as_metrics_csv_does() {
+        // Class 2 is neither true nor predicted: class 0 scores (1, 2/3, 0.8), class 1
+        // (0.75, 1, 6/7); averaged over those two, not divided by three.
+        let c = Confusion { classes: 3, m: vec![vec![2, 1, 0], vec![0, 3, 0], vec![0, 0, 0]] };
+        let csv = classes_csv(&c, DType::F64);
+        let last = csv.lines().last().unwrap();
+        let cells: Vec<f64> = last.split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+        assert!(last.starts_with("macro,"), "{csv}");
+        let want = [0.875, (2.0 / 3.0 + 1.0) / 2.0, (0.8 + 6.0 / 7.0) / 2.0, 6.0];
+        for (got, want) in cells.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{last}: {got} vs {want}");
+        }
+        assert!(csv.contains("\n2,0,0,0,0\n"), "the class still has its row: {csv}");
+    }
 }
