@@ -137,10 +137,13 @@ fn lane_plan<const LANES: usize>(b: &[f32], d: MatMul, p: usize, rows: usize) ->
     let (k, n) = (d.k, d.n);
     let mut index = [0i32; LANES];
     let mut pattern = [0.0f32; LANES];
-    for lane in 0..rows * n {
-        let j = lane % n;
-        index[lane] = ((lane / n) * k + p) as i32;
-        pattern[lane] = if d.trans_b { b[j * k + p] } else { b[p * n + j] };
+    // Nested loops, not lane / n and lane % n: a division by a run-time n per lane was
+    // 6% of the diamond's step.
+    for r in 0..rows {
+        for j in 0..n {
+            index[r * n + j] = (r * k + p) as i32;
+            pattern[r * n + j] = if d.trans_b { b[j * k + p] } else { b[p * n + j] };
+        }
     }
     (index, pattern)
 }
