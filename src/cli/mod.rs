@@ -168,6 +168,13 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         Command::Probe(a) => probe::probe(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Clean(a) => {
+            // As `runner list`: a misspelt `--results` would otherwise clean nothing, silently.
+            if a.results.exists() && !a.results.is_dir() {
+                return Err(Error::Data(format!("{}: not a folder (give the results folder)", a.results.display())));
+            }
+            if !a.results.is_dir() {
+                return Err(Error::Data(format!("{}: no such results folder", a.results.display())));
+            }
             for dir in crate::results::remove_stale(&a.results)? {
                 println!("removed {}", dir.display());
             }
@@ -216,6 +223,14 @@ fn run(a: RunArgs) -> Result<()> {
     one_line("--results", a.results.as_os_str())?;
     if let Some(id) = &a.run_id {
         one_line("--run-id", id.as_ref())?;
+        // The id is joined to --results: `..` or `/` would put the run elsewhere, and an
+        // empty one or `.x` names the root itself or a hidden folder `runner list` skips.
+        if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\']) {
+            return Err(Error::Usage(format!(
+                "--run-id {:?}: must be one folder name: not empty, without `/` or `\\`, not starting with `.`",
+                crate::error::clip(id, 120)
+            )));
+        }
     }
     let interrupt = Interrupt::new();
     stop_on_signals(&interrupt)?;

@@ -13,6 +13,7 @@ pub use summary::summary_table;
 use crate::backend::{Map, Zip};
 use crate::error::{Result, Source};
 use crate::spec::{InitSpec, LayerOp, LayerSpec, Spec};
+use std::collections::HashMap;
 
 /// The name of the data node every model starts from.
 pub const INPUT: &str = "input";
@@ -139,8 +140,11 @@ impl Dag {
             return Err(crate::spec::error_at(source, "model.layers", "[model] has no layers"));
         }
         let names: Vec<&str> = spec.model.layers.iter().map(|l| l.get_ref().name.as_str()).collect();
+        // Each layer looks its inputs and its own name up here, not by a scan of the
+        // nodes so far: a scan made a spec of 100,000 layers take minutes (quadratic).
+        let mut index: HashMap<&str, usize> = HashMap::from([(INPUT, 0)]);
         for (i, layer) in spec.model.layers.iter().enumerate() {
-            let node = build_node(layer.get_ref(), &nodes, &names[i + 1..]).map_err(|(key, m)| {
+            let node = build_node(layer.get_ref(), &nodes, &index, &names[i + 1..]).map_err(|(key, m)| {
                 // A key the layer does not write (its default inputs) is reported at its op.
                 let key = match key.as_str() {
                     "" => "name".to_string(),
@@ -149,6 +153,7 @@ impl Dag {
                 };
                 crate::spec::error_at(source, &format!("model.layers.{i}.{key}"), m)
             })?;
+            index.insert(names[i], nodes.len());
             nodes.push(node);
         }
         let dag_so_far = Dag { nodes, output: 0 };
@@ -188,11 +193,17 @@ pub(crate) fn shape_str(n: &Node) -> String {
     }
 }
 
-/// `later` names the layers after this one, to tell a forward reference from a typo.
-fn build_node(l: &LayerSpec, nodes: &[Node], later: &[&str]) -> std::result::Result<Node, Fail> {
+/// `index` maps the names of `nodes` to their positions; `later` names the layers after
+/// this one, to tell a forward reference from a typo.
+fn build_node(
+    l: &LayerSpec,
+    nodes: &[Node],
+    index: &HashMap<&str, usize>,
+    later: &[&str],
+) -> std::result::Result<Node, Fail> {
     let op_name = crate::spec::op_name_of(l.op);
     let what = format!("layer `{}` ({op_name})", l.name);
-    if nodes.iter().any(|n| n.name == l.name) {
+    if index.contains_key(l.name.as_str()) {
         let whose = if l.name == INPUT { " (by the data)" } else { "" };
         return fail("name", format!("{what}: the name `{}` is already taken{whose}", l.name));
     }
@@ -200,8 +211,8 @@ fn build_node(l: &LayerSpec, nodes: &[Node], later: &[&str]) -> std::result::Res
     let input_names = l.inputs.clone().unwrap_or_else(|| vec![previous]);
     let mut inputs = Vec::with_capacity(input_names.len());
     for (j, name) in input_names.iter().enumerate() {
-        match nodes.iter().position(|n| &n.name == name) {
-            Some(i) => inputs.push(i),
+        match index.get(name.as_str()) {
+            Some(&i) => inputs.push(i),
             None if name == &l.name || later.contains(&name.as_str()) => {
                 let which = if name == &l.name { "is this layer itself" } else { "comes later" };
                 return fail(

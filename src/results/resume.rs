@@ -78,13 +78,31 @@ pub struct ResumeMeta {
     pub meta_sha256: Option<String>,
 }
 
-/// The JSON of `meta` and its `meta_sha256`: the hash of the JSON with that field
-/// empty (serde_json writes a struct's fields in order and each f64 in its shortest
-/// round-trip form, so reading and writing again gives the same text).
+/// The `meta_sha256` of `meta`: the hash of its JSON with that field empty.
 fn meta_digest(meta: &ResumeMeta) -> Result<String> {
     let blank = ResumeMeta { meta_sha256: Some(String::new()), ..meta.clone() };
     let json = serde_json::to_string(&blank).map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
-    Ok(Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex_sha256(&json))
+}
+
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the metadata as stored (`json`) hashes to `recorded` with that field blanked.
+/// The stored text is hashed, not the parsed values written again: a float that does
+/// not read back to the same bits (serde_json parses ~10% of f64s one ulp off unless
+/// its `float_roundtrip` is on, which only the test build had) wrote different text,
+/// and every checkpoint with such a `started_unix` was refused as damaged.
+fn meta_text_matches(json: &str, recorded: &str) -> bool {
+    let field = format!("\"meta_sha256\":\"{recorded}\"");
+    match (json.find(&field), json.rfind(&field)) {
+        (Some(at), Some(last)) if at == last => {
+            let blank = format!("{}\"meta_sha256\":\"\"{}", &json[..at], &json[at + field.len()..]);
+            hex_sha256(&blank) == recorded
+        }
+        _ => false,
+    }
 }
 
 /// A tensor read back: shape, dtype, little-endian bytes.
@@ -156,7 +174,7 @@ pub fn read_checkpoint(path: &Path) -> std::result::Result<(ResumeMeta, HashMap<
         .ok_or_else(|| corrupt(format!("no `{META_KEY}` metadata")))?;
     let meta: ResumeMeta = serde_json::from_str(json).map_err(|e| corrupt(format!("its metadata: {e}")))?;
     if let Some(recorded) = &meta.meta_sha256 {
-        if meta_digest(&meta).ok().as_ref() != Some(recorded) {
+        if !meta_text_matches(json, recorded) {
             return Err(corrupt(
                 "its metadata (the step and stream positions) does not match its recorded sha256".into(),
             ));
@@ -365,6 +383,45 @@ mod tests {
         // Taken: a second resume is refused, as this process is alive.
         assert!(find_unfinished(&hidden).unwrap_err().to_string().contains("its run is still going"));
         assert!(RunDir::adopt(&found).err().unwrap().to_string().contains("another resume took it over first"));
+    }
+
+    /// Writes a checkpoint of one tensor whose metadata is `json` as given, its
+    /// `meta_sha256` set to the hash of that very text (with the field blanked).
+    fn checkpoint_with_meta_text(path: &Path, json: &str) {
+        let bytes = 1.5f32.to_le_bytes();
+        let tensors_sha = tensors_digest([("param.w.weight", &bytes[..])].into_iter());
+        let json = json.replace("TENSORS", &tensors_sha);
+        let json = json.replace("META", &hex_sha256(&json.replace("META", "")));
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &bytes).unwrap();
+        let metadata = HashMap::from([(META_KEY.to_string(), json)]);
+        std::fs::write(path, safetensors::tensor::serialize([("param.w.weight", view)], Some(metadata)).unwrap())
+            .unwrap();
+    }
+
+    /// The metadata's hash covers its text as stored. It was checked against the parsed
+    /// values written out again, so a float written in any other form than serde_json's
+    /// own (and, in the release binary, where serde_json read ~10% of floats one ulp off,
+    /// a `started_unix` such as 1796216393.2544305) made a sound checkpoint "damaged".
+    #[test]
+    fn the_metadata_hash_is_checked_on_the_text_as_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(RESUME_FILE);
+        let json = r#"{"format":1,"position":{"step":12,"total":40,"optimizer_steps":12,"shuffle":0,"augment":0,"dropout":0,"shuffle_epoch_start":0,"train_seconds":0.25,"train_samples":48,"eval_seconds":0.0,"eval_samples":0},"metrics_bytes":100,"params_bytes":null,"layers_bytes":null,"seed":1,"compute_seconds":0.5,"spec_hash":"ee3d0ea91b6fd54d","dtype":"f32","spec_file":"t.toml","started_unix":1796216393.25443050,"data_files":{},"resumes":[],"tensors_sha256":"TENSORS","meta_sha256":"META"}"#;
+        checkpoint_with_meta_text(&path, json);
+        let (meta, tensors) = read_checkpoint(&path).unwrap();
+        assert_eq!(meta.started_unix, 1796216393.2544305);
+        assert_eq!(meta.position.step, 12);
+        assert_eq!(tensors["param.w.weight"].bytes, 1.5f32.to_le_bytes());
+        // A step changed after the hash was taken is still refused.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(11).position(|w| w == br#"\"step\":12"#).unwrap();
+        bytes[at + 10] = b'6';
+        std::fs::write(&path, &bytes).unwrap();
+        let e = read_checkpoint(&path).err().unwrap();
+        assert!(
+            e.ends_with("is damaged (its metadata (the step and stream positions) does not match its recorded sha256)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -95,15 +95,18 @@ pub fn write_reports(list: &RunList, messages: &[(usize, String)]) -> Result<()>
         let path = list.folder.join(name);
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
     };
+    // A `seed` axis (a grid may sweep it when there is no `seeds`) is the seed column
+    // already: written twice, sweep.csv had two columns of one name.
+    let axis = |k: &str| k.trim() != "seed";
     let mut csv: Vec<String> = vec!["run".into()];
-    csv.extend(list.keys.iter().map(|k| cell(k)));
+    csv.extend(list.keys.iter().filter(|k| axis(k)).map(|k| cell(k)));
     csv.extend(["seed".to_string(), "status".into()]);
     csv.extend(metrics.iter().map(|m| cell(m)));
     csv.extend(["wall_seconds".to_string(), "folder".into(), "error".into()]);
     let mut text = csv.join(",") + "\n";
     for (entry, (o, folder)) in list.entries.iter().zip(&outcomes) {
         let mut row: Vec<String> = vec![entry.id.clone()];
-        row.extend(entry.values.iter().map(|(_, v)| cell(v)));
+        row.extend(entry.values.iter().filter(|(k, _)| axis(k)).map(|(_, v)| cell(v)));
         row.extend([entry.seed.to_string(), o.status.clone()]);
         row.extend(metrics.iter().map(|m| {
             o.final_metrics

@@ -187,6 +187,23 @@ fn bad_keys_and_invalid_points_are_refused_before_any_run() {
     assert!(out.stderr.contains("equal lengths"), "{}", out.stderr);
 }
 
+/// Without `seeds`, a grid may sweep `seed` itself; sweep.csv then holds it once, in its
+/// seed column (it had two columns named `seed`, which CSV readers rename or refuse).
+#[test]
+fn a_seed_axis_is_one_column_of_sweep_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_spec(
+        tmp.path(),
+        "s.toml",
+        &spec(r#"grid = { "seed" = [3, 4], "train.lr" = [0.1] }"#).replace("iterations = 200", "iterations = 5"),
+    );
+    let out = sweep(&file, &tmp.path().join("results"), &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (header, rows) = read_csv(&out.dir().join("sweep.csv"));
+    assert_eq!(header[..4], ["run", "train.lr", "seed", "status"]);
+    assert_eq!(rows.iter().map(|r| r[1..4].join(" ")).collect::<Vec<_>>(), ["0.1 3 complete", "0.1 4 complete"]);
+}
+
 #[test]
 fn set_applies_to_every_run_and_a_sweep_file_names_its_base() {
     let tmp = tempfile::tempdir().unwrap();
