@@ -55,7 +55,7 @@ pub fn compare(file: &str, pa: &Path, pb: &Path, tol: &Tolerances) -> Result<Ite
     Ok(item.finish())
 }
 
-/// The elements of a float tensor; None for other dtypes (compared as bytes).
+/// The elements of a float or int64 tensor; None for other dtypes (compared as bytes).
 fn values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
     match dtype {
         Dtype::F32 => {
@@ -65,6 +65,13 @@ fn values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
             bytes
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect(),
+        ),
+        // A batch-norm's num_batches_tracked (int64, as PyTorch keeps it).
+        Dtype::I64 => Some(
+            bytes
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64)
                 .collect(),
         ),
         _ => None,

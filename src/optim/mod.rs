@@ -124,7 +124,9 @@ impl<Buf> Optimizer<Buf> {
 }
 
 /// Scales the gradients so their global L2 norm is at most `max_norm`; returns the norm
-/// before clipping.
+/// before clipping. As torch.nn.utils.clip_grad_norm_: the factor is
+/// max_norm / (norm + 1e-6), applied whenever it is below 1, so a norm within 1e-6
+/// under `max_norm` is scaled too (by a hair), as PyTorch does.
 pub fn clip_global_norm<T: Element, B: Backend<T>>(be: &B, grads: &mut [Option<B::Buf>], max_norm: f64) -> f64 {
     let mut total = 0.0;
     for g in grads.iter().flatten() {
@@ -132,11 +134,39 @@ pub fn clip_global_norm<T: Element, B: Backend<T>>(be: &B, grads: &mut [Option<B
         total += be.download(&be.sum_all(&sq))[0].as_f64();
     }
     let norm = total.sqrt();
-    if norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
+    let scale = max_norm / (norm + 1e-6);
+    if scale < 1.0 {
         for g in grads.iter_mut().flatten() {
             *g = be.map(Map::MulScalar(scale), g);
         }
     }
     norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CpuBackend;
+
+    /// torch.nn.utils.clip_grad_norm_ on grads [3, 4] and [0] (norm 5), in f64: max_norm
+    /// 5 scales them to [2.99999940000012, 3.99999920000016] (the factor 5 / (5 + 1e-6));
+    /// 2 to [1.199999760000048, 1.599999680000064]; 6 leaves them. The old rule scaled
+    /// only a norm above max_norm, so max_norm 5 left [3, 4].
+    #[test]
+    fn clipping_scales_as_pytorch_even_at_the_limit() {
+        let be = CpuBackend::new();
+        let cases: [(f64, [f64; 2]); 3] = [
+            (5.0, [2.99999940000012, 3.99999920000016]),
+            (2.0, [1.199999760000048, 1.599999680000064]),
+            (6.0, [3.0, 4.0]),
+        ];
+        for (max_norm, want) in cases {
+            let mut grads = vec![Some(be.upload(&[3.0f64, 4.0])), None, Some(be.upload(&[0.0f64]))];
+            let norm = clip_global_norm::<f64, _>(&be, &mut grads, max_norm);
+            assert_eq!(norm, 5.0);
+            let got = be.download(grads[0].as_ref().unwrap());
+            assert_eq!(got, want, "max_norm {max_norm}");
+            assert_eq!(be.download(grads[2].as_ref().unwrap()), [0.0], "max_norm {max_norm}");
+        }
+    }
 }

@@ -93,15 +93,26 @@ pub fn element_names(name: &str, shape: &[usize]) -> Vec<String> {
     }
 }
 
-/// A safetensors file of the named tensors, readable by Python's `safetensors`.
+/// A safetensors file of the named tensors (bytes in the run's `dtype`), readable by
+/// Python's `safetensors`. A batch-norm's `num_batches_tracked` is written as int64, the
+/// dtype PyTorch's BatchNorm keeps it in: as a float it loaded, but read back as one
+/// (`state_dict()["bn.num_batches_tracked"]` is an int64 scalar in PyTorch), and f32
+/// stops counting exactly past 2^24 batches.
 pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<u8>)], dtype: DType) -> Result<Vec<u8>, String> {
     let dt = match dtype {
         DType::F32 => safetensors::Dtype::F32,
         DType::F64 => safetensors::Dtype::F64,
     };
+    let counts: Vec<Option<Vec<u8>>> =
+        tensors.iter().map(|(n, _, bytes)| n.ends_with(COUNT_SUFFIX).then(|| as_i64_bytes(bytes, dtype))).collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
-        .map(|(n, shape, bytes)| {
+        .zip(&counts)
+        .map(|((n, shape, bytes), count)| {
+            let (dt, bytes) = match count {
+                Some(c) => (safetensors::Dtype::I64, c.as_slice()),
+                None => (dt, bytes.as_slice()),
+            };
             safetensors::tensor::TensorView::new(dt, shape.clone(), bytes)
                 .map(|v| (n.clone(), v))
                 .map_err(|e| e.to_string())
@@ -109,6 +120,18 @@ pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<u8>)], dtype: DType
         .collect::<Result<_, _>>()?;
     let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
     safetensors::tensor::serialize(views, Some(meta)).map_err(|e| e.to_string())
+}
+
+/// The one integer parameter: a batch-norm's count of training batches.
+const COUNT_SUFFIX: &str = ".num_batches_tracked";
+
+/// Little-endian floats of `dtype` as little-endian int64 (a count: whole, ≥ 0).
+fn as_i64_bytes(bytes: &[u8], dtype: DType) -> Vec<u8> {
+    let values: Vec<f64> = match dtype {
+        DType::F32 => bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect(),
+        DType::F64 => bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect(),
+    };
+    values.into_iter().flat_map(|v| (v.round() as i64).to_le_bytes()).collect()
 }
 
 /// What the CUDA device reported, for the manifest.
@@ -248,5 +271,29 @@ mod tests {
             assert!((got - want).abs() < 1e-12, "{last}: {got} vs {want}");
         }
         assert!(csv.contains("\n2,0,0,0,0\n"), "the class still has its row: {csv}");
+    }
+
+    /// A batch-norm's count is int64 as in PyTorch's state_dict; every other tensor keeps
+    /// the run's dtype. The old writer gave the count the run's float dtype.
+    #[test]
+    fn batch_norm_counts_are_int64_and_weights_keep_the_run_dtype() {
+        /// A value as the run's little-endian bytes.
+        type Encode = fn(f64) -> Vec<u8>;
+        let cases: [(DType, Encode); 2] =
+            [(DType::F32, |v| (v as f32).to_le_bytes().to_vec()), (DType::F64, |v| v.to_le_bytes().to_vec())];
+        for (dtype, le) in cases {
+            let tensors = vec![
+                ("bn1.weight".to_string(), vec![2], [1.5, -0.25].iter().flat_map(|v| le(*v)).collect()),
+                ("bn1.num_batches_tracked".to_string(), vec![], le(4.0)),
+            ];
+            let bytes = safetensors_bytes(&tensors, dtype).unwrap();
+            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let count = st.tensor("bn1.num_batches_tracked").unwrap();
+            assert_eq!((count.dtype(), count.shape()), (safetensors::Dtype::I64, &[][..]));
+            assert_eq!(count.data(), 4i64.to_le_bytes());
+            let w = st.tensor("bn1.weight").unwrap();
+            let want = if dtype == DType::F32 { safetensors::Dtype::F32 } else { safetensors::Dtype::F64 };
+            assert_eq!((w.dtype(), w.data()), (want, tensors[0].2.as_slice()));
+        }
     }
 }

@@ -121,12 +121,14 @@ pub struct DataSpec {
     /// Adds a constant-1 input column (the notes' design-matrix bias), first or last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias_column: Option<BiasColumn>,
-    /// Fraction of samples held out as the test split.
+    /// Fraction of samples held out as the test split, drawn by a seeded shuffle:
+    /// round(n × fraction) samples, halves away from zero (scikit-learn's
+    /// `train_test_split` takes the ceiling, so its test split can be one larger).
     #[serde(default, deserialize_with = "checked::test_fraction")]
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
     pub test_fraction: f64,
     /// Fraction of the training samples (what the test split leaves) held out as the
-    /// validation split.
+    /// validation split (round(n × fraction) of them, as `test_fraction`).
     #[serde(default, deserialize_with = "checked::validation_fraction")]
     #[schemars(range(min = 0.0), extend("exclusiveMaximum" = 1.0))]
     pub validation_fraction: f64,
@@ -135,10 +137,14 @@ pub struct DataSpec {
     #[schemars(range(min = 1))]
     pub test_n: Option<usize>,
     /// Inputs become (x − mean) / std: given, or "train" to compute them from the training
-    /// split, one mean and one std over every input value (not per column).
+    /// split, one mean and one std over every input value (not per column); the
+    /// population std, numpy's `np.std` (ddof 0), not torch.std's sample std.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normalize: Option<Normalize>,
-    /// Random changes to training images, drawn afresh for every batch.
+    /// Random changes to training images, drawn afresh for every image of every batch:
+    /// one affine map per image (shift, rotation about the centre, zoom), resampled
+    /// bilinearly (torchvision's RandomAffine defaults to nearest); pixels from outside the image take the image's darkest value (black
+    /// before normalisation, as torchvision's default fill of 0 on raw pixels).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub augment: Option<AugmentSpec>,
 }
@@ -166,7 +172,8 @@ pub enum NormalizeFrom {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentSpec {
-    /// Largest translation in pixels, each axis, uniform.
+    /// Largest translation in pixels, each axis, uniform in [−shift, shift] (not rounded
+    /// to whole pixels).
     #[serde(default, deserialize_with = "checked::shift")]
     #[schemars(range(min = 0.0, max = 1000.0))]
     pub shift: f64,

@@ -151,7 +151,8 @@ pub struct TrainSpec {
     /// lr·k/warmup, so the first step already moves, at lr/warmup.
     #[serde(default)]
     pub warmup: usize,
-    /// Scales the gradients down when their global L2 norm exceeds this.
+    /// Scales the gradients down when their global L2 norm exceeds this: every gradient
+    /// times clip_norm / (norm + 1e-6) when that is below 1, as torch.nn.utils.clip_grad_norm_.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("exclusiveMinimum" = 0.0))]
     pub clip_norm: Option<f64>,
