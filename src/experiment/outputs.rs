@@ -355,10 +355,16 @@ fn class_report<T: Element, B: Backend<T>>(
     let split = if p.data.test.is_some() { Split::Test } else { Split::Train };
     let d = train::split_data(&p.data, split)?;
     let out = &model.dag.nodes[model.dag.output];
-    if d.classes.is_none() || d.target_cols == 0 || !out.batched {
+    let width = out.width();
+    // A classifier: classes named in [data], or one-hot target columns trained with
+    // cross-entropy (or ending in a softmax), whose scores metrics.csv already takes
+    // from the same confusion matrix.
+    let one_hot = width >= 2
+        && (p.loaded.spec.train.as_ref().and_then(|t| t.get_ref().loss) == Some(crate::spec::LossKind::CrossEntropy)
+            || out.op == crate::graph::NodeOp::Softmax);
+    if !(d.classes.is_some() || one_hot) || d.target_cols == 0 || !out.batched {
         return None;
     }
-    let width = out.width();
     let outputs = train::predict_split(be, model, d);
     let targets = d.target_matrix(width);
     (targets.len() == outputs.len()).then(|| {

@@ -179,3 +179,50 @@ fn autograd_writes_the_input_gradient() {
     assert_eq!(column(&p, "z_1"), [4.0, 4.0]);
     assert_eq!(column(&p, "out"), [4.0, 4.0]);
 }
+
+/// One-hot target columns with a softmax output and no `classes` in [data] are a
+/// classifier too: classes.csv and confusion.csv are written, from the same argmax as
+/// metrics.csv's scores (they were left out for want of `classes`).
+#[test]
+fn one_hot_targets_with_a_softmax_write_the_class_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "one_hot.toml",
+        r#"name = "one_hot"
+seed = 1
+dtype = "f64"
+
+[data]
+kind = "inline"
+inputs = [[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0]]
+targets = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
+
+[[model.layers]]
+name = "logits"
+op = "dense"
+units = 2
+bias = false
+weights = [[1.0, 0.0], [0.0, 1.0]]
+
+[[model.layers]]
+name = "p"
+op = "softmax"
+"#,
+    );
+    let dir = run_ok(spec.to_str().unwrap(), tmp.path(), &[]);
+    // Predicted 0, 1, 0, 1 against true 0, 1, 1, 1.
+    let confusion = std::fs::read_to_string(dir.join("confusion.csv")).unwrap();
+    assert_eq!(confusion, "true,pred_0,pred_1\n0,1,0\n1,1,2\n");
+    let classes = std::fs::read_to_string(dir.join("classes.csv")).unwrap();
+    let rows: Vec<Vec<f64>> =
+        classes.lines().skip(1).map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect()).collect();
+    let want =
+        [[0.5, 1.0, 2.0 / 3.0, 1.0], [1.0, 2.0 / 3.0, 0.8, 3.0], [0.75, 5.0 / 6.0, (2.0 / 3.0 + 0.8) / 2.0, 4.0]];
+    assert_eq!(rows.len(), 3, "{classes}");
+    for (got, want) in rows.iter().zip(want) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{classes}");
+        }
+    }
+}
