@@ -33,6 +33,11 @@ pub fn run(a: DiffArgs) -> Result<()> {
     let check = |what: &str, v: Option<f64>| -> Result<Option<f64>> {
         v.map(|x| tolerance::check_tol(what, x)).transpose().map_err(Error::Usage)
     };
+    // Checked before comparing, so an identical pair does not pass with a --out that
+    // could never have taken a picture (the folder is made when one differs).
+    if let Some(out) = a.out.as_deref().filter(|o| o.exists() && !o.is_dir()) {
+        return Err(Error::Usage(format!("--out {}: not a folder (a file is there)", out.display())));
+    }
     let names = a.metrics.iter().map(|m| tolerance::parse_name_tol(m)).collect::<Result<Vec<_>, _>>();
     let opts = Options {
         atol: check("--atol", a.atol)?,

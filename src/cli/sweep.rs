@@ -190,14 +190,14 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             (Some(word), false) => format!("FAILED ({}) [{word}]", f.message),
             (None, false) => format!("FAILED ({})", f.message),
         };
+        // A grid may sweep `seed` itself (without `seeds`): the setting says it already.
+        let seed = if entry.values.iter().any(|(k, _)| k.trim() == "seed") {
+            String::new()
+        } else {
+            format!(" seed={}", entry.seed)
+        };
         bar.suspend(|| {
-            eprintln!(
-                "{status:<9} {} seed={}{metric}  {:.2} s  runs/{}",
-                entry.setting(),
-                entry.seed,
-                f.seconds,
-                entry.id
-            )
+            eprintln!("{status:<9} {}{seed}{metric}  {:.2} s  runs/{}", entry.setting(), f.seconds, entry.id)
         });
         bar.inc(1);
     };

@@ -54,6 +54,12 @@ fn the_same_spec_and_seed_twice_are_identical() {
     }
     let table = diff(&a, &b, &[]);
     assert!(table.stdout.starts_with("runner diff: identical (exit 0)"), "{}", table.stdout);
+    // A --out that is a file could take no difference picture: refused even here.
+    let file = tmp.path().join("not_a_folder");
+    std::fs::write(&file, "x").unwrap();
+    let out = diff(&a, &b, &["--out", file.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("not_a_folder: not a folder (a file is there)"), "{}", out.stderr);
 }
 
 #[test]

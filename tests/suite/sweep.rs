@@ -202,6 +202,14 @@ fn a_seed_axis_is_one_column_of_sweep_csv() {
     let (header, rows) = read_csv(&out.dir().join("sweep.csv"));
     assert_eq!(header[..4], ["run", "train.lr", "seed", "status"]);
     assert_eq!(rows.iter().map(|r| r[1..4].join(" ")).collect::<Vec<_>>(), ["0.1 3 complete", "0.1 4 complete"]);
+    // The progress lines name the seed once too.
+    assert!(
+        out.stderr.contains(" seed=3 train.lr=0.1 ") || out.stderr.contains(" train.lr=0.1 seed=3 "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("seed=3 seed=3") && !out.stderr.contains("seed=3  seed"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("seed=").count(), 2, "{}", out.stderr);
 }
 
 #[test]
