@@ -44,12 +44,7 @@ pub fn run(a: ListArgs) -> Result<()> {
     if let Some(status) = &a.status {
         check_status(status)?;
     }
-    if a.results.exists() && !a.results.is_dir() {
-        return Err(Error::Data(format!("{}: not a folder (give the results folder)", a.results.display())));
-    }
-    if !a.results.is_dir() {
-        return Err(Error::Data(format!("{}: no such results folder", a.results.display())));
-    }
+    results_folder(&a.results)?;
     let mut entries = Vec::new();
     walk(&a.results, &mut entries);
     entries.retain(|e| {
@@ -62,6 +57,18 @@ pub fn run(a: ListArgs) -> Result<()> {
 }
 
 /// A status no line can have would list nothing and look like no such runs.
+/// A `--results` that is a folder, for the commands that read one (`list`, `clean`): a
+/// misspelt one would otherwise list or clean nothing, silently.
+pub(super) fn results_folder(results: &Path) -> Result<()> {
+    if results.exists() && !results.is_dir() {
+        return Err(Error::Data(format!("{}: not a folder (give the results folder)", results.display())));
+    }
+    if !results.is_dir() {
+        return Err(Error::Data(format!("{}: no such results folder", results.display())));
+    }
+    Ok(())
+}
+
 fn check_status(status: &str) -> Result<()> {
     if STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status)) {
         return Ok(());

@@ -168,13 +168,7 @@ pub fn main_with(args: Vec<String>) -> Result<()> {
         Command::Probe(a) => probe::probe(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Clean(a) => {
-            // As `runner list`: a misspelt `--results` would otherwise clean nothing, silently.
-            if a.results.exists() && !a.results.is_dir() {
-                return Err(Error::Data(format!("{}: not a folder (give the results folder)", a.results.display())));
-            }
-            if !a.results.is_dir() {
-                return Err(Error::Data(format!("{}: no such results folder", a.results.display())));
-            }
+            list::results_folder(&a.results)?;
             for dir in crate::results::remove_stale(&a.results)? {
                 println!("removed {}", dir.display());
             }

@@ -190,8 +190,7 @@ pub fn sweep(a: SweepArgs) -> Result<()> {
             (Some(word), false) => format!("FAILED ({}) [{word}]", f.message),
             (None, false) => format!("FAILED ({})", f.message),
         };
-        // A grid may sweep `seed` itself (without `seeds`): the setting says it already.
-        let seed = if entry.values.iter().any(|(k, _)| k.trim() == "seed") {
+        let seed = if entry.values.iter().any(|(k, _)| crate::sweep::is_seed_axis(k)) {
             String::new()
         } else {
             format!(" seed={}", entry.seed)

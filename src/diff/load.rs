@@ -185,11 +185,8 @@ fn read_hashes(dir: &Path) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// sha256 of a file's bytes, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+/// sha256 of a file's bytes, as lowercase hex (the results folder's own spelling).
+pub use crate::results::sha256_hex;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@
 use crate::data::idx;
 use crate::error::{Error, Result};
 use crate::spec::{DataKind, LoadedSpec};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -71,8 +70,7 @@ pub fn hash_files(loaded: &LoadedSpec, base_dir: &Path) -> Result<DataHashes> {
     let mut hashes = DataHashes::new();
     for file in files_read(loaded, base_dir) {
         let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-        let digest = Sha256::digest(&bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::results::sha256_hex(&bytes);
         let abs = std::fs::canonicalize(&file).unwrap_or(file);
         hashes.insert(abs.display().to_string(), hex);
     }

@@ -94,10 +94,7 @@ pub fn resume(opts: &ResumeOptions, progress: &mut (dyn FnMut(usize, usize, f64)
 fn check_data_files(meta: &ResumeMeta) -> std::result::Result<(), String> {
     for (file, then) in &meta.data_files {
         let now = match std::fs::read(file) {
-            Ok(bytes) => {
-                use sha2::Digest;
-                sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
-            }
+            Ok(bytes) => crate::results::sha256_hex(&bytes),
             Err(e) => return Err(format!("the data file {file}, which the run read, cannot be read now ({e})")),
         };
         if now != *then {

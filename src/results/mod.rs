@@ -25,7 +25,7 @@ pub use resume::{
     find_unfinished, read_checkpoint, write_checkpoint, ResumeEvent, ResumeMeta, StoredTensor, Unfinished, RESUME_FILE,
 };
 pub use safetensors_header::check_safetensors_header;
-pub use stream::{layers_row, prefix_sha256, LayersStream, LineStream, MetricsStream, ParamsStream};
+pub use stream::{layers_row, prefix_sha256, sha256_hex, LayersStream, LineStream, MetricsStream, ParamsStream};
 
 use crate::error::{Error, Result};
 use std::io::ErrorKind;

@@ -82,11 +82,7 @@ pub struct ResumeMeta {
 fn meta_digest(meta: &ResumeMeta) -> Result<String> {
     let blank = ResumeMeta { meta_sha256: Some(String::new()), ..meta.clone() };
     let json = serde_json::to_string(&blank).map_err(|e| Error::Data(format!("resume checkpoint: {e}")))?;
-    Ok(hex_sha256(&json))
-}
-
-fn hex_sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Ok(super::sha256_hex(json.as_bytes()))
 }
 
 /// Whether the metadata as stored (`json`) hashes to `recorded` with that field blanked.
@@ -99,7 +95,7 @@ fn meta_text_matches(json: &str, recorded: &str) -> bool {
     match (json.find(&field), json.rfind(&field)) {
         (Some(at), Some(last)) if at == last => {
             let blank = format!("{}\"meta_sha256\":\"\"{}", &json[..at], &json[at + field.len()..]);
-            hex_sha256(&blank) == recorded
+            super::sha256_hex(blank.as_bytes()) == recorded
         }
         _ => false,
     }
@@ -122,7 +118,7 @@ fn tensors_digest<'a>(tensors: impl Iterator<Item = (&'a str, &'a [u8])>) -> Str
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    super::stream::hex(&h.finalize())
 }
 
 /// Writes `dir/resume.safetensors` atomically (temp file, fsync, rename, fsync of the
@@ -391,7 +387,7 @@ mod tests {
         let bytes = 1.5f32.to_le_bytes();
         let tensors_sha = tensors_digest([("param.w.weight", &bytes[..])].into_iter());
         let json = json.replace("TENSORS", &tensors_sha);
-        let json = json.replace("META", &hex_sha256(&json.replace("META", "")));
+        let json = json.replace("META", &super::super::sha256_hex(json.replace("META", "").as_bytes()));
         let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &bytes).unwrap();
         let metadata = HashMap::from([(META_KEY.to_string(), json)]);
         std::fs::write(path, safetensors::tensor::serialize([("param.w.weight", view)], Some(metadata)).unwrap())

@@ -170,8 +170,15 @@ fn lock(state: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes (a digest) as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of `bytes`, as lowercase hex: the one spelling of every hash a results
+/// folder records or checks.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// A hasher fed the first `len` bytes of `path` (streamed: metrics.csv may be large).

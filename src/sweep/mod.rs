@@ -9,7 +9,7 @@ pub mod report;
 pub mod slurm;
 
 pub use executor::{job_args, Executor, Finished, Job, JobKind, LocalExecutor};
-pub use plan::{plan, run_id, RunEntry, RunList};
+pub use plan::{is_seed_axis, plan, run_id, RunEntry, RunList};
 pub use report::{read_outcome, write_reports, Outcome};
 
 use crate::error::{Error, Result};

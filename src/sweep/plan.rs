@@ -20,6 +20,12 @@ pub struct RunEntry {
     pub spec: String,
 }
 
+/// Whether a grid key is the seed itself (a grid may sweep `seed` where there is no
+/// `seeds`): the run's seed column and its `seed=` already say it.
+pub fn is_seed_axis(key: &str) -> bool {
+    key.trim() == "seed"
+}
+
 impl RunEntry {
     /// The swept values without the seed: runs that differ only by seed share it.
     pub fn setting(&self) -> String {

@@ -97,7 +97,7 @@ pub fn write_reports(list: &RunList, messages: &[(usize, String)]) -> Result<()>
     };
     // A `seed` axis (a grid may sweep it when there is no `seeds`) is the seed column
     // already: written twice, sweep.csv had two columns of one name.
-    let axis = |k: &str| k.trim() != "seed";
+    let axis = |k: &str| !super::plan::is_seed_axis(k);
     let mut csv: Vec<String> = vec!["run".into()];
     csv.extend(list.keys.iter().filter(|k| axis(k)).map(|k| cell(k)));
     csv.extend(["seed".to_string(), "status".into()]);
